@@ -1,0 +1,20 @@
+# Every dependency comes from a Debian package; scripts/setup installs them. Nothing is downloaded here.
+find_package(Threads REQUIRED)
+# Beast 345 (Boost 1.81): Debian's default Boost 1.74 does not build under C++20.
+find_package(Boost 1.81...<1.82 REQUIRED CONFIG)
+find_package(nlohmann_json 3.11 REQUIRED CONFIG)
+
+if(FALLBENCH_BUILD_TESTS)
+  find_package(GTest REQUIRED CONFIG)
+  find_package(PkgConfig REQUIRED)
+  # Debian's libcpp-httplib-dev ships no CMake package, only a pkg-config file.
+  pkg_check_modules(httplib REQUIRED IMPORTED_TARGET cpp-httplib)
+endif()
+
+# Asio and Beast are compiled once, in fallbench_asio (transports/asio_impl.cpp), instead of in every
+# translation unit that includes them: a Beast TU costs 20-30 s on a 2-core machine.
+add_library(fallbench_boost INTERFACE)
+target_link_libraries(fallbench_boost INTERFACE Boost::headers Threads::Threads)
+target_compile_definitions(fallbench_boost INTERFACE
+  BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION
+  BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)

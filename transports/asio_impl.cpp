@@ -1,0 +1,3 @@
+// Compiles Asio and Beast once for the whole project (BOOST_*_SEPARATE_COMPILATION, cmake/dependencies.cmake).
+#include <boost/asio/impl/src.hpp>
+#include <boost/beast/src.hpp>

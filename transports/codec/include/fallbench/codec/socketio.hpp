@@ -1,0 +1,102 @@
+#pragma once
+/// Socket.IO v5 packets (github socketio/socket.io-protocol, "Packet encoding"):
+///   <type>[<attachments>-][<namespace>,][<ack id>][JSON payload]
+/// Pure functions: no I/O, no exceptions on network input, safe to call from any thread.
+
+#include "fallbench/codec/error.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fallbench::codec::sio {
+
+/// Socket.IO packet types; the wire form is the ASCII digit.
+enum class packet_type : std::uint8_t { connect = 0, disconnect, event, ack, connect_error, binary_event, binary_ack };
+
+/// Binary packets announce their attachments; more than this is refused to bound what one packet can
+/// make the receiver hold (the reference parser has no bound; 1000 is far beyond any real use).
+inline constexpr std::size_t max_attachments = 1000;
+
+/// The parts of a packet's text, as views into it: no allocation, no JSON parsing.
+struct header {
+  packet_type type = packet_type::event;
+  std::string_view nsp = "/";
+  std::optional<std::uint64_t> id;
+  std::size_t attachments = 0;
+  std::string_view payload;  ///< The JSON text, possibly empty.
+};
+
+/**
+ * Split a packet's text into its parts. Checks the type, attachment count, namespace and ack id,
+ * not the JSON.
+ * @return error::empty_packet, unknown_packet_type, invalid_attachments, invalid_namespace or
+ *         invalid_ack_id.
+ */
+error_code decode_header(std::string_view text, header& out);
+
+/// A decoded packet. `data` is null when the packet has no payload.
+struct packet {
+  packet_type type = packet_type::event;
+  std::string nsp = "/";
+  std::optional<std::uint64_t> id;
+  std::size_t attachments = 0;
+  nlohmann::json data;
+};
+
+/**
+ * Decode a packet's text and check its payload against its type, as the reference parser does:
+ * CONNECT an object or nothing, DISCONNECT nothing, CONNECT_ERROR an object or string, (BINARY_)EVENT a
+ * non-empty array whose first element is a string or number, (BINARY_)ACK an array.
+ * Binary attachments, if any, follow as separate frames: see attachment_collector.
+ * @return a header error, error::invalid_json, or error::invalid_payload.
+ */
+error_code decode(std::string_view text, packet& out);
+
+/**
+ * Append a packet's text to `out`, its payload given as JSON text (empty for none).
+ * The namespace is written only when it is not `/`.
+ */
+void append(packet_type type, std::string_view nsp, std::optional<std::uint64_t> id, std::size_t attachments,
+            std::string_view payload_json, std::string& out);
+
+/** The text of a packet. */
+std::string encode(packet const& p);
+
+/** Whether `type` carries binary attachments. */
+constexpr bool is_binary(packet_type t) noexcept {
+  return t == packet_type::binary_event || t == packet_type::binary_ack;
+}
+
+/** The JSON placeholder that stands for attachment `num` (`{"_placeholder":true,"num":N}`). */
+nlohmann::json placeholder(std::size_t num);
+
+/// Gathers the binary frames that follow a binary packet. Not thread-safe: one per Engine.IO session.
+class attachment_collector {
+ public:
+  /// Start collecting for `p`; the packet is complete at once when it expects no attachment.
+  void start(packet p);
+
+  /// Add one binary frame. @return error::unexpected_binary when no packet awaits one.
+  error_code add(std::string_view bytes);
+
+  /// Whether a packet is waiting for more attachments.
+  bool waiting() const noexcept { return active_ && buffers_.size() < packet_.attachments; }
+
+  /// Whether a complete packet is ready to take.
+  bool ready() const noexcept { return active_ && buffers_.size() == packet_.attachments; }
+
+  /// Take the complete packet and its attachments, in order. Precondition: ready().
+  std::pair<packet, std::vector<std::string>> take();
+
+ private:
+  packet packet_;
+  std::vector<std::string> buffers_;
+  bool active_ = false;
+};
+
+}  // namespace fallbench::codec::sio

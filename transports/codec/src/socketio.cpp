@@ -1,0 +1,139 @@
+#include "fallbench/codec/socketio.hpp"
+
+#include <charconv>
+
+namespace fallbench::codec::sio {
+namespace {
+
+bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+// Reads a run of digits as an unsigned integer; false on overflow. `text` must start with a digit.
+bool read_number(std::string_view& text, std::uint64_t& value) {
+  std::size_t n = 0;
+  while (n < text.size() && is_digit(text[n])) ++n;
+  auto const [ptr, ec] = std::from_chars(text.data(), text.data() + n, value);
+  if (ec != std::errc{}) return false;
+  text.remove_prefix(n);
+  return true;
+}
+
+bool payload_fits(packet_type type, nlohmann::json const& data) {
+  switch (type) {
+    case packet_type::connect: return data.is_null() || data.is_object();
+    case packet_type::disconnect: return data.is_null();
+    case packet_type::connect_error: return data.is_object() || data.is_string();
+    case packet_type::event:
+    case packet_type::binary_event:
+      return data.is_array() && !data.empty() && (data.front().is_string() || data.front().is_number());
+    case packet_type::ack:
+    case packet_type::binary_ack: return data.is_array();
+  }
+  return false;
+}
+
+}  // namespace
+
+error_code decode_header(std::string_view text, header& out) {
+  if (text.empty()) return error::empty_packet;
+  char const t = text.front();
+  if (t < '0' || t > '6') return error::unknown_packet_type;
+  header h;
+  h.type = static_cast<packet_type>(t - '0');
+  text.remove_prefix(1);
+
+  if (is_binary(h.type)) {
+    std::uint64_t count = 0;
+    if (text.empty() || !is_digit(text.front()) || !read_number(text, count)) return error::invalid_attachments;
+    if (text.empty() || text.front() != '-' || count > max_attachments) return error::invalid_attachments;
+    text.remove_prefix(1);
+    h.attachments = static_cast<std::size_t>(count);
+  }
+
+  // The namespace runs to the first comma, or to the end of the packet ("40/custom").
+  if (!text.empty() && text.front() == '/') {
+    auto const comma = text.find(',');
+    if (comma == std::string_view::npos) {
+      h.nsp = text;
+      text = {};
+    } else {
+      h.nsp = text.substr(0, comma);
+      text.remove_prefix(comma + 1);
+    }
+    if (h.nsp.size() < 2 && h.nsp != "/") return error::invalid_namespace;
+  }
+
+  if (!text.empty() && is_digit(text.front())) {
+    std::uint64_t id = 0;
+    if (!read_number(text, id)) return error::invalid_ack_id;
+    h.id = id;
+  }
+  h.payload = text;
+  out = h;
+  return {};
+}
+
+error_code decode(std::string_view text, packet& out) {
+  header h;
+  if (auto ec = decode_header(text, h)) return ec;
+  packet p;
+  p.type = h.type;
+  p.nsp.assign(h.nsp);
+  p.id = h.id;
+  p.attachments = h.attachments;
+  if (!h.payload.empty()) {
+    p.data = nlohmann::json::parse(h.payload, nullptr, false);
+    if (p.data.is_discarded()) return error::invalid_json;
+  }
+  if (!payload_fits(p.type, p.data)) return error::invalid_payload;
+  // Acks answer a request: a CONNECT, DISCONNECT or CONNECT_ERROR never carries an id.
+  if (p.id && (p.type == packet_type::connect || p.type == packet_type::disconnect ||
+               p.type == packet_type::connect_error))
+    return error::invalid_ack_id;
+  out = std::move(p);
+  return {};
+}
+
+void append(packet_type type, std::string_view nsp, std::optional<std::uint64_t> id, std::size_t attachments,
+            std::string_view payload_json, std::string& out) {
+  out += static_cast<char>('0' + static_cast<int>(type));
+  if (is_binary(type)) {
+    out += std::to_string(attachments);
+    out += '-';
+  }
+  if (!nsp.empty() && nsp != "/") {
+    out += nsp;
+    out += ',';
+  }
+  if (id) out += std::to_string(*id);
+  out += payload_json;
+}
+
+std::string encode(packet const& p) {
+  std::string out;
+  // Strings built by the application may hold invalid UTF-8: replace it rather than throw.
+  std::string const payload =
+      p.data.is_null() ? std::string{} : p.data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  append(p.type, p.nsp, p.id, p.attachments, payload, out);
+  return out;
+}
+
+nlohmann::json placeholder(std::size_t num) { return {{"_placeholder", true}, {"num", num}}; }
+
+void attachment_collector::start(packet p) {
+  packet_ = std::move(p);
+  buffers_.clear();
+  active_ = true;
+}
+
+error_code attachment_collector::add(std::string_view bytes) {
+  if (!waiting()) return error::unexpected_binary;
+  buffers_.emplace_back(bytes);
+  return {};
+}
+
+std::pair<packet, std::vector<std::string>> attachment_collector::take() {
+  active_ = false;
+  return {std::move(packet_), std::move(buffers_)};
+}
+
+}  // namespace fallbench::codec::sio

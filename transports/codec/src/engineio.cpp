@@ -7,6 +7,11 @@
 namespace fallbench::codec::eio {
 namespace {
 
+// The heartbeat durations feed steady_clock timers: larger values would overflow when converted to
+// steady_clock::duration (and past INT64_MAX they would not even fit in std::chrono::milliseconds).
+constexpr auto max_heartbeat_ms = static_cast<std::uint64_t>(
+    std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::duration::max()).count());
+
 error_code decode_text(std::string_view text, packet& out) {
   if (text.empty()) return error::empty_packet;
   char const c = text.front();
@@ -88,7 +93,8 @@ std::string encode_handshake(handshake const& h) {
   j["pingInterval"] = h.ping_interval.count();
   j["pingTimeout"] = h.ping_timeout.count();
   j["maxPayload"] = h.max_payload_bytes;
-  return j.dump();
+  // The codec never throws: a sid or upgrade name that is not UTF-8 is replaced, not thrown on.
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 error_code decode_handshake(std::string_view data, handshake& out) {
@@ -104,6 +110,8 @@ error_code decode_handshake(std::string_view data, handshake& out) {
   if (interval == j.end() || !interval->is_number_unsigned()) return error::invalid_handshake;
   if (timeout == j.end() || !timeout->is_number_unsigned()) return error::invalid_handshake;
   if (max_payload == j.end() || !max_payload->is_number_unsigned()) return error::invalid_handshake;
+  if (interval->get<std::uint64_t>() > max_heartbeat_ms || timeout->get<std::uint64_t>() > max_heartbeat_ms)
+    return error::invalid_handshake;
   handshake h;
   h.sid = sid->get<std::string>();
   for (auto const& u : *upgrades) {

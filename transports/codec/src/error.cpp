@@ -27,13 +27,17 @@ class codec_category final : public boost::system::error_category {
       case error::invalid_payload: return "payload has the wrong shape for its packet type";
       case error::unexpected_binary: return "unexpected binary attachment";
       case error::invalid_handshake: return "invalid open packet";
+      case error::json_too_deep: return "payload nests JSON too deeply";
     }
     return "unknown codec error";
   }
 
   boost::system::error_condition default_error_condition(int ev) const noexcept override {
-    if (static_cast<error>(ev) == error::payload_too_large) return condition::limit_exceeded;
-    return condition::protocol_violation;
+    switch (static_cast<error>(ev)) {
+      case error::payload_too_large:
+      case error::json_too_deep: return condition::limit_exceeded;
+      default: return condition::protocol_violation;
+    }
   }
 };
 

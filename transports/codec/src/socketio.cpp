@@ -17,6 +17,31 @@ bool read_number(std::string_view& text, std::uint64_t& value) {
   return true;
 }
 
+// Whether JSON text nests arrays and objects deeper than `limit`. Brackets inside strings do not count;
+// nothing else is checked (the parser does that), so this only has to be exact for valid JSON.
+bool nests_deeper_than(std::string_view json, std::size_t limit) noexcept {
+  std::size_t depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char const c : json) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
 bool payload_fits(packet_type type, nlohmann::json const& data) {
   switch (type) {
     case packet_type::connect: return data.is_null() || data.is_object();
@@ -81,8 +106,11 @@ error_code decode(std::string_view text, packet& out) {
   p.id = h.id;
   p.attachments = h.attachments;
   if (!h.payload.empty()) {
+    if (nests_deeper_than(h.payload, max_json_depth)) return error::json_too_deep;
     p.data = nlohmann::json::parse(h.payload, nullptr, false);
     if (p.data.is_discarded()) return error::invalid_json;
+    // A present payload of `null` would otherwise pass as "no payload" for CONNECT and DISCONNECT.
+    if (p.data.is_null()) return error::invalid_payload;
   }
   if (!payload_fits(p.type, p.data)) return error::invalid_payload;
   // Acks answer a request: a CONNECT, DISCONNECT or CONNECT_ERROR never carries an id.

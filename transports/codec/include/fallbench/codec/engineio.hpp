@@ -79,7 +79,8 @@ std::string encode_handshake(handshake const& h);
 
 /**
  * Parse the open packet's data (without the leading `0`).
- * @return error::invalid_handshake when a field is missing or of the wrong type.
+ * @return error::invalid_handshake when a field is missing or of the wrong type, or when pingInterval
+ *         or pingTimeout would overflow std::chrono::steady_clock::duration.
  */
 error_code decode_handshake(std::string_view data, handshake& out);
 

@@ -35,8 +35,10 @@ enum class error {
   invalid_payload,
   /// A binary frame arrived where no attachment was expected.
   unexpected_binary,
-  /// The Engine.IO open packet lacks a field or has one of the wrong type.
+  /// The Engine.IO open packet lacks a field or has one of the wrong type or range.
   invalid_handshake,
+  /// A Socket.IO payload nesting arrays and objects deeper than sio::max_json_depth.
+  json_too_deep,
 };
 
 /// Groups of errors, for callers that react to a kind of failure rather than to each error.

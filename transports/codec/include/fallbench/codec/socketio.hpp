@@ -22,6 +22,12 @@ enum class packet_type : std::uint8_t { connect = 0, disconnect, event, ack, con
 /// make the receiver hold (the reference parser has no bound; 1000 is far beyond any real use).
 inline constexpr std::size_t max_attachments = 1000;
 
+/// Payloads nesting arrays and objects deeper than this are refused before parsing. nlohmann::json
+/// copies, compares and dumps values recursively, so a maxPayload-sized `[[[[...]]]]` (half a
+/// million levels) would overflow the stack of whoever encodes or copies the decoded packet.
+/// 128 is serde_json's default limit and far beyond any real event.
+inline constexpr std::size_t max_json_depth = 128;
+
 /// The parts of a packet's text, as views into it: no allocation, no JSON parsing.
 struct header {
   packet_type type = packet_type::event;
@@ -51,9 +57,11 @@ struct packet {
 /**
  * Decode a packet's text and check its payload against its type, as the reference parser does:
  * CONNECT an object or nothing, DISCONNECT nothing, CONNECT_ERROR an object or string, (BINARY_)EVENT a
- * non-empty array whose first element is a string or number, (BINARY_)ACK an array.
+ * non-empty array whose first element is a string or number, (BINARY_)ACK an array. A literal `null`
+ * payload is not "nothing": it fits no type.
  * Binary attachments, if any, follow as separate frames: see attachment_collector.
- * @return a header error, error::invalid_json, or error::invalid_payload.
+ * @return a header error, error::json_too_deep (see max_json_depth), error::invalid_json, or
+ *         error::invalid_payload.
  */
 error_code decode(std::string_view text, packet& out);
 

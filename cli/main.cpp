@@ -1,0 +1,54 @@
+// fallbench: the one front door. Each subcommand is a thin layer over a library.
+
+#include "fallbench/chat/serve.hpp"
+#include "fallbench/cli/args.hpp"
+
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+struct command {
+  std::string_view name;
+  std::string_view summary;
+  int (*run)(std::vector<std::string_view> const&);
+};
+
+constexpr command commands[] = {
+    {"serve", "run the chat server (Engine.IO v4 / Socket.IO v5, polling and WebSocket)", fallbench::chat::serve_main},
+};
+
+int usage(std::ostream& out) {
+  out << "usage: fallbench <command> [flags]   (fallbench <command> --help for its flags)\n\ncommands:\n";
+  for (auto const& c : commands) out << "  " << c.name << std::string(10 - c.name.size(), ' ') << c.summary << "\n";
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return usage(std::cerr);
+  std::string_view const name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    usage(std::cout);
+    return 0;
+  }
+  std::vector<std::string_view> rest(argv + 2, argv + argc);
+  for (auto const& c : commands) {
+    if (c.name != name) continue;
+    try {
+      return c.run(rest);
+    } catch (fallbench::cli::usage_error const& e) {
+      std::cerr << "fallbench " << name << ": " << e.what() << "\n(see fallbench " << name << " --help)\n";
+      return 2;
+    } catch (std::exception const& e) {
+      std::cerr << "fallbench " << name << ": " << e.what() << "\n";
+      return 1;
+    }
+  }
+  std::cerr << "fallbench: unknown command '" << name << "'\n";
+  return usage(std::cerr);
+}

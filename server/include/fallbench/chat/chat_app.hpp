@@ -1,0 +1,76 @@
+#pragma once
+/// The chat protocol of shared/DESIGN.md section 3: join, chat (with ack) and leave in rooms, plus the
+/// seed page's older form (string names, chat without room, broadcast to everyone).
+
+#include "fallbench/chat/rooms.hpp"
+#include "fallbench/chat/sio_server.hpp"
+
+#include <atomic>
+#include <cstdint>
+
+namespace fallbench::chat {
+
+/// Counters of the chat application.
+struct chat_stats {
+  std::uint64_t joins = 0;
+  std::uint64_t leaves = 0;
+  std::uint64_t chats = 0;
+  std::uint64_t deliveries = 0;      ///< Chat, join and leave events queued to receivers.
+  std::uint64_t invalid_events = 0;  ///< Malformed join/chat/leave and unknown events.
+  std::uint64_t rejected_chats = 0;  ///< Chats answered {ok:false}.
+  std::uint64_t rooms = 0;
+};
+
+/// Names and room names longer than this are invalid input: a bound on what one client makes the
+/// server hold per membership. Messages are bounded by maxPayload.
+inline constexpr std::size_t max_name_bytes = 256;
+
+/// The chat application on namespace `/`. Thread-safe.
+class chat_app final : public sio_handler {
+ public:
+  bool has_namespace(std::string_view nsp) const override { return nsp == "/"; }
+  void on_connect(client& c, std::string_view nsp, json const& auth) override;
+  void on_event(client& c, std::string_view nsp, std::string const& event, json&& args,
+                std::optional<std::uint64_t> ack, std::vector<std::string>&& attachments) override;
+  void on_disconnect(client& c, std::string_view nsp) override;
+
+  chat_stats stats() const;
+
+ private:
+  void on_join(client& c, json const& arg);
+  void on_chat(client& c, json const& arg, std::optional<std::uint64_t> ack);
+  void on_leave(client& c, json const& arg);
+  void reject(client& c, std::optional<std::uint64_t> ack, std::string_view why);
+  void count(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) { counter.fetch_add(n, std::memory_order_relaxed); }
+
+  room_registry rooms_;
+  room_registry everyone_;  ///< Every connected client: the audience of the seed page's older form.
+  std::atomic<std::uint64_t> joins_{0}, leaves_{0}, chats_{0}, deliveries_{0}, invalid_{0}, rejected_{0};
+};
+
+/// The behaviour the official Socket.IO protocol test suite expects of its reference server:
+/// namespaces `/` and `/custom`, an `auth` event echoing the CONNECT payload, `message` echoed back as
+/// `message-back`, `message-with-ack` acknowledged with its own arguments (binary attachments included).
+class conformance_app final : public sio_handler {
+ public:
+  explicit conformance_app(boost::asio::io_context& ioc) : ioc_(ioc) {}
+
+  bool has_namespace(std::string_view nsp) const override { return nsp == "/" || nsp == "/custom"; }
+  void on_connect(client& c, std::string_view nsp, json const& auth) override;
+  void on_event(client& c, std::string_view nsp, std::string const& event, json&& args,
+                std::optional<std::uint64_t> ack, std::vector<std::string>&& attachments) override;
+  void on_disconnect(client&, std::string_view) override {}
+
+ private:
+  boost::asio::io_context& ioc_;
+};
+
+/// An Engine.IO echo: every message packet goes back as it came (the engine.io-protocol test suite).
+class echo_engine final : public transport::session_handler {
+ public:
+  void on_open(transport::session_ptr const&) override {}
+  void on_message(transport::session_ptr const& s, codec::eio::packet&& p) override;
+  void on_close(transport::session_ptr const&, transport::close_reason) override {}
+};
+
+}  // namespace fallbench::chat

@@ -1,0 +1,106 @@
+#pragma once
+/// Socket.IO v5 over Engine.IO sessions: namespaces, CONNECT/DISCONNECT, events, acks, binary
+/// attachments. The application sees clients and events; rooms and chat live above this layer.
+
+#include "fallbench/codec/socketio.hpp"
+#include "fallbench/transport/engine_server.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fallbench::chat {
+
+using json = nlohmann::json;
+
+/// One Engine.IO session speaking Socket.IO. Thread-safe: emits may come from any thread.
+class client {
+ public:
+  explicit client(transport::session_ptr s) : session_(std::move(s)) {}
+
+  std::string const& id() const noexcept { return session_->id(); }
+  transport::transport_kind transport() const noexcept { return session_->transport(); }
+  transport::session_ptr const& session() const noexcept { return session_; }
+
+  /// Emit `event` with `args` (a JSON array of arguments) in namespace `nsp`; with binary
+  /// `attachments`, `args` holds their placeholders and a BINARY_EVENT goes out.
+  transport::send_result emit(std::string_view nsp, std::string_view event, json const& args,
+                              std::vector<std::string> const& attachments = {});
+  /// Send an already encoded packet (encode once, send to many).
+  transport::send_result send(transport::frame const& f) { return session_->send(f); }
+  transport::send_result send(std::span<transport::frame const> frames) { return session_->send(frames); }
+  /// Answer the ack `id` with `args` (a JSON array), and binary `attachments` if any.
+  transport::send_result ack(std::string_view nsp, std::uint64_t id, json const& args,
+                             std::vector<std::string> const& attachments = {});
+  /// Send DISCONNECT for `nsp` then close the session once queued packets are out.
+  void disconnect(std::string_view nsp = "/");
+
+  /// Data of the application, attached in on_connect. Touched only from this client's callbacks.
+  std::shared_ptr<void> app_data;
+
+ private:
+  transport::session_ptr session_;
+};
+
+/// The encoded Socket.IO EVENT `["event", ...args]` in `nsp`, as an Engine.IO frame to share.
+transport::frame encode_event(std::string_view nsp, std::string_view event, json const& args);
+
+/// What the Socket.IO layer tells the application. Calls for one client never overlap.
+class sio_handler {
+ public:
+  virtual ~sio_handler() = default;
+  /// Whether `nsp` exists; CONNECT to any other gets CONNECT_ERROR "Invalid namespace".
+  virtual bool has_namespace(std::string_view nsp) const = 0;
+  virtual void on_connect(client& c, std::string_view nsp, json const& auth) = 0;
+  /// An EVENT: `args` is the array after the event name. `ack` is set when the client asked for one.
+  virtual void on_event(client& c, std::string_view nsp, std::string const& event, json&& args,
+                        std::optional<std::uint64_t> ack, std::vector<std::string>&& attachments) = 0;
+  /// The client left `nsp` (DISCONNECT packet, or the session ended).
+  virtual void on_disconnect(client& c, std::string_view nsp) = 0;
+};
+
+/// Counters of the Socket.IO layer.
+struct sio_stats {
+  std::uint64_t connects = 0;
+  std::uint64_t connect_errors = 0;
+  std::uint64_t events = 0;
+  std::uint64_t parse_errors = 0;
+};
+
+/// Adapts Engine.IO sessions to Socket.IO for one sio_handler.
+class sio_server final : public transport::session_handler {
+ public:
+  /// @param connect_timeout  a session that has not connected to a namespace by then is closed
+  ///                         (reference: connectTimeout, 45 s).
+  sio_server(boost::asio::io_context& ioc, sio_handler& handler,
+             std::chrono::milliseconds connect_timeout = std::chrono::seconds{45});
+
+  void on_open(transport::session_ptr const& s) override;
+  void on_message(transport::session_ptr const& s, codec::eio::packet&& p) override;
+  void on_close(transport::session_ptr const& s, transport::close_reason why) override;
+
+  sio_stats stats() const;
+
+ private:
+  struct state;
+  void on_packet(transport::session_ptr const& s, state& st, codec::sio::packet&& p,
+                 std::vector<std::string>&& attachments);
+
+  boost::asio::io_context& ioc_;
+  sio_handler& handler_;
+  std::chrono::milliseconds connect_timeout_;
+  std::atomic<std::uint64_t> connects_{0};
+  std::atomic<std::uint64_t> connect_errors_{0};
+  std::atomic<std::uint64_t> events_{0};
+  std::atomic<std::uint64_t> parse_errors_{0};
+};
+
+}  // namespace fallbench::chat

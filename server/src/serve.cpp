@@ -1,0 +1,168 @@
+#include "fallbench/chat/serve.hpp"
+
+#include "fallbench/chat/chat_app.hpp"
+#include "fallbench/chat/sio_server.hpp"
+#include "fallbench/cli/args.hpp"
+#include "fallbench/transport/engine_server.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+namespace fallbench::chat {
+
+namespace net = boost::asio;
+
+namespace {
+
+cli::args make_args() {
+  cli::args a("serve", "Run the chat server: Engine.IO v4 / Socket.IO v5 over HTTP long-polling and WebSocket,\n"
+                       "with the join/chat/leave protocol of shared/DESIGN.md. Prints its URL as the first line.");
+  a.flag("host", "ADDR", "Address to listen on", "127.0.0.1")
+      .flag("port", "PORT", "Port to listen on; 0 picks a free one", "3000")
+      .flag("transports", "LIST", "Transports offered: polling, websocket or both, comma-separated", "polling,websocket")
+      .flag("ping-interval", "MS", "Heartbeat interval in milliseconds", "25000")
+      .flag("ping-timeout", "MS", "How long a pong may take, in milliseconds", "20000")
+      .flag("max-payload", "BYTES", "Largest polling body or WebSocket frame accepted", "1000000")
+      .flag("max-queued", "BYTES", "Outbound bytes queued per session before --overflow applies", "4194304")
+      .flag("overflow", "POLICY", "What a full outbound queue does: close the session or drop the packet", "close")
+      .flag("connect-timeout", "MS", "Close sessions that join no namespace within this time", "45000")
+      .flag("cors-origin", "ORIGIN", "Origin allowed cross-origin requests (repeatable; * for any)")
+      .flag("threads", "N", "I/O threads", std::to_string(std::max(1u, std::thread::hardware_concurrency())))
+      .flag("profile", "NAME",
+            "default: the chat protocol on /socket.io/. conformance: what the official Engine.IO and "
+            "Socket.IO protocol test suites expect (echo on /engine.io/, namespaces / and /custom, "
+            "ping 300/200 ms, connect timeout 1000 ms)",
+            "default");
+  return a;
+}
+
+std::string metrics_json(transport::engine_server const& engine, sio_server const& sio, chat_app const* chat) {
+  auto const e = engine.stats();
+  auto const s = sio.stats();
+  json j;
+  j["engine"] = {{"sessions_opened", e.sessions_opened}, {"sessions_open", e.sessions_open},
+                 {"upgrades", e.upgrades},               {"http_requests", e.http_requests},
+                 {"http_errors", e.http_errors},         {"packets_in", e.packets_in},
+                 {"packets_out", e.packets_out},         {"bytes_in", e.bytes_in},
+                 {"bytes_out", e.bytes_out},             {"dropped_packets", e.dropped_packets}};
+  json closed = json::object();
+  for (std::size_t i = 0; i < e.sessions_closed.size(); ++i)
+    closed[std::string(transport::to_string(static_cast<transport::close_reason>(i)))] = e.sessions_closed[i];
+  j["engine"]["sessions_closed"] = closed;
+  j["socketio"] = {{"connects", s.connects}, {"connect_errors", s.connect_errors}, {"events", s.events},
+                   {"parse_errors", s.parse_errors}};
+  if (chat) {
+    auto const c = chat->stats();
+    j["chat"] = {{"joins", c.joins},       {"leaves", c.leaves},
+                 {"chats", c.chats},       {"deliveries", c.deliveries},
+                 {"invalid_events", c.invalid_events}, {"rejected_chats", c.rejected_chats},
+                 {"rooms", c.rooms}};
+  }
+  return j.dump();
+}
+
+}  // namespace
+
+int serve_main(std::vector<std::string_view> const& argv) {
+  auto args = make_args();
+  if (!args.parse(argv)) {
+    std::cout << args.help();
+    return 0;
+  }
+  bool const conformance = args.choice("profile", {"default", "conformance"}) == "conformance";
+
+  transport::server_options options;
+  auto& lim = options.lim;
+  if (conformance) {
+    lim.ping_interval = std::chrono::milliseconds{300};
+    lim.ping_timeout = std::chrono::milliseconds{200};
+  }
+  if (args.has("ping-interval") || !conformance)
+    lim.ping_interval = std::chrono::milliseconds{args.integer("ping-interval", 1, 3'600'000)};
+  if (args.has("ping-timeout") || !conformance)
+    lim.ping_timeout = std::chrono::milliseconds{args.integer("ping-timeout", 1, 3'600'000)};
+  lim.max_payload_bytes = static_cast<std::size_t>(args.integer("max-payload", 64, 1'000'000'000));
+  lim.max_queued_bytes = static_cast<std::size_t>(args.integer("max-queued", 1024, 1LL << 40));
+  lim.on_overflow = args.choice("overflow", {"close", "drop"}) == "drop" ? transport::overflow_policy::drop
+                                                                         : transport::overflow_policy::close;
+  auto connect_timeout = std::chrono::milliseconds{args.integer("connect-timeout", 1, 3'600'000)};
+  if (conformance && !args.has("connect-timeout")) connect_timeout = std::chrono::milliseconds{1000};
+
+  options.allow_polling = options.allow_websocket = false;
+  std::stringstream list(args.str("transports"));
+  for (std::string t; std::getline(list, t, ',');) {
+    if (t == "polling") {
+      options.allow_polling = true;
+    } else if (t == "websocket") {
+      options.allow_websocket = true;
+    } else {
+      throw cli::usage_error("--transports: unknown transport '" + t + "' (polling, websocket)");
+    }
+  }
+  if (!options.allow_polling && !options.allow_websocket) throw cli::usage_error("--transports: none given");
+  options.cors_origins = args.all("cors-origin");
+  // The suites' reference server is one event loop, and one suite test races a new HTTP request against
+  // a WebSocket frame sent before it: one thread keeps arrival order, as the reference does.
+  auto const threads = conformance && !args.has("threads") ? 1 : static_cast<int>(args.integer("threads", 1, 256));
+  auto const port = static_cast<unsigned short>(args.integer("port", 0, 65535));
+  boost::system::error_code ec;
+  auto const address = net::ip::make_address(args.str("host"), ec);
+  if (ec) throw cli::usage_error("--host: not an IP address: '" + args.str("host") + "'");
+
+  net::io_context ioc{threads};
+  chat_app chat;
+  conformance_app conformance_handler(ioc);
+  echo_engine echo;
+  sio_handler& app = conformance ? static_cast<sio_handler&>(conformance_handler) : chat;
+  sio_server sio(ioc, app, connect_timeout);
+  transport::engine_server engine(ioc, options, sio);
+  if (conformance) engine.mount("/engine.io/", echo);
+  engine.set_fallback([&](transport::http_exchange& ex) {
+    if (ex.method == "GET" && (ex.target == "/metrics" || ex.target.starts_with("/metrics?"))) {
+      ex.status = 200;
+      ex.content_type = "application/json";
+      ex.body = metrics_json(engine, sio, conformance ? nullptr : &chat);
+    }
+  });
+  auto const bound = engine.listen({address, port});
+
+  std::string host = bound.address().to_string();
+  if (bound.address().is_v6()) host = "[" + host + "]";
+  std::cout << "http://" << host << ":" << bound.port() << std::endl;
+  std::cerr << "fallbench serve: profile " << args.str("profile") << ", " << threads << " thread(s), transports "
+            << args.str("transports") << "; Ctrl-C stops\n";
+
+  // Graceful stop: close every session with a close packet, give clients a moment to take it, stop.
+  net::signal_set signals(ioc, SIGINT, SIGTERM);
+  net::steady_timer drain(ioc);
+  std::function<void(int)> wait_drained = [&](int left) {
+    if (engine.stats().sessions_open == 0 || left == 0) {
+      ioc.stop();
+      return;
+    }
+    drain.expires_after(std::chrono::milliseconds{20});
+    drain.async_wait([&, left](boost::system::error_code e) {
+      if (!e) wait_drained(left - 1);
+    });
+  };
+  signals.async_wait([&](boost::system::error_code e, int) {
+    if (e) return;
+    engine.shutdown();
+    wait_drained(static_cast<int>(lim.close_timeout / std::chrono::milliseconds{20}));
+  });
+
+  std::vector<std::thread> pool;
+  for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
+  ioc.run();
+  for (auto& t : pool) t.join();
+  std::cerr << "fallbench serve: stopped; " << metrics_json(engine, sio, conformance ? nullptr : &chat) << "\n";
+  return 0;
+}
+
+}  // namespace fallbench::chat

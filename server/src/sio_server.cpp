@@ -1,0 +1,192 @@
+#include "fallbench/chat/sio_server.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <random>
+#include <set>
+
+namespace fallbench::chat {
+
+namespace sio = codec::sio;
+using transport::frame;
+
+namespace {
+
+std::string dump(json const& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+std::string new_socket_id() {
+  static constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::string id;
+  for (std::uint64_t a = rng(), b = rng(); id.size() < 20; a >>= 6) {
+    if (id.size() == 10) a = b;
+    id += alphabet[a & 63];
+  }
+  return id;
+}
+
+frame encode(sio::packet_type type, std::string_view nsp, std::optional<std::uint64_t> id, std::size_t attachments,
+             std::string_view payload) {
+  std::string text;
+  text.reserve(payload.size() + nsp.size() + 24);
+  sio::append(type, nsp, id, attachments, payload, text);
+  return frame::message(text);
+}
+
+std::string event_payload(std::string_view event, json const& args) {
+  std::string payload = "[";
+  payload += dump(json(event));
+  for (auto const& a : args) {
+    payload += ',';
+    payload += dump(a);
+  }
+  payload += ']';
+  return payload;
+}
+
+}  // namespace
+
+frame encode_event(std::string_view nsp, std::string_view event, json const& args) {
+  return encode(sio::packet_type::event, nsp, std::nullopt, 0, event_payload(event, args));
+}
+
+transport::send_result client::emit(std::string_view nsp, std::string_view event, json const& args,
+                                    std::vector<std::string> const& attachments) {
+  if (attachments.empty()) return session_->send(encode_event(nsp, event, args));
+  std::vector<frame> frames;
+  frames.reserve(1 + attachments.size());
+  frames.push_back(encode(sio::packet_type::binary_event, nsp, std::nullopt, attachments.size(),
+                          event_payload(event, args)));
+  for (auto const& a : attachments) frames.push_back(frame::binary_message(a));
+  return session_->send(frames);
+}
+
+transport::send_result client::ack(std::string_view nsp, std::uint64_t id, json const& args,
+                                   std::vector<std::string> const& attachments) {
+  auto const type = attachments.empty() ? sio::packet_type::ack : sio::packet_type::binary_ack;
+  std::vector<frame> frames;
+  frames.reserve(1 + attachments.size());
+  frames.push_back(encode(type, nsp, id, attachments.size(), dump(args)));
+  for (auto const& a : attachments) frames.push_back(frame::binary_message(a));
+  return session_->send(frames);
+}
+
+void client::disconnect(std::string_view nsp) {
+  session_->send(encode(sio::packet_type::disconnect, nsp, std::nullopt, 0, {}));
+  session_->close();
+}
+
+/// Per-session Socket.IO state, kept in session::user_data. Touched only from the session's callbacks.
+struct sio_server::state {
+  state(transport::session_ptr const& s, boost::asio::io_context& ioc) : c(s), connect_timer(ioc) {}
+  client c;
+  std::set<std::string, std::less<>> namespaces;
+  sio::attachment_collector collector;
+  boost::asio::steady_timer connect_timer;
+};
+
+sio_server::sio_server(boost::asio::io_context& ioc, sio_handler& handler, std::chrono::milliseconds connect_timeout)
+    : ioc_(ioc), handler_(handler), connect_timeout_(connect_timeout) {}
+
+void sio_server::on_open(transport::session_ptr const& s) {
+  auto st = std::make_shared<state>(s, ioc_);
+  s->user_data = st;
+  // A session that never joins a namespace is closed (reference: connectTimeout).
+  st->connect_timer.expires_after(connect_timeout_);
+  st->connect_timer.async_wait([weak = std::weak_ptr<transport::session>(s), st = std::weak_ptr<state>(st)](
+                                   boost::system::error_code ec) {
+    if (ec) return;
+    auto session = weak.lock();
+    auto locked = st.lock();
+    // The namespaces set is read without the session's callback lock: a stale read only delays or
+    // hastens a close the client earned by not connecting in time.
+    if (session && locked && locked->namespaces.empty()) session->close();
+  });
+}
+
+void sio_server::on_message(transport::session_ptr const& s, codec::eio::packet&& p) {
+  auto& st = *std::static_pointer_cast<state>(s->user_data);
+  if (p.binary) {
+    if (st.collector.add(p.data)) {
+      parse_errors_.fetch_add(1, std::memory_order_relaxed);
+      s->close();
+      return;
+    }
+    if (st.collector.ready()) {
+      auto [packet, buffers] = st.collector.take();
+      on_packet(s, st, std::move(packet), std::move(buffers));
+    }
+    return;
+  }
+  sio::packet packet;
+  if (st.collector.waiting() || sio::decode(p.data, packet)) {
+    // A malformed packet, or text while attachments are due: close, as the reference does.
+    parse_errors_.fetch_add(1, std::memory_order_relaxed);
+    s->close();
+    return;
+  }
+  if (sio::is_binary(packet.type) && packet.attachments > 0) {
+    st.collector.start(std::move(packet));
+    return;
+  }
+  on_packet(s, st, std::move(packet), {});
+}
+
+void sio_server::on_packet(transport::session_ptr const& s, state& st, sio::packet&& p,
+                           std::vector<std::string>&& attachments) {
+  switch (p.type) {
+    case sio::packet_type::connect: {
+      if (!handler_.has_namespace(p.nsp)) {
+        connect_errors_.fetch_add(1, std::memory_order_relaxed);
+        s->send(encode(sio::packet_type::connect_error, p.nsp, std::nullopt, 0, R"({"message":"Invalid namespace"})"));
+        return;
+      }
+      if (st.namespaces.contains(p.nsp)) return;
+      st.namespaces.insert(p.nsp);
+      st.connect_timer.cancel();
+      connects_.fetch_add(1, std::memory_order_relaxed);
+      s->send(encode(sio::packet_type::connect, p.nsp, std::nullopt, 0, dump(json{{"sid", new_socket_id()}})));
+      handler_.on_connect(st.c, p.nsp, p.data.is_null() ? json::object() : p.data);
+      return;
+    }
+    case sio::packet_type::disconnect:
+      if (auto it = st.namespaces.find(p.nsp); it != st.namespaces.end()) {
+        st.namespaces.erase(it);
+        handler_.on_disconnect(st.c, p.nsp);
+      }
+      return;
+    case sio::packet_type::event:
+    case sio::packet_type::binary_event: {
+      if (!st.namespaces.contains(p.nsp)) return;  // not connected there: ignored, as the reference does
+      events_.fetch_add(1, std::memory_order_relaxed);
+      auto& head = p.data.front();
+      std::string event = head.is_string() ? head.get<std::string>() : dump(head);
+      p.data.erase(p.data.begin());
+      handler_.on_event(st.c, p.nsp, event, std::move(p.data), p.id, std::move(attachments));
+      return;
+    }
+    case sio::packet_type::ack:
+    case sio::packet_type::binary_ack:
+      return;  // the server asks for no acks
+    case sio::packet_type::connect_error:
+      parse_errors_.fetch_add(1, std::memory_order_relaxed);
+      s->close();
+      return;
+  }
+}
+
+void sio_server::on_close(transport::session_ptr const& s, transport::close_reason) {
+  auto st = std::static_pointer_cast<state>(s->user_data);
+  if (!st) return;
+  st->connect_timer.cancel();
+  for (auto const& nsp : st->namespaces) handler_.on_disconnect(st->c, nsp);
+  st->namespaces.clear();
+  // Break the session -> state -> client -> session cycle.
+  s->user_data.reset();
+}
+
+sio_stats sio_server::stats() const {
+  return {connects_.load(), connect_errors_.load(), events_.load(), parse_errors_.load()};
+}
+
+}  // namespace fallbench::chat

@@ -1,0 +1,98 @@
+#pragma once
+/// The server side of Engine.IO v4: HTTP long-polling, WebSocket and the upgrade between them, on Beast.
+
+#include "fallbench/transport/limits.hpp"
+#include "fallbench/transport/session.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fallbench::transport {
+
+/// What the application does with sessions. Calls for one session never overlap and come in order
+/// (on_open, on_message..., on_close exactly once); calls for different sessions run concurrently on
+/// the server's threads. Handlers must not block and must not throw.
+class session_handler {
+ public:
+  virtual ~session_handler() = default;
+  virtual void on_open(session_ptr const& s) = 0;
+  /// A message packet (text or binary) from the client.
+  virtual void on_message(session_ptr const& s, codec::eio::packet&& p) = 0;
+  virtual void on_close(session_ptr const& s, close_reason why) = 0;
+};
+
+/// A plain HTTP request that is not for the Engine.IO path, and the answer to it (static pages).
+struct http_exchange {
+  std::string method;
+  std::string target;  ///< Path and query as received, not decoded.
+  unsigned status = 404;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body = "Not Found\n";
+};
+
+/// The engine server's options.
+struct server_options {
+  std::string path = "/socket.io/";  ///< The Engine.IO endpoint; `/engine.io/` for a bare engine.
+  bool allow_polling = true;
+  bool allow_websocket = true;
+  /// Origins answered with CORS headers; "*" allows any. Empty: no CORS headers.
+  std::vector<std::string> cors_origins;
+  limits lim;
+};
+
+/// Counters of what the server did; cheap to read at any time from any thread.
+struct server_stats {
+  std::uint64_t sessions_opened = 0;
+  std::uint64_t sessions_open = 0;
+  std::array<std::uint64_t, 9> sessions_closed{};  ///< Indexed by close_reason.
+  std::uint64_t upgrades = 0;
+  std::uint64_t http_requests = 0;
+  std::uint64_t http_errors = 0;  ///< Engine.IO error responses (400/403/413/503).
+  std::uint64_t packets_in = 0;
+  std::uint64_t packets_out = 0;
+  std::uint64_t bytes_in = 0;   ///< Engine.IO packet bytes received (payloads and frames).
+  std::uint64_t bytes_out = 0;  ///< Engine.IO packet bytes sent.
+  std::uint64_t dropped_packets = 0;  ///< Packets refused by overflow_policy::drop.
+};
+
+/// Accepts TCP connections, serves Engine.IO on `options.path` and hands other requests to the
+/// fallback. Owns the session table. Thread-safe; run its io_context on any number of threads.
+class engine_server {
+ public:
+  engine_server(boost::asio::io_context& ioc, server_options options, session_handler& handler);
+  ~engine_server();
+  engine_server(engine_server const&) = delete;
+  engine_server& operator=(engine_server const&) = delete;
+
+  /// Bind and start accepting. Throws boost::system::system_error when the address cannot be bound.
+  /// @return the bound endpoint (port 0 resolved).
+  boost::asio::ip::tcp::endpoint listen(boost::asio::ip::tcp::endpoint const& endpoint);
+
+  /// Serve another Engine.IO endpoint at `path` (e.g. "/engine.io/") with its own handler and the same
+  /// options. Call before listen().
+  void mount(std::string path, session_handler& handler);
+
+  /// Set the handler of non-Engine.IO requests (called on a server thread; must not block). Call
+  /// before listen().
+  void set_fallback(std::function<void(http_exchange&)> fallback);
+
+  /// Stop accepting and close every session with a close packet. Thread-safe, idempotent.
+  void shutdown();
+
+  server_stats stats() const;
+  server_options const& options() const noexcept;
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace fallbench::transport

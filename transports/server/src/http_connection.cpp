@@ -1,0 +1,334 @@
+#include "http_connection.hpp"
+
+#include "websocket_connection.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+
+#include <algorithm>
+
+namespace fallbench::transport::detail {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+
+namespace {
+
+// The error codes of the reference server's JSON error bodies ({code, message}).
+enum engine_error { transport_unknown = 0, session_unknown = 1, bad_handshake_method = 2, bad_request = 3,
+                    forbidden = 4, unsupported_protocol_version = 5 };
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The decoded value of `key` in a query string, if present.
+std::optional<std::string> query_param(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    auto const amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    auto const eq = pair.find('=');
+    if (pair.substr(0, eq) != key) continue;
+    std::string_view raw = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    std::string value;
+    value.reserve(raw.size());
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '+') {
+        value += ' ';
+      } else if (raw[i] == '%' && i + 2 < raw.size() && hex_value(raw[i + 1]) >= 0 && hex_value(raw[i + 2]) >= 0) {
+        value += static_cast<char>(hex_value(raw[i + 1]) * 16 + hex_value(raw[i + 2]));
+        i += 2;
+      } else {
+        value += raw[i];
+      }
+    }
+    return value;
+  }
+  return std::nullopt;
+}
+
+// Whether `path` names the Engine.IO endpoint `endpoint` ("/socket.io/" matches "/socket.io" too).
+bool is_engine_path(std::string_view path, std::string_view endpoint) {
+  auto trim = [](std::string_view s) { return s.size() > 1 && s.back() == '/' ? s.substr(0, s.size() - 1) : s; };
+  return trim(path) == trim(endpoint);
+}
+
+}  // namespace
+
+http_connection::http_connection(std::shared_ptr<server_state> state, net::ip::tcp::socket&& socket)
+    : state_(std::move(state)), stream_(std::move(socket)) {}
+
+void http_connection::run() {
+  net::dispatch(stream_.get_executor(), beast::bind_front_handler(&http_connection::do_read, shared_from_this()));
+}
+
+void http_connection::do_read() {
+  parser_.emplace();
+  parser_->body_limit(state_->options.lim.max_payload_bytes);
+  parser_->header_limit(static_cast<std::uint32_t>(state_->options.lim.max_header_bytes));
+  stream_.expires_after(state_->options.lim.http_timeout);
+  http::async_read(stream_, buffer_, *parser_,
+                   beast::bind_front_handler(&http_connection::on_read, shared_from_this()));
+}
+
+void http_connection::on_read(boost::system::error_code ec, std::size_t) {
+  if (ec == http::error::end_of_stream) {
+    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+    return;
+  }
+  if (ec == http::error::body_limit) {
+    auto& req = parser_->get();
+    std::string_view const target = req.target();
+    auto const q = target.find('?');
+    if (q != std::string_view::npos) {
+      if (auto sid = query_param(target.substr(q + 1), "sid")) {
+        if (auto s = state_->find(*sid)) s->fail(close_reason::payload_too_large);
+      }
+    }
+    send_error(req, 413, bad_request, "Payload too large", true);
+    return;
+  }
+  if (ec == http::error::header_limit) {
+    send_error({}, 431, bad_request, "Request header fields too large", true);
+    return;
+  }
+  if (ec) {
+    // A malformed request gets 400; an I/O error or timeout just ends the connection.
+    if (ec.category() == http::make_error_code(http::error::bad_target).category())
+      send_error({}, 400, bad_request, "Bad request", true);
+    return;
+  }
+  counters::add(state_->stats.http_requests);
+  handle(parser_->get());
+}
+
+void http_connection::handle(request& req) {
+  std::string_view const target = req.target();
+  auto const q = target.find('?');
+  std::string_view const path = target.substr(0, q);
+  std::string_view const query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+  for (auto const& [mount, handler] : state_->mounts) {
+    if (is_engine_path(path, mount)) {
+      handle_engine(req, query, *handler);
+      return;
+    }
+  }
+  http_exchange ex;
+  ex.method = std::string(req.method_string());
+  ex.target = std::string(target);
+  if (state_->fallback && !beast::websocket::is_upgrade(req)) state_->fallback(ex);
+  response res{static_cast<http::status>(ex.status), req.version()};
+  res.set(http::field::content_type, ex.content_type);
+  if (req.method() != http::verb::head) res.body() = std::move(ex.body);
+  send(req, std::move(res));
+}
+
+void http_connection::handle_engine(request& req, std::string_view query, session_handler& handler) {
+  if (req.method() == http::verb::options) {
+    // CORS preflight.
+    response res{http::status::no_content, req.version()};
+    set_cors(req, res);
+    res.set(http::field::access_control_allow_methods, "GET, POST");
+    if (auto h = req[http::field::access_control_request_headers]; !h.empty())
+      res.set(http::field::access_control_allow_headers, h);
+    send(req, std::move(res));
+    return;
+  }
+  if (query_param(query, "EIO") != "4") {
+    send_error(req, 400, unsupported_protocol_version, "Unsupported protocol version");
+    return;
+  }
+  auto const transport = query_param(query, "transport");
+  bool const polling = transport == "polling" && state_->options.allow_polling;
+  bool const websocket = transport == "websocket" && state_->options.allow_websocket;
+  if (!polling && !websocket) {
+    send_error(req, 400, transport_unknown, "Transport unknown");
+    return;
+  }
+  bool const upgrade = beast::websocket::is_upgrade(req);
+  auto const sid = query_param(query, "sid");
+  std::shared_ptr<session_impl> s;
+  if (sid) {
+    s = state_->find(*sid);
+    if (!s || &s->handler() != &handler) {
+      send_error(req, 400, session_unknown, "Session ID unknown");
+      return;
+    }
+  }
+  if (websocket) {
+    if (!upgrade || req.method() != http::verb::get) {
+      send_error(req, 400, bad_request, "Bad request");
+      return;
+    }
+    // The stream moves to the WebSocket; this connection ends here.
+    std::make_shared<websocket_connection>(state_, std::move(stream_))->run(parser_->release(), std::move(s), handler);
+    return;
+  }
+  if (upgrade) {
+    send_error(req, 400, bad_request, "Bad request");
+    return;
+  }
+  if (!s) {
+    if (req.method() != http::verb::get) {
+      send_error(req, 400, bad_handshake_method, "Bad handshake method");
+      return;
+    }
+    handshake(req, handler);
+    return;
+  }
+  if (req.method() == http::verb::get) {
+    handle_poll(req, s);
+  } else if (req.method() == http::verb::post) {
+    handle_post(req, s);
+  } else {
+    send_error(req, 400, bad_request, "Bad request");
+  }
+}
+
+void http_connection::handshake(request& req, session_handler& handler) {
+  auto s = state_->create_session(transport_kind::polling, handler);
+  if (!s) {
+    send_error(req, 503, bad_request, "Server full or stopping");
+    return;
+  }
+  codec::eio::handshake h;
+  h.sid = s->id();
+  if (state_->options.allow_websocket) h.upgrades.emplace_back("websocket");
+  h.ping_interval = state_->options.lim.ping_interval;
+  h.ping_timeout = state_->options.lim.ping_timeout;
+  h.max_payload_bytes = state_->options.lim.max_payload_bytes;
+  response res{http::status::ok, req.version()};
+  res.set(http::field::content_type, "text/plain; charset=UTF-8");
+  res.body() = codec::eio::type_char(codec::eio::packet_type::open) + codec::eio::encode_handshake(h);
+  s->start();
+  send(req, std::move(res));
+}
+
+void http_connection::handle_poll(request& req, std::shared_ptr<session_impl> const& s) {
+  std::string body;
+  switch (s->on_poll(shared_from_this(), body)) {
+    case poll_outcome::respond: {
+      response res{http::status::ok, req.version()};
+      res.set(http::field::content_type, "text/plain; charset=UTF-8");
+      res.body() = std::move(body);
+      polled_ = s;
+      send(req, std::move(res));
+      return;
+    }
+    case poll_outcome::parked:
+      parked_on_ = s;
+      parked_req_ = request{req.method(), req.target(), req.version()};
+      parked_req_.base() = req.base();
+      watch_parked();
+      return;
+    case poll_outcome::bad_request: send_error(req, 400, bad_request, "Bad request"); return;
+    case poll_outcome::unknown: send_error(req, 400, session_unknown, "Session ID unknown"); return;
+  }
+}
+
+void http_connection::handle_post(request& req, std::shared_ptr<session_impl> const& s) {
+  switch (s->begin_post()) {
+    case poll_outcome::respond: break;
+    case poll_outcome::bad_request: send_error(req, 400, bad_request, "Bad request"); return;
+    default: send_error(req, 400, session_unknown, "Session ID unknown"); return;
+  }
+  std::vector<codec::eio::packet> packets;
+  auto const ec = codec::eio::decode_payload(req.body(), packets, state_->options.lim.max_payload_bytes);
+  if (ec) {
+    s->end_post();
+    s->fail(ec == codec::error::payload_too_large ? close_reason::payload_too_large : close_reason::parse_error);
+    send_error(req, 400, bad_request, "Bad request");
+    return;
+  }
+  for (auto& p : packets) {
+    if (s->closed()) break;
+    s->on_packet(std::move(p));
+  }
+  s->end_post();
+  response res{http::status::ok, req.version()};
+  res.set(http::field::content_type, "text/html");
+  res.body() = "ok";
+  send(req, std::move(res));
+}
+
+void http_connection::watch_parked() {
+  // A parked poll has no deadline (the heartbeat bounds it), but a client that goes away must not
+  // leave it parked: wait for readability, which is how end of stream shows.
+  stream_.expires_never();
+  stream_.socket().async_wait(net::ip::tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+    if (ec || !self->parked_on_) return;
+    boost::system::error_code avail_ec;
+    if (self->stream_.socket().available(avail_ec) > 0 && !avail_ec) return;  // a pipelined request: read it later
+    auto s = std::move(self->parked_on_);
+    s->cancel_poll(self.get());
+    self->stream_.socket().close(avail_ec);
+  });
+}
+
+void http_connection::complete_poll(std::string body) {
+  net::post(stream_.get_executor(), [self = shared_from_this(), body = std::move(body)]() mutable {
+    if (!self->parked_on_) return;  // the client went away first
+    self->polled_ = std::move(self->parked_on_);
+    boost::system::error_code ignored;
+    self->stream_.socket().cancel(ignored);  // ends the readability wait
+    response res{http::status::ok, self->parked_req_.version()};
+    res.set(http::field::content_type, "text/plain; charset=UTF-8");
+    res.body() = std::move(body);
+    self->send(self->parked_req_, std::move(res));
+  });
+}
+
+void http_connection::set_cors(request const& req, response& res) const {
+  auto const origin = req[http::field::origin];
+  if (origin.empty()) return;
+  auto const& allowed = state_->options.cors_origins;
+  if (std::find(allowed.begin(), allowed.end(), "*") == allowed.end() &&
+      std::find(allowed.begin(), allowed.end(), origin) == allowed.end())
+    return;
+  res.set(http::field::access_control_allow_origin, origin);
+  res.set(http::field::access_control_allow_credentials, "true");
+  res.set(http::field::vary, "Origin");
+}
+
+void http_connection::send_error(request const& req, unsigned status, int code, std::string_view message, bool close) {
+  counters::add(state_->stats.http_errors);
+  response res{static_cast<http::status>(status), req.version() ? req.version() : 11};
+  res.set(http::field::content_type, "application/json");
+  res.body() = R"({"code":)" + std::to_string(code) + R"(,"message":")" + std::string(message) + R"("})";
+  close_after_write_ = close_after_write_ || close;
+  send(req, std::move(res));
+}
+
+void http_connection::send(request const& req, response&& res) {
+  res.set(http::field::server, "fallbench");
+  set_cors(req, res);
+  res.keep_alive(req.keep_alive() && !close_after_write_);
+  res.prepare_payload();
+  res_ = std::move(res);
+  stream_.expires_after(state_->options.lim.http_timeout);
+  http::async_write(stream_, *res_, beast::bind_front_handler(&http_connection::on_write, shared_from_this()));
+}
+
+void http_connection::on_write(boost::system::error_code ec, std::size_t) {
+  if (auto s = std::move(polled_)) s->on_poll_written();
+  bool const keep = res_ && res_->keep_alive();
+  res_.reset();
+  if (ec) return;
+  if (!keep) {
+    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+    return;
+  }
+  do_read();
+}
+
+}  // namespace fallbench::transport::detail

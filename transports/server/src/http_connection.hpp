@@ -1,0 +1,59 @@
+#pragma once
+// One HTTP/1.1 connection: Engine.IO polling requests, WebSocket upgrades handed off, other requests
+// answered by the fallback.
+
+#include "session_impl.hpp"
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <memory>
+#include <optional>
+
+namespace fallbench::transport::detail {
+
+/// Reads requests one at a time and answers them in order; kept alive by its pending operation.
+/// A parked poll holds it (as the session's poll_sink) until packets arrive.
+class http_connection : public poll_sink, public std::enable_shared_from_this<http_connection> {
+ public:
+  http_connection(std::shared_ptr<server_state> state, boost::asio::ip::tcp::socket&& socket);
+
+  /// Start reading. Call once, from any thread.
+  void run();
+
+  /// Answer the parked poll. Thread-safe.
+  void complete_poll(std::string body) override;
+
+ private:
+  using request = boost::beast::http::request<boost::beast::http::string_body>;
+  using response = boost::beast::http::response<boost::beast::http::string_body>;
+
+  void do_read();
+  void on_read(boost::system::error_code ec, std::size_t bytes);
+  void handle(request& req);
+  void handle_engine(request& req, std::string_view query, session_handler& handler);
+  void handle_poll(request& req, std::shared_ptr<session_impl> const& s);
+  void handle_post(request& req, std::shared_ptr<session_impl> const& s);
+  void handshake(request& req, session_handler& handler);
+  void watch_parked();
+  void send_error(request const& req, unsigned status, int code, std::string_view message, bool close = false);
+  void send(request const& req, response&& res);
+  void on_write(boost::system::error_code ec, std::size_t bytes);
+  void set_cors(request const& req, response& res) const;
+
+  std::shared_ptr<server_state> const state_;
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  std::optional<response> res_;
+  std::shared_ptr<session_impl> parked_on_;  ///< The session whose poll this connection is holding.
+  request parked_req_;                       ///< The parked request (headers only), for the answer.
+  std::shared_ptr<session_impl> polled_;     ///< The session whose poll response is being written.
+  bool close_after_write_ = false;
+  bool carried_close_ = false;  ///< The response being written holds the session's close packet.
+};
+
+}  // namespace fallbench::transport::detail

@@ -1,0 +1,379 @@
+#include "session_impl.hpp"
+
+#include "websocket_connection.hpp"
+
+#include <boost/asio/post.hpp>
+
+namespace fallbench::transport {
+
+std::string_view to_string(transport_kind k) noexcept {
+  return k == transport_kind::polling ? "polling" : "websocket";
+}
+
+std::string_view to_string(close_reason r) noexcept {
+  switch (r) {
+    case close_reason::client_close: return "client close";
+    case close_reason::transport_close: return "transport close";
+    case close_reason::transport_error: return "transport error";
+    case close_reason::ping_timeout: return "ping timeout";
+    case close_reason::parse_error: return "parse error";
+    case close_reason::duplicate_poll: return "duplicate poll";
+    case close_reason::overflow: return "outbound queue overflow";
+    case close_reason::payload_too_large: return "payload too large";
+    case close_reason::server_close: return "server close";
+  }
+  return "unknown";
+}
+
+frame frame::message(std::string_view text) {
+  auto bytes = std::make_shared<std::string>();
+  bytes->reserve(text.size() + 1);
+  *bytes += codec::eio::type_char(codec::eio::packet_type::message);
+  *bytes += text;
+  return {std::move(bytes), false};
+}
+
+frame frame::binary_message(std::string_view bytes) { return {std::make_shared<std::string const>(bytes), true}; }
+
+frame frame::of(codec::eio::packet const& p) {
+  return {std::make_shared<std::string const>(codec::eio::encode_frame(p)), p.binary};
+}
+
+namespace detail {
+namespace {
+
+frame const& close_frame() {
+  static frame const f = frame::of({codec::eio::packet_type::close, false, {}});
+  return f;
+}
+
+frame const& ping_frame() {
+  static frame const f = frame::of({codec::eio::packet_type::ping, false, {}});
+  return f;
+}
+
+}  // namespace
+
+session_impl::session_impl(std::shared_ptr<server_state> state, session_handler& handler, std::string sid,
+                           transport_kind kind)
+    : state_(std::move(state)), handler_(handler), sid_(std::move(sid)), transport_(kind), heartbeat_(state_->ioc) {}
+
+void session_impl::start() {
+  {
+    std::lock_guard lock(mutex_);
+    schedule_ping_locked();
+  }
+  std::lock_guard inbound(inbound_mutex_);
+  handler_.on_open(shared_from_this());
+}
+
+send_result session_impl::send(std::span<frame const> frames) {
+  std::shared_ptr<poll_sink> sink;
+  std::shared_ptr<websocket_connection> ws;
+  std::string body;
+  bool overflow = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (phase_ == phase::closing || phase_ == phase::closed) return send_result::closed;
+    std::size_t bytes = 0;
+    for (auto const& f : frames) bytes += f.bytes->size();
+    if (queued_bytes_ + bytes > state_->options.lim.max_queued_bytes) {
+      if (state_->options.lim.on_overflow == overflow_policy::drop) {
+        counters::add(state_->stats.dropped_packets, frames.size());
+        return send_result::dropped;
+      }
+      overflow = true;  // policy close: fail() below, outside the lock
+    } else {
+      queue_.insert(queue_.end(), frames.begin(), frames.end());
+      queued_bytes_ += bytes;
+      if (parked_) {
+        sink = std::move(parked_);
+        body = flush_locked();
+      } else if (ws_ && !ws_pending_) {
+        ws_pending_ = true;
+        ws = ws_;
+      }
+    }
+  }
+  if (overflow) {
+    fail(close_reason::overflow);
+    return send_result::closed;
+  }
+  if (sink) sink->complete_poll(std::move(body));
+  if (ws) ws->notify();
+  return send_result::queued;
+}
+
+void session_impl::close() {
+  std::shared_ptr<poll_sink> sink;
+  std::shared_ptr<websocket_connection> ws;
+  std::string body;
+  {
+    std::lock_guard lock(mutex_);
+    if (phase_ == phase::closing || phase_ == phase::closed) return;
+    phase_ = phase::closing;
+    queue_.push_back(close_frame());
+    queued_bytes_ += close_frame().bytes->size();
+    close_queued_ = true;
+    if (parked_) {
+      sink = std::move(parked_);
+      body = flush_locked();
+    } else if (ws_ && !ws_pending_) {
+      ws_pending_ = true;
+      ws = ws_;
+    }
+    // A client that never fetches the close packet does not hold the session forever.
+    ++heartbeat_generation_;
+    heartbeat_.expires_after(state_->options.lim.close_timeout);
+    heartbeat_.async_wait([self = shared_from_this(), gen = heartbeat_generation_](boost::system::error_code ec) {
+      if (!ec) self->on_heartbeat(gen);
+    });
+  }
+  if (sink) sink->complete_poll(std::move(body));
+  if (ws) ws->notify();
+}
+
+std::string session_impl::flush_locked() {
+  std::string body;
+  body.reserve(queued_bytes_ + queue_.size() * 2);
+  for (auto const& f : queue_) codec::eio::append_payload_frame(*f.bytes, f.binary, body);
+  counters::add(state_->stats.packets_out, queue_.size());
+  counters::add(state_->stats.bytes_out, body.size());
+  close_flushed_ = close_queued_;
+  queue_.clear();
+  queued_bytes_ = 0;
+  return body;
+}
+
+void session_impl::schedule_ping_locked() {
+  ++heartbeat_generation_;
+  awaiting_pong_ = false;
+  heartbeat_.expires_after(state_->options.lim.ping_interval);
+  heartbeat_.async_wait([self = shared_from_this(), gen = heartbeat_generation_](boost::system::error_code ec) {
+    if (!ec) self->on_heartbeat(gen);
+  });
+}
+
+void session_impl::on_heartbeat(std::uint64_t generation) {
+  enum class action { ping, timeout, close_expired } act;
+  {
+    std::lock_guard lock(mutex_);
+    if (generation != heartbeat_generation_ || phase_ == phase::closed) return;
+    if (phase_ == phase::closing) {
+      act = action::close_expired;
+    } else if (awaiting_pong_) {
+      act = action::timeout;
+    } else {
+      // Ping, then allow pingTimeout for the pong (Engine.IO README, "Heartbeat").
+      act = action::ping;
+      awaiting_pong_ = true;
+      ++heartbeat_generation_;
+      heartbeat_.expires_after(state_->options.lim.ping_timeout);
+      heartbeat_.async_wait([self = shared_from_this(), gen = heartbeat_generation_](boost::system::error_code ec) {
+        if (!ec) self->on_heartbeat(gen);
+      });
+    }
+  }
+  switch (act) {
+    case action::ping: send(ping_frame()); return;
+    case action::timeout: fail(close_reason::ping_timeout); return;
+    case action::close_expired: fail(close_reason::server_close); return;
+  }
+}
+
+void session_impl::on_packet(codec::eio::packet&& p) {
+  using codec::eio::packet_type;
+  counters::add(state_->stats.packets_in);
+  counters::add(state_->stats.bytes_in, p.data.size() + (p.binary ? 0 : 1));
+  switch (p.type) {
+    case packet_type::message: deliver(std::move(p)); return;
+    case packet_type::pong: {
+      std::lock_guard lock(mutex_);
+      if (awaiting_pong_ && phase_ != phase::closing && phase_ != phase::closed) schedule_ping_locked();
+      return;
+    }
+    case packet_type::ping:
+      // A v4 client does not ping, but answering one costs nothing and helps older peers.
+      send(frame::of({packet_type::pong, false, std::move(p.data)}));
+      return;
+    case packet_type::close: fail(close_reason::client_close, '6'); return;
+    case packet_type::upgrade:
+    case packet_type::noop: return;
+    case packet_type::open: fail(close_reason::parse_error); return;
+  }
+}
+
+void session_impl::deliver(codec::eio::packet&& p) {
+  std::lock_guard inbound(inbound_mutex_);
+  if (closed()) return;
+  handler_.on_message(shared_from_this(), std::move(p));
+}
+
+void session_impl::fail(close_reason why, char release) {
+  std::shared_ptr<poll_sink> sink;
+  std::shared_ptr<websocket_connection> ws;
+  std::shared_ptr<websocket_connection> probe;
+  {
+    std::lock_guard lock(mutex_);
+    if (phase_ == phase::closed) return;
+    phase_ = phase::closed;
+    closed_.store(true, std::memory_order_release);
+    sink = std::move(parked_);
+    ws = std::move(ws_);
+    probe = std::move(probe_);
+    queue_.clear();
+    queued_bytes_ = 0;
+    ++heartbeat_generation_;
+    heartbeat_.cancel();
+  }
+  if (sink) sink->complete_poll(std::string(1, release));
+  if (ws) ws->shutdown();
+  if (probe) probe->shutdown();
+  finish_close(why);
+}
+
+void session_impl::finish_close(close_reason why) {
+  state_->remove(sid_);
+  counters::add(state_->stats.sessions_closed[static_cast<std::size_t>(why)]);
+  // Told from a fresh handler, never inline: the caller may hold another session's inbound lock.
+  boost::asio::post(state_->ioc, [self = shared_from_this(), why] {
+    std::lock_guard inbound(self->inbound_mutex_);
+    self->handler_.on_close(self, why);
+  });
+}
+
+poll_outcome session_impl::on_poll(std::shared_ptr<poll_sink> const& sink, std::string& body) {
+  std::shared_ptr<poll_sink> duplicate;
+  {
+    std::lock_guard lock(mutex_);
+    if (phase_ == phase::closed) return poll_outcome::unknown;
+    if (transport() == transport_kind::websocket) return poll_outcome::bad_request;
+    if (parked_) {
+      duplicate = parked_;
+    } else if (!queue_.empty()) {
+      body = flush_locked();
+      return poll_outcome::respond;
+    } else if (phase_ == phase::upgrading) {
+      // The client is pausing polling for the upgrade: end this request at once.
+      body = codec::eio::type_char(codec::eio::packet_type::noop);
+      return poll_outcome::respond;
+    } else {
+      parked_ = sink;
+      return poll_outcome::parked;
+    }
+  }
+  // Two GETs at once: close the session (Engine.IO README, "HTTP long-polling").
+  fail(close_reason::duplicate_poll);
+  return poll_outcome::unknown;
+}
+
+void session_impl::cancel_poll(poll_sink const* sink) {
+  std::lock_guard lock(mutex_);
+  if (parked_.get() == sink) parked_.reset();
+}
+
+void session_impl::on_poll_written() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!close_flushed_) return;
+  }
+  fail(close_reason::server_close);
+}
+
+poll_outcome session_impl::begin_post() {
+  {
+    std::lock_guard lock(mutex_);
+    if (phase_ == phase::closed) return poll_outcome::unknown;
+    if (transport() == transport_kind::websocket) return poll_outcome::bad_request;
+    if (!post_active_) {
+      post_active_ = true;
+      return poll_outcome::respond;
+    }
+  }
+  fail(close_reason::duplicate_poll);
+  return poll_outcome::unknown;
+}
+
+void session_impl::end_post() {
+  std::lock_guard lock(mutex_);
+  post_active_ = false;
+}
+
+void session_impl::attach(std::shared_ptr<websocket_connection> ws) {
+  std::lock_guard lock(mutex_);
+  ws_ = std::move(ws);
+  ws_pending_ = !queue_.empty();
+}
+
+bool session_impl::begin_probe(std::shared_ptr<websocket_connection> const& ws) {
+  std::lock_guard lock(mutex_);
+  if (phase_ != phase::open || transport() != transport_kind::polling || probe_) return false;
+  probe_ = ws;
+  return true;
+}
+
+void session_impl::probe_received() {
+  std::shared_ptr<poll_sink> sink;
+  {
+    std::lock_guard lock(mutex_);
+    if (phase_ != phase::open || !probe_) return;
+    phase_ = phase::upgrading;
+    sink = std::move(parked_);
+  }
+  if (sink) sink->complete_poll(std::string(1, codec::eio::type_char(codec::eio::packet_type::noop)));
+}
+
+bool session_impl::complete_upgrade(websocket_connection const* ws) {
+  std::shared_ptr<poll_sink> sink;
+  {
+    std::lock_guard lock(mutex_);
+    if (phase_ != phase::upgrading || probe_.get() != ws) return false;
+    ws_ = std::move(probe_);
+    phase_ = phase::open;
+    transport_.store(transport_kind::websocket, std::memory_order_release);
+    sink = std::move(parked_);
+    ws_pending_ = !queue_.empty();
+  }
+  counters::add(state_->stats.upgrades);
+  if (sink) sink->complete_poll(std::string(1, codec::eio::type_char(codec::eio::packet_type::noop)));
+  return true;
+}
+
+void session_impl::abort_probe(websocket_connection const* ws) {
+  std::lock_guard lock(mutex_);
+  if (probe_.get() != ws) return;
+  probe_.reset();
+  if (phase_ == phase::upgrading) phase_ = phase::open;
+}
+
+bool session_impl::next_frame(websocket_connection const* ws, frame& out, bool& is_close) {
+  std::lock_guard lock(mutex_);
+  if (ws_.get() != ws || queue_.empty()) {
+    ws_pending_ = false;
+    return false;
+  }
+  out = std::move(queue_.front());
+  queue_.pop_front();
+  queued_bytes_ -= out.bytes->size();
+  is_close = close_queued_ && queue_.empty() && out.bytes == close_frame().bytes;
+  counters::add(state_->stats.packets_out);
+  counters::add(state_->stats.bytes_out, out.bytes->size());
+  return true;
+}
+
+void session_impl::on_websocket_closed(websocket_connection const* ws, close_reason why) {
+  {
+    std::lock_guard lock(mutex_);
+    if (probe_.get() == ws) {
+      probe_.reset();
+      if (phase_ == phase::upgrading) phase_ = phase::open;
+      return;
+    }
+    if (ws_.get() != ws) return;
+    if (close_queued_) why = close_reason::server_close;
+  }
+  fail(why);
+}
+
+}  // namespace detail
+}  // namespace fallbench::transport

@@ -1,0 +1,118 @@
+#pragma once
+// An Engine.IO session: the outbound queue, heartbeat, the parked poll and the upgrade handoff.
+
+#include "fallbench/transport/session.hpp"
+
+#include "server_state.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace fallbench::transport::detail {
+
+class websocket_connection;
+
+/// The GET request parked on a polling session, waiting for packets.
+class poll_sink {
+ public:
+  virtual ~poll_sink() = default;
+  /// Answer the parked request with `body`. Called once, from any thread.
+  virtual void complete_poll(std::string body) = 0;
+};
+
+/// What a poll request gets.
+enum class poll_outcome {
+  respond,      ///< Answer now with the body given.
+  parked,       ///< The request waits; complete_poll comes later.
+  bad_request,  ///< 400 Bad request (the session uses WebSocket now).
+  unknown,      ///< 400 Session ID unknown (closed, possibly by this very request).
+};
+
+/// One Engine.IO session. All public members are thread-safe; `mutex_` guards the transport state and
+/// `inbound_mutex_` serialises calls into the application's handler.
+class session_impl final : public session, public std::enable_shared_from_this<session_impl> {
+ public:
+  session_impl(std::shared_ptr<server_state> state, session_handler& handler, std::string sid, transport_kind kind);
+
+  /// The application behind the endpoint this session was opened on.
+  session_handler& handler() const noexcept { return handler_; }
+
+  // session
+  std::string const& id() const noexcept override { return sid_; }
+  transport_kind transport() const noexcept override { return transport_.load(std::memory_order_acquire); }
+  using session::send;
+  send_result send(std::span<frame const> frames) override;
+  void close() override;
+  bool closed() const noexcept override { return closed_.load(std::memory_order_acquire); }
+
+  /// Start the heartbeat and tell the application. For WebSocket sessions attach the socket first.
+  void start();
+
+  /// Feed one packet from the client (either transport).
+  void on_packet(codec::eio::packet&& p);
+  /// End the session now, releasing a parked poll with `release` ("1" close or "6" noop).
+  void fail(close_reason why, char release = '1');
+
+  // Polling
+  poll_outcome on_poll(std::shared_ptr<poll_sink> const& sink, std::string& body);
+  /// The parked request's connection went away.
+  void cancel_poll(poll_sink const* sink);
+  /// A poll response was written; when it carried the close packet the session ends now.
+  void on_poll_written();
+  /// Start a POST; false when another is in flight (the session is then closed) or the session moved on.
+  poll_outcome begin_post();
+  void end_post();
+
+  // WebSocket
+  /// Attach the WebSocket of a WebSocket-only session.
+  void attach(std::shared_ptr<websocket_connection> ws);
+  /// A WebSocket asks to upgrade this polling session; false when it may not (already upgrading or upgraded).
+  bool begin_probe(std::shared_ptr<websocket_connection> const& ws);
+  /// The probe ping arrived: release the parked poll with a noop so the client can pause polling.
+  void probe_received();
+  /// The upgrade packet arrived: the WebSocket becomes the transport. False when the probe was dropped.
+  bool complete_upgrade(websocket_connection const* ws);
+  /// The probing WebSocket failed or timed out; the session stays on polling.
+  void abort_probe(websocket_connection const* ws);
+  /// Next frame for the attached WebSocket to write; false when the queue is empty.
+  bool next_frame(websocket_connection const* ws, frame& out, bool& is_close);
+  /// The attached WebSocket ended.
+  void on_websocket_closed(websocket_connection const* ws, close_reason why);
+
+ private:
+  void schedule_ping_locked();
+  void on_heartbeat(std::uint64_t generation);
+  std::string flush_locked();
+  void deliver(codec::eio::packet&& p);
+  void finish_close(close_reason why);
+
+  std::shared_ptr<server_state> const state_;
+  session_handler& handler_;
+  std::string const sid_;
+  std::atomic<transport_kind> transport_;
+  std::atomic<bool> closed_{false};
+
+  std::mutex mutex_;
+  enum class phase { open, upgrading, closing, closed } phase_ = phase::open;
+  std::deque<frame> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool close_queued_ = false;   ///< The close packet is in the queue (graceful close under way).
+  bool close_flushed_ = false;  ///< The close packet went out in a poll response.
+  std::shared_ptr<poll_sink> parked_;
+  bool post_active_ = false;
+  std::shared_ptr<websocket_connection> ws_;
+  std::shared_ptr<websocket_connection> probe_;
+  bool ws_pending_ = false;  ///< The attached WebSocket has been told to drain the queue.
+  boost::asio::steady_timer heartbeat_;
+  std::uint64_t heartbeat_generation_ = 0;
+  bool awaiting_pong_ = false;
+
+  std::mutex inbound_mutex_;
+};
+
+}  // namespace fallbench::transport::detail

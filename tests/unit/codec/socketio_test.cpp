@@ -444,6 +444,19 @@ TEST(SocketioAttachmentTest, IsReusableAfterTake) {
   EXPECT_EQ(buffers, (std::vector<std::string>{"second"}));
 }
 
+// Each frame is bounded by maxPayload, so the collector bounds their sum: 1000 attachments of a
+// megabyte each must not be held for one packet.
+TEST(SocketioAttachmentTest, RefusesAttachmentsOverTheByteBudget) {
+  attachment_collector c(8);
+  c.start({packet_type::binary_event, "/", no_id, 3, {"a", placeholder(0), placeholder(1), placeholder(2)}});
+  ASSERT_FALSE(c.add("12345"sv));
+  ASSERT_FALSE(c.add("678"sv));  // exactly at the budget
+  EXPECT_TRUE(is_codec_error(c.add("9"sv), error::payload_too_large, condition::limit_exceeded));
+  // A new packet starts a new budget.
+  c.start({packet_type::binary_event, "/", no_id, 1, {"a", placeholder(0)}});
+  EXPECT_FALSE(c.add("12345678"sv));
+}
+
 // --- Fuzz-style sweep ---------------------------------------------------------------------------------
 
 // Decoding random text never throws and fails only with codec errors; whatever decodes, encodes to text

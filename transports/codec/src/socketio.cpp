@@ -150,11 +150,14 @@ nlohmann::json placeholder(std::size_t num) { return {{"_placeholder", true}, {"
 void attachment_collector::start(packet p) {
   packet_ = std::move(p);
   buffers_.clear();
+  total_bytes_ = 0;
   active_ = true;
 }
 
 error_code attachment_collector::add(std::string_view bytes) {
   if (!waiting()) return error::unexpected_binary;
+  if (bytes.size() > max_total_bytes_ - total_bytes_) return error::payload_too_large;
+  total_bytes_ += bytes.size();
   buffers_.emplace_back(bytes);
   return {};
 }

@@ -246,7 +246,7 @@ void http_connection::handle_post(request& req, std::shared_ptr<session_impl> co
   auto const ec = codec::eio::decode_payload(req.body(), packets, state_->options.lim.max_payload_bytes);
   if (ec) {
     s->end_post();
-    s->fail(ec == codec::error::payload_too_large ? close_reason::payload_too_large : close_reason::parse_error);
+    s->fail(ec == codec::condition::limit_exceeded ? close_reason::payload_too_large : close_reason::parse_error);
     send_error(req, 400, bad_request, "Bad request");
     return;
   }

@@ -86,10 +86,15 @@ nlohmann::json placeholder(std::size_t num);
 /// Gathers the binary frames that follow a binary packet. Not thread-safe: one per Engine.IO session.
 class attachment_collector {
  public:
+  /// @param max_total_bytes  bound on the attachments of one packet together: each frame is bounded
+  ///                         by maxPayload, but 1000 of them would let one packet hold a gigabyte.
+  explicit attachment_collector(std::size_t max_total_bytes = 1'000'000) : max_total_bytes_(max_total_bytes) {}
+
   /// Start collecting for `p`; the packet is complete at once when it expects no attachment.
   void start(packet p);
 
-  /// Add one binary frame. @return error::unexpected_binary when no packet awaits one.
+  /// Add one binary frame. @return error::unexpected_binary when no packet awaits one,
+  ///         error::payload_too_large when the packet's attachments pass max_total_bytes.
   error_code add(std::string_view bytes);
 
   /// Whether a packet is waiting for more attachments.
@@ -104,6 +109,8 @@ class attachment_collector {
  private:
   packet packet_;
   std::vector<std::string> buffers_;
+  std::size_t total_bytes_ = 0;
+  std::size_t max_total_bytes_;
   bool active_ = false;
 };
 

@@ -1,5 +1,6 @@
 // fallbench: the one front door. Each subcommand is a thin layer over a library.
 
+#include "chat_command.hpp"
 #include "fallbench/chat/serve.hpp"
 #include "fallbench/cli/args.hpp"
 
@@ -19,6 +20,7 @@ struct command {
 
 constexpr command commands[] = {
     {"serve", "run the chat server (Engine.IO v4 / Socket.IO v5, polling and WebSocket)", fallbench::chat::serve_main},
+    {"chat", "a terminal chat client (polling, websocket, upgrade or fallback)", fallbench::cli::chat_main},
 };
 
 int usage(std::ostream& out) {

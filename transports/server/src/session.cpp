@@ -6,10 +6,6 @@
 
 namespace fallbench::transport {
 
-std::string_view to_string(transport_kind k) noexcept {
-  return k == transport_kind::polling ? "polling" : "websocket";
-}
-
 std::string_view to_string(close_reason r) noexcept {
   switch (r) {
     case close_reason::client_close: return "client close";

@@ -14,7 +14,9 @@ namespace fallbench::transport {
 /// The transport a session currently uses.
 enum class transport_kind : std::uint8_t { polling, websocket };
 
-std::string_view to_string(transport_kind k) noexcept;
+constexpr std::string_view to_string(transport_kind k) noexcept {
+  return k == transport_kind::polling ? "polling" : "websocket";
+}
 
 /// Why a session ended.
 enum class close_reason : std::uint8_t {

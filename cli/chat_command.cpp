@@ -1,0 +1,157 @@
+// `fallbench chat URL`: a terminal chat client on the transport client library, the quickest way for a
+// person to try a server. Lines typed are sent as chats; events received are printed with the transport.
+
+#include "chat_command.hpp"
+
+#include "fallbench/cli/args.hpp"
+#include "fallbench/transport/client.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+#include <thread>
+
+namespace fallbench::cli {
+
+namespace net = boost::asio;
+using nlohmann::json;
+
+namespace {
+
+struct url_parts {
+  std::string host;
+  std::uint16_t port = 80;
+  std::string path = "/socket.io/";
+};
+
+url_parts parse_url(std::string const& url) {
+  std::string rest = url;
+  if (rest.starts_with("http://")) {
+    rest.erase(0, 7);
+  } else if (rest.find("://") != std::string::npos) {
+    throw usage_error("only http:// URLs are supported, got '" + url + "'");
+  }
+  url_parts u;
+  auto const slash = rest.find('/');
+  std::string hostport = rest.substr(0, slash);
+  if (slash != std::string::npos && rest.size() > slash + 1) u.path = rest.substr(slash);
+  auto const colon = hostport.rfind(':');
+  if (colon != std::string::npos && hostport.find(']') == std::string::npos) {
+    auto const port = hostport.substr(colon + 1);
+    hostport.resize(colon);
+    try {
+      auto const v = std::stoul(port);
+      if (v == 0 || v > 65535) throw std::out_of_range("port");
+      u.port = static_cast<std::uint16_t>(v);
+    } catch (std::exception const&) {
+      throw usage_error("bad port in URL '" + url + "'");
+    }
+  }
+  if (hostport.empty()) throw usage_error("no host in URL '" + url + "'");
+  u.host = hostport;
+  if (u.path.back() != '/') u.path += '/';
+  return u;
+}
+
+std::string field(json const& j, char const* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
+}
+
+}  // namespace
+
+int chat_main(std::vector<std::string_view> const& argv) {
+  args a("chat", "A terminal chat client: joins ROOM as NAME on the server at URL, sends each line typed as a chat,\n"
+                 "prints every event received with the transport in use. End with Ctrl-D or Ctrl-C.");
+  a.positional("URL", "The server, e.g. http://127.0.0.1:3000 (the Socket.IO path defaults to /socket.io/)")
+      .flag("strategy", "S", "polling, websocket, upgrade (Socket.IO's default) or fallback", "upgrade")
+      .flag("room", "ROOM", "Room to join", "lobby")
+      .flag("name", "NAME", "Your name", "guest")
+      .toggle("reconnect", "Reconnect with backoff when the connection is lost")
+      .toggle("timeline", "Print the client's transitions (handshake, probe, upgrade, fallback...)");
+  if (!a.parse(argv)) {
+    std::cout << a.help();
+    return 0;
+  }
+  if (a.positionals().size() != 1) throw usage_error("expected exactly one URL");
+  auto const url = parse_url(a.positionals().front());
+  auto const strat = transport::parse_strategy(a.str("strategy"));
+  if (!strat) throw usage_error("--strategy must be polling, websocket, upgrade or fallback");
+  std::string const room = a.str("room");
+  std::string const name = a.str("name");
+
+  net::io_context ioc;
+  transport::client_options options;
+  options.host = url.host;
+  options.port = url.port;
+  options.path = url.path;
+  options.strat = *strat;
+  options.reconnect = a.has("reconnect");
+  auto c = transport::client::create(ioc.get_executor(), options);
+  auto const transport_name = [&] {
+    auto t = c->transport();
+    return t ? std::string(transport::to_string(*t)) : std::string("-");
+  };
+  bool const timeline = a.has("timeline");
+  c->on_transition([&](transport::transition const& t) {
+    if (timeline) std::cerr << "[" << transport::to_string(t.event) << "] " << t.detail << "\n";
+  });
+  json const membership = {{"room", room}, {"name", name}};
+  c->on_connect([&] {
+    std::cout << "* connected over " << transport_name() << "; joining " << room << " as " << name << std::endl;
+    c->emit("join", membership.dump());
+  });
+  c->on_disconnect([&](error_code ec) { std::cout << "* disconnected: " << ec.message() << std::endl; });
+  c->on_event([&](std::string_view event, std::string_view args_json) {
+    auto const args = json::parse("[" + std::string(args_json) + "]", nullptr, false);
+    json const first = args.is_array() && !args.empty() ? args.front() : json{};
+    std::string line;
+    if (event == "chat") {
+      line = "<" + field(first, "name") + "> " + field(first, "msg");
+    } else if (event == "join" || event == "leave") {
+      line = "* " + (first.is_string() ? first.get<std::string>() : field(first, "name")) + " " +
+             (event == "join" ? "joined" : "left");
+    } else {
+      line = "* " + std::string(event) + " " + std::string(args_json);
+    }
+    std::cout << "[" << transport_name() << "] " << line << std::endl;
+  });
+
+  net::signal_set signals(ioc, SIGINT, SIGTERM);
+  auto const quit = [&] {
+    if (c->connected()) c->emit("leave", membership.dump());
+    c->close();
+    signals.cancel();
+  };
+  signals.async_wait([&](error_code ec, int) {
+    if (!ec) quit();
+  });
+  c->connect();
+
+  // stdin is read on its own thread; each line is handed to the client's thread.
+  std::thread reader([&] {
+    for (std::string line; std::getline(std::cin, line);) {
+      if (line.empty()) continue;
+      net::post(ioc, [&, line] {
+        json msg = {{"room", room}, {"name", name}, {"msg", line}};
+        c->emit("chat", msg.dump(), [](error_code ec, std::string_view ack) {
+          auto const j = json::parse(std::string(ack), nullptr, false);
+          if (ec) {
+            std::cout << "* not sent: " << ec.message() << std::endl;
+          } else if (!j.is_array() || j.empty() || !j[0].is_object() || j[0].value("ok", false) != true) {
+            std::cout << "* refused: " << ack << std::endl;
+          }
+        });
+      });
+    }
+    net::post(ioc, quit);
+  });
+  reader.detach();  // a blocked getline cannot be interrupted; the process exits with the io_context
+  ioc.run();
+  return 0;
+}
+
+}  // namespace fallbench::cli

@@ -1,0 +1,158 @@
+#pragma once
+/// The client side of Engine.IO v4 / Socket.IO v5 with the connection strategies real clients use
+/// (shared/DESIGN.md section 5): one interface whatever the transport, so the code that drives traffic
+/// never branches on it.
+///
+/// Threading: a client lives on the executor it was created with. Every member function must be called
+/// there, and every callback runs there. Run one io_context per thread and give each its own clients
+/// (thousands of clients share one thread comfortably); pass a strand if the io_context has several.
+
+#include "fallbench/codec/error.hpp"
+#include "fallbench/transport/limits.hpp"
+#include "fallbench/transport/session.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace fallbench::transport {
+
+/// How a client reaches the server (DESIGN section 5).
+enum class strategy : std::uint8_t {
+  polling,    ///< `transports: ['polling']`
+  websocket,  ///< `transports: ['websocket']`
+  upgrade,    ///< Socket.IO's default: open on polling, probe and upgrade to WebSocket.
+  fallback,   ///< `transports: ['websocket', 'polling']`, `tryAllTransports`: WebSocket first, polling when it fails.
+};
+
+std::string_view to_string(strategy s) noexcept;
+std::optional<strategy> parse_strategy(std::string_view name) noexcept;
+
+/// A client's transitions, timestamped, for session timelines.
+enum class client_event : std::uint8_t {
+  connecting,           ///< connect() began (or a reconnection attempt did).
+  handshake_done,       ///< The Engine.IO open packet arrived.
+  probe_sent,           ///< `2probe` went out on a new WebSocket.
+  upgraded,             ///< The WebSocket took over from polling.
+  upgrade_failed,       ///< The probe failed; the session stays on polling.
+  websocket_failed,     ///< A WebSocket could not be opened (detail says why).
+  fell_back,            ///< After websocket_failed, the fallback strategy opens polling.
+  namespace_connected,  ///< The Socket.IO CONNECT was answered: the client is usable.
+  disconnected,         ///< The session ended (detail gives the reason).
+  reconnecting,         ///< A reconnection attempt is scheduled (detail: attempt and delay).
+};
+
+std::string_view to_string(client_event e) noexcept;
+
+struct transition {
+  client_event event;
+  std::chrono::steady_clock::time_point at;
+  std::string detail;
+};
+
+/// What goes wrong on a client. Values are stable: they appear in results.
+enum class client_error {
+  connect_failed = 1,   ///< TCP connect or name resolution failed.
+  http_status,          ///< The server answered an Engine.IO request with a non-200 status.
+  websocket_refused,    ///< The WebSocket handshake failed.
+  bad_open_packet,      ///< The first packet was not a valid open packet.
+  protocol_error,       ///< A malformed Engine.IO or Socket.IO packet from the server.
+  payload_too_large,    ///< A frame or body over the client's limit.
+  ping_timeout,         ///< No ping from the server within pingInterval + pingTimeout.
+  connect_timeout,      ///< Not connected to the namespace within client_options::connect_timeout.
+  transport_closed,     ///< The connection ended without a close packet.
+  server_close,         ///< The server sent a close packet or a Socket.IO DISCONNECT.
+  namespace_refused,    ///< The server answered CONNECT with CONNECT_ERROR.
+  client_close,         ///< close() was called.
+};
+
+boost::system::error_category const& client_error_category() noexcept;
+error_code make_error_code(client_error e) noexcept;
+
+/// Bytes and requests counted at the sockets (TCP payload bytes from the kernel's TCP_INFO, so HTTP
+/// headers, WebSocket framing and handshakes are all in).
+struct wire_counters {
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t http_requests = 0;      ///< Polling GETs and POSTs, handshakes included.
+  std::uint64_t ws_frames_sent = 0;
+  std::uint64_t ws_frames_received = 0;
+  std::uint64_t tcp_connections = 0;
+
+  wire_counters& operator+=(wire_counters const& o) noexcept;
+};
+
+/// A client's settings. Defaults are those of socket.io-client 4.8 where it has one.
+struct client_options {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 3000;
+  std::string path = "/socket.io/";
+  strategy strat = strategy::upgrade;
+  std::string nsp = "/";
+  /// JSON object sent with CONNECT (the `auth` option); empty for none.
+  std::string auth_json;
+  /// From connect() to the namespace connected (socket.io-client `timeout`).
+  std::chrono::milliseconds connect_timeout{20'000};
+  /// Largest frame or polling body accepted from the server.
+  std::size_t max_payload_bytes = 16u << 20;
+  /// Reconnection with exponential backoff and jitter (socket.io-client `reconnection*` options).
+  bool reconnect = false;
+  int reconnect_attempts = 0;  ///< 0: no limit.
+  std::chrono::milliseconds reconnect_delay{1'000};
+  std::chrono::milliseconds reconnect_delay_max{5'000};
+  double randomization_factor = 0.5;
+  std::uint64_t seed = 0;  ///< For the jitter; 0 picks one.
+};
+
+/// One Socket.IO client on one namespace.
+class client : public std::enable_shared_from_this<client> {
+ public:
+  /// Called for each event from the server: the event name and the JSON text of its arguments
+  /// (what follows the name in the packet's array, without the closing bracket; empty for none).
+  using event_handler = std::function<void(std::string_view event, std::string_view args_json)>;
+  /// Called with the ack's argument array as JSON text, or with an error when the session ended first.
+  using ack_handler = std::function<void(error_code ec, std::string_view args_json)>;
+
+  static std::shared_ptr<client> create(boost::asio::any_io_executor ex, client_options options);
+  virtual ~client() = default;
+
+  virtual void on_event(event_handler h) = 0;
+  /// The namespace is connected (also after each reconnection: re-join rooms there).
+  virtual void on_connect(std::function<void()> h) = 0;
+  /// The session ended; `ec` says why. With reconnection on, an attempt follows unless the server
+  /// disconnected the client or close() was called.
+  virtual void on_disconnect(std::function<void(error_code ec)> h) = 0;
+  virtual void on_transition(std::function<void(transition const&)> h) = 0;
+
+  virtual void connect() = 0;
+
+  /**
+   * Emit `event` with arguments given as JSON text (`args_json` is what follows the event name inside
+   * the array, e.g. `{"room":"r","msg":"hi"}`; empty for none). Packets emitted before the namespace
+   * is connected, or during an upgrade, are buffered and sent in order.
+   */
+  virtual void emit(std::string_view event, std::string_view args_json, ack_handler ack = {}) = 0;
+
+  /// Close the session (a close packet, then the sockets). No reconnection follows.
+  virtual void close() = 0;
+
+  virtual bool connected() const noexcept = 0;
+  virtual std::optional<transport_kind> transport() const noexcept = 0;
+  virtual wire_counters counters() const = 0;
+  virtual std::vector<transition> const& transitions() const noexcept = 0;
+  /// The error that ended the last session, if any.
+  virtual error_code last_error() const noexcept = 0;
+};
+
+}  // namespace fallbench::transport
+
+template <>
+struct boost::system::is_error_code_enum<fallbench::transport::client_error> : std::true_type {};

@@ -1,0 +1,521 @@
+#include "fallbench/transport/client.hpp"
+
+#include "eio_transport.hpp"
+
+#include "fallbench/codec/socketio.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <random>
+#include <unordered_map>
+
+namespace fallbench::transport {
+
+namespace net = boost::asio;
+namespace sio = codec::sio;
+using codec::eio::packet_type;
+using clock = std::chrono::steady_clock;
+
+std::string_view to_string(strategy s) noexcept {
+  switch (s) {
+    case strategy::polling: return "polling";
+    case strategy::websocket: return "websocket";
+    case strategy::upgrade: return "upgrade";
+    case strategy::fallback: return "fallback";
+  }
+  return "unknown";
+}
+
+std::optional<strategy> parse_strategy(std::string_view name) noexcept {
+  for (auto s : {strategy::polling, strategy::websocket, strategy::upgrade, strategy::fallback})
+    if (to_string(s) == name) return s;
+  return std::nullopt;
+}
+
+std::string_view to_string(client_event e) noexcept {
+  switch (e) {
+    case client_event::connecting: return "connecting";
+    case client_event::handshake_done: return "handshake_done";
+    case client_event::probe_sent: return "probe_sent";
+    case client_event::upgraded: return "upgraded";
+    case client_event::upgrade_failed: return "upgrade_failed";
+    case client_event::websocket_failed: return "websocket_failed";
+    case client_event::fell_back: return "fell_back";
+    case client_event::namespace_connected: return "namespace_connected";
+    case client_event::disconnected: return "disconnected";
+    case client_event::reconnecting: return "reconnecting";
+  }
+  return "unknown";
+}
+
+wire_counters& wire_counters::operator+=(wire_counters const& o) noexcept {
+  bytes_sent += o.bytes_sent;
+  bytes_received += o.bytes_received;
+  http_requests += o.http_requests;
+  ws_frames_sent += o.ws_frames_sent;
+  ws_frames_received += o.ws_frames_received;
+  tcp_connections += o.tcp_connections;
+  return *this;
+}
+
+namespace {
+
+// boost::system::error_category's destructor is non-virtual by design (static singletons).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
+class client_category final : public boost::system::error_category {
+ public:
+  char const* name() const noexcept override { return "fallbench.client"; }
+  std::string message(int ev) const override {
+    switch (static_cast<client_error>(ev)) {
+      case client_error::connect_failed: return "connect failed";
+      case client_error::http_status: return "HTTP error status";
+      case client_error::websocket_refused: return "WebSocket handshake refused";
+      case client_error::bad_open_packet: return "bad open packet";
+      case client_error::protocol_error: return "protocol error";
+      case client_error::payload_too_large: return "payload too large";
+      case client_error::ping_timeout: return "ping timeout";
+      case client_error::connect_timeout: return "connect timeout";
+      case client_error::transport_closed: return "transport closed";
+      case client_error::server_close: return "closed by the server";
+      case client_error::namespace_refused: return "namespace refused";
+      case client_error::client_close: return "closed by the client";
+    }
+    return "unknown client error";
+  }
+};
+#pragma GCC diagnostic pop
+
+// Splits an EVENT payload `["name",args...]` into the name and the arguments' JSON text.
+bool split_event(std::string_view payload, std::string& name, std::string_view& args) {
+  if (payload.size() < 2 || payload.front() != '[' || payload.back() != ']') return false;
+  std::string_view body = payload.substr(1, payload.size() - 2);
+  if (body.empty()) return false;
+  std::size_t end = 0;
+  if (body.front() == '"') {
+    bool escaped = false;
+    for (end = 1; end < body.size(); ++end) {
+      if (body[end] == '\\') {
+        escaped = true;
+        ++end;
+      } else if (body[end] == '"') {
+        break;
+      }
+    }
+    if (end >= body.size()) return false;
+    ++end;
+    if (escaped) {
+      auto const j = nlohmann::json::parse(body.substr(0, end), nullptr, false);
+      if (!j.is_string()) return false;
+      name = j.get<std::string>();
+    } else {
+      name.assign(body.substr(1, end - 2));
+    }
+  } else {
+    // The reference parser also accepts a number as the event name.
+    end = body.find(',');
+    if (end == std::string_view::npos) end = body.size();
+    name.assign(body.substr(0, end));
+  }
+  body.remove_prefix(end);
+  if (!body.empty() && body.front() != ',') return false;
+  args = body.empty() ? std::string_view{} : body.substr(1);
+  return true;
+}
+
+class client_impl final : public client, public detail::transport_owner {
+ public:
+  client_impl(net::any_io_executor ex, client_options options)
+      : ex_(std::move(ex)), options_(std::move(options)), resolver_(ex_), watchdog_(ex_), connect_timer_(ex_),
+        reconnect_timer_(ex_), rng_(options_.seed ? options_.seed : std::random_device{}()) {
+    where_.host_header = options_.host + ":" + std::to_string(options_.port);
+    where_.path = options_.path;
+    where_.max_payload_bytes = options_.max_payload_bytes;
+    where_.connect_timeout = options_.connect_timeout;
+  }
+
+  void on_event(event_handler h) override { on_event_ = std::move(h); }
+  void on_connect(std::function<void()> h) override { on_connect_ = std::move(h); }
+  void on_disconnect(std::function<void(error_code)> h) override { on_disconnect_ = std::move(h); }
+  void on_transition(std::function<void(transition const&)> h) override { on_transition_ = std::move(h); }
+
+  void connect() override {
+    user_closed_ = false;
+    attempts_ = 0;
+    start_session();
+  }
+
+  void emit(std::string_view event, std::string_view args_json, ack_handler ack) override {
+    std::string text;
+    text.reserve(event.size() + args_json.size() + options_.nsp.size() + 32);
+    text += codec::eio::type_char(packet_type::message);
+    std::optional<std::uint64_t> id;
+    if (ack) {
+      id = next_ack_id_++;
+      acks_.emplace(*id, std::move(ack));
+    }
+    std::string payload = "[";
+    payload += nlohmann::json(event).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (!args_json.empty()) {
+      payload += ',';
+      payload += args_json;
+    }
+    payload += ']';
+    sio::append(sio::packet_type::event, options_.nsp, id, 0, payload, text);
+    if (!ns_connected_) {
+      // Buffered until the namespace is connected, as the reference client does.
+      sio_buffer_.push_back(std::move(text));
+      return;
+    }
+    send_frame(std::move(text));
+  }
+
+  void close() override {
+    user_closed_ = true;
+    reconnect_timer_.cancel();
+    if (active_ && engine_open_) send_frame(std::string(1, codec::eio::type_char(packet_type::close)));
+    end_session(client_error::client_close, "closed by the client", true);
+  }
+
+  bool connected() const noexcept override { return ns_connected_; }
+
+  std::optional<transport_kind> transport() const noexcept override {
+    if (!active_ || !engine_open_) return std::nullopt;
+    return active_->kind();
+  }
+
+  wire_counters counters() const override {
+    wire_counters c;
+    for (auto const* t : {&active_, &probe_})
+      if (*t) c += (*t)->counters();
+    for (auto const& t : retired_) c += t->counters();
+    return c;
+  }
+
+  std::vector<transition> const& transitions() const noexcept override { return transitions_; }
+  error_code last_error() const noexcept override { return last_error_; }
+
+  // transport_owner
+  void on_transport_open(detail::eio_transport* t, codec::eio::handshake&& h) override {
+    if (t != active_.get()) return;
+    engine_open_ = true;
+    handshake_ = std::move(h);
+    record(client_event::handshake_done, std::string(to_string(t->kind())));
+    active_->set_request_timeout(handshake_.ping_interval + handshake_.ping_timeout + grace);
+    arm_watchdog();
+    // Socket.IO CONNECT for our namespace, with the auth payload if any.
+    std::string connect(1, codec::eio::type_char(packet_type::message));
+    sio::append(sio::packet_type::connect, options_.nsp, std::nullopt, 0, options_.auth_json, connect);
+    send_frame(std::move(connect));
+    bool const may_upgrade = options_.strat == strategy::upgrade || (options_.strat == strategy::fallback && fell_back_);
+    if (t->kind() == transport_kind::polling && may_upgrade &&
+        std::find(handshake_.upgrades.begin(), handshake_.upgrades.end(), "websocket") != handshake_.upgrades.end())
+      start_probe();
+  }
+
+  void on_transport_ready(detail::eio_transport* t) override {
+    if (t != probe_.get()) return;
+    probe_->send({"2probe"});
+    record(client_event::probe_sent, {});
+  }
+
+  void on_transport_packet(detail::eio_transport* t, codec::eio::packet&& p) override {
+    if (t == probe_.get()) {
+      if (p.type == packet_type::pong && p.data == "probe") {
+        // Pause polling (no request in flight, nothing unsent), then switch.
+        upgrading_ = true;
+        active_->pause([self = self_ptr(), probe = probe_.get()] { self->finish_upgrade(probe); });
+      } else {
+        probe_failed("unexpected packet during probe");
+      }
+      return;
+    }
+    if (t != active_.get()) return;
+    switch (p.type) {
+      case packet_type::ping:
+        arm_watchdog();
+        send_frame(codec::eio::encode_frame({packet_type::pong, false, std::move(p.data)}));
+        return;
+      case packet_type::message:
+        if (p.binary) {
+          // Attachments of binary events: the chat protocol has none; they are skipped.
+          if (skip_binary_ > 0) --skip_binary_;
+          return;
+        }
+        on_socketio(p.data);
+        return;
+      case packet_type::close: end_session(client_error::server_close, "close packet from the server"); return;
+      case packet_type::noop:
+      case packet_type::pong: return;
+      case packet_type::open:
+      case packet_type::upgrade: end_session(client_error::protocol_error, "unexpected Engine.IO packet"); return;
+    }
+  }
+
+  void on_transport_error(detail::eio_transport* t, error_code ec, std::string detail) override {
+    if (t == probe_.get()) {
+      probe_failed(std::move(detail));
+      return;
+    }
+    if (t != active_.get()) return;
+    if (t->kind() == transport_kind::websocket && !engine_open_) {
+      record(client_event::websocket_failed, detail);
+      if (options_.strat == strategy::fallback && !fell_back_) {
+        fell_back_ = true;
+        record(client_event::fell_back, {});
+        retire(active_);
+        active_ = detail::make_polling_transport(ex_, where_, owner_ptr());
+        active_->open({});
+        return;
+      }
+    }
+    end_session(ec, std::move(detail));
+  }
+
+ private:
+  // A poll may take up to pingInterval + pingTimeout by design; this much more is allowed for the wire.
+  static constexpr std::chrono::milliseconds grace{5'000};
+
+  std::shared_ptr<client_impl> self_ptr() { return std::static_pointer_cast<client_impl>(shared_from_this()); }
+  std::weak_ptr<detail::transport_owner> owner_ptr() { return std::shared_ptr<detail::transport_owner>(self_ptr()); }
+
+  void record(client_event e, std::string detail) {
+    transitions_.push_back({e, clock::now(), std::move(detail)});
+    if (on_transition_) on_transition_(transitions_.back());
+  }
+
+  void start_session() {
+    in_session_ = true;
+    engine_open_ = ns_connected_ = upgrading_ = fell_back_ = false;
+    skip_binary_ = 0;
+    record(client_event::connecting, std::string(to_string(options_.strat)));
+    connect_timer_.expires_after(options_.connect_timeout);
+    connect_timer_.async_wait([weak = std::weak_ptr<client>(shared_from_this())](error_code ec) {
+      auto self = std::static_pointer_cast<client_impl>(weak.lock());
+      if (!ec && self && self->in_session_ && !self->ns_connected_)
+        self->end_session(client_error::connect_timeout, "not connected within the connect timeout");
+    });
+    if (!where_.endpoints.empty()) {
+      open_first_transport();
+      return;
+    }
+    resolver_.async_resolve(options_.host, std::to_string(options_.port),
+                            [self = self_ptr()](error_code ec, net::ip::tcp::resolver::results_type results) {
+                              if (!self->in_session_) return;
+                              if (ec) return self->end_session(client_error::connect_failed, "resolve: " + ec.message());
+                              self->where_.endpoints = std::move(results);
+                              self->open_first_transport();
+                            });
+  }
+
+  void open_first_transport() {
+    bool const ws_first = options_.strat == strategy::websocket || options_.strat == strategy::fallback;
+    active_ = ws_first ? detail::make_websocket_transport(ex_, where_, owner_ptr())
+                       : detail::make_polling_transport(ex_, where_, owner_ptr());
+    active_->open({});
+  }
+
+  void start_probe() {
+    probe_ = detail::make_websocket_transport(ex_, where_, owner_ptr());
+    probe_->open(handshake_.sid);
+  }
+
+  void probe_failed(std::string detail) {
+    record(client_event::upgrade_failed, std::move(detail));
+    retire(probe_);
+    if (upgrading_) {
+      upgrading_ = false;
+      active_->resume();
+      flush_pending();
+    }
+  }
+
+  void finish_upgrade(detail::eio_transport* probe) {
+    if (!in_session_ || probe_.get() != probe) return;
+    probe_->send({std::string(1, codec::eio::type_char(packet_type::upgrade))});
+    retire(active_);
+    active_ = std::move(probe_);
+    upgrading_ = false;
+    record(client_event::upgraded, {});
+    flush_pending();
+  }
+
+  void retire(std::shared_ptr<detail::eio_transport>& t) {
+    if (!t) return;
+    t->close();
+    retired_.push_back(std::move(t));
+    t.reset();
+  }
+
+  void send_frame(std::string frame) {
+    if (upgrading_ || !active_) {
+      pending_.push_back(std::move(frame));
+      return;
+    }
+    active_->send({std::move(frame)});
+  }
+
+  void flush_pending() {
+    if (pending_.empty() || !active_) return;
+    std::vector<std::string> frames(std::make_move_iterator(pending_.begin()), std::make_move_iterator(pending_.end()));
+    pending_.clear();
+    active_->send(std::move(frames));
+  }
+
+  void arm_watchdog() {
+    // The server pings every pingInterval; silence for pingInterval + pingTimeout means it is gone.
+    watchdog_.expires_after(handshake_.ping_interval + handshake_.ping_timeout);
+    watchdog_.async_wait([weak = std::weak_ptr<client>(shared_from_this())](error_code ec) {
+      auto self = std::static_pointer_cast<client_impl>(weak.lock());
+      if (!ec && self && self->in_session_) self->end_session(client_error::ping_timeout, "no ping from the server");
+    });
+  }
+
+  void on_socketio(std::string_view text) {
+    sio::header h;
+    if (auto bad = sio::decode_header(text, h)) {
+      end_session(client_error::protocol_error, "Socket.IO packet: " + bad.message());
+      return;
+    }
+    if (h.nsp != options_.nsp) return;
+    switch (h.type) {
+      case sio::packet_type::connect: {
+        ns_connected_ = true;
+        attempts_ = 0;
+        connect_timer_.cancel();
+        record(client_event::namespace_connected, {});
+        std::vector<std::string> frames(std::make_move_iterator(sio_buffer_.begin()),
+                                        std::make_move_iterator(sio_buffer_.end()));
+        sio_buffer_.clear();
+        for (auto& f : frames) send_frame(std::move(f));
+        if (on_connect_) on_connect_();
+        return;
+      }
+      case sio::packet_type::connect_error:
+        end_session(client_error::namespace_refused, std::string(h.payload), true);
+        return;
+      case sio::packet_type::disconnect:
+        end_session(client_error::server_close, "io server disconnect", true);
+        return;
+      case sio::packet_type::event:
+      case sio::packet_type::binary_event: {
+        skip_binary_ += h.attachments;
+        std::string_view args;
+        if (!split_event(h.payload, event_name_, args)) {
+          end_session(client_error::protocol_error, "Socket.IO event payload is not [name, ...]");
+          return;
+        }
+        if (on_event_) on_event_(event_name_, args);
+        return;
+      }
+      case sio::packet_type::ack:
+      case sio::packet_type::binary_ack: {
+        skip_binary_ += h.attachments;
+        if (!h.id) return;
+        auto it = acks_.find(*h.id);
+        if (it == acks_.end()) return;
+        auto handler = std::move(it->second);
+        acks_.erase(it);
+        handler({}, h.payload);
+        return;
+      }
+    }
+  }
+
+  void end_session(error_code ec, std::string detail, bool final_disconnect = false) {
+    if (!in_session_) return;
+    in_session_ = false;
+    watchdog_.cancel();
+    connect_timer_.cancel();
+    bool const graceful = ec == client_error::client_close;
+    if (active_ && graceful) {
+      active_->shutdown();
+      retired_.push_back(std::move(active_));
+    }
+    retire(active_);
+    retire(probe_);
+    engine_open_ = ns_connected_ = upgrading_ = false;
+    pending_.clear();
+    last_error_ = ec;
+    record(client_event::disconnected, detail.empty() ? ec.message() : ec.message() + ": " + detail);
+    auto acks = std::move(acks_);
+    acks_.clear();
+    for (auto& [id, handler] : acks) handler(ec, {});
+    if (on_disconnect_) on_disconnect_(ec);
+    if (options_.reconnect && !user_closed_ && !final_disconnect) schedule_reconnect();
+  }
+
+  void schedule_reconnect() {
+    ++attempts_;
+    if (options_.reconnect_attempts > 0 && attempts_ > options_.reconnect_attempts) return;
+    // Exponential backoff with jitter, as socket.io-client's backoff: base * 2^(n-1), capped, then
+    // moved by up to +-randomization_factor of itself.
+    double delay = static_cast<double>(options_.reconnect_delay.count()) * std::pow(2.0, attempts_ - 1);
+    delay = std::min(delay, static_cast<double>(options_.reconnect_delay_max.count()));
+    if (options_.randomization_factor > 0) {
+      std::uniform_real_distribution<double> unit(0.0, 1.0);
+      double const deviation = unit(rng_) * options_.randomization_factor * delay;
+      delay = unit(rng_) < 0.5 ? delay - deviation : delay + deviation;
+    }
+    auto const wait = std::chrono::milliseconds{static_cast<std::int64_t>(delay)};
+    record(client_event::reconnecting, "attempt " + std::to_string(attempts_) + " in " + std::to_string(wait.count()) + " ms");
+    reconnect_timer_.expires_after(wait);
+    reconnect_timer_.async_wait([weak = std::weak_ptr<client>(shared_from_this())](error_code ec) {
+      auto self = std::static_pointer_cast<client_impl>(weak.lock());
+      if (!ec && self && !self->user_closed_) self->start_session();
+    });
+  }
+
+  net::any_io_executor ex_;
+  client_options const options_;
+  net::ip::tcp::resolver resolver_;
+  detail::endpoint_info where_;
+  std::shared_ptr<detail::eio_transport> active_;
+  std::shared_ptr<detail::eio_transport> probe_;
+  std::vector<std::shared_ptr<detail::eio_transport>> retired_;  ///< Kept for their byte counters.
+  codec::eio::handshake handshake_;
+  net::steady_timer watchdog_;
+  net::steady_timer connect_timer_;
+  net::steady_timer reconnect_timer_;
+  std::deque<std::string> pending_;     ///< Engine.IO frames held during an upgrade.
+  std::deque<std::string> sio_buffer_;  ///< Emits before the namespace is connected.
+  std::unordered_map<std::uint64_t, ack_handler> acks_;
+  std::uint64_t next_ack_id_ = 0;
+  std::size_t skip_binary_ = 0;
+  std::string event_name_;
+  std::vector<transition> transitions_;
+  error_code last_error_;
+  std::mt19937_64 rng_;
+  int attempts_ = 0;
+  bool in_session_ = false;
+  bool engine_open_ = false;
+  bool ns_connected_ = false;
+  bool upgrading_ = false;
+  bool fell_back_ = false;
+  bool user_closed_ = false;
+
+  event_handler on_event_;
+  std::function<void()> on_connect_;
+  std::function<void(error_code)> on_disconnect_;
+  std::function<void(transition const&)> on_transition_;
+};
+
+}  // namespace
+
+boost::system::error_category const& client_error_category() noexcept {
+  static client_category const instance;
+  return instance;
+}
+
+error_code make_error_code(client_error e) noexcept { return {static_cast<int>(e), client_error_category()}; }
+
+std::shared_ptr<client> client::create(net::any_io_executor ex, client_options options) {
+  return std::make_shared<client_impl>(std::move(ex), std::move(options));
+}
+
+}  // namespace fallbench::transport

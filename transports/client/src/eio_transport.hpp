@@ -1,0 +1,71 @@
+#pragma once
+// The client side of one Engine.IO transport, behind one interface (the h2load `Session` shape).
+
+#include "fallbench/codec/engineio.hpp"
+#include "fallbench/transport/client.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fallbench::transport::detail {
+
+class eio_transport;
+
+/// Who a transport reports to (the client). Calls come on the client's executor.
+class transport_owner {
+ public:
+  virtual ~transport_owner() = default;
+  /// A new session's open packet arrived.
+  virtual void on_transport_open(eio_transport* t, codec::eio::handshake&& h) = 0;
+  /// A WebSocket joined an existing session (probe mode) and is ready for `2probe`.
+  virtual void on_transport_ready(eio_transport* t) = 0;
+  virtual void on_transport_packet(eio_transport* t, codec::eio::packet&& p) = 0;
+  /// The transport failed or ended; it sends nothing more.
+  virtual void on_transport_error(eio_transport* t, error_code ec, std::string detail) = 0;
+};
+
+/// Where to connect and what to ask.
+struct endpoint_info {
+  boost::asio::ip::tcp::resolver::results_type endpoints;
+  std::string host_header;  ///< host:port
+  std::string path;         ///< the Engine.IO path, e.g. /socket.io/
+  std::size_t max_payload_bytes = 0;
+  std::chrono::milliseconds connect_timeout{20'000};
+};
+
+/// One transport of one client session. Owned by the client; its pending operations hold it alive.
+class eio_transport {
+ public:
+  virtual ~eio_transport() = default;
+  virtual transport_kind kind() const noexcept = 0;
+  /// Open a new session (empty sid) or join `sid` to upgrade it (WebSocket only).
+  virtual void open(std::string const& sid) = 0;
+  /// Send packets, each encoded as a WebSocket frame would be (type digit then data).
+  virtual void send(std::vector<std::string> frames) = 0;
+  /// Stop starting requests; `done` runs once nothing is in flight (polling, before an upgrade).
+  virtual void pause(std::function<void()> done) = 0;
+  /// Undo pause() (the upgrade failed after all).
+  virtual void resume() = 0;
+  /// Requests must finish within this once the heartbeat is known (pingInterval + pingTimeout).
+  virtual void set_request_timeout(std::chrono::milliseconds t) = 0;
+  /// Stop at once: sockets closed, no more callbacks.
+  virtual void close() = 0;
+  /// Send what is queued (e.g. a close packet), then close; no more callbacks.
+  virtual void shutdown() = 0;
+  virtual wire_counters counters() const noexcept = 0;
+};
+
+std::shared_ptr<eio_transport> make_polling_transport(boost::asio::any_io_executor ex, endpoint_info const& where,
+                                                      std::weak_ptr<transport_owner> owner);
+std::shared_ptr<eio_transport> make_websocket_transport(boost::asio::any_io_executor ex, endpoint_info const& where,
+                                                        std::weak_ptr<transport_owner> owner);
+
+/// Add the TCP payload bytes the kernel counted on socket `fd` (TCP_INFO) to `sent` and `received`.
+/// Call before closing the socket.
+void read_tcp_bytes(int fd, std::uint64_t& sent, std::uint64_t& received) noexcept;
+
+}  // namespace fallbench::transport::detail

@@ -1,0 +1,319 @@
+// HTTP long-polling, client side: one connection for GETs (the poll) and one for POSTs, as browsers
+// use two pooled connections; at most one request in flight on each (Engine.IO README).
+
+#include "eio_transport.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <deque>
+#include <optional>
+
+namespace fallbench::transport::detail {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using codec::eio::packet_type;
+
+namespace {
+
+/// One keep-alive HTTP connection carrying one request at a time.
+class http_channel {
+ public:
+  using response = http::response<http::string_body>;
+  using handler = std::function<void(error_code, response&&)>;
+
+  http_channel(net::any_io_executor ex, endpoint_info const& where, wire_counters& counters)
+      : stream_(ex), where_(where), counters_(counters) {}
+
+  bool busy() const noexcept { return busy_; }
+
+  template <class Body>
+  void request(http::request<Body>&& req, std::chrono::milliseconds timeout, handler done) {
+    busy_ = true;
+    done_ = std::move(done);
+    timeout_ = timeout;
+    auto msg = std::make_shared<http::request<Body>>(std::move(req));
+    auto write = [this, msg] {
+      stream_.expires_after(timeout_);
+      http::async_write(stream_, *msg, [this, msg](error_code ec, std::size_t) { on_write(ec); });
+    };
+    if (connected_) {
+      write();
+      return;
+    }
+    stream_.expires_after(where_.connect_timeout);
+    stream_.async_connect(where_.endpoints, [this, write](error_code ec, auto const&) {
+      if (ec) return finish(ec, {});
+      connected_ = true;
+      ++counters_.tcp_connections;
+      boost::system::error_code ignored;
+      stream_.socket().set_option(net::ip::tcp::no_delay(true), ignored);
+      write();
+    });
+  }
+
+  void close() noexcept {
+    if (stream_.socket().is_open()) read_tcp_bytes(stream_.socket().native_handle(), closed_sent_, closed_received_);
+    boost::system::error_code ignored;
+    stream_.socket().close(ignored);
+    connected_ = false;
+  }
+
+  void add_counters(wire_counters& c) noexcept {
+    c.bytes_sent += closed_sent_;
+    c.bytes_received += closed_received_;
+    if (stream_.socket().is_open()) read_tcp_bytes(stream_.socket().native_handle(), c.bytes_sent, c.bytes_received);
+  }
+
+ private:
+  void on_write(error_code ec) {
+    if (ec) return finish(ec, {});
+    ++counters_.http_requests;
+    parser_.emplace();
+    parser_->body_limit(where_.max_payload_bytes);
+    http::async_read(stream_, buffer_, *parser_, [this](error_code read_ec, std::size_t) {
+      if (read_ec) return finish(read_ec, {});
+      auto res = parser_->release();
+      if (!res.keep_alive()) close();
+      finish({}, std::move(res));
+    });
+  }
+
+  void finish(error_code ec, response&& res) {
+    busy_ = false;
+    if (ec) close();
+    auto done = std::move(done_);
+    if (done) done(ec, std::move(res));
+  }
+
+  beast::tcp_stream stream_;
+  endpoint_info const& where_;
+  wire_counters& counters_;
+  beast::flat_buffer buffer_;
+  std::optional<http::response_parser<http::string_body>> parser_;
+  handler done_;
+  std::chrono::milliseconds timeout_{0};
+  std::uint64_t closed_sent_ = 0;
+  std::uint64_t closed_received_ = 0;
+  bool connected_ = false;
+  bool busy_ = false;
+};
+
+class polling_transport final : public eio_transport, public std::enable_shared_from_this<polling_transport> {
+ public:
+  polling_transport(net::any_io_executor ex, endpoint_info const& where, std::weak_ptr<transport_owner> owner)
+      : where_(where), owner_(std::move(owner)), get_(ex, where_, counters_), post_(ex, where_, counters_),
+        request_timeout_(where.connect_timeout) {}
+
+  transport_kind kind() const noexcept override { return transport_kind::polling; }
+
+  void open(std::string const&) override {
+    // The handshake is a GET without sid; its body starts with the open packet.
+    get_.request(make_get(), where_.connect_timeout,
+                 [self = shared_from_this()](error_code ec, http_channel::response&& res) {
+                   self->on_handshake(ec, std::move(res));
+                 });
+  }
+
+  void send(std::vector<std::string> frames) override {
+    for (auto& f : frames) outbox_.push_back(std::move(f));
+    do_post();
+  }
+
+  void pause(std::function<void()> done) override {
+    paused_ = true;
+    on_paused_ = std::move(done);
+    check_paused();
+  }
+
+  void resume() override {
+    paused_ = false;
+    on_paused_ = nullptr;
+    do_poll();
+    do_post();
+  }
+
+  void set_request_timeout(std::chrono::milliseconds t) override { request_timeout_ = t; }
+
+  void close() override {
+    closed_ = true;
+    get_.close();
+    post_.close();
+  }
+
+  void shutdown() override {
+    shutting_down_ = true;
+    get_.close();
+    if (!post_.busy() && outbox_.empty()) close();
+  }
+
+  wire_counters counters() const noexcept override {
+    wire_counters c = counters_;
+    get_.add_counters(c);
+    post_.add_counters(c);
+    return c;
+  }
+
+ private:
+  std::string target() const {
+    std::string t = where_.path + "?EIO=4&transport=polling";
+    if (!sid_.empty()) t += "&sid=" + sid_;
+    return t;
+  }
+
+  http::request<http::empty_body> make_get() const {
+    http::request<http::empty_body> req{http::verb::get, target(), 11};
+    req.set(http::field::host, where_.host_header);
+    req.keep_alive(true);
+    return req;
+  }
+
+  void fail(error_code ec, std::string detail) {
+    if (closed_) return;
+    close();
+    if (auto o = owner_.lock()) o->on_transport_error(this, ec, std::move(detail));
+  }
+
+  // Checks a response; false (after failing the transport) when it is not a usable 200.
+  bool check(error_code ec, http_channel::response const& res, char const* what) {
+    if (closed_) return false;
+    if (ec == http::error::body_limit) {
+      fail(client_error::payload_too_large, std::string(what) + ": body over the limit");
+      return false;
+    }
+    if (ec) {
+      fail(ec == beast::error::timeout || ec.category() == net::error::get_system_category() ||
+                   ec == http::error::end_of_stream || ec == net::error::eof
+               ? make_error_code(client_error::transport_closed)
+               : make_error_code(client_error::protocol_error),
+           std::string(what) + ": " + ec.message());
+      return false;
+    }
+    if (res.result() != http::status::ok) {
+      fail(client_error::http_status, std::string(what) + ": HTTP " + std::to_string(res.result_int()) + " " +
+                                          res.body().substr(0, 200));
+      return false;
+    }
+    return true;
+  }
+
+  void on_handshake(error_code ec, http_channel::response&& res) {
+    if (ec && !closed_ && ec.category() == net::error::get_system_category() && !get_.busy()) {
+      // Connection refused and the like: say so plainly.
+      fail(client_error::connect_failed, "polling handshake: " + ec.message());
+      return;
+    }
+    if (!check(ec, res, "polling handshake")) return;
+    std::vector<codec::eio::packet> packets;
+    codec::eio::handshake h;
+    if (codec::eio::decode_payload(res.body(), packets, where_.max_payload_bytes) || packets.empty() ||
+        packets.front().type != packet_type::open || codec::eio::decode_handshake(packets.front().data, h)) {
+      fail(client_error::bad_open_packet, "polling handshake: " + res.body().substr(0, 200));
+      return;
+    }
+    sid_ = h.sid;
+    auto owner = owner_.lock();
+    if (!owner) return;
+    owner->on_transport_open(this, std::move(h));
+    deliver(packets, 1);
+    do_poll();
+  }
+
+  void deliver(std::vector<codec::eio::packet>& packets, std::size_t from) {
+    for (std::size_t i = from; i < packets.size() && !closed_; ++i) {
+      auto owner = owner_.lock();
+      if (!owner) return;
+      owner->on_transport_packet(this, std::move(packets[i]));
+    }
+  }
+
+  void do_poll() {
+    if (closed_ || shutting_down_ || get_.busy()) return;
+    if (paused_) {
+      check_paused();
+      return;
+    }
+    get_.request(make_get(), request_timeout_, [self = shared_from_this()](error_code ec, http_channel::response&& res) {
+      self->on_poll(ec, std::move(res));
+    });
+  }
+
+  void on_poll(error_code ec, http_channel::response&& res) {
+    if (shutting_down_) return;
+    if (!check(ec, res, "poll")) return;
+    std::vector<codec::eio::packet> packets;
+    if (auto bad = codec::eio::decode_payload(res.body(), packets, where_.max_payload_bytes)) {
+      fail(bad == codec::condition::limit_exceeded ? client_error::payload_too_large : client_error::protocol_error,
+           "poll: " + bad.message());
+      return;
+    }
+    deliver(packets, 0);
+    do_poll();
+  }
+
+  void do_post() {
+    if (closed_ || post_.busy() || outbox_.empty()) return;
+    // One POST at a time, carrying everything queued up to maxPayload.
+    std::string body;
+    std::size_t n = 0;
+    for (; n < outbox_.size(); ++n) {
+      if (n > 0 && body.size() + outbox_[n].size() + 1 > where_.max_payload_bytes) break;
+      codec::eio::append_payload_frame(outbox_[n], false, body);
+    }
+    outbox_.erase(outbox_.begin(), outbox_.begin() + static_cast<std::ptrdiff_t>(n));
+    http::request<http::string_body> req{http::verb::post, target(), 11};
+    req.set(http::field::host, where_.host_header);
+    req.set(http::field::content_type, "text/plain;charset=UTF-8");
+    req.keep_alive(true);
+    req.body() = std::move(body);
+    req.prepare_payload();
+    post_.request(std::move(req), request_timeout_, [self = shared_from_this()](error_code ec, http_channel::response&& res) {
+      if (self->shutting_down_ && !self->closed_) {
+        if (ec || self->outbox_.empty()) return self->close();
+        return self->do_post();
+      }
+      if (!self->check(ec, res, "post")) return;
+      self->do_post();
+      self->check_paused();
+    });
+  }
+
+  void check_paused() {
+    if (!paused_ || !on_paused_ || get_.busy() || post_.busy() || !outbox_.empty()) return;
+    auto done = std::move(on_paused_);
+    done();
+  }
+
+  endpoint_info const where_;
+  std::weak_ptr<transport_owner> owner_;
+  wire_counters counters_;
+  // Mutable: reading the kernel's byte counters needs the socket's native handle.
+  mutable http_channel get_;
+  mutable http_channel post_;
+  std::chrono::milliseconds request_timeout_;
+  std::string sid_;
+  std::deque<std::string> outbox_;
+  std::function<void()> on_paused_;
+  bool paused_ = false;
+  bool shutting_down_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+std::shared_ptr<eio_transport> make_polling_transport(net::any_io_executor ex, endpoint_info const& where,
+                                                      std::weak_ptr<transport_owner> owner) {
+  return std::make_shared<polling_transport>(std::move(ex), where, std::move(owner));
+}
+
+}  // namespace fallbench::transport::detail

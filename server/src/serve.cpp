@@ -2,6 +2,7 @@
 
 #include "fallbench/chat/chat_app.hpp"
 #include "fallbench/chat/sio_server.hpp"
+#include "fallbench/chat/static_site.hpp"
 #include "fallbench/cli/args.hpp"
 #include "fallbench/transport/engine_server.hpp"
 
@@ -12,6 +13,7 @@
 
 #include <iostream>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 namespace fallbench::chat {
@@ -38,7 +40,11 @@ cli::args make_args() {
             "default: the chat protocol on /socket.io/. conformance: what the official Engine.IO and "
             "Socket.IO protocol test suites expect (echo on /engine.io/, namespaces / and /custom, "
             "ping 300/200 ms, connect timeout 1000 ms)",
-            "default");
+            "default")
+      .flag("client-js", "PATH",
+            "The official Socket.IO browser client, served at /socket.io/socket.io.js (default: "
+            "node_modules/socket.io-client/dist/socket.io.js in the executable's directory or one above it, "
+            "else in the source tree; when none is found that URL answers 404)");
   return a;
 }
 
@@ -65,6 +71,33 @@ std::string metrics_json(transport::engine_server const& engine, sio_server cons
                  {"rooms", c.rooms}};
   }
   return j.dump();
+}
+
+// The official browser client for the room page: --client-js, else found near the executable. Without
+// it the server still runs (the Socket.IO endpoint does not need it) and says so once.
+static_site make_site(cli::args const& args) {
+  if (args.has("client-js")) {
+    try {
+      return static_site(read_client_js(args.str("client-js")));
+    } catch (std::runtime_error const& e) {
+      throw cli::usage_error(std::string("--client-js: ") + e.what());
+    }
+  }
+  auto const dir = executable_dir();
+  if (auto const path = find_client_js(dir)) {
+    try {
+      return static_site(read_client_js(*path));
+    } catch (std::runtime_error const& e) {
+      std::cerr << "fallbench serve: warning: " << e.what() << "; /socket.io/socket.io.js answers 404\n";
+      return static_site();
+    }
+  }
+  std::cerr << "fallbench serve: warning: no Socket.IO browser client (node_modules/socket.io-client/dist/"
+               "socket.io.js) in "
+            << (dir.empty() ? std::string("the executable's directory") : dir.string())
+            << ", a directory above it, or the source tree; /socket.io/socket.io.js answers 404 "
+               "(run npm ci, or pass --client-js PATH)\n";
+  return static_site();
 }
 
 }  // namespace
@@ -115,6 +148,8 @@ int serve_main(std::vector<std::string_view> const& argv) {
   auto const address = net::ip::make_address(args.str("host"), ec);
   if (ec) throw cli::usage_error("--host: not an IP address: '" + args.str("host") + "'");
 
+  auto const site = make_site(args);
+
   net::io_context ioc{threads};
   chat_app chat;
   conformance_app conformance_handler(ioc);
@@ -128,7 +163,9 @@ int serve_main(std::vector<std::string_view> const& argv) {
       ex.status = 200;
       ex.content_type = "application/json";
       ex.body = metrics_json(engine, sio, conformance ? nullptr : &chat);
+      return;
     }
+    site.answer(ex);
   });
   auto const bound = engine.listen({address, port});
 

@@ -129,8 +129,8 @@ void http_connection::handle(request& req) {
   if (state_->fallback && !beast::websocket::is_upgrade(req)) state_->fallback(ex);
   response res{static_cast<http::status>(ex.status), req.version()};
   res.set(http::field::content_type, ex.content_type);
-  if (req.method() != http::verb::head) res.body() = std::move(ex.body);
-  send(req, std::move(res));
+  res.body() = std::move(ex.body);
+  send(req, std::move(res), ex.headers);
 }
 
 void http_connection::handle_engine(request& req, std::string_view query, session_handler& handler) {
@@ -309,11 +309,15 @@ void http_connection::send_error(request const& req, unsigned status, int code, 
   send(req, std::move(res));
 }
 
-void http_connection::send(request const& req, response&& res) {
+void http_connection::send(request const& req, response&& res,
+                           std::vector<std::pair<std::string, std::string>> const& headers) {
   res.set(http::field::server, "fallbench");
   set_cors(req, res);
+  for (auto const& [name, value] : headers) res.set(name, value);
   res.keep_alive(req.keep_alive() && !close_after_write_);
   res.prepare_payload();
+  // HEAD: the headers GET would get, Content-Length included (RFC 9110 9.3.2), and no body.
+  if (req.method() == http::verb::head) res.body().clear();
   res_ = std::move(res);
   stream_.expires_after(state_->options.lim.http_timeout);
   http::async_write(stream_, *res_, beast::bind_front_handler(&http_connection::on_write, shared_from_this()));

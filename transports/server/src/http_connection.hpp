@@ -12,6 +12,9 @@
 
 #include <memory>
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace fallbench::transport::detail {
 
@@ -40,7 +43,8 @@ class http_connection : public poll_sink, public std::enable_shared_from_this<ht
   void handshake(request& req, session_handler& handler);
   void watch_parked();
   void send_error(request const& req, unsigned status, int code, std::string_view message, bool close = false);
-  void send(request const& req, response&& res);
+  void send(request const& req, response&& res,
+            std::vector<std::pair<std::string, std::string>> const& headers = {});
   void on_write(boost::system::error_code ec, std::size_t bytes);
   void set_cors(request const& req, response& res) const;
 

@@ -1,6 +1,7 @@
 #pragma once
 /// The server side of Engine.IO v4: HTTP long-polling, WebSocket and the upgrade between them, on Beast.
 
+#include "fallbench/transport/http_exchange.hpp"
 #include "fallbench/transport/limits.hpp"
 #include "fallbench/transport/session.hpp"
 
@@ -27,15 +28,6 @@ class session_handler {
   /// A message packet (text or binary) from the client.
   virtual void on_message(session_ptr const& s, codec::eio::packet&& p) = 0;
   virtual void on_close(session_ptr const& s, close_reason why) = 0;
-};
-
-/// A plain HTTP request that is not for the Engine.IO path, and the answer to it (static pages).
-struct http_exchange {
-  std::string method;
-  std::string target;  ///< Path and query as received, not decoded.
-  unsigned status = 404;
-  std::string content_type = "text/plain; charset=utf-8";
-  std::string body = "Not Found\n";
 };
 
 /// The engine server's options.

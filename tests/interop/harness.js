@@ -1,10 +1,12 @@
-// Test harness for the interop suite: starts `fallbench serve` as a child process and wraps the
-// official socket.io-client in promise helpers that always end, with a result or a timeout error.
+// Test harness for the interop suite: starts `fallbench serve` (or the reference peer,
+// tools/peers/socketio-node) as a child process and wraps the official socket.io-client in promise
+// helpers that always end, with a result or a timeout error.
 // Loopback only: the server is started on 127.0.0.1 with an ephemeral port (--port 0).
 
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { isAbsolute, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { io } from "socket.io-client";
 
 /** Default bound for one awaited step (connect, an event, an ack). */
@@ -27,9 +29,34 @@ export function serverBinary() {
  * line, which must be the URL it listens on. The server's stderr is forwarded, prefixed.
  * Returns { url, child, stop(), exited } where `exited` resolves to { code, signal }.
  */
-export async function startServer(bin, extra = [], timeoutMs = 10000) {
-  const args = ["serve", "--host", "127.0.0.1", "--port", "0", "--threads", "2", ...extra];
-  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+export function startServer(bin, extra = [], timeoutMs = 10000) {
+  return startCommand(bin, ["serve", "--host", "127.0.0.1", "--port", "0", "--threads", "2", ...extra], {
+    timeoutMs,
+  });
+}
+
+/** The reference peer's entry point: tools/peers/socketio-node/server.js (run with this Node). */
+export const PEER_SCRIPT = fileURLToPath(new URL("../../tools/peers/socketio-node/server.js", import.meta.url));
+
+/**
+ * Starts the reference peer (the chat protocol on the official socket.io server) with
+ * `--host 127.0.0.1 --port 0 ...extra`, as startServer() does `fallbench serve`; same result.
+ */
+export function startPeer(extra = [], timeoutMs = 10000) {
+  return startCommand(process.execPath, [PEER_SCRIPT, "--host", "127.0.0.1", "--port", "0", ...extra], {
+    timeoutMs,
+    label: "peer",
+  });
+}
+
+/**
+ * Starts `command ...args`, a server that prints its loopback URL as the first line of stdout, and
+ * waits for that line (at most `timeoutMs`). Its stderr is forwarded, each line prefixed with
+ * `[label]`. Returns { url, child, stop(), exited } where `exited` resolves to { code, signal } and
+ * stop(graceMs) sends SIGTERM, then SIGKILL after `graceMs`, and resolves to the same.
+ */
+export async function startCommand(command, args, { timeoutMs = 10000, label = "server" } = {}) {
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
 
   const exited = new Promise((res) => {
     child.once("exit", (code, signal) => {
@@ -41,12 +68,12 @@ export async function startServer(bin, extra = [], timeoutMs = 10000) {
   });
   // A failed spawn (ENOENT, EACCES) emits 'error' and possibly no 'exit'.
   const spawnFailed = new Promise((_, rej) => {
-    child.once("error", (err) => rej(new Error(`cannot start ${bin}: ${err.message}`)));
+    child.once("error", (err) => rej(new Error(`cannot start ${command}: ${err.message}`)));
   });
   spawnFailed.catch(() => {});
 
   createInterface({ input: child.stderr }).on("line", (line) => {
-    process.stderr.write(`[server] ${line}\n`);
+    process.stderr.write(`[${label}] ${line}\n`);
   });
   const stdoutLines = createInterface({ input: child.stdout });
   const firstLine = new Promise((res) => stdoutLines.once("line", res));
@@ -64,10 +91,12 @@ export async function startServer(bin, extra = [], timeoutMs = 10000) {
       clearTimeout(timer);
     }
   };
-  // Never leave the server behind, whatever way this process ends.
-  process.once("exit", () => {
+  // Never leave the server behind, whatever way this process ends (one listener per live server).
+  const killOnExit = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  });
+  };
+  process.once("exit", killOnExit);
+  exited.then(() => process.off("exit", killOnExit));
 
   let url;
   try {

@@ -56,28 +56,28 @@ void chat_app::on_event(client& c, std::string_view, std::string const& event, j
     on_chat(c, first(args), ack);
     return;
   }
+  char const* error = nullptr;
   if (event == "join") {
-    on_join(c, first(args));
+    error = on_join(c, first(args));
   } else if (event == "leave") {
-    on_leave(c, first(args));
+    error = on_leave(c, first(args));
   } else {
     count(invalid_);
-    if (ack) c.ack("/", *ack, json::array({{{"ok", false}, {"error", "unknown event"}}}));
-    return;
+    error = "unknown event";
   }
-  if (ack) c.ack("/", *ack, ok_ack);
+  if (ack) c.ack("/", *ack, error ? json::array({{{"ok", false}, {"error", error}}}) : ok_ack);
 }
 
-void chat_app::on_join(client& c, json const& arg) {
+char const* chat_app::on_join(client& c, json const& arg) {
   if (valid_name(arg)) {
     // The seed page's form: a bare name, announced to everyone.
     count(joins_);
     count(deliveries_, everyone_.broadcast("", encode_event("/", "join", json::array({arg}))));
-    return;
+    return nullptr;
   }
   if (!arg.is_object() || !valid_name(arg, "room") || !valid_name(arg, "name")) {
     count(invalid_);
-    return;
+    return "invalid join: room and name must be non-empty strings";
   }
   auto const& room = arg["room"].get_ref<std::string const&>();
   rooms_.join(room, c.session());
@@ -85,6 +85,7 @@ void chat_app::on_join(client& c, json const& arg) {
   count(joins_);
   // The whole object goes out, unknown fields included: the harness tags its events.
   count(deliveries_, rooms_.broadcast(room, encode_event("/", "join", json::array({arg}))));
+  return nullptr;
 }
 
 void chat_app::on_chat(client& c, json const& arg, std::optional<std::uint64_t> ack) {
@@ -119,29 +120,30 @@ void chat_app::on_chat(client& c, json const& arg, std::optional<std::uint64_t> 
   if (ack) c.ack("/", *ack, ok_ack);
 }
 
-void chat_app::on_leave(client& c, json const& arg) {
+char const* chat_app::on_leave(client& c, json const& arg) {
   if (valid_name(arg)) {
     // The seed page's form: announce to everyone, then disconnect the leaver.
     count(leaves_);
     count(deliveries_, everyone_.broadcast("", encode_event("/", "leave", json::array({arg}))));
     c.disconnect();
-    return;
+    return nullptr;
   }
   if (!arg.is_object() || !valid_name(arg, "room") || !valid_name(arg, "name")) {
     count(invalid_);
-    return;
+    return "invalid leave: room and name must be non-empty strings";
   }
   auto const& room = arg["room"].get_ref<std::string const&>();
   auto& st = state_of(c);
   auto const it = st.rooms.find(room);
   if (it == st.rooms.end()) {
     count(invalid_);
-    return;
+    return "not a member of room";
   }
   count(leaves_);
   count(deliveries_, rooms_.broadcast(room, encode_event("/", "leave", json::array({arg}))));
   rooms_.leave(room, c.session().get());
   st.rooms.erase(it);
+  return nullptr;
 }
 
 void chat_app::reject(client& c, std::optional<std::uint64_t> ack, std::string_view why) {

@@ -57,22 +57,24 @@ export function attachChat(io) {
     ack?.({ ok: false, error });
   };
 
+  // Join and leave return null when done, or why they were ignored (the negative ack's error).
   function onJoin(socket, arg) {
     if (validName(arg)) {
       // The seed page's form: a bare name, announced to everyone.
       c.joins += 1;
       toEveryone("join", arg);
-      return;
+      return null;
     }
     if (!isObject(arg) || !validName(arg.room) || !validName(arg.name)) {
       c.invalid_events += 1;
-      return;
+      return "invalid join: room and name must be non-empty strings";
     }
     const key = ROOM_PREFIX + arg.room;
     socket.join(key); // synchronous with the in-memory adapter
     c.joins += 1;
     // The whole object goes out, unknown fields included: the harness tags its events.
     toRoom(key, "join", arg);
+    return null;
   }
 
   function onChat(socket, arg, ack) {
@@ -112,20 +114,21 @@ export function attachChat(io) {
       c.leaves += 1;
       toEveryone("leave", arg);
       socket.disconnect(true);
-      return;
+      return null;
     }
     if (!isObject(arg) || !validName(arg.room) || !validName(arg.name)) {
       c.invalid_events += 1;
-      return;
+      return "invalid leave: room and name must be non-empty strings";
     }
     const key = ROOM_PREFIX + arg.room;
     if (!socket.rooms.has(key)) {
       c.invalid_events += 1;
-      return;
+      return "not a member of room";
     }
     c.leaves += 1;
     toRoom(key, "leave", arg);
     socket.leave(key);
+    return null;
   }
 
   nsp.on("connection", (socket) => {
@@ -142,18 +145,18 @@ export function attachChat(io) {
         onChat(socket, first, ack);
         return;
       }
+      let error;
       if (event === "join") {
-        onJoin(socket, first);
+        error = onJoin(socket, first);
       } else if (event === "leave") {
-        onLeave(socket, first);
+        error = onLeave(socket, first);
       } else {
         c.invalid_events += 1;
-        ack?.({ ok: false, error: "unknown event" });
-        return;
+        error = "unknown event";
       }
-      // As chat_app.cpp: join and leave ack {ok: true} whenever an ack is asked for, even when the
-      // event was invalid and ignored (after a seed-form leave the socket is closed: no ack goes out).
-      ack?.(OK);
+      // As chat_app.cpp: an ack, when asked for, says whether the event was done (after a seed-form
+      // leave the socket is closed: no ack goes out).
+      ack?.(error === null ? OK : { ok: false, error });
     });
   });
 

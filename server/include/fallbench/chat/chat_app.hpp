@@ -37,9 +37,10 @@ class chat_app final : public sio_handler {
   chat_stats stats() const;
 
  private:
-  void on_join(client& c, json const& arg);
+  /// Join and leave return null when done, or why the event was ignored (the negative ack's error).
+  char const* on_join(client& c, json const& arg);
   void on_chat(client& c, json const& arg, std::optional<std::uint64_t> ack);
-  void on_leave(client& c, json const& arg);
+  char const* on_leave(client& c, json const& arg);
   void reject(client& c, std::optional<std::uint64_t> ack, std::string_view why);
   void count(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) { counter.fetch_add(n, std::memory_order_relaxed); }
 

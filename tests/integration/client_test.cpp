@@ -1,0 +1,531 @@
+// The C++ client (transports/client) against the chat server and against scripted fake servers:
+// each strategy end to end, fallback, the upgrade under a burst, silence, bad input, reconnection.
+
+#include "test_server.hpp"
+
+#include "fallbench/transport/client.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+namespace fallbench::integration {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using transport::client;
+using transport::client_error;
+using transport::client_event;
+using transport::strategy;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+/// Every wait in this file: a test that waits longer has failed.
+constexpr auto deadline = 10s;
+
+/// Runs clients on their own io_context thread, as the harness does; stops and joins on destruction.
+class client_thread {
+ public:
+  client_thread() : work_(net::make_work_guard(ioc_)), thread_([this] { ioc_.run(); }) {}
+  ~client_thread() {
+    work_.reset();
+    ioc_.stop();
+    thread_.join();
+  }
+  net::any_io_executor executor() { return ioc_.get_executor(); }
+
+  /// Run `f` on the client thread and wait for it.
+  template <class F>
+  void run(F&& f) {
+    std::promise<void> done;
+    net::post(ioc_, [&] {
+      f();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+
+ private:
+  net::io_context ioc_;
+  net::executor_work_guard<net::io_context::executor_type> work_;
+  std::thread thread_;
+};
+
+/// What one client saw, filled on the client thread and read by the test under the lock.
+struct observer {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<std::pair<std::string, json>> events;  // event name, arguments array
+  std::vector<std::string> acks;
+  std::vector<client_event> transitions;
+  int connects = 0;
+  int disconnects = 0;
+  error_code last_disconnect;
+
+  void attach(client& c) {
+    c.on_transition([this](transport::transition const& t) {
+      std::lock_guard lock(mutex);
+      transitions.push_back(t.event);
+      changed.notify_all();
+    });
+    c.on_event([this](std::string_view event, std::string_view args) {
+      auto j = json::parse("[" + std::string(args) + "]", nullptr, false);
+      std::lock_guard lock(mutex);
+      events.emplace_back(std::string(event), std::move(j));
+      changed.notify_all();
+    });
+    c.on_connect([this] {
+      std::lock_guard lock(mutex);
+      ++connects;
+      changed.notify_all();
+    });
+    c.on_disconnect([this](error_code ec) {
+      std::lock_guard lock(mutex);
+      ++disconnects;
+      last_disconnect = ec;
+      changed.notify_all();
+    });
+  }
+
+  template <class Pred>
+  bool wait(Pred pred, std::chrono::steady_clock::duration d = deadline) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, d, [&] { return pred(); });
+  }
+
+  std::size_t count(std::string_view name) {
+    return static_cast<std::size_t>(std::count_if(events.begin(), events.end(), [&](auto const& e) { return e.first == name; }));
+  }
+
+};
+
+transport::client_options options_for(unsigned short port, strategy s) {
+  transport::client_options o;
+  o.port = port;
+  o.strat = s;
+  o.connect_timeout = 5s;
+  return o;
+}
+
+/// Wait for server-side state that no event announces (its counters), checking every few milliseconds.
+template <class Pred>
+bool poll_until(Pred pred) {
+  auto const end = std::chrono::steady_clock::now() + deadline;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+bool has_transition(client const& c, client_event e) {
+  auto const& t = c.transitions();
+  return std::any_of(t.begin(), t.end(), [&](auto const& x) { return x.event == e; });
+}
+
+std::string timeline(client const& c) {
+  std::string out;
+  for (auto const& t : c.transitions()) out += std::string(transport::to_string(t.event)) + "(" + t.detail + ") ";
+  return out;
+}
+
+std::string const room_r1 = R"({"room":"r1","name":"cpp"})";
+
+// ---- Each strategy against the chat server -------------------------------------------------------
+
+class ClientStrategyTest : public testing::TestWithParam<strategy> {};
+
+TEST_P(ClientStrategyTest, JoinsChatsWithAckAndLeaves) {
+  test_server server;
+  client_thread thread;
+  observer seen;
+  std::shared_ptr<client> c;
+  std::promise<std::string> ack;
+  thread.run([&] {
+    c = client::create(thread.executor(), options_for(server.port(), GetParam()));
+    seen.attach(*c);
+    c->on_connect([&] {
+      std::lock_guard lock(seen.mutex);
+      ++seen.connects;
+      c->emit("join", room_r1);
+      c->emit("chat", R"({"room":"r1","name":"cpp","msg":"hello","seq":1})",
+              [&](error_code ec, std::string_view args) { ack.set_value(ec ? ec.message() : std::string(args)); });
+      seen.changed.notify_all();
+    });
+    c->connect();
+  });
+  auto ack_result = ack.get_future();
+  ASSERT_EQ(ack_result.wait_for(deadline), std::future_status::ready) << timeline(*c);
+  EXPECT_EQ(ack_result.get(), R"([{"ok":true}])");
+  ASSERT_TRUE(seen.wait([&] { return seen.count("chat") == 1 && seen.count("join") == 1; })) << timeline(*c);
+  {
+    std::lock_guard lock(seen.mutex);
+    auto const& chat = std::find_if(seen.events.begin(), seen.events.end(), [](auto& e) { return e.first == "chat"; })->second;
+    EXPECT_EQ(chat, json::parse(R"([{"room":"r1","name":"cpp","msg":"hello","seq":1}])")) << "unknown fields pass through";
+  }
+  if (GetParam() == strategy::upgrade) {
+    // The upgrade happens in the background; the test waits for it on the client thread's record.
+    ASSERT_TRUE(seen.wait([&] {
+      return std::find(seen.transitions.begin(), seen.transitions.end(), client_event::upgraded) != seen.transitions.end();
+    })) << timeline(*c);
+  }
+  thread.run([&] {
+    auto const expected = GetParam() == strategy::polling ? transport::transport_kind::polling
+                                                          : transport::transport_kind::websocket;
+    EXPECT_EQ(c->transport(), expected) << timeline(*c);
+    c->emit("leave", room_r1);
+  });
+  ASSERT_TRUE(seen.wait([&] { return seen.count("leave") == 1; })) << timeline(*c);
+  thread.run([&] {
+    auto const w = c->counters();
+    EXPECT_GT(w.bytes_sent, 0u);
+    EXPECT_GT(w.bytes_received, w.bytes_sent / 4);
+    if (GetParam() == strategy::polling || GetParam() == strategy::upgrade) {
+      EXPECT_GT(w.http_requests, 1u);
+    }
+    if (GetParam() != strategy::polling) {
+      EXPECT_GT(w.ws_frames_received, 0u);
+    }
+    EXPECT_TRUE(has_transition(*c, client_event::namespace_connected));
+    c->close();
+  });
+  ASSERT_TRUE(seen.wait([&] { return seen.disconnects == 1; }));
+  EXPECT_EQ(seen.last_disconnect, client_error::client_close);
+  // The close packet reached the server: the session ended as a client close, not a timeout.
+  EXPECT_TRUE(poll_until([&] { return server.closed(transport::close_reason::client_close) == 1; }));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllStrategies, ClientStrategyTest,
+                         testing::Values(strategy::polling, strategy::websocket, strategy::upgrade, strategy::fallback),
+                         [](auto const& param_info) { return std::string(transport::to_string(param_info.param)); });
+
+TEST(ClientFallbackTest, FallsBackToPollingWhenWebSocketIsDisabled) {
+  test_server_config config;
+  config.options.allow_websocket = false;
+  test_server server(config);
+  client_thread thread;
+  observer seen;
+  std::shared_ptr<client> c;
+  thread.run([&] {
+    c = client::create(thread.executor(), options_for(server.port(), strategy::fallback));
+    seen.attach(*c);
+    c->connect();
+  });
+  ASSERT_TRUE(seen.wait([&] { return seen.connects == 1; })) << timeline(*c);
+  thread.run([&] {
+    EXPECT_EQ(c->transport(), transport::transport_kind::polling);
+    auto const& t = c->transitions();
+    std::vector<client_event> order;
+    for (auto const& x : t) order.push_back(x.event);
+    std::vector<client_event> const expected = {client_event::connecting, client_event::websocket_failed,
+                                                client_event::fell_back, client_event::handshake_done,
+                                                client_event::namespace_connected};
+    EXPECT_EQ(order, expected) << timeline(*c);
+    EXPECT_LE(t.front().at, t[2].at);
+    c->emit("join", room_r1);
+    c->emit("chat", R"({"room":"r1","name":"cpp","msg":"over polling"})");
+  });
+  ASSERT_TRUE(seen.wait([&] { return seen.count("chat") == 1; }));
+  thread.run([&] { c->close(); });
+}
+
+// ---- The upgrade under a burst ------------------------------------------------------------------
+
+// Chats sent while the sender upgrades from polling to WebSocket reach another member once each, in order.
+TEST(ClientUpgradeTest, BurstAcrossUpgradeArrivesOnceInOrder) {
+  constexpr int burst = 300;
+  test_server server;
+  client_thread thread;
+  observer receiver_seen;
+  observer sender_seen;
+  std::shared_ptr<client> receiver, sender;
+  int sent_before_upgrade = -1;
+  int sent = 0;
+  thread.run([&] {
+    receiver = client::create(thread.executor(), options_for(server.port(), strategy::websocket));
+    receiver_seen.attach(*receiver);
+    receiver->connect();
+  });
+  ASSERT_TRUE(receiver_seen.wait([&] { return receiver_seen.connects == 1; }));
+  std::promise<void> joined;
+  thread.run([&] {
+    receiver->emit("join", R"({"room":"burst","name":"receiver"})", [&](error_code, std::string_view) { joined.set_value(); });
+  });
+  ASSERT_EQ(joined.get_future().wait_for(deadline), std::future_status::ready);
+  thread.run([&] {
+    sender = client::create(thread.executor(), options_for(server.port(), strategy::upgrade));
+    sender_seen.attach(*sender);
+    sender->on_connect([&] {
+      sender->emit("join", R"({"room":"burst","name":"sender"})");
+      // Five chats every half millisecond: the burst lasts ~30 ms, longer than the upgrade's few
+      // round trips, so chats go out on polling, are held during the switch, then go on WebSocket.
+      auto timer = std::make_shared<net::steady_timer>(thread.executor());
+      auto step = std::make_shared<std::function<void()>>();
+      *step = [&, step, timer] {
+        for (int k = 0; k < 5 && sent < burst; ++k, ++sent) {
+          if (sent_before_upgrade < 0 && sender->transport() == transport::transport_kind::websocket)
+            sent_before_upgrade = sent;
+          sender->emit("chat", json{{"room", "burst"}, {"name", "sender"}, {"msg", "m"}, {"seq", sent}}.dump());
+        }
+        if (sent == burst) return;
+        timer->expires_after(500us);
+        timer->async_wait([step](error_code ec) {
+          if (!ec) (*step)();
+        });
+      };
+      (*step)();
+    });
+    sender->connect();
+  });
+  ASSERT_TRUE(receiver_seen.wait([&] { return receiver_seen.count("chat") >= burst; }));
+  {
+    std::lock_guard lock(receiver_seen.mutex);
+    std::vector<int> seqs;
+    for (auto const& [name, args] : receiver_seen.events)
+      if (name == "chat") seqs.push_back(args.at(0).at("seq").get<int>());
+    ASSERT_EQ(seqs.size(), static_cast<std::size_t>(burst));
+    for (int i = 0; i < burst; ++i) ASSERT_EQ(seqs[static_cast<std::size_t>(i)], i) << "at position " << i;
+  }
+  ASSERT_TRUE(sender_seen.wait([&] {
+    return std::find(sender_seen.transitions.begin(), sender_seen.transitions.end(), client_event::upgraded) !=
+           sender_seen.transitions.end();
+  }));
+  thread.run([&] {
+    sender->close();
+    receiver->close();
+  });
+  // Evidence that the burst straddled the upgrade: chats went out on polling before the switch.
+  RecordProperty("sent_before_upgrade", sent_before_upgrade);
+  EXPECT_GT(sent_before_upgrade, 0) << "the burst did not straddle the upgrade: the test did not test it";
+}
+
+// ---- Scripted fake servers: silence, bad input, abrupt close, reconnection -------------------------
+
+/// A WebSocket server that runs one script per accepted connection, on its own thread. Blocking I/O;
+/// the destructor shuts the sockets down, which ends any read still waiting.
+class fake_server {
+ public:
+  using ws = beast::websocket::stream<net::ip::tcp::socket>;
+  using script = std::function<void(ws&)>;
+
+  explicit fake_server(std::vector<script> scripts)
+      : acceptor_(ioc_, {net::ip::address_v4::loopback(), 0}), scripts_(std::move(scripts)) {
+    thread_ = std::thread([this] {
+      for (auto& s : scripts_) {
+        boost::system::error_code ec;
+        net::ip::tcp::socket socket(ioc_);
+        acceptor_.accept(socket, ec);
+        if (ec) return;
+        {
+          std::lock_guard lock(mutex_);
+          fds_.push_back(socket.native_handle());
+        }
+        ws stream(std::move(socket));
+        stream.accept(ec);
+        if (ec) continue;
+        try {
+          s(stream);
+        } catch (boost::system::system_error const&) {
+          // The client went away or the test ended: the next script.
+        }
+      }
+    });
+  }
+  ~fake_server() {
+    {
+      std::lock_guard lock(mutex_);
+      for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
+    }
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+    thread_.join();
+  }
+  unsigned short port() const { return acceptor_.local_endpoint().port(); }
+
+  static std::string open_packet(int ping_interval_ms = 300, int ping_timeout_ms = 300) {
+    return R"(0{"sid":"fake","upgrades":[],"pingInterval":)" + std::to_string(ping_interval_ms) +
+           R"(,"pingTimeout":)" + std::to_string(ping_timeout_ms) + R"(,"maxPayload":1000000})";
+  }
+  /// Read frames until `text` arrives.
+  static void expect(ws& s, std::string_view text) {
+    beast::flat_buffer b;
+    while (true) {
+      s.read(b);
+      if (beast::buffers_to_string(b.data()) == text) return;
+      b.consume(b.size());
+    }
+  }
+  static void write(ws& s, std::string_view text) { s.write(net::buffer(text)); }
+  /// Wait until the client closes or the test ends.
+  static void drain(ws& s) {
+    beast::flat_buffer b;
+    boost::system::error_code ec;
+    while (!ec) s.read(b, ec), b.consume(b.size());
+  }
+
+ private:
+  net::io_context ioc_;
+  net::ip::tcp::acceptor acceptor_;
+  std::vector<script> scripts_;
+  std::mutex mutex_;
+  std::vector<int> fds_;
+  std::thread thread_;
+};
+
+struct fake_case {
+  char const* name;
+  fake_server::script script;
+  client_error expected;
+};
+
+// Test names print the case's name, not its bytes.
+void PrintTo(fake_case const& c, std::ostream* os) { *os << c.name; }
+
+class ClientBadServerTest : public testing::TestWithParam<fake_case> {};
+
+TEST_P(ClientBadServerTest, EndsWithTypedErrorAndLeavesOtherClientsAlone) {
+  fake_server fake({GetParam().script});
+  test_server healthy_server;
+  client_thread thread;
+  observer bad_seen, good_seen;
+  std::shared_ptr<client> bad, good;
+  thread.run([&] {
+    auto o = options_for(fake.port(), strategy::websocket);
+    o.max_payload_bytes = 4096;
+    bad = client::create(thread.executor(), o);
+    bad_seen.attach(*bad);
+    bad->connect();
+    good = client::create(thread.executor(), options_for(healthy_server.port(), strategy::websocket));
+    good_seen.attach(*good);
+    good->connect();
+  });
+  ASSERT_TRUE(bad_seen.wait([&] { return bad_seen.disconnects == 1; })) << timeline(*bad);
+  EXPECT_EQ(bad_seen.last_disconnect, GetParam().expected) << bad_seen.last_disconnect.message() << "; " << timeline(*bad);
+  ASSERT_TRUE(good_seen.wait([&] { return good_seen.connects == 1; }));
+  thread.run([&] {
+    EXPECT_TRUE(has_transition(*bad, client_event::disconnected));
+    good->emit("join", room_r1);
+  });
+  EXPECT_TRUE(good_seen.wait([&] { return good_seen.count("join") == 1; }));
+  thread.run([&] { good->close(); });
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, ClientBadServerTest,
+    testing::Values(
+        fake_case{"WrongOpenPacket", [](fake_server::ws& s) { fake_server::write(s, R"(0{"sid":1})"); fake_server::drain(s); },
+                  client_error::bad_open_packet},
+        fake_case{"NotAnOpenPacket", [](fake_server::ws& s) { fake_server::write(s, "4hello"); fake_server::drain(s); },
+                  client_error::bad_open_packet},
+        fake_case{"UnknownPacketType",
+                  [](fake_server::ws& s) {
+                    fake_server::write(s, fake_server::open_packet());
+                    fake_server::write(s, "9nine");
+                    fake_server::drain(s);
+                  },
+                  client_error::protocol_error},
+        fake_case{"MalformedSocketIoPacket",
+                  [](fake_server::ws& s) {
+                    fake_server::write(s, fake_server::open_packet());
+                    fake_server::write(s, "4Xgarbage");
+                    fake_server::drain(s);
+                  },
+                  client_error::protocol_error},
+        fake_case{"OversizedFrame",
+                  [](fake_server::ws& s) {
+                    fake_server::write(s, fake_server::open_packet());
+                    fake_server::write(s, "4" + std::string(8192, 'x'));
+                    fake_server::drain(s);
+                  },
+                  client_error::payload_too_large},
+        fake_case{"AbruptClose",
+                  [](fake_server::ws& s) {
+                    fake_server::write(s, fake_server::open_packet());
+                    s.next_layer().close();
+                  },
+                  client_error::transport_closed},
+        fake_case{"SilentAfterOpen",
+                  [](fake_server::ws& s) {
+                    // pingInterval 100 + pingTimeout 100: no ping ever comes.
+                    fake_server::write(s, fake_server::open_packet(100, 100));
+                    fake_server::drain(s);
+                  },
+                  client_error::ping_timeout},
+        fake_case{"RefusedNamespace",
+                  [](fake_server::ws& s) {
+                    fake_server::write(s, fake_server::open_packet());
+                    fake_server::expect(s, "40");
+                    fake_server::write(s, R"(44{"message":"Invalid namespace"})");
+                    fake_server::drain(s);
+                  },
+                  client_error::namespace_refused}),
+    [](auto const& param_info) { return std::string(param_info.param.name); });
+
+TEST(ClientHttpErrorTest, PollingHandshakeErrorIsTyped) {
+  test_server server;
+  client_thread thread;
+  observer seen;
+  std::shared_ptr<client> c;
+  thread.run([&] {
+    auto o = options_for(server.port(), strategy::polling);
+    o.path = "/not-socket-io/";  // answered 404 by the server's fallback
+    c = client::create(thread.executor(), o);
+    seen.attach(*c);
+    c->connect();
+  });
+  ASSERT_TRUE(seen.wait([&] { return seen.disconnects == 1; }));
+  EXPECT_EQ(seen.last_disconnect, client_error::http_status) << timeline(*c);
+  thread.run([&] { EXPECT_NE(c->transitions().back().detail.find("404"), std::string::npos) << timeline(*c); });
+}
+
+TEST(ClientReconnectTest, ReconnectsAfterAbruptCloseAndConnectsAgain) {
+  auto const first = [](fake_server::ws& s) {
+    fake_server::write(s, fake_server::open_packet());
+    fake_server::expect(s, "40");
+    fake_server::write(s, R"(40{"sid":"a"})");
+    s.next_layer().close();  // the network drops the connection
+  };
+  auto const second = [](fake_server::ws& s) {
+    fake_server::write(s, fake_server::open_packet());
+    fake_server::expect(s, "40");
+    fake_server::write(s, R"(40{"sid":"b"})");
+    fake_server::drain(s);
+  };
+  fake_server fake({first, second});
+  client_thread thread;
+  observer seen;
+  std::shared_ptr<client> c;
+  thread.run([&] {
+    auto o = options_for(fake.port(), strategy::websocket);
+    o.reconnect = true;
+    o.reconnect_delay = 20ms;
+    o.reconnect_delay_max = 50ms;
+    o.seed = 7;
+    c = client::create(thread.executor(), o);
+    seen.attach(*c);
+    c->connect();
+  });
+  ASSERT_TRUE(seen.wait([&] { return seen.connects == 2; })) << timeline(*c);
+  EXPECT_EQ(seen.disconnects, 1);
+  EXPECT_EQ(seen.last_disconnect, client_error::transport_closed);
+  thread.run([&] {
+    EXPECT_TRUE(has_transition(*c, client_event::reconnecting)) << timeline(*c);
+    c->close();
+  });
+}
+
+}  // namespace
+}  // namespace fallbench::integration

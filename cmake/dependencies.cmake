@@ -11,6 +11,13 @@ if(FALLBENCH_BUILD_TESTS)
   pkg_check_modules(httplib REQUIRED IMPORTED_TARGET cpp-httplib)
 endif()
 
+# google/benchmark (Debian libbenchmark-dev 1.7.1 ships a CMake package) for bench/micro only: without
+# it the micro-benchmarks are skipped and everything else builds.
+find_package(benchmark 1.7 CONFIG QUIET)
+if(NOT benchmark_FOUND)
+  message(STATUS "google/benchmark not found (apt-get install libbenchmark-dev): micro_benchmarks not built")
+endif()
+
 # Asio and Beast are compiled once, in fallbench_asio (transports/asio_impl.cpp), instead of in every
 # translation unit that includes them: a Beast TU costs 20-30 s on a 2-core machine.
 add_library(fallbench_boost INTERFACE)

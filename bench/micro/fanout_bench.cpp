@@ -1,0 +1,77 @@
+// Broadcast fan-out into a room of N members: encode the chat once and hand the same shared frame to
+// every member's queue (what server/ does, shared/STYLE.md 2.5), against encoding it per member. The
+// queues are fake: a std::deque<transport::frame> each, drained after every broadcast as the writes
+// would drain them. No locking or session lookup: this isolates the encoding and sharing cost.
+
+#include "chat_event.hpp"
+
+#include "fallbench/codec/engineio.hpp"
+#include "fallbench/codec/socketio.hpp"
+#include "fallbench/transport/session.hpp"
+
+#include <benchmark/benchmark.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fallbench::micro {
+namespace {
+
+namespace sio = codec::sio;
+
+/// The chat as the server re-encodes it from the parsed arguments: Socket.IO text into an Engine.IO
+/// message frame, in one shared immutable string.
+transport::frame encode_chat(nlohmann::json const& args) {
+  std::string payload = "[\"chat\",";
+  payload += args.dump();
+  payload += ']';
+  auto bytes = std::make_shared<std::string>();
+  bytes->reserve(payload.size() + 2);
+  *bytes += codec::eio::type_char(codec::eio::packet_type::message);
+  sio::append(sio::packet_type::event, "/", std::nullopt, 0, payload, *bytes);
+  return {std::move(bytes), false};
+}
+
+void drain(std::vector<std::deque<transport::frame>>& queues) {
+  for (auto& q : queues) q.pop_front();
+}
+
+void broadcast_encode_once(benchmark::State& state) {
+  auto const args = chat_args(256);
+  std::vector<std::deque<transport::frame>> queues(static_cast<std::size_t>(state.range(0)));
+  std::size_t frame_bytes = 0;
+  for (auto _ : state) {
+    transport::frame const f = encode_chat(args);
+    frame_bytes = f.bytes->size();
+    for (auto& q : queues) q.push_back(f);
+    benchmark::ClobberMemory();
+    drain(queues);
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+  state.SetBytesProcessed(state.iterations() * state.range(0) * static_cast<std::int64_t>(frame_bytes));
+}
+BENCHMARK(broadcast_encode_once)->Arg(10)->Arg(100)->Arg(1000)->ArgName("members");
+
+void broadcast_encode_per_member(benchmark::State& state) {
+  auto const args = chat_args(256);
+  std::vector<std::deque<transport::frame>> queues(static_cast<std::size_t>(state.range(0)));
+  std::size_t frame_bytes = 0;
+  for (auto _ : state) {
+    for (auto& q : queues) {
+      q.push_back(encode_chat(args));
+      frame_bytes = q.back().bytes->size();
+    }
+    benchmark::ClobberMemory();
+    drain(queues);
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+  state.SetBytesProcessed(state.iterations() * state.range(0) * static_cast<std::int64_t>(frame_bytes));
+}
+BENCHMARK(broadcast_encode_per_member)->Arg(10)->Arg(100)->Arg(1000)->ArgName("members");
+
+}  // namespace
+}  // namespace fallbench::micro

@@ -142,12 +142,15 @@ TEST(ChatProtocolTest, LeaveStopsDeliveryAndTheLeaverGetsItsOwnLeave) {
   ASSERT_TRUE(no_error(b.send(emit_chat("r", "b", "let me in", "4"))));
   EXPECT_TRUE(is_negative_ack(next_message(b), "4"));
 
-  // Leaving again is invalid input, ignored.
+  // Leaving again is invalid input, ignored (b's next refused chat shows it has been handled).
   ASSERT_TRUE(no_error(b.send(emit_leave("r", "b"))));
+  ASSERT_TRUE(no_error(b.send(emit_chat("r", "b", "still out", "7"))));
+  EXPECT_TRUE(is_negative_ack(next_message(b), "7"));
   EXPECT_TRUE(chat(a, "r", "a", "still alone", "5"));
   auto const st = srv.chat().stats();
   EXPECT_EQ(st.leaves, 1u);
-  EXPECT_EQ(st.invalid_events, 2u);  // the refused chat and the second leave
+  EXPECT_EQ(st.rejected_chats, 2u);
+  EXPECT_EQ(st.invalid_events, 3u);  // the two refused chats and the second leave
   EXPECT_EQ(st.rooms, 1u);
 }
 
@@ -217,10 +220,21 @@ TEST(ChatProtocolTest, InvalidJoinAndLeaveAreIgnoredAndCounted) {
       R"(42["dance",{"room":"r"}])",  // unknown event
   };
   for (auto const& packet : invalid) ASSERT_TRUE(no_error(a.send(packet))) << packet;
+  // Asked for an ack, they answer a negative one.
+  std::vector<std::string> const with_ack{
+      R"(4220["join",{"room":5,"name":"a"}])",
+      R"(4221["leave",{"room":"r","name":"a"}])",
+      R"(4222["dance",{"room":"r"}])",
+  };
+  for (std::size_t i = 0; i < with_ack.size(); ++i) {
+    SCOPED_TRACE(with_ack[i]);
+    ASSERT_TRUE(no_error(a.send(with_ack[i])));
+    EXPECT_TRUE(is_negative_ack(next_message(a), std::to_string(20 + i)));
+  }
   // None had an effect: a's next message answers its valid join.
   EXPECT_TRUE(join(a, "r", "a", "1"));
   auto const st = srv.chat().stats();
-  EXPECT_EQ(st.invalid_events, invalid.size());
+  EXPECT_EQ(st.invalid_events, invalid.size() + with_ack.size());
   EXPECT_EQ(st.joins, 1u);
   EXPECT_EQ(st.leaves, 0u);
   EXPECT_EQ(st.rooms, 1u);

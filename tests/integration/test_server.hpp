@@ -6,15 +6,18 @@
 #include "fallbench/chat/sio_server.hpp"
 #include "fallbench/transport/engine_server.hpp"
 
+#include <gtest/gtest.h>
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address_v4.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <functional>
-#include <future>
+#include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -28,13 +31,58 @@ struct test_server_config {
   std::chrono::milliseconds connect_timeout{45'000};
 };
 
+/// Forwards to the application and counts on_open and on_close, so that the fixture can wait until
+/// every session has been told of its end: on_close runs posted after the session leaves the table,
+/// and a handler still queued at ioc.stop() would leave the Socket.IO state of its session leaked.
+class counting_handler final : public transport::session_handler {
+ public:
+  explicit counting_handler(transport::session_handler& next) : next_(next) {}
+
+  void on_open(transport::session_ptr const& s) override {
+    {
+      std::lock_guard lock(mutex_);
+      ++opened_;
+    }
+    next_.on_open(s);
+  }
+  void on_message(transport::session_ptr const& s, codec::eio::packet&& p) override {
+    next_.on_message(s, std::move(p));
+  }
+  void on_close(transport::session_ptr const& s, transport::close_reason why) override {
+    next_.on_close(s, why);
+    {
+      std::lock_guard lock(mutex_);
+      ++closed_;
+    }
+    changed_.notify_all();
+  }
+
+  /// Wait until every session opened has been closed and `table_empty()` holds, or `deadline`.
+  bool wait_all_closed(std::chrono::milliseconds deadline, std::function<bool()> const& table_empty) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, deadline, [&] { return closed_ == opened_ && table_empty(); });
+  }
+  std::string counts() {
+    std::lock_guard lock(mutex_);
+    return std::to_string(opened_) + " opened, " + std::to_string(closed_) + " closed";
+  }
+
+ private:
+  transport::session_handler& next_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::uint64_t opened_ = 0;
+  std::uint64_t closed_ = 0;
+};
+
 /// engine_server + sio_server + chat_app wired as server/src/serve.cpp does, listening on port 0.
 class test_server {
  public:
   explicit test_server(test_server_config config = {})
       : ioc_(config.threads),
         sio_(ioc_, chat_, config.connect_timeout),
-        engine_(ioc_, config.options, sio_),
+        counter_(sio_),
+        engine_(ioc_, config.options, counter_),
         work_(boost::asio::make_work_guard(ioc_)) {
     // listen() has bound and is listening when it returns: connections made from now on wait in the
     // backlog, so no ready signal beyond its return is needed.
@@ -43,26 +91,15 @@ class test_server {
   }
 
   ~test_server() {
-    // Shutdown order of shared/STYLE.md 2.5: stop accepting and close every session, let the sessions
-    // end (a session still in the table at ioc.stop() would be leaked with the table), then stop.
+    // Shutdown order of shared/STYLE.md 2.5: stop accepting and close every session with a close
+    // packet, wait until each has ended and been told so, then stop and join. Polling sessions whose
+    // client does not fetch the close packet end after close_timeout.
     engine_.shutdown();
-    auto const deadline = engine_.options().lim.close_timeout + std::chrono::seconds{1};
-    std::promise<void> drained;
-    auto done = drained.get_future();
-    boost::asio::steady_timer timer(ioc_);
-    // No event signals an empty session table, so check it on the server's own clock, as serve.cpp does.
-    std::function<void()> check = [&] {
-      if (engine_.stats().sessions_open == 0) {
-        drained.set_value();
-        return;
-      }
-      timer.expires_after(std::chrono::milliseconds{5});
-      timer.async_wait([&](boost::system::error_code ec) {
-        if (!ec) check();
-      });
-    };
-    boost::asio::post(timer.get_executor(), check);
-    done.wait_for(deadline);
+    auto const deadline = engine_.options().lim.close_timeout + std::chrono::seconds{2};
+    if (!counter_.wait_all_closed(deadline, [this] { return engine_.stats().sessions_open == 0; })) {
+      ADD_FAILURE() << "test_server teardown: sessions did not end within " << deadline.count() << " ms ("
+                    << counter_.counts() << ", " << engine_.stats().sessions_open << " in the table)";
+    }
     work_.reset();
     ioc_.stop();
     for (auto& t : threads_) t.join();
@@ -84,6 +121,7 @@ class test_server {
   boost::asio::io_context ioc_;
   chat::chat_app chat_;
   chat::sio_server sio_;
+  counting_handler counter_;
   transport::engine_server engine_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::vector<std::thread> threads_;

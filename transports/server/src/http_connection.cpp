@@ -267,11 +267,22 @@ void http_connection::watch_parked() {
   stream_.expires_never();
   stream_.socket().async_wait(net::ip::tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
     if (ec || !self->parked_on_) return;
-    boost::system::error_code avail_ec;
-    if (self->stream_.socket().available(avail_ec) > 0 && !avail_ec) return;  // a pipelined request: read it later
+    // Readiness can be spurious (an edge-triggered reactor reports a socket ready that has nothing to
+    // read), so peek: no byte yet means wait again; a byte is a pipelined request, read after the
+    // answer; only end of stream or an error means the client is gone.
+    auto& socket = self->stream_.socket();
+    char byte = 0;
+    boost::system::error_code peek_ec;
+    socket.non_blocking(true, peek_ec);
+    auto const n = socket.receive(net::buffer(&byte, 1), net::socket_base::message_peek, peek_ec);
+    if (peek_ec == net::error::would_block || peek_ec == net::error::try_again) {
+      self->watch_parked();
+      return;
+    }
+    if (!peek_ec && n > 0) return;
     auto s = std::move(self->parked_on_);
     s->cancel_poll(self.get());
-    self->stream_.socket().close(avail_ec);
+    socket.close(peek_ec);
   });
 }
 

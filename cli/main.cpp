@@ -1,6 +1,7 @@
 // fallbench: the one front door. Each subcommand is a thin layer over a library.
 
 #include "chat_command.hpp"
+#include "fallbench/bench/run_command.hpp"
 #include "fallbench/chat/serve.hpp"
 #include "fallbench/cli/args.hpp"
 
@@ -21,6 +22,7 @@ struct command {
 constexpr command commands[] = {
     {"serve", "run the chat server (Engine.IO v4 / Socket.IO v5, polling and WebSocket)", fallbench::chat::serve_main},
     {"chat", "a terminal chat client (polling, websocket, upgrade or fallback)", fallbench::cli::chat_main},
+    {"run", "replay a scenario against its servers, open loop, and write a result", fallbench::bench::run_main},
 };
 
 int usage(std::ostream& out) {

@@ -1,0 +1,45 @@
+#pragma once
+/// The open-loop load driver: runs one case of a scenario against one server and measures it
+/// (shared/DESIGN.md section 6).
+
+#include "fallbench/bench/scenario.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace fallbench::bench {
+
+/// Where the server under test listens.
+struct endpoint {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;
+  std::string path = "/socket.io/";
+};
+
+/// A progress report, about once a second, for a terminal's status line.
+struct progress {
+  std::string phase;
+  double elapsed_s = 0;
+  std::uint64_t connected = 0;
+  std::uint64_t chats_sent = 0;
+  std::uint64_t deliveries = 0;
+};
+
+/// The server's process, if the driver may measure it (CPU and peak RSS from /proc).
+struct server_process {
+  int pid = 0;  ///< 0: not measurable (an external URL).
+};
+
+/**
+ * Run `c` against `at`: connect the clients over the connect ramp, send chats at their intended times
+ * (open loop: whatever the server does), discard the warm-up, measure, drain, leave and close.
+ * Worker threads own their clients and recorders; everything is merged at the end.
+ * @return the run's section of the result document (reports/schema/result.schema.json, `runs[]`).
+ */
+nlohmann::json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_process server,
+                        std::function<void(progress const&)> const& on_progress = {});
+
+}  // namespace fallbench::bench

@@ -1,0 +1,99 @@
+#pragma once
+/// A benchmark scenario: who connects how, into which rooms, sending what at which rate, for how long,
+/// against which servers. Read from JSON (bench/scenarios/*.json; the format is in bench/README.md).
+
+#include "fallbench/transport/client.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace fallbench::bench {
+
+/// A scenario that does not validate; what() names the field and why, e.g.
+/// `cases[1].clients: must be an integer from 1 to 100000, got "many"`.
+class scenario_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Where a run sends its traffic.
+struct target {
+  enum class kind { embedded, node_peer, url };
+  std::string name;
+  kind type = kind::embedded;
+  std::string url;              ///< For url targets: http://host:port[/path].
+  int server_threads = 2;       ///< Embedded server: --threads.
+  std::vector<std::string> extra_args;  ///< Embedded server / peer: more flags.
+};
+
+/// How clients spread over rooms.
+struct room_layout {
+  int count = 1;
+  double zipf_exponent = 0;  ///< 0: uniform; s > 0: room k has weight 1/k^s.
+};
+
+/// The traffic of one case (one run per target).
+struct case_spec {
+  std::string name;
+  int clients = 10;
+  /// Relative weights of the strategies among clients, e.g. {upgrade: 3, polling: 1}.
+  std::map<transport::strategy, double> mix;
+  room_layout rooms;
+  /// Chats each client sends per second (open loop, constant rate with a random phase per client).
+  double rate_per_client_hz = 1.0;
+  std::uint32_t message_bytes_min = 16;
+  std::uint32_t message_bytes_max = 16;
+  /// Each client leaves its room and joins another this many times per minute (0: no churn).
+  double churn_per_client_per_min = 0;
+  /// A capacity ladder: run the case at each of these rates in turn (replacing rate_per_client_hz)
+  /// and stop after the first step whose fan-out p99 exceeds stop_p99_ms.
+  std::vector<double> ladder_rates_per_client_hz;
+  double stop_p99_ms = 250;
+};
+
+/// Phases of every run (DESIGN section 6): connect ramp, warm-up (not recorded), measure, drain.
+struct phases {
+  std::chrono::milliseconds connect_ramp{1000};
+  std::chrono::milliseconds warmup{1000};
+  std::chrono::milliseconds measure{5000};
+  std::chrono::milliseconds drain{1000};
+};
+
+/// The generator's own limits: beyond them a run is marked invalid rather than reported.
+struct generator_spec {
+  int threads = 1;
+  /// The largest lag of a send behind its intended time before the run is invalid.
+  std::chrono::milliseconds max_lag{100};
+  /// Generator CPU utilisation per thread above which it counts as saturated.
+  double max_cpu_utilisation = 0.9;
+  /// Fraction of operations (connects, acks) allowed to fail before the run is invalid.
+  double error_budget = 0.01;
+};
+
+struct scenario {
+  std::string name;
+  std::string description;
+  std::uint64_t seed = 1;
+  std::vector<target> targets;
+  std::vector<case_spec> cases;
+  phases timing;
+  generator_spec generator;
+  std::string canonical_json;  ///< The validated scenario as canonical JSON (what the hash covers).
+  std::uint64_t hash = 0;      ///< FNV-1a 64 of canonical_json.
+};
+
+/**
+ * Parse and validate a scenario. Unknown keys are errors (a typo must not silently become a default).
+ * @throws scenario_error naming the field and the reason.
+ */
+scenario parse_scenario(std::string_view json_text);
+
+/// Read and parse a scenario file. @throws scenario_error (also for an unreadable file).
+scenario load_scenario(std::string const& path);
+
+}  // namespace fallbench::bench

@@ -1,0 +1,101 @@
+#include "fallbench/bench/child_process.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace fallbench::bench {
+
+child_process::child_process(std::vector<std::string> const& argv, std::string const& log_path) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log_path.empty() ? "/dev/null" : log_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  std::vector<char*> args;
+  for (auto const& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  int const rc = ::posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fds[1]);
+  if (rc != 0) {
+    ::close(fds[0]);
+    throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+  }
+  stdout_fd_ = fds[0];
+}
+
+child_process::~child_process() {
+  if (!stopped_) stop();
+  if (stdout_fd_ >= 0) ::close(stdout_fd_);
+}
+
+std::string child_process::first_line(std::chrono::milliseconds timeout) {
+  auto const deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (auto nl = buffered_.find('\n'); nl != std::string::npos) return buffered_.substr(0, nl);
+    auto const left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) throw std::runtime_error("no URL line from the server within " + std::to_string(timeout.count()) + " ms");
+    pollfd p{stdout_fd_, POLLIN, 0};
+    int const n = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (n < 0 && errno != EINTR) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
+    if (n <= 0) continue;
+    char buf[512];
+    auto const got = ::read(stdout_fd_, buf, sizeof buf);
+    if (got <= 0) throw std::runtime_error("the server exited before printing its URL (see its log)");
+    buffered_.append(buf, static_cast<std::size_t>(got));
+  }
+}
+
+int child_process::stop(std::chrono::milliseconds grace) {
+  if (stopped_ || pid_ <= 0) return 0;
+  stopped_ = true;
+  ::kill(pid_, SIGTERM);
+  auto const deadline = std::chrono::steady_clock::now() + grace;
+  int status = 0;
+  while (true) {
+    pid_t const r = ::waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) break;
+    if (r < 0) return -1;
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return -WTERMSIG(status);
+  return -1;
+}
+
+std::string self_executable() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string{} : p.string();
+}
+
+std::string find_upwards(std::string const& start, std::string const& relative) {
+  std::error_code ec;
+  for (auto dir = std::filesystem::absolute(start, ec); !dir.empty(); dir = dir.parent_path()) {
+    if (std::filesystem::exists(dir / relative, ec)) return dir.string();
+    if (dir == dir.parent_path()) break;
+  }
+  return {};
+}
+
+}  // namespace fallbench::bench

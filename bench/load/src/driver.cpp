@@ -1,0 +1,694 @@
+#include "fallbench/bench/driver.hpp"
+
+#include "fallbench/metrics/clock.hpp"
+#include "fallbench/metrics/delivery_ledger.hpp"
+#include "fallbench/metrics/histogram.hpp"
+#include "fallbench/metrics/interval_series.hpp"
+#include "fallbench/metrics/process_usage.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <charconv>
+#include <cmath>
+#include <future>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+namespace fallbench::bench {
+
+namespace net = boost::asio;
+using json = nlohmann::json;
+using clock = std::chrono::steady_clock;
+using transport::strategy;
+
+namespace {
+
+constexpr std::array<strategy, 4> all_strategies = {strategy::polling, strategy::websocket, strategy::upgrade,
+                                                    strategy::fallback};
+
+std::int64_t to_us(clock::duration d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); }
+
+/// Reads the integer after `"key":` in a flat JSON object the harness wrote (the server may reorder
+/// keys, never change them). The message filler has no quotes, so the key cannot appear inside it.
+bool read_field(std::string_view obj, std::string_view key, std::int64_t& out) {
+  std::size_t pos = 0;
+  while ((pos = obj.find(key, pos)) != std::string_view::npos) {
+    if (pos > 0 && obj[pos - 1] == '"' && pos + key.size() + 1 < obj.size() && obj[pos + key.size()] == '"' &&
+        obj[pos + key.size() + 1] == ':') {
+      auto const* first = obj.data() + pos + key.size() + 2;
+      auto const [ptr, ec] = std::from_chars(first, obj.data() + obj.size(), out);
+      return ec == std::errc{};
+    }
+    pos += key.size();
+  }
+  return false;
+}
+
+/// What one strategy's clients measured on one worker.
+struct strategy_metrics {
+  metrics::histogram fanout_corrected;    ///< intended send -> arrival at each receiver
+  metrics::histogram fanout_uncorrected;  ///< actual send -> arrival
+  metrics::histogram ack;                 ///< intended send -> ack at the sender
+  metrics::histogram ttfm;                ///< connect start -> first chat delivered
+  metrics::histogram handshake;           ///< connect start -> Engine.IO open packet
+  metrics::histogram connected;           ///< connect start -> namespace connected
+  metrics::histogram upgrade;             ///< connect start -> upgraded
+  metrics::histogram fallback;            ///< connect start -> fell back
+  std::uint64_t clients = 0;
+  std::uint64_t clients_connected = 0;
+  std::uint64_t chats_sent = 0;
+  std::uint64_t chats_measured = 0;
+  std::uint64_t deliveries = 0;
+  std::uint64_t deliveries_measured = 0;
+  std::uint64_t acks_ok = 0;
+  std::uint64_t acks_rejected = 0;
+  std::uint64_t acks_failed = 0;
+  std::uint64_t disconnects = 0;
+  std::uint64_t upgrades_failed = 0;
+  std::uint64_t fallbacks = 0;
+  transport::wire_counters wire;
+  std::map<std::string, std::uint64_t> errors;
+
+  void merge(strategy_metrics const& o) {
+    fanout_corrected.merge(o.fanout_corrected);
+    fanout_uncorrected.merge(o.fanout_uncorrected);
+    ack.merge(o.ack);
+    ttfm.merge(o.ttfm);
+    handshake.merge(o.handshake);
+    connected.merge(o.connected);
+    upgrade.merge(o.upgrade);
+    fallback.merge(o.fallback);
+    clients += o.clients;
+    clients_connected += o.clients_connected;
+    chats_sent += o.chats_sent;
+    chats_measured += o.chats_measured;
+    deliveries += o.deliveries;
+    deliveries_measured += o.deliveries_measured;
+    acks_ok += o.acks_ok;
+    acks_rejected += o.acks_rejected;
+    acks_failed += o.acks_failed;
+    disconnects += o.disconnects;
+    upgrades_failed += o.upgrades_failed;
+    fallbacks += o.fallbacks;
+    wire += o.wire;
+    for (auto const& [k, v] : o.errors) errors[k] += v;
+  }
+};
+
+/// The run's fixed instants, shared read-only by every worker.
+struct schedule {
+  clock::time_point t0;             ///< run start: the epoch of every timestamp in messages
+  clock::time_point traffic_start;  ///< end of the connect ramp
+  clock::time_point measure_start;  ///< end of warm-up
+  clock::time_point measure_end;    ///< sends stop
+  clock::time_point drain_end;      ///< clients leave and close
+  std::int64_t ns(clock::time_point t) const { return std::chrono::duration_cast<std::chrono::nanoseconds>(t - t0).count(); }
+  clock::time_point at(std::int64_t ns_since_t0) const { return t0 + std::chrono::nanoseconds{ns_since_t0}; }
+  bool measured(clock::time_point intended) const { return intended >= measure_start && intended < measure_end; }
+};
+
+class worker;
+
+/// One simulated chat user: a client, its room, its send schedule.
+struct sim_client {
+  std::uint32_t id = 0;
+  strategy strat = strategy::upgrade;
+  std::uint32_t room = 0;
+  std::shared_ptr<transport::client> client;
+  std::unique_ptr<net::steady_timer> send_timer;
+  std::unique_ptr<net::steady_timer> churn_timer;
+  clock::time_point connect_started;
+  clock::time_point next_send;
+  /// Per room this client sent into: its ledger stream (sender, room) and the next seq on it.
+  std::unordered_map<std::uint32_t, std::pair<metrics::stream_id, std::uint64_t>> streams;
+  bool joined = false;
+  bool first_chat_seen = false;
+  bool recorded_transitions = false;
+};
+
+class worker {
+ public:
+  worker(scenario const& s, case_spec const& c, endpoint const& at, schedule const& sched, std::uint32_t rooms,
+         std::uint64_t seed, metrics::delivery_ledger& streams)
+      : s_(s), c_(c), at_(at), sched_(sched), rooms_(rooms), rng_(seed), streams_(streams),
+        work_(net::make_work_guard(ioc_)), series_(sched.measure_start, std::chrono::seconds{1}) {
+    filler_.assign(c_.message_bytes_max, 'x');
+  }
+
+  void add_client(std::uint32_t id, strategy strat, std::uint32_t room, clock::time_point connect_at) {
+    auto& sc = clients_.emplace_back(std::make_unique<sim_client>());
+    sc->id = id;
+    sc->strat = strat;
+    sc->room = room;
+    sc->next_send = connect_at;  // reused as the connect instant until traffic starts
+  }
+
+  void start() {
+    thread_ = std::thread([this] {
+      for (auto& sc : clients_) schedule_connect(*sc);
+      ioc_.run();
+    });
+  }
+
+  /// Stop sending, leave, close; then stop the loop. Called from the coordinator.
+  void finish() {
+    std::promise<void> closed;
+    net::post(ioc_, [&] {
+      for (auto& sc : clients_) {
+        if (sc->send_timer) sc->send_timer->cancel();
+        if (sc->churn_timer) sc->churn_timer->cancel();
+        if (sc->client) {
+          if (sc->joined) {
+            ledger_.left(sc->id, sc->room, clock::now());
+            sc->client->emit("leave", membership(*sc));
+          }
+          collect_wire(*sc);
+          sc->client->close();
+        }
+      }
+      closed.set_value();
+    });
+    closed.get_future().wait();
+    work_.reset();
+    // Let the close packets go out, then stop whatever is left (reconnect timers, lingering reads).
+    net::steady_timer stop(ioc_);
+    std::promise<void> stopped;
+    net::post(ioc_, [&] {
+      stop.expires_after(std::chrono::milliseconds{200});
+      stop.async_wait([&](boost::system::error_code) {
+        ioc_.stop();
+        stopped.set_value();
+      });
+    });
+    stopped.get_future().wait();
+    thread_.join();
+  }
+
+  progress snapshot() const {
+    progress p;
+    p.connected = connected_.load(std::memory_order_relaxed);
+    p.chats_sent = sent_.load(std::memory_order_relaxed);
+    p.deliveries = delivered_.load(std::memory_order_relaxed);
+    return p;
+  }
+
+  std::array<strategy_metrics, 4>& by_strategy() { return by_strategy_; }
+  metrics::interval_series& series() { return series_; }
+  metrics::histogram& send_lag() { return send_lag_; }
+  metrics::delivery_log& ledger() { return ledger_; }
+  std::uint64_t late_sends() const { return late_sends_; }
+  std::vector<json>& timelines() { return timelines_; }
+
+ private:
+  strategy_metrics& m(sim_client const& sc) { return by_strategy_[static_cast<std::size_t>(sc.strat)]; }
+
+  std::string membership(sim_client const& sc) const {
+    return R"({"room":"r)" + std::to_string(sc.room) + R"(","name":"c)" + std::to_string(sc.id) + "\"}";
+  }
+
+  void schedule_connect(sim_client& sc) {
+    sc.send_timer = std::make_unique<net::steady_timer>(ioc_);
+    sc.send_timer->expires_at(sc.next_send);
+    sc.send_timer->async_wait([this, &sc](boost::system::error_code ec) {
+      if (!ec) connect(sc);
+    });
+  }
+
+  void connect(sim_client& sc) {
+    transport::client_options o;
+    o.host = at_.host;
+    o.port = at_.port;
+    o.path = at_.path;
+    o.strat = sc.strat;
+    o.seed = rng_();
+    sc.client = transport::client::create(ioc_.get_executor(), o);
+    ++m(sc).clients;
+    sc.connect_started = clock::now();
+    sc.client->on_transition([this, &sc](transport::transition const& t) { on_transition(sc, t); });
+    sc.client->on_connect([this, &sc] { on_connected(sc); });
+    sc.client->on_disconnect([this, &sc](error_code ec) {
+      ++m(sc).disconnects;
+      if (ec != transport::client_error::client_close) ++m(sc).errors[ec.message()];
+      sc.joined = false;
+    });
+    sc.client->on_event([this, &sc](std::string_view event, std::string_view args) { on_event(sc, event, args); });
+    sc.client->connect();
+  }
+
+  void on_transition(sim_client& sc, transport::transition const& t) {
+    auto const since = to_us(t.at - sc.connect_started);
+    auto& sm = m(sc);
+    switch (t.event) {
+      case transport::client_event::handshake_done: sm.handshake.record(since); break;
+      case transport::client_event::upgraded: sm.upgrade.record(since); break;
+      case transport::client_event::upgrade_failed: ++sm.upgrades_failed; break;
+      case transport::client_event::fell_back:
+        ++sm.fallbacks;
+        sm.fallback.record(since);
+        break;
+      default: break;
+    }
+  }
+
+  void on_connected(sim_client& sc) {
+    auto& sm = m(sc);
+    ++sm.clients_connected;
+    connected_.fetch_add(1, std::memory_order_relaxed);
+    sm.connected.record(to_us(clock::now() - sc.connect_started));
+    join(sc, sc.room, [this, &sc] { start_sending(sc); });
+  }
+
+  void join(sim_client& sc, std::uint32_t room, std::function<void()> then) {
+    auto const text = R"({"room":"r)" + std::to_string(room) + R"(","name":"c)" + std::to_string(sc.id) + "\"}";
+    sc.client->emit("join", text, [this, &sc, room, then = std::move(then)](error_code ec, std::string_view) {
+      if (ec) return;
+      ledger_.joined(sc.id, room, clock::now());
+      sc.joined = true;
+      then();
+    });
+  }
+
+  void start_sending(sim_client& sc) {
+    if (c_.rate_per_client_hz <= 0 || !sc.send_timer) return;
+    // A client chats from its join on (so a late joiner's time to first message is real), from a
+    // random phase within one period, so clients do not beat in step.
+    std::uniform_real_distribution<double> phase(0.0, 1.0);
+    sc.next_send = clock::now() + std::chrono::nanoseconds{static_cast<std::int64_t>(phase(rng_) * period_ns())};
+    arm_send(sc);
+    if (c_.churn_per_client_per_min > 0 && !sc.churn_timer) {
+      sc.churn_timer = std::make_unique<net::steady_timer>(ioc_);
+      arm_churn(sc);
+    }
+  }
+
+  double period_ns() const { return 1e9 / c_.rate_per_client_hz; }
+
+  void arm_send(sim_client& sc) {
+    if (sc.next_send >= sched_.measure_end) return;
+    sc.send_timer->expires_at(sc.next_send);
+    sc.send_timer->async_wait([this, &sc](boost::system::error_code ec) {
+      if (ec) return;
+      send_chat(sc);
+      // Open loop: the next send is due one period after the last intended one, however late this
+      // one went out; a late generator catches up instead of stretching the schedule (wrk2).
+      sc.next_send += std::chrono::nanoseconds{static_cast<std::int64_t>(period_ns())};
+      arm_send(sc);
+    });
+  }
+
+  void send_chat(sim_client& sc) {
+    auto const intended = sc.next_send;
+    auto const now = clock::now();
+    auto const lag = now - intended;
+    send_lag_.record(to_us(lag));
+    if (lag > s_.generator.max_lag) ++late_sends_;
+    if (!sc.joined || !sc.client->connected()) {
+      ++m(sc).errors["send skipped: not connected"];
+      return;
+    }
+    auto const room = sc.room;
+    auto stream_it = sc.streams.find(room);
+    if (stream_it == sc.streams.end())
+      stream_it = sc.streams.emplace(room, std::make_pair(streams_.register_stream(sc.id, room), std::uint64_t{0})).first;
+    auto const stream = stream_it->second.first;
+    auto const seq = stream_it->second.second++;
+    std::uint32_t bytes = c_.message_bytes_min;
+    if (c_.message_bytes_max > c_.message_bytes_min) {
+      std::uniform_int_distribution<std::uint32_t> size(c_.message_bytes_min, c_.message_bytes_max);
+      bytes = size(rng_);
+    }
+    std::string text;
+    text.reserve(bytes + 128);
+    text += R"({"room":"r)";
+    text += std::to_string(room);
+    text += R"(","name":"c)";
+    text += std::to_string(sc.id);
+    text += R"(","msg":")";
+    text.append(filler_, 0, bytes);
+    text += R"(","k":)";
+    text += std::to_string(stream);
+    text += R"(,"q":)";
+    text += std::to_string(seq);
+    text += R"(,"t":)";
+    text += std::to_string(sched_.ns(intended));
+    text += R"(,"a":)";
+    text += std::to_string(sched_.ns(now));
+    text += '}';
+    auto& sm = m(sc);
+    ++sm.chats_sent;
+    bool const measured = sched_.measured(intended);
+    if (measured) ++sm.chats_measured;
+    sent_.fetch_add(1, std::memory_order_relaxed);
+    ledger_.sent(stream, seq, intended);
+    sc.client->emit("chat", text, [this, &sc, intended, measured](error_code ec, std::string_view args) {
+      auto& am = m(sc);
+      if (ec) {
+        ++am.acks_failed;
+        return;
+      }
+      if (args.find("\"ok\":true") == std::string_view::npos) {
+        ++am.acks_rejected;
+        return;
+      }
+      ++am.acks_ok;
+      if (measured) am.ack.record(to_us(clock::now() - intended));
+    });
+  }
+
+  void on_event(sim_client& sc, std::string_view event, std::string_view args) {
+    if (event != "chat") return;
+    auto const now = clock::now();
+    std::int64_t stream = 0, seq = 0, intended = 0, actual = 0;
+    if (!read_field(args, "k", stream) || !read_field(args, "q", seq) || !read_field(args, "t", intended) ||
+        !read_field(args, "a", actual) || stream < 0 || seq < 0) {
+      ++m(sc).errors["chat without harness fields"];
+      return;
+    }
+    auto& sm = m(sc);
+    ++sm.deliveries;
+    delivered_.fetch_add(1, std::memory_order_relaxed);
+    ledger_.received(sc.id, static_cast<metrics::stream_id>(stream), static_cast<std::uint64_t>(seq), now);
+    if (!sc.first_chat_seen) {
+      sc.first_chat_seen = true;
+      sm.ttfm.record(to_us(now - sc.connect_started));
+    }
+    auto const intended_at = sched_.at(intended);
+    if (!sched_.measured(intended_at)) return;
+    ++sm.deliveries_measured;
+    sm.fanout_corrected.record(to_us(now - intended_at));
+    sm.fanout_uncorrected.record(to_us(now - sched_.at(actual)));
+    series_.record(now, to_us(now - intended_at));
+  }
+
+  void arm_churn(sim_client& sc) {
+    std::exponential_distribution<double> gap(c_.churn_per_client_per_min / 60.0);
+    sc.churn_timer->expires_after(std::chrono::milliseconds{static_cast<std::int64_t>(gap(rng_) * 1000.0)});
+    sc.churn_timer->async_wait([this, &sc](boost::system::error_code ec) {
+      if (ec || clock::now() >= sched_.measure_end) return;
+      if (sc.joined && sc.client->connected()) churn(sc);
+      arm_churn(sc);
+    });
+  }
+
+  void churn(sim_client& sc) {
+    // Join the new room first and switch sends there once the join is acked, then leave the old one:
+    // the client is never out of a room, so every send has a room it belongs to.
+    std::uniform_int_distribution<std::uint32_t> pick(0, rooms_ - 2);
+    auto next = pick(rng_);
+    if (next >= sc.room) ++next;
+    auto const old_room = sc.room;
+    join(sc, next, [this, &sc, next, old_room] {
+      if (sc.room != old_room) return;
+      sc.room = next;
+      ledger_.left(sc.id, old_room, clock::now());
+      sc.client->emit("leave", R"({"room":"r)" + std::to_string(old_room) + R"(","name":"c)" + std::to_string(sc.id) + "\"}");
+    });
+  }
+
+  void collect_wire(sim_client& sc) {
+    m(sc).wire += sc.client->counters();
+    // A sample of session timelines for the report: the first clients of each strategy.
+    if (timelines_per_strategy_[static_cast<std::size_t>(sc.strat)]++ >= 3) return;
+    json events = json::array();
+    for (auto const& t : sc.client->transitions())
+      events.push_back({{"event", transport::to_string(t.event)}, {"t_ms", static_cast<double>(to_us(t.at - sched_.t0)) / 1000.0}, {"detail", t.detail}});
+    timelines_.push_back({{"client", sc.id}, {"strategy", transport::to_string(sc.strat)}, {"events", events}});
+  }
+
+  scenario const& s_;
+  case_spec const& c_;
+  endpoint const at_;
+  schedule const& sched_;
+  std::uint32_t const rooms_;
+  std::mt19937_64 rng_;
+  metrics::delivery_ledger& streams_;  ///< shared: stream registration only (thread-safe)
+  net::io_context ioc_{1};
+  net::executor_work_guard<net::io_context::executor_type> work_;
+  std::thread thread_;
+  std::vector<std::unique_ptr<sim_client>> clients_;
+  std::string filler_;
+  std::array<strategy_metrics, 4> by_strategy_;
+  metrics::interval_series series_;
+  metrics::histogram send_lag_;
+  metrics::delivery_log ledger_;
+  std::uint64_t late_sends_ = 0;
+  std::array<int, 4> timelines_per_strategy_{};
+  std::vector<json> timelines_;
+  std::atomic<std::uint64_t> connected_{0}, sent_{0}, delivered_{0};
+};
+
+/// Which room each client joins: uniform, or Zipf-weighted (room k has weight 1/k^s).
+std::vector<std::uint32_t> assign_rooms(case_spec const& c, std::mt19937_64& rng) {
+  std::vector<std::uint32_t> rooms(static_cast<std::size_t>(c.clients));
+  auto const n = static_cast<std::uint32_t>(c.rooms.count);
+  if (c.rooms.zipf_exponent <= 0) {
+    for (std::size_t i = 0; i < rooms.size(); ++i) rooms[i] = static_cast<std::uint32_t>(i % n);
+    return rooms;
+  }
+  std::vector<double> weights(n);
+  for (std::uint32_t k = 0; k < n; ++k) weights[k] = 1.0 / std::pow(static_cast<double>(k + 1), c.rooms.zipf_exponent);
+  std::discrete_distribution<std::uint32_t> pick(weights.begin(), weights.end());
+  // Every room gets at least one member; the rest follow the weights.
+  for (std::size_t i = 0; i < rooms.size(); ++i) rooms[i] = i < n ? static_cast<std::uint32_t>(i) : pick(rng);
+  return rooms;
+}
+
+/// Which strategy each client uses: the mix's weights, rounded so the counts add up exactly.
+std::vector<strategy> assign_strategies(case_spec const& c) {
+  double total = 0;
+  for (auto const& [s, w] : c.mix) total += w;
+  std::vector<strategy> out;
+  double acc = 0;
+  for (auto const& [s, w] : c.mix) {
+    acc += w;
+    auto const until = static_cast<std::size_t>(std::llround(acc / total * c.clients));
+    while (out.size() < until) out.push_back(s);
+  }
+  while (out.size() < static_cast<std::size_t>(c.clients)) out.push_back(c.mix.rbegin()->first);
+  return out;
+}
+
+json histogram_json(metrics::histogram const& h) {
+  json j = h.summary_json();
+  j["spectrum"] = h.spectrum_json();
+  j["hdr"] = h.to_json();
+  return j;
+}
+
+}  // namespace
+
+json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_process server,
+              std::function<void(progress const&)> const& on_progress) {
+  std::mt19937_64 rng(s.seed ^ std::hash<std::string>{}(c.name));
+  auto const rooms = assign_rooms(c, rng);
+  auto strategies = assign_strategies(c);
+  std::shuffle(strategies.begin(), strategies.end(), rng);
+
+  schedule sched;
+  sched.t0 = clock::now() + std::chrono::milliseconds{50};
+  sched.traffic_start = sched.t0 + s.timing.connect_ramp;
+  sched.measure_start = sched.traffic_start + s.timing.warmup;
+  sched.measure_end = sched.measure_start + s.timing.measure;
+  sched.drain_end = sched.measure_end + s.timing.drain;
+
+  metrics::delivery_ledger ledger;
+  std::vector<std::unique_ptr<worker>> workers;
+  for (int w = 0; w < s.generator.threads; ++w)
+    workers.push_back(
+        std::make_unique<worker>(s, c, at, sched, static_cast<std::uint32_t>(c.rooms.count), rng(), ledger));
+  for (std::size_t i = 0; i < static_cast<std::size_t>(c.clients); ++i) {
+    auto const connect_at = sched.t0 + s.timing.connect_ramp * static_cast<std::int64_t>(i) / c.clients;
+    workers[i % workers.size()]->add_client(static_cast<std::uint32_t>(i), strategies[i], rooms[i], connect_at);
+  }
+
+  auto const sample_server = [&] {
+    return server.pid ? metrics::sample_process(server.pid).value_or(metrics::process_usage{}) : metrics::process_usage{};
+  };
+  metrics::process_usage const self_before = metrics::sample_self();
+  metrics::process_usage const server_baseline = sample_server();
+  for (auto& w : workers) w->start();
+
+  // The coordinator sleeps until each phase boundary, reporting progress and sampling CPU on the way.
+  metrics::process_usage self_at_measure, server_at_measure, self_at_end, server_at_end;
+  auto report = [&](char const* phase) {
+    if (!on_progress) return;
+    progress p;
+    p.phase = phase;
+    p.elapsed_s = std::chrono::duration<double>(clock::now() - sched.t0).count();
+    for (auto& w : workers) {
+      auto const q = w->snapshot();
+      p.connected += q.connected;
+      p.chats_sent += q.chats_sent;
+      p.deliveries += q.deliveries;
+    }
+    on_progress(p);
+  };
+  auto sleep_until = [&](clock::time_point until, char const* phase) {
+    while (clock::now() < until) {
+      std::this_thread::sleep_until(std::min(until, clock::now() + std::chrono::seconds{1}));
+      report(phase);
+    }
+  };
+  sleep_until(sched.traffic_start, "connect");
+  sleep_until(sched.measure_start, "warm-up");
+  self_at_measure = metrics::sample_self();
+  server_at_measure = sample_server();
+  sleep_until(sched.measure_end, "measure");
+  self_at_end = metrics::sample_self();
+  server_at_end = sample_server();
+  sleep_until(sched.drain_end, "drain");
+  for (auto& w : workers) w->finish();
+
+  // Merge the workers' recorders.
+  std::array<strategy_metrics, 4> by_strategy;
+  metrics::interval_series series(sched.measure_start, std::chrono::seconds{1});
+  metrics::histogram send_lag;
+  std::uint64_t late = 0;
+  json timelines = json::array();
+  for (auto& w : workers) {
+    for (std::size_t i = 0; i < 4; ++i) by_strategy[i].merge(w->by_strategy()[i]);
+    series.merge(w->series());
+    send_lag.merge(w->send_lag());
+    ledger.add(std::move(w->ledger()));
+    late += w->late_sends();
+    for (auto& t : w->timelines()) timelines.push_back(std::move(t));
+  }
+  // A chat sent just before a receiver's leave may reach the server after it (another connection,
+  // a late send): the generator's lag bound is the grace within which it is not expected.
+  metrics::reconcile_options reconcile;
+  reconcile.leave_grace = s.generator.max_lag;
+  auto const delivery = ledger.reconcile(reconcile);
+
+  strategy_metrics total;
+  for (auto const& m : by_strategy) total.merge(m);
+  double const measure_s = std::chrono::duration<double>(s.timing.measure).count();
+
+  json run;
+  run["case"] = c.name;
+  json mix = json::object();
+  for (auto const& [st, w] : c.mix) mix[std::string(transport::to_string(st))] = w;
+  run["config"] = {{"clients", c.clients},
+                   {"strategies", mix},
+                   {"rooms", c.rooms.count},
+                   {"room_distribution", c.rooms.zipf_exponent > 0 ? "zipf" : "uniform"},
+                   {"zipf_exponent", c.rooms.zipf_exponent},
+                   {"rate_per_client_hz", c.rate_per_client_hz},
+                   {"message_bytes", {c.message_bytes_min, c.message_bytes_max}},
+                   {"churn_per_client_per_min", c.churn_per_client_per_min},
+                   {"generator_threads", s.generator.threads},
+                   {"phases_s",
+                    {{"connect_ramp", std::chrono::duration<double>(s.timing.connect_ramp).count()},
+                     {"warmup", std::chrono::duration<double>(s.timing.warmup).count()},
+                     {"measure", measure_s},
+                     {"drain", std::chrono::duration<double>(s.timing.drain).count()}}}};
+  run["counts"] = {{"clients", total.clients},
+                   {"clients_connected", total.clients_connected},
+                   {"chats_sent", total.chats_sent},
+                   {"chats_measured", total.chats_measured},
+                   {"deliveries", total.deliveries},
+                   {"deliveries_measured", total.deliveries_measured},
+                   {"acks_ok", total.acks_ok},
+                   {"acks_rejected", total.acks_rejected},
+                   {"acks_failed", total.acks_failed},
+                   {"disconnects", total.disconnects}};
+  run["throughput"] = {{"deliveries_per_s", static_cast<double>(total.deliveries_measured) / measure_s},
+                       {"chats_per_s", static_cast<double>(total.chats_measured) / measure_s}};
+  run["latency"] = {{"fanout_corrected", histogram_json(total.fanout_corrected)},
+                    {"fanout_uncorrected", histogram_json(total.fanout_uncorrected)},
+                    {"ack", histogram_json(total.ack)}};
+  json strategies_json = json::object();
+  for (std::size_t i = 0; i < 4; ++i) {
+    auto const& m = by_strategy[i];
+    if (m.clients == 0) continue;
+    auto const per_delivery = [&](std::uint64_t v) {
+      return m.deliveries > 0 ? static_cast<double>(v) / static_cast<double>(m.deliveries) : 0.0;
+    };
+    strategies_json[std::string(transport::to_string(all_strategies[i]))] = {
+        {"clients", m.clients},
+        {"clients_connected", m.clients_connected},
+        {"deliveries", m.deliveries},
+        {"latency", {{"fanout_corrected", histogram_json(m.fanout_corrected)},
+                     {"fanout_uncorrected", histogram_json(m.fanout_uncorrected)},
+                     {"ack", histogram_json(m.ack)}}},
+        {"ttfm", histogram_json(m.ttfm)},
+        {"handshake", histogram_json(m.handshake)},
+        {"connected", histogram_json(m.connected)},
+        {"upgrade", histogram_json(m.upgrade)},
+        {"fallback", histogram_json(m.fallback)},
+        {"upgrades_failed", m.upgrades_failed},
+        {"fallbacks", m.fallbacks},
+        {"wire",
+         {{"bytes_sent", m.wire.bytes_sent},
+          {"bytes_received", m.wire.bytes_received},
+          {"http_requests", m.wire.http_requests},
+          {"ws_frames_sent", m.wire.ws_frames_sent},
+          {"ws_frames_received", m.wire.ws_frames_received},
+          {"tcp_connections", m.wire.tcp_connections},
+          {"bytes_per_delivery", per_delivery(m.wire.bytes_sent + m.wire.bytes_received)},
+          {"requests_per_delivery", per_delivery(m.wire.http_requests)}}},
+        {"errors", m.errors}};
+  }
+  run["by_strategy"] = strategies_json;
+  run["timeseries"] = series.to_json();
+  json delivery_json = delivery.to_json();
+  std::size_t receivers_with_loss = 0;
+  for (auto const& r : delivery.receivers) receivers_with_loss += r.counts.lost > 0 ? 1 : 0;
+  delivery_json.erase("receivers");  // per-receiver detail stays out of the document: it grows with clients
+  delivery_json["receivers"] = delivery.receivers.size();
+  delivery_json["receivers_with_loss"] = receivers_with_loss;
+  delivery_json["verdict"] = metrics::judge(delivery.total).to_json();
+  run["delivery"] = delivery_json;
+  run["timelines"] = timelines;
+
+  // Cost: CPU over the measure phase, peak RSS over the run.
+  auto const cpu = [](metrics::process_usage const& a, metrics::process_usage const& b) {
+    return metrics::to_seconds(b.cpu() - a.cpu());
+  };
+  double const gen_cpu = cpu(self_at_measure, self_at_end);
+  double const gen_util = gen_cpu / (measure_s * s.generator.threads);
+  json cost;
+  auto const per_client = [&](std::int64_t grown) {
+    return total.clients_connected > 0 ? static_cast<double>(grown) / static_cast<double>(total.clients_connected) : 0.0;
+  };
+  cost["generator"] = {{"cpu_s", gen_cpu},
+                       {"utilisation_per_thread", gen_util},
+                       {"peak_rss_bytes", self_at_end.peak_rss_bytes},
+                       {"rss_per_client_bytes", per_client(self_at_measure.rss_bytes - self_before.rss_bytes)}};
+  if (server.pid) {
+    double const server_cpu = cpu(server_at_measure, server_at_end);
+    cost["server"] = {{"cpu_s", server_cpu},
+                      {"peak_rss_bytes", server_at_end.peak_rss_bytes},
+                      {"rss_bytes", server_at_measure.rss_bytes},
+                      {"rss_per_client_bytes", per_client(server_at_measure.rss_bytes - server_baseline.rss_bytes)},
+                      {"deliveries_per_cpu_s", server_cpu > 0 ? static_cast<double>(total.deliveries_measured) / server_cpu : 0.0}};
+  }
+  run["cost"] = cost;
+
+  // Validity: a run whose generator fell behind or saturated, or which failed too often, is not a result.
+  json reasons = json::array();
+  auto const lag_p99 = send_lag.value_at_percentile(99.0);
+  run["generator"] = {{"send_lag", histogram_json(send_lag)}, {"late_sends", late}, {"max_lag_ms", s.generator.max_lag.count()}};
+  if (lag_p99 > to_us(s.generator.max_lag))
+    reasons.push_back("generator fell behind: p99 send lag " + std::to_string(lag_p99 / 1000) + " ms > " +
+                      std::to_string(s.generator.max_lag.count()) + " ms");
+  if (gen_util > s.generator.max_cpu_utilisation)
+    reasons.push_back("generator saturated: " + std::to_string(static_cast<int>(gen_util * 100)) + "% CPU per thread");
+  auto const failures = (total.clients - total.clients_connected) + total.acks_failed + total.acks_rejected;
+  auto const operations = total.clients + total.chats_sent;
+  if (operations > 0 && static_cast<double>(failures) / static_cast<double>(operations) > s.generator.error_budget)
+    reasons.push_back("over the error budget: " + std::to_string(failures) + " failed of " + std::to_string(operations));
+  if (total.deliveries_measured == 0 && c.rate_per_client_hz > 0) reasons.push_back("no delivery was measured");
+  run["valid"] = reasons.empty();
+  run["invalid_reasons"] = reasons;
+  return run;
+}
+
+}  // namespace fallbench::bench

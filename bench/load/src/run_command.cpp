@@ -1,0 +1,322 @@
+#include "fallbench/bench/run_command.hpp"
+
+#include "build_info.hpp"
+#include "fallbench/bench/child_process.hpp"
+#include "fallbench/bench/driver.hpp"
+#include "fallbench/bench/scenario.hpp"
+#include "fallbench/cli/args.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <map>
+#include <thread>
+
+namespace fallbench::bench {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// The version of the result document; bump it (and the schema, and the compare fixtures) on any change.
+constexpr int schema_version = 1;
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with("model name")) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+std::string utc_now(char const* format) {
+  std::time_t const t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, format, &tm);
+  return buf;
+}
+
+json metadata(scenario const& s, std::string const& scenario_path) {
+  utsname u{};
+  uname(&u);
+  std::ostringstream hash;
+  hash << std::hex << std::setw(16) << std::setfill('0') << s.hash;
+  return {{"generator",
+           {{"name", "fallbench"},
+            {"version", build_info::version},
+            {"git_commit", build_info::git_commit},
+            {"build_type", build_info::build_type},
+            {"compiler", build_info::compiler}}},
+          {"machine",
+           {{"cpu_model", cpu_model()},
+            {"cores", std::thread::hardware_concurrency()},
+            {"kernel", std::string(u.sysname) + " " + u.release},
+            {"arch", u.machine}}},
+          {"scenario",
+           {{"name", s.name},
+            {"description", s.description},
+            {"file", scenario_path},
+            {"hash_fnv1a64", hash.str()},
+            {"seed", s.seed},
+            {"definition", json::parse(s.canonical_json)}}},
+          {"fault_profile", "pass"}};
+}
+
+/// A started target: where it listens and, when we started it, its process.
+struct running_target {
+  endpoint at;
+  std::unique_ptr<child_process> process;
+  std::string description;
+};
+
+endpoint parse_url(std::string const& url) {
+  endpoint e;
+  std::string rest = url.substr(7);  // validated: starts with http://
+  auto const slash = rest.find('/');
+  std::string hostport = rest.substr(0, slash);
+  if (slash != std::string::npos && slash + 1 < rest.size()) e.path = rest.substr(slash);
+  if (e.path.back() != '/') e.path += '/';
+  auto const colon = hostport.rfind(':');
+  if (colon == std::string::npos) throw std::runtime_error("URL without a port: " + url);
+  e.host = hostport.substr(0, colon);
+  e.port = static_cast<std::uint16_t>(std::stoi(hostport.substr(colon + 1)));
+  return e;
+}
+
+running_target start_target(target const& t, fs::path const& log_dir) {
+  running_target r;
+  if (t.type == target::kind::url) {
+    r.at = parse_url(t.url);
+    r.description = "external server at " + t.url;
+    return r;
+  }
+  std::vector<std::string> argv;
+  if (t.type == target::kind::embedded) {
+    argv = {self_executable(), "serve", "--host", "127.0.0.1", "--port", "0", "--threads", std::to_string(t.server_threads)};
+    r.description = "fallbench serve, " + std::to_string(t.server_threads) + " thread(s)";
+  } else {
+    auto const exe_dir = fs::path(self_executable()).parent_path().string();
+    std::string const peer = "tools/peers/socketio-node/server.js";
+    auto root = find_upwards(exe_dir, peer);
+    if (root.empty()) root = find_upwards(fs::current_path().string(), peer);
+    if (root.empty()) throw std::runtime_error("target " + t.name + ": " + peer + " not found above " + exe_dir);
+    argv = {"node", (fs::path(root) / peer).string(), "--host", "127.0.0.1", "--port", "0"};
+    r.description = "socket.io 4.8 on Node.js (tools/peers/socketio-node)";
+  }
+  for (auto const& a : t.extra_args) argv.push_back(a);
+  r.process = std::make_unique<child_process>(argv, (log_dir / (t.name + ".log")).string());
+  auto const url = r.process->first_line(std::chrono::seconds{15});
+  if (!url.starts_with("http://")) throw std::runtime_error("target " + t.name + " printed '" + url + "', not a URL");
+  r.at = parse_url(url);
+  return r;
+}
+
+std::string fmt(double v, int precision = 1) {
+  std::ostringstream o;
+  o << std::fixed << std::setprecision(precision) << v;
+  return o.str();
+}
+
+double ms(json const& h, char const* key) { return h.value(key, 0.0) / 1000.0; }
+
+void print_summary(json const& doc, std::ostream& out) {
+  out << "\n" << std::left << std::setw(14) << "target" << std::setw(12) << "case" << std::setw(10) << "strategy"
+      << std::right << std::setw(9) << "clients" << std::setw(11) << "deliv/s" << std::setw(9) << "p50 ms"
+      << std::setw(9) << "p99 ms" << std::setw(10) << "p99.9 ms" << std::setw(9) << "TTFM p50" << std::setw(10)
+      << "B/deliv" << std::setw(8) << "lost" << std::setw(7) << "dup" << "  valid\n";
+  for (auto const& run : doc["runs"]) {
+    double const measure_s = run["config"]["phases_s"]["measure"].get<double>();
+    for (auto const& [name, st] : run["by_strategy"].items()) {
+      auto const& lat = st["latency"]["fanout_corrected"];
+      out << std::left << std::setw(14) << run["target"].get<std::string>() << std::setw(12)
+          << run["case"].get<std::string>() << std::setw(10) << name << std::right << std::setw(9)
+          << st["clients"].get<std::uint64_t>() << std::setw(11)
+          << fmt(static_cast<double>(lat.value("count", 0)) / measure_s, 0) << std::setw(9) << fmt(ms(lat, "p50_us"), 2)
+          << std::setw(9) << fmt(ms(lat, "p99_us"), 2) << std::setw(10) << fmt(ms(lat, "p99_9_us"), 2) << std::setw(9)
+          << fmt(ms(st["ttfm"], "p50_us"), 1) << std::setw(10) << fmt(st["wire"]["bytes_per_delivery"].get<double>(), 0)
+          << std::setw(8) << run["delivery"]["total"].value("lost", 0) << std::setw(7)
+          << run["delivery"]["total"].value("duplicated", 0) << "  " << (run["valid"].get<bool>() ? "yes" : "NO") << "\n";
+    }
+    for (auto const& why : run["invalid_reasons"]) out << "  invalid: " << why.get<std::string>() << "\n";
+  }
+  for (auto const& c : doc["capacity"]) {
+    out << "capacity " << c["target"].get<std::string>() << "/" << c["case"].get<std::string>() << ": ";
+    if (c["max_rate_per_client_hz"].is_null()) {
+      out << "no step stayed within p99 " << c["stop_p99_ms"] << " ms\n";
+    } else {
+      out << fmt(c["max_rate_per_client_hz"].get<double>(), 2) << " chats/s per client, "
+          << fmt(c["deliveries_per_s"].get<double>(), 0) << " deliveries/s at p99 " << fmt(c["p99_ms"].get<double>(), 1)
+          << " ms\n";
+    }
+  }
+  for (auto const& c : doc["comparisons"])
+    out << "ratio " << c["case"].get<std::string>() << ": " << c["candidate"].get<std::string>() << " / "
+        << c["reference"].get<std::string>() << ": p99 " << fmt(c["p99_ratio"].get<double>(), 2) << "x, deliveries/s "
+        << fmt(c["throughput_ratio"].get<double>(), 2) << "x, server CPU/delivery "
+        << fmt(c.value("cpu_per_delivery_ratio", 0.0), 2) << "x, peak RSS " << fmt(c.value("peak_rss_ratio", 0.0), 2) << "x\n";
+}
+
+json comparisons(json const& runs) {
+  // Each later target against the first, case by case (e.g. socketio-node / fallbench).
+  json out = json::array();
+  for (auto const& ref : runs) {
+    for (auto const& cand : runs) {
+      if (&ref == &cand || ref["case"] != cand["case"] || ref["target"] == cand["target"]) continue;
+      if (ref["target_index"].get<int>() != 0) continue;
+      auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
+      auto const& rl = ref["latency"]["fanout_corrected"];
+      auto const& cl = cand["latency"]["fanout_corrected"];
+      json c = {{"case", ref["case"]},
+                {"reference", ref["target"]},
+                {"candidate", cand["target"]},
+                {"p50_ratio", ratio(cl.value("p50_us", 0.0), rl.value("p50_us", 0.0))},
+                {"p99_ratio", ratio(cl.value("p99_us", 0.0), rl.value("p99_us", 0.0))},
+                {"throughput_ratio", ratio(cand["throughput"]["deliveries_per_s"].get<double>(),
+                                           ref["throughput"]["deliveries_per_s"].get<double>())}};
+      if (ref["cost"].contains("server") && cand["cost"].contains("server")) {
+        auto cpd = [](json const& r) {
+          auto const d = r["counts"]["deliveries_measured"].get<double>();
+          return d > 0 ? r["cost"]["server"]["cpu_s"].get<double>() / d : 0.0;
+        };
+        c["cpu_per_delivery_ratio"] = ratio(cpd(cand), cpd(ref));
+        c["peak_rss_ratio"] = ratio(cand["cost"]["server"]["peak_rss_bytes"].get<double>(),
+                                    ref["cost"]["server"]["peak_rss_bytes"].get<double>());
+      }
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+/// For each ladder case and target: the highest rate whose fan-out p99 stayed within the bound.
+json capacity(json const& runs) {
+  json out = json::array();
+  std::map<std::pair<std::string, std::string>, json> best;
+  for (auto const& r : runs) {
+    if (!r.contains("ladder")) continue;
+    auto key = std::make_pair(r["target"].get<std::string>(), r["ladder_case"].get<std::string>());
+    auto& b = best[key];
+    if (b.is_null()) b = {{"target", key.first}, {"case", key.second}, {"stop_p99_ms", r["ladder"]["stop_p99_ms"]},
+                          {"max_rate_per_client_hz", nullptr}, {"deliveries_per_s", nullptr}, {"p99_ms", nullptr}};
+    if (!r["ladder"]["over_bound"].get<bool>() && r["valid"].get<bool>()) {
+      b["max_rate_per_client_hz"] = r["ladder"]["rate_per_client_hz"];
+      b["deliveries_per_s"] = r["throughput"]["deliveries_per_s"];
+      b["p99_ms"] = r["latency"]["fanout_corrected"].value("p99_us", 0.0) / 1000.0;
+    }
+  }
+  for (auto& [k, v] : best) out.push_back(v);
+  return out;
+}
+
+}  // namespace
+
+int run_main(std::vector<std::string_view> const& argv) {
+  cli::args a("run", "Replay a scenario (bench/scenarios/*.json) against its targets, open loop, and write a result\n"
+                     "document (reports/schema/result.schema.json). Prints a summary table and the result's path.\n"
+                     "Exit status: 0 all runs valid, 3 some run invalid (result still written), 2 bad input.");
+  a.positional("SCENARIO", "The scenario file, e.g. bench/scenarios/smoke.json")
+      .flag("output", "FILE", "Where to write the result (default: reports/results/<scenario>-<UTC time>.json)")
+      .flag("case", "NAME", "Run only this case (repeatable)")
+      .flag("target", "NAME", "Run only against this target (repeatable)")
+      .flag("measure", "SECONDS", "Override the scenario's measure phase")
+      .toggle("quiet", "No progress line");
+  if (!a.parse(argv)) {
+    std::cout << a.help();
+    return 0;
+  }
+  if (a.positionals().size() != 1) throw cli::usage_error("expected exactly one scenario file");
+  std::string const path = a.positionals().front();
+  scenario s;
+  try {
+    s = load_scenario(path);
+  } catch (scenario_error const& e) {
+    throw cli::usage_error(e.what());
+  }
+  if (a.has("measure")) s.timing.measure = std::chrono::seconds{a.integer("measure", 1, 86'400)};
+  auto const only_cases = a.all("case");
+  auto const only_targets = a.all("target");
+  for (auto const& name : only_cases)
+    if (std::none_of(s.cases.begin(), s.cases.end(), [&](auto const& c) { return c.name == name; }))
+      throw cli::usage_error("--case " + name + ": no such case in " + path);
+  for (auto const& name : only_targets)
+    if (std::none_of(s.targets.begin(), s.targets.end(), [&](auto const& t) { return t.name == name; }))
+      throw cli::usage_error("--target " + name + ": no such target in " + path);
+
+  fs::path output = a.has("output") ? fs::path(a.str("output"))
+                                    : fs::path("reports/results") / (s.name + "-" + utc_now("%Y%m%dT%H%M%SZ") + ".json");
+  if (output.has_parent_path()) fs::create_directories(output.parent_path());
+  fs::path const log_dir = output.parent_path().empty() ? fs::path(".") : output.parent_path();
+
+  json doc = {{"schema_version", schema_version}, {"started_at", utc_now("%Y-%m-%dT%H:%M:%SZ")}};
+  doc.update(metadata(s, path));
+  doc["runs"] = json::array();
+  bool const show_progress = !a.has("quiet") && ::isatty(STDERR_FILENO);
+  bool all_valid = true;
+  int target_index = 0;
+  for (auto const& t : s.targets) {
+    if (!only_targets.empty() && std::find(only_targets.begin(), only_targets.end(), t.name) == only_targets.end()) continue;
+    std::cerr << "fallbench run: target " << t.name << "\n";
+    for (auto const& c : s.cases) {
+      if (!only_cases.empty() && std::find(only_cases.begin(), only_cases.end(), c.name) == only_cases.end()) continue;
+      // A ladder runs the case once per rate; a plain case once at its rate.
+      std::vector<double> rates = c.ladder_rates_per_client_hz;
+      if (rates.empty()) rates.push_back(c.rate_per_client_hz);
+      for (double const rate : rates) {
+        case_spec step = c;
+        step.rate_per_client_hz = rate;
+        // A fresh server for every run: one run's leftovers (sessions, memory) do not weigh on the next.
+        auto running = start_target(t, log_dir);
+        server_process proc;
+        if (running.process) proc.pid = running.process->pid();
+        auto run = run_case(s, step, running.at, proc, [&](progress const& p) {
+          if (!show_progress) return;
+          std::cerr << "\r  " << t.name << "/" << c.name << " @" << fmt(rate, 2) << " Hz " << std::setw(8) << p.phase << " "
+                    << fmt(p.elapsed_s) << " s  connected " << p.connected << "  sent " << p.chats_sent << "  delivered "
+                    << p.deliveries << "   " << std::flush;
+        });
+        if (show_progress) std::cerr << "\n";
+        if (running.process) run["server_exit_status"] = running.process->stop();
+        run["target"] = t.name;
+        run["target_index"] = target_index;
+        run["target_description"] = running.description;
+        bool const over = run["latency"]["fanout_corrected"].value("p99_us", 0.0) / 1000.0 > c.stop_p99_ms;
+        if (!c.ladder_rates_per_client_hz.empty()) {
+          run["ladder"] = {{"rate_per_client_hz", rate}, {"stop_p99_ms", c.stop_p99_ms}, {"over_bound", over}};
+          run["case"] = c.name + "@" + fmt(rate, 2) + "Hz";
+          run["ladder_case"] = c.name;
+        }
+        all_valid = all_valid && run["valid"].get<bool>();
+        doc["runs"].push_back(std::move(run));
+        // A ladder stops at the first step over the bound, or that is not a valid measurement.
+        if (!c.ladder_rates_per_client_hz.empty() && (over || !doc["runs"].back()["valid"].get<bool>())) break;
+      }
+    }
+    ++target_index;
+  }
+  doc["comparisons"] = comparisons(doc["runs"]);
+  doc["capacity"] = capacity(doc["runs"]);
+  doc["finished_at"] = utc_now("%Y-%m-%dT%H:%M:%SZ");
+  {
+    std::ofstream out(output);
+    out << doc.dump(1) << "\n";
+    if (!out) throw std::runtime_error("cannot write " + output.string());
+  }
+  print_summary(doc, std::cout);
+  std::cout << "result: " << output.string() << std::endl;
+  return all_valid ? 0 : 3;
+}
+
+}  // namespace fallbench::bench

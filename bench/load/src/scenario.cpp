@@ -1,0 +1,249 @@
+#include "fallbench/bench/scenario.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace fallbench::bench {
+
+using json = nlohmann::json;
+
+namespace {
+
+std::string show(json const& v) {
+  auto s = v.dump();
+  return s.size() > 60 ? s.substr(0, 57) + "..." : s;
+}
+
+[[noreturn]] void fail(std::string const& where, std::string const& why) { throw scenario_error(where + ": " + why); }
+
+/// Reads an object's fields, refusing unknown ones.
+class reader {
+ public:
+  reader(json const& j, std::string where) : j_(j), where_(std::move(where)) {
+    if (!j_.is_object()) fail(where_, "must be an object, got " + show(j_));
+  }
+  /// Refuse the fields nobody asked for: a typo must not silently become a default.
+  void done() const {
+    for (auto const& [key, value] : j_.items())
+      if (!seen_.contains(key)) fail(path(key), "unknown field");
+  }
+  reader(reader const&) = delete;
+  reader& operator=(reader const&) = delete;
+
+  std::string path(std::string const& key) const { return where_.empty() ? key : where_ + "." + key; }
+  json const* find(std::string const& key) {
+    seen_.insert(key);
+    auto it = j_.find(key);
+    return it == j_.end() ? nullptr : &*it;
+  }
+  json const& need(std::string const& key) {
+    auto const* v = find(key);
+    if (!v) fail(path(key), "required");
+    return *v;
+  }
+
+  std::string str(std::string const& key, std::optional<std::string> fallback = std::nullopt) {
+    auto const* v = fallback ? find(key) : &need(key);
+    if (!v) return *fallback;
+    if (!v->is_string() || v->get_ref<std::string const&>().empty()) fail(path(key), "must be a non-empty string, got " + show(*v));
+    return v->get<std::string>();
+  }
+  double number(std::string const& key, double lo, double hi, std::optional<double> fallback = std::nullopt) {
+    auto const* v = fallback ? find(key) : &need(key);
+    if (!v) return *fallback;
+    if (!v->is_number() || v->get<double>() < lo || v->get<double>() > hi) {
+      std::ostringstream why;
+      why << "must be a number from " << lo << " to " << hi << ", got " << show(*v);
+      fail(path(key), why.str());
+    }
+    return v->get<double>();
+  }
+  std::int64_t integer(std::string const& key, std::int64_t lo, std::int64_t hi, std::optional<std::int64_t> fallback = std::nullopt) {
+    auto const* v = fallback ? find(key) : &need(key);
+    if (!v) return *fallback;
+    if (!v->is_number_integer() || v->get<std::int64_t>() < lo || v->get<std::int64_t>() > hi)
+      fail(path(key), "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi) + ", got " + show(*v));
+    return v->get<std::int64_t>();
+  }
+  std::chrono::milliseconds seconds(std::string const& key, double hi, double fallback) {
+    return std::chrono::milliseconds{static_cast<std::int64_t>(number(key, 0, hi, fallback) * 1000.0)};
+  }
+
+ private:
+  json const& j_;
+  std::string where_;
+  std::set<std::string> seen_;
+};
+
+target parse_target(json const& j, std::string const& where) {
+  reader r(j, where);
+  target t;
+  t.name = r.str("name");
+  auto const kind = r.str("kind");
+  if (kind == "embedded") {
+    t.type = target::kind::embedded;
+  } else if (kind == "node-peer") {
+    t.type = target::kind::node_peer;
+  } else if (kind == "url") {
+    t.type = target::kind::url;
+    t.url = r.str("url");
+    if (!t.url.starts_with("http://")) fail(r.path("url"), "must start with http://, got " + show(t.url));
+  } else {
+    fail(r.path("kind"), "must be embedded, node-peer or url, got " + show(kind));
+  }
+  t.server_threads = static_cast<int>(r.integer("threads", 1, 256, 2));
+  if (auto const* extra = r.find("args")) {
+    if (!extra->is_array()) fail(r.path("args"), "must be an array of strings");
+    for (auto const& a : *extra) {
+      if (!a.is_string()) fail(r.path("args"), "must be an array of strings, got " + show(a));
+      t.extra_args.push_back(a.get<std::string>());
+    }
+  }
+  r.done();
+  return t;
+}
+
+case_spec parse_case(json const& j, std::string const& where, json const& defaults) {
+  // A case inherits every field it does not set from the scenario's "defaults".
+  json merged = defaults.is_object() ? defaults : json::object();
+  if (!j.is_object()) fail(where, "must be an object, got " + show(j));
+  for (auto const& [k, v] : j.items()) merged[k] = v;
+  reader r(merged, where);
+  case_spec c;
+  c.name = r.str("name");
+  c.clients = static_cast<int>(r.integer("clients", 1, 100'000));
+  auto const& mix = r.need("strategies");
+  if (mix.is_string()) {
+    auto s = transport::parse_strategy(mix.get<std::string>());
+    if (!s) fail(r.path("strategies"), "unknown strategy " + show(mix) + " (polling, websocket, upgrade, fallback)");
+    c.mix[*s] = 1;
+  } else if (mix.is_object() && !mix.empty()) {
+    for (auto const& [name, weight] : mix.items()) {
+      auto s = transport::parse_strategy(name);
+      if (!s) fail(r.path("strategies") + "." + name, "unknown strategy (polling, websocket, upgrade, fallback)");
+      if (!weight.is_number() || weight.get<double>() <= 0) fail(r.path("strategies") + "." + name, "weight must be a positive number");
+      c.mix[*s] = weight.get<double>();
+    }
+  } else {
+    fail(r.path("strategies"), "must be a strategy name or an object of weights, got " + show(mix));
+  }
+  c.rooms.count = static_cast<int>(r.integer("rooms", 1, 100'000, 1));
+  if (c.rooms.count > c.clients) fail(r.path("rooms"), "more rooms than clients");
+  auto const spread = r.str("room_distribution", std::string("uniform"));
+  if (spread == "uniform") {
+    c.rooms.zipf_exponent = 0;
+  } else if (spread == "zipf") {
+    c.rooms.zipf_exponent = r.number("zipf_exponent", 0.01, 10, 1.0);
+  } else {
+    fail(r.path("room_distribution"), "must be uniform or zipf, got " + show(spread));
+  }
+  c.rate_per_client_hz = r.number("rate_per_client_hz", 0, 10'000, merged.contains("ladder_rates_per_client_hz") ? 0.0 : -1.0);
+  if (c.rate_per_client_hz < 0) fail(r.path("rate_per_client_hz"), "required (or a ladder_rates_per_client_hz)");
+  auto const bytes = r.find("message_bytes");
+  if (!bytes) {
+    c.message_bytes_min = c.message_bytes_max = 16;
+  } else if (bytes->is_number_integer()) {
+    c.message_bytes_min = c.message_bytes_max = static_cast<std::uint32_t>(r.integer("message_bytes", 1, 900'000));
+  } else if (bytes->is_array() && bytes->size() == 2 && (*bytes)[0].is_number_integer() && (*bytes)[1].is_number_integer() &&
+             (*bytes)[0].get<std::int64_t>() >= 1 && (*bytes)[0] <= (*bytes)[1] && (*bytes)[1].get<std::int64_t>() <= 900'000) {
+    c.message_bytes_min = (*bytes)[0].get<std::uint32_t>();
+    c.message_bytes_max = (*bytes)[1].get<std::uint32_t>();
+  } else {
+    fail(r.path("message_bytes"), "must be an integer or [min, max] from 1 to 900000, got " + show(*bytes));
+  }
+  c.churn_per_client_per_min = r.number("churn_per_client_per_min", 0, 600, 0);
+  if (auto const* ladder = r.find("ladder_rates_per_client_hz")) {
+    if (!ladder->is_array() || ladder->empty()) fail(r.path("ladder_rates_per_client_hz"), "must be a non-empty array of rates");
+    double previous = 0;
+    for (auto const& rate : *ladder) {
+      if (!rate.is_number() || rate.get<double>() <= previous || rate.get<double>() > 10'000)
+        fail(r.path("ladder_rates_per_client_hz"), "must be rising positive rates up to 10000, got " + show(rate));
+      previous = rate.get<double>();
+      c.ladder_rates_per_client_hz.push_back(previous);
+    }
+    c.stop_p99_ms = r.number("stop_p99_ms", 1, 60'000, 250);
+  }
+  if (c.churn_per_client_per_min > 0 && c.rooms.count < 2) fail(r.path("churn_per_client_per_min"), "churn needs at least 2 rooms");
+  r.done();
+  return c;
+}
+
+std::uint64_t fnv1a64(std::string_view s) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (char const c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+}  // namespace
+
+scenario parse_scenario(std::string_view json_text) {
+  auto const j = json::parse(json_text, nullptr, false);
+  if (j.is_discarded()) throw scenario_error("scenario: not valid JSON");
+  scenario s;
+  {
+    reader r(j, "");
+    s.name = r.str("name");
+    s.description = r.str("description", std::string("-"));
+    s.seed = static_cast<std::uint64_t>(r.integer("seed", 0, INT64_MAX, 1));
+    if (auto const* targets = r.find("targets")) {
+      if (!targets->is_array() || targets->empty()) fail("targets", "must be a non-empty array");
+      std::set<std::string> names;
+      for (std::size_t i = 0; i < targets->size(); ++i) {
+        s.targets.push_back(parse_target((*targets)[i], "targets[" + std::to_string(i) + "]"));
+        if (!names.insert(s.targets.back().name).second) fail("targets[" + std::to_string(i) + "].name", "duplicate name");
+      }
+    } else {
+      s.targets.push_back({"fallbench", target::kind::embedded, {}, 2, {}});
+    }
+    json const defaults = r.find("defaults") ? r.need("defaults") : json::object();
+    if (!defaults.is_object()) fail("defaults", "must be an object");
+    auto const& cases = r.need("cases");
+    if (!cases.is_array() || cases.empty()) fail("cases", "must be a non-empty array");
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+      s.cases.push_back(parse_case(cases[i], "cases[" + std::to_string(i) + "]", defaults));
+      if (!names.insert(s.cases.back().name).second) fail("cases[" + std::to_string(i) + "].name", "duplicate name");
+    }
+    if (auto const* p = r.find("phases")) {
+      reader ph(*p, "phases");
+      s.timing.connect_ramp = ph.seconds("connect_ramp_s", 600, 1);
+      s.timing.warmup = ph.seconds("warmup_s", 3600, 1);
+      s.timing.measure = ph.seconds("measure_s", 24 * 3600, 5);
+      s.timing.drain = ph.seconds("drain_s", 600, 1);
+      if (s.timing.measure.count() == 0) fail("phases.measure_s", "must be more than 0");
+      ph.done();
+    }
+    if (auto const* g = r.find("generator")) {
+      reader gr(*g, "generator");
+      s.generator.threads = static_cast<int>(gr.integer("threads", 1, 64, 1));
+      s.generator.max_lag = std::chrono::milliseconds{gr.integer("max_lag_ms", 1, 60'000, 100)};
+      s.generator.max_cpu_utilisation = gr.number("max_cpu_utilisation", 0.1, 1.0, 0.9);
+      s.generator.error_budget = gr.number("error_budget", 0, 1, 0.01);
+      gr.done();
+    }
+    r.done();
+  }
+  s.canonical_json = j.dump();
+  s.hash = fnv1a64(s.canonical_json);
+  return s;
+}
+
+scenario load_scenario(std::string const& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw scenario_error(path + ": cannot read the file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  try {
+    return parse_scenario(text.str());
+  } catch (scenario_error const& e) {
+    throw scenario_error(path + ": " + e.what());
+  }
+}
+
+}  // namespace fallbench::bench

@@ -1,0 +1,119 @@
+#include "fallbench/bench/scenario.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace fallbench::bench {
+namespace {
+
+std::string const minimal = R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"websocket","rate_per_client_hz":1}]})";
+
+// The error names the field and the reason.
+void expect_error(std::string const& text, std::string const& needle) {
+  try {
+    parse_scenario(text);
+    ADD_FAILURE() << "accepted: " << text;
+  } catch (scenario_error const& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what() << "\nwanted: " << needle;
+  }
+}
+
+TEST(ScenarioTest, ReadsAMinimalScenarioWithDefaults) {
+  auto const s = parse_scenario(minimal);
+  EXPECT_EQ(s.name, "t");
+  ASSERT_EQ(s.targets.size(), 1u);
+  EXPECT_EQ(s.targets[0].type, target::kind::embedded);
+  ASSERT_EQ(s.cases.size(), 1u);
+  EXPECT_EQ(s.cases[0].clients, 4);
+  EXPECT_EQ(s.cases[0].mix.at(transport::strategy::websocket), 1.0);
+  EXPECT_EQ(s.cases[0].rooms.count, 1);
+  EXPECT_EQ(s.timing.measure, std::chrono::seconds{5});
+  EXPECT_NE(s.hash, 0u);
+}
+
+TEST(ScenarioTest, CasesInheritDefaults) {
+  auto const s = parse_scenario(R"({"name":"t","defaults":{"clients":8,"rooms":2,"rate_per_client_hz":3,"message_bytes":[10,20]},
+    "cases":[{"name":"a","strategies":"polling"},{"name":"b","strategies":{"upgrade":3,"fallback":1},"clients":12}]})");
+  EXPECT_EQ(s.cases[0].clients, 8);
+  EXPECT_EQ(s.cases[1].clients, 12);
+  EXPECT_EQ(s.cases[1].rooms.count, 2);
+  EXPECT_EQ(s.cases[0].message_bytes_min, 10u);
+  EXPECT_EQ(s.cases[0].message_bytes_max, 20u);
+  EXPECT_EQ(s.cases[1].mix.at(transport::strategy::upgrade), 3.0);
+}
+
+TEST(ScenarioTest, HashChangesWithTheScenario) {
+  auto const a = parse_scenario(minimal);
+  auto b_text = minimal;
+  b_text.replace(b_text.find("\"clients\":4"), 11, "\"clients\":5");
+  EXPECT_NE(a.hash, parse_scenario(b_text).hash);
+  EXPECT_EQ(a.hash, parse_scenario(minimal).hash);
+}
+
+TEST(ScenarioTest, RejectsBadInputNamingTheField) {
+  expect_error("not json", "not valid JSON");
+  expect_error(R"({"cases":[]})", "name: required");
+  expect_error(R"({"name":"t"})", "cases: required");
+  expect_error(R"({"name":"t","cases":[]})", "cases: must be a non-empty array");
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":"many","strategies":"polling","rate_per_client_hz":1}]})",
+               R"(cases[0].clients: must be an integer from 1 to 100000, got "many")");
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":0,"strategies":"polling","rate_per_client_hz":1}]})",
+               "cases[0].clients");
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"carrier-pigeon","rate_per_client_hz":1}]})",
+               "cases[0].strategies: unknown strategy");
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":{"polling":-1},"rate_per_client_hz":1}]})",
+               "cases[0].strategies.polling: weight must be a positive number");
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"polling"}]})",
+               "cases[0].rate_per_client_hz: required");
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":2,"rooms":3,"strategies":"polling","rate_per_client_hz":1}]})",
+               "cases[0].rooms: more rooms than clients");
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"polling","rate_per_client_hz":1,"message_bytes":[20,10]}]})",
+               "cases[0].message_bytes");
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"polling","rate_per_client_hz":1,"churn_per_client_per_min":1}]})",
+               "churn needs at least 2 rooms");
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"polling","ladder_rates_per_client_hz":[2,1]}]})",
+               "cases[0].ladder_rates_per_client_hz: must be rising");
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"polling","rate_per_client_hz":1},{"name":"c","clients":4,"strategies":"polling","rate_per_client_hz":1}]})",
+               "cases[1].name: duplicate name");
+  expect_error(R"({"name":"t","targets":[{"name":"x","kind":"url","url":"ftp://h"}],"cases":[{"name":"c","clients":1,"strategies":"polling","rate_per_client_hz":1}]})",
+               "targets[0].url: must start with http://");
+  expect_error(R"({"name":"t","targets":[{"name":"x","kind":"mainframe"}],"cases":[{"name":"c","clients":1,"strategies":"polling","rate_per_client_hz":1}]})",
+               "targets[0].kind");
+  expect_error(R"({"name":"t","phases":{"measure_s":0},"cases":[{"name":"c","clients":1,"strategies":"polling","rate_per_client_hz":1}]})",
+               "phases.measure_s: must be more than 0");
+}
+
+// A typo must not silently become a default.
+TEST(ScenarioTest, RejectsUnknownFields) {
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"polling","rate_per_client_hz":1,"rate_hz":9}]})",
+               "cases[0].rate_hz: unknown field");
+  expect_error(R"({"name":"t","phase":{},"cases":[{"name":"c","clients":4,"strategies":"polling","rate_per_client_hz":1}]})",
+               "phase: unknown field");
+  expect_error(R"({"name":"t","generator":{"thread":2},"cases":[{"name":"c","clients":4,"strategies":"polling","rate_per_client_hz":1}]})",
+               "generator.thread: unknown field");
+}
+
+TEST(ScenarioTest, ReportsAnUnreadableFile) {
+  try {
+    load_scenario("/nonexistent/scenario.json");
+    ADD_FAILURE() << "accepted a missing file";
+  } catch (scenario_error const& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot read"), std::string::npos) << e.what();
+  }
+}
+
+// Every shipped scenario validates.
+TEST(ScenarioTest, ShippedScenariosValidate) {
+  std::filesystem::path const dir = FALLBENCH_SCENARIO_DIR;
+  int seen = 0;
+  for (auto const& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".json") continue;
+    ++seen;
+    EXPECT_NO_THROW(load_scenario(entry.path().string())) << entry.path();
+  }
+  EXPECT_GE(seen, 5);
+}
+
+}  // namespace
+}  // namespace fallbench::bench

@@ -4,6 +4,7 @@
 #include "fallbench/bench/run_command.hpp"
 #include "fallbench/chat/serve.hpp"
 #include "fallbench/cli/args.hpp"
+#include "fallbench/proxy/proxy_main.hpp"
 
 #include <cstring>
 #include <exception>
@@ -23,6 +24,7 @@ constexpr command commands[] = {
     {"serve", "run the chat server (Engine.IO v4 / Socket.IO v5, polling and WebSocket)", fallbench::chat::serve_main},
     {"chat", "a terminal chat client (polling, websocket, upgrade or fallback)", fallbench::cli::chat_main},
     {"run", "replay a scenario against its servers, open loop, and write a result", fallbench::bench::run_main},
+    {"proxy", "the fault-injecting proxy: relay to a server, applying a fault profile", fallbench::proxy::proxy_main},
 };
 
 int usage(std::ostream& out) {

@@ -1,0 +1,1036 @@
+// Integration tests of the fault proxy (tools/proxy): each profile does what it claims, against an
+// upstream that lives in the test (a Beast HTTP/WebSocket server on its own thread). Loopback only,
+// port 0, every wait bounded by a deadline. Timing assertions are lower bounds that follow from what
+// the proxy must do (a loaded machine can only make them hold more), with generous upper bounds.
+
+#include "fallbench/cli/args.hpp"
+#include "fallbench/proxy/proxy.hpp"
+#include "fallbench/proxy/proxy_main.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/error.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace fp = fallbench::proxy;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+using clock_type = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using namespace std::chrono_literals;
+
+/// The deadline of every connect, read and write in this suite: a test that waits longer has failed.
+constexpr milliseconds io_deadline{5'000};
+
+milliseconds since(clock_type::time_point t) {
+  return std::chrono::duration_cast<milliseconds>(clock_type::now() - t);
+}
+
+tcp::endpoint loopback(unsigned short port) { return {net::ip::address_v4::loopback(), port}; }
+
+std::string random_bytes(std::mt19937_64& rng, std::size_t n) {
+  std::string out(n, '\0');
+  for (auto& c : out) c = static_cast<char>(rng() & 0xff);
+  return out;
+}
+
+std::string get_request(std::string const& target, bool keep_alive = true) {
+  return "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + (keep_alive ? "" : "Connection: close\r\n") + "\r\n";
+}
+
+// ---- the upstream: a Beast server on its own thread ----
+
+/// One request as the upstream saw it.
+struct seen_request {
+  std::uint64_t connection = 0;
+  std::string method, target;
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::size_t body_bytes = 0;
+
+  bool has(std::string_view name) const {
+    return std::any_of(fields.begin(), fields.end(), [&](auto const& f) { return beast::iequals(f.first, name); });
+  }
+  std::string value(std::string_view name) const {
+    for (auto const& [n, v] : fields)
+      if (beast::iequals(n, name)) return v;
+    return {};
+  }
+};
+
+/// An HTTP/1.1 and WebSocket server for the tests, recording every request head. Routes:
+///   /hello            200 "hello"
+///   /echo             200 with the request body
+///   /bytes?n=N        200 with N bytes
+///   /sink             200 with the request body's size
+///   /poll?delay_ms=T  200 "polled" after T ms (a long-poll)
+///   /slow?chunks=K&interval_ms=T  a chunked response, one chunk every T ms
+///   /ws               WebSocket echo (an upgrade), 400 for a plain GET
+/// Every response carries X-Upstream-Connection: the id of the connection it came on.
+class test_upstream {
+ public:
+  test_upstream() : acceptor_(ioc_, loopback(0)) {
+    net::co_spawn(ioc_, accept_loop(), net::detached);
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+  ~test_upstream() {
+    ioc_.stop();
+    thread_.join();
+  }
+  test_upstream(test_upstream const&) = delete;
+  test_upstream& operator=(test_upstream const&) = delete;
+
+  unsigned short port() const { return acceptor_.local_endpoint().port(); }
+  std::vector<seen_request> requests() const {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
+
+ private:
+  static std::string query_value(std::string_view target, std::string_view key) {
+    auto const q = target.find('?');
+    if (q == std::string_view::npos) return {};
+    std::string_view query = target.substr(q + 1);
+    while (!query.empty()) {
+      auto const amp = query.find('&');
+      auto const pair = query.substr(0, amp);
+      if (auto const eq = pair.find('='); pair.substr(0, eq) == key && eq != std::string_view::npos)
+        return std::string(pair.substr(eq + 1));
+      query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    }
+    return {};
+  }
+  static std::size_t query_number(std::string_view target, std::string_view key) {
+    auto const v = query_value(target, key);
+    return v.empty() ? 0 : static_cast<std::size_t>(std::stoull(v));
+  }
+
+  net::awaitable<void> accept_loop() {
+    for (std::uint64_t id = 1;; ++id) {
+      auto socket = co_await acceptor_.async_accept(net::use_awaitable);
+      net::co_spawn(ioc_, serve(std::move(socket), id), net::detached);
+    }
+  }
+
+  net::awaitable<void> serve(tcp::socket socket, std::uint64_t id) {
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    try {
+      for (;;) {
+        http::request_parser<http::string_body> parser;
+        parser.body_limit(16u << 20);
+        stream.expires_after(io_deadline * 2);
+        co_await http::async_read(stream, buffer, parser, net::use_awaitable);
+        auto req = parser.release();
+        std::string const target(req.target());
+        std::string const path = target.substr(0, target.find('?'));
+        {
+          seen_request seen{id, std::string(req.method_string()), target, {}, req.body().size()};
+          for (auto const& f : req) seen.fields.emplace_back(std::string(f.name_string()), std::string(f.value()));
+          std::lock_guard lock(mutex_);
+          requests_.push_back(std::move(seen));
+        }
+        if (path == "/ws" && websocket::is_upgrade(req)) {
+          co_await serve_websocket(std::move(stream), std::move(req));
+          co_return;
+        }
+        if (path == "/slow") {
+          co_await serve_slow(stream, id, query_number(target, "chunks"), milliseconds{query_number(target, "interval_ms")});
+          continue;
+        }
+        http::response<http::string_body> res{http::status::ok, req.version()};
+        res.set("X-Upstream-Connection", std::to_string(id));
+        res.keep_alive(req.keep_alive());
+        if (path == "/hello") {
+          res.body() = "hello";
+        } else if (path == "/echo") {
+          res.body() = req.body();
+        } else if (path == "/bytes") {
+          res.body() = std::string(query_number(target, "n"), 'x');
+        } else if (path == "/sink") {
+          res.body() = std::to_string(req.body().size());
+        } else if (path == "/poll") {
+          net::steady_timer timer(co_await net::this_coro::executor);
+          timer.expires_after(milliseconds{query_number(target, "delay_ms")});
+          co_await timer.async_wait(net::use_awaitable);
+          res.body() = "polled";
+        } else if (path == "/ws") {
+          res.result(http::status::bad_request);
+          res.body() = "not a WebSocket request";
+        } else {
+          res.result(http::status::not_found);
+        }
+        res.prepare_payload();
+        stream.expires_after(io_deadline * 2);
+        co_await http::async_write(stream, res, net::use_awaitable);
+        if (!res.keep_alive()) {
+          stream.socket().shutdown(tcp::socket::shutdown_send);
+          co_return;
+        }
+      }
+    } catch (std::exception const&) {
+      // The peer left, or a deadline passed: this connection is over, which is all the tests need.
+    }
+  }
+
+  net::awaitable<void> serve_slow(beast::tcp_stream& stream, std::uint64_t id, std::size_t chunks, milliseconds interval) {
+    std::string head = "HTTP/1.1 200 OK\r\nX-Upstream-Connection: " + std::to_string(id) +
+                       "\r\nTransfer-Encoding: chunked\r\n\r\n";
+    co_await net::async_write(stream, net::buffer(head), net::use_awaitable);
+    net::steady_timer timer(co_await net::this_coro::executor);
+    for (std::size_t i = 0; i < chunks; ++i) {
+      if (i > 0) {
+        timer.expires_after(interval);
+        co_await timer.async_wait(net::use_awaitable);
+      }
+      std::string const data = "chunk " + std::to_string(i) + "\n";
+      char size[16];
+      std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+      std::string const chunk = size + data + "\r\n";
+      co_await net::async_write(stream, net::buffer(chunk), net::use_awaitable);
+    }
+    co_await net::async_write(stream, net::buffer(std::string_view("0\r\n\r\n")), net::use_awaitable);
+  }
+
+  static net::awaitable<void> serve_websocket(beast::tcp_stream stream, http::request<http::string_body> req) {
+    stream.expires_never();
+    websocket::stream<beast::tcp_stream> ws(std::move(stream));
+    websocket::stream_base::timeout timeouts{};
+    timeouts.handshake_timeout = io_deadline;
+    timeouts.idle_timeout = io_deadline * 2;
+    timeouts.keep_alive_pings = false;
+    ws.set_option(timeouts);
+    co_await ws.async_accept(req, net::use_awaitable);
+    beast::flat_buffer buffer;
+    for (;;) {
+      co_await ws.async_read(buffer, net::use_awaitable);
+      ws.binary(ws.got_binary());
+      co_await ws.async_write(buffer.data(), net::use_awaitable);
+      buffer.consume(buffer.size());
+    }
+  }
+
+  net::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::thread thread_;
+  mutable std::mutex mutex_;
+  std::vector<seen_request> requests_;
+};
+
+/// An upstream that reads exactly `expect` bytes from one connection, then writes `reply` and closes:
+/// it sees the relayed bytes as they are, with no parser in between.
+class raw_upstream {
+ public:
+  raw_upstream(std::size_t expect, std::string reply) : acceptor_(ioc_, loopback(0)) {
+    result_ = received_.get_future();
+    net::co_spawn(ioc_, run(expect, std::move(reply)), net::detached);
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+  ~raw_upstream() {
+    ioc_.stop();
+    thread_.join();
+  }
+  unsigned short port() const { return acceptor_.local_endpoint().port(); }
+  /// What arrived, once `expect` bytes did (or an empty optional after the deadline).
+  std::optional<std::string> received() {
+    if (result_.wait_for(io_deadline) != std::future_status::ready) return std::nullopt;
+    return result_.get();
+  }
+
+ private:
+  net::awaitable<void> run(std::size_t expect, std::string reply) {
+    std::string data(expect, '\0');
+    try {
+      auto socket = co_await acceptor_.async_accept(net::use_awaitable);
+      co_await net::async_read(socket, net::buffer(data), net::use_awaitable);
+      received_.set_value(data);
+      co_await net::async_write(socket, net::buffer(reply), net::use_awaitable);
+      socket.shutdown(tcp::socket::shutdown_send);
+      char sink[256];
+      for (;;) co_await socket.async_read_some(net::buffer(sink), net::use_awaitable);
+    } catch (std::exception const&) {
+      // The test's deadline reports what did not arrive.
+    }
+  }
+
+  net::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::promise<std::string> received_;
+  std::future<std::string> result_;
+  std::thread thread_;
+};
+
+// ---- the proxy under test ----
+
+/// A proxy in process on 127.0.0.1:0 with two I/O threads; the destructor stops it and joins them,
+/// which also checks that stop() leaves no work behind. Records the proxy's events for wait_event().
+class running_proxy {
+ public:
+  running_proxy(unsigned short upstream_port, fp::profile const& initial, fp::proxy_options options = {})
+      : work_(net::make_work_guard(ioc_)) {
+    options.upstream = loopback(upstream_port);
+    proxy_.emplace(ioc_, options, initial);
+    proxy_->on_event([this](fp::fault_event const& e) {
+      std::lock_guard lock(mutex_);
+      events_.push_back(e);
+      changed_.notify_all();
+    });
+    port_ = proxy_->listen(loopback(0)).port();
+    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  }
+  running_proxy(unsigned short upstream_port, std::string_view spec, fp::proxy_options options = {})
+      : running_proxy(upstream_port, fp::parse_profile(spec), options) {}
+  ~running_proxy() {
+    proxy_->stop();
+    work_.reset();
+    for (auto& t : threads_) t.join();
+  }
+  running_proxy(running_proxy const&) = delete;
+  running_proxy& operator=(running_proxy const&) = delete;
+
+  unsigned short port() const { return port_; }
+  fp::proxy& operator*() { return *proxy_; }
+  fp::proxy* operator->() { return &*proxy_; }
+
+  /// Wait until an event matching `match` has been logged; @return it, or nothing after `deadline`.
+  std::optional<fp::fault_event> wait_event(std::function<bool(fp::fault_event const&)> const& match,
+                                            milliseconds deadline = io_deadline) {
+    std::unique_lock lock(mutex_);
+    std::optional<fp::fault_event> found;
+    changed_.wait_for(lock, deadline, [&] {
+      for (auto const& e : events_)
+        if (match(e)) {
+          found = e;
+          return true;
+        }
+      return false;
+    });
+    return found;
+  }
+  /// Wait until the proxy's counters satisfy `done` (they change after the bytes they count moved).
+  bool wait_stats(std::function<bool(fp::proxy_stats const&)> const& done) {
+    // No event signals a counter; the events that do move are waited on instead where there is one.
+    auto const until = clock_type::now() + io_deadline;
+    while (!done(proxy_->stats())) {
+      if (clock_type::now() > until) return false;
+      std::this_thread::yield();
+    }
+    return true;
+  }
+
+ private:
+  net::io_context ioc_;
+  std::optional<fp::proxy> proxy_;
+  net::executor_work_guard<net::io_context::executor_type> work_;
+  std::vector<std::thread> threads_;
+  unsigned short port_ = 0;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<fp::fault_event> events_;
+};
+
+bool has_event(std::vector<fp::fault_event> const& log, std::uint64_t connection, std::string_view profile,
+               std::string_view what) {
+  return std::any_of(log.begin(), log.end(), [&](fp::fault_event const& e) {
+    return e.connection == connection && e.profile == profile && e.what.find(what) != std::string::npos;
+  });
+}
+
+std::string dump(std::vector<fp::fault_event> const& log) {
+  std::string out;
+  for (auto const& e : log) out += "\n  " + fp::to_string(e);
+  return out.empty() ? " (empty)" : out;
+}
+
+// ---- clients: blocking calls over their own io_context, each bounded by a deadline ----
+
+/// Run the operation `start` begins until it completes or `deadline` passes; then cancel the
+/// socket's operations and report beast::error::timeout.
+template <class Start>
+error_code run_bounded(net::io_context& ioc, tcp::socket& socket, milliseconds deadline, Start&& start) {
+  std::optional<error_code> result;
+  start([&](error_code ec, auto&&...) { result = ec; });
+  ioc.restart();
+  ioc.run_for(deadline);
+  if (result) return *result;
+  error_code ignored;
+  socket.cancel(ignored);
+  ioc.restart();
+  ioc.run_for(io_deadline);
+  return beast::error::timeout;
+}
+
+/// A plain TCP client speaking raw bytes, or HTTP through Beast's parser.
+class tcp_client {
+ public:
+  error_code connect(unsigned short port) {
+    return run_bounded(ioc_, socket_, io_deadline, [&](auto h) { socket_.async_connect(loopback(port), h); });
+  }
+  error_code write(std::string_view bytes) {
+    return run_bounded(ioc_, socket_, io_deadline,
+                       [&](auto h) { net::async_write(socket_, net::buffer(bytes.data(), bytes.size()), h); });
+  }
+  /// Append what one read returns to `out` (bytes the HTTP parser left over come first).
+  error_code read_some(std::string& out, milliseconds deadline = io_deadline) {
+    if (buffer_.size() > 0) {
+      out += beast::buffers_to_string(buffer_.data());
+      buffer_.consume(buffer_.size());
+      return {};
+    }
+    char data[65536];
+    return run_bounded(ioc_, socket_, deadline, [&](auto h) {
+      socket_.async_read_some(net::buffer(data), [&, h](error_code ec, std::size_t n) mutable {
+        out.append(data, n);
+        h(ec);
+      });
+    });
+  }
+  /// Read until `done(out)`, an error or the deadline.
+  error_code read_until(std::string& out, std::function<bool(std::string const&)> const& done,
+                        milliseconds deadline = io_deadline) {
+    auto const until = clock_type::now() + deadline;
+    while (!done(out)) {
+      auto const left = std::chrono::duration_cast<milliseconds>(until - clock_type::now());
+      if (left <= 0ms) return beast::error::timeout;
+      if (auto ec = read_some(out, left)) return ec;
+    }
+    return {};
+  }
+  /// Read until the peer ends the connection: @return eof, connection_reset, or timeout.
+  error_code read_to_end(std::string& out, milliseconds deadline = io_deadline) {
+    auto const until = clock_type::now() + deadline;
+    for (;;) {
+      auto const left = std::chrono::duration_cast<milliseconds>(until - clock_type::now());
+      if (left <= 0ms) return beast::error::timeout;
+      if (auto ec = read_some(out, left)) return ec;
+    }
+  }
+  /// Write `request` and read one response.
+  error_code exchange(std::string_view request, http::response<http::string_body>& res) {
+    if (auto ec = write(request)) return ec;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(16u << 20);
+    auto const ec = run_bounded(ioc_, socket_, io_deadline, [&](auto h) { http::async_read(socket_, buffer_, parser, h); });
+    res = parser.release();
+    return ec;
+  }
+
+ private:
+  net::io_context ioc_;
+  tcp::socket socket_{ioc_};
+  beast::flat_buffer buffer_;
+};
+
+/// A WebSocket client (Beast) over its own io_context.
+class ws_client {
+ public:
+  error_code connect(unsigned short port, milliseconds deadline = io_deadline) {
+    auto& socket = ws_.next_layer();
+    if (auto ec = run_bounded(ioc_, socket, io_deadline, [&](auto h) { socket.async_connect(loopback(port), h); }))
+      return ec;
+    return run_bounded(ioc_, socket, deadline, [&](auto h) { ws_.async_handshake(response_, "127.0.0.1", "/ws", h); });
+  }
+  /// The answer to the handshake (the refusal, when there was one).
+  websocket::response_type const& response() const { return response_; }
+  error_code write(std::string_view bytes, bool binary) {
+    ws_.binary(binary);
+    return run_bounded(ioc_, ws_.next_layer(), io_deadline,
+                       [&](auto h) { ws_.async_write(net::buffer(bytes.data(), bytes.size()), h); });
+  }
+  error_code read(std::string& out, milliseconds deadline = io_deadline) {
+    beast::flat_buffer buffer;
+    auto const ec = run_bounded(ioc_, ws_.next_layer(), deadline, [&](auto h) { ws_.async_read(buffer, h); });
+    out = beast::buffers_to_string(buffer.data());
+    return ec;
+  }
+
+ private:
+  net::io_context ioc_;
+  websocket::stream<tcp::socket> ws_{ioc_};
+  websocket::response_type response_;
+};
+
+/// GET `target` on `client` and expect 200; @return the upstream connection it was served on.
+std::string get_ok(tcp_client& client, std::string const& target, std::string_view body) {
+  http::response<http::string_body> res;
+  auto const ec = client.exchange(get_request(target), res);
+  EXPECT_FALSE(ec) << "GET " << target << ": " << ec.message();
+  EXPECT_EQ(res.result_int(), 200u) << "GET " << target;
+  EXPECT_EQ(res.body(), body) << "GET " << target;
+  return std::string(res["X-Upstream-Connection"]);
+}
+
+// ---- pass ----
+
+TEST(ProxyPassTest, RelaysPipelinedHttpByteForByte) {
+  std::uint64_t const seed = 20240611;
+  std::mt19937_64 rng(seed);
+  auto const body_a = random_bytes(rng, 3000);
+  auto const chunk_b = random_bytes(rng, 10);
+  auto const body_c = random_bytes(rng, 2000);
+  // Odd spacing and case, a chunk extension and a trailer: a relay passes them on as they are.
+  std::string const requests = "POST /a HTTP/1.1\r\nHost: x\r\nx-ODD-case:   spaced  \r\nContent-Length: 3000\r\n\r\n" +
+                               body_a + "POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\na;ext=1\r\n" +
+                               chunk_b + "\r\n0\r\nX-Trailer: t\r\n\r\n";
+  std::string const replies = "HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n" + body_c +
+                              "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+  raw_upstream upstream(requests.size(), replies);
+  running_proxy proxy(upstream.port(), "pass");
+
+  tcp_client client;
+  ASSERT_FALSE(client.connect(proxy.port()));
+  ASSERT_FALSE(client.write(requests));
+  auto const seen = upstream.received();
+  ASSERT_TRUE(seen) << "the upstream did not get " << requests.size() << " bytes; seed " << seed;
+  EXPECT_TRUE(*seen == requests) << "the upstream got different bytes; seed " << seed;
+  std::string got;
+  auto const ec = client.read_until(got, [&](std::string const& s) { return s.size() >= replies.size(); });
+  ASSERT_FALSE(ec) << ec.message() << "; got " << got.size() << " of " << replies.size() << " bytes; seed " << seed;
+  EXPECT_TRUE(got == replies) << "the client got different bytes; seed " << seed;
+
+  EXPECT_TRUE(proxy.wait_stats([&](fp::proxy_stats const& s) {
+    return s.bytes_up == requests.size() && s.bytes_down == replies.size() && s.http_requests == 2 &&
+           s.http_responses == 2;
+  })) << "bytes up " << proxy->stats().bytes_up << ", down " << proxy->stats().bytes_down;
+  EXPECT_EQ(proxy->stats().connections_accepted, 1u);
+  EXPECT_EQ(proxy->stats().faults, 0u);
+}
+
+TEST(ProxyPassTest, RelaysWebSocketMessagesByteForByte) {
+  std::uint64_t const seed = 77;
+  std::mt19937_64 rng(seed);
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "pass");
+  ws_client ws;
+  auto const ec = ws.connect(proxy.port());
+  ASSERT_FALSE(ec) << ec.message();
+  for (int i = 0; i < 20; ++i) {
+    auto const message = random_bytes(rng, 1 + rng() % 70'000);
+    ASSERT_FALSE(ws.write(message, true));
+    std::string echo;
+    auto const read_ec = ws.read(echo);
+    ASSERT_FALSE(read_ec) << read_ec.message() << "; message " << i << ", seed " << seed;
+    ASSERT_TRUE(echo == message) << "message " << i << " of " << message.size() << " bytes differs; seed " << seed;
+  }
+  auto const s = proxy->stats();
+  EXPECT_EQ(s.upgrades_seen, 1u);
+  EXPECT_EQ(s.upgrades_completed, 1u);
+}
+
+// ---- strip-upgrade ----
+
+TEST(ProxyStripUpgradeTest, UpstreamSeesAPlainGetAndTheHandshakeFails) {
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "strip-upgrade");
+  ws_client ws;
+  auto const ec = ws.connect(proxy.port());
+  EXPECT_EQ(ec, websocket::error::upgrade_declined) << ec.message();
+  EXPECT_EQ(ws.response().result_int(), 400u) << "the upstream's answer to a plain GET /ws";
+
+  auto const requests = upstream.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  auto const& r = requests[0];
+  EXPECT_EQ(r.target, "/ws");
+  EXPECT_FALSE(r.has("Upgrade"));
+  EXPECT_FALSE(r.has("Sec-WebSocket-Key"));
+  EXPECT_FALSE(r.has("Sec-WebSocket-Version"));
+  EXPECT_EQ(r.value("Connection").find("pgrade"), std::string::npos) << r.value("Connection");
+  EXPECT_TRUE(r.has("Host"));
+
+  auto const s = proxy->stats();
+  EXPECT_EQ(s.upgrades_seen, 1u);
+  EXPECT_EQ(s.upgrades_completed, 0u);
+  EXPECT_TRUE(has_event(proxy->log(), 1, "strip-upgrade", "removed Upgrade")) << dump(proxy->log());
+}
+
+// ---- refuse-upgrade ----
+
+TEST(ProxyRefuseUpgradeTest, Answers403AndNeverForwardsTheUpgrade) {
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "refuse-upgrade");
+  ws_client ws;
+  auto const ec = ws.connect(proxy.port());
+  EXPECT_EQ(ec, websocket::error::upgrade_declined) << ec.message();
+  EXPECT_EQ(ws.response().result_int(), 403u);
+  EXPECT_TRUE(upstream.requests().empty()) << "the upstream saw " << upstream.requests().size() << " request(s)";
+  EXPECT_TRUE(has_event(proxy->log(), 1, "refuse-upgrade", "answered 403")) << dump(proxy->log());
+
+  // Polling is untouched.
+  tcp_client poll;
+  ASSERT_FALSE(poll.connect(proxy.port()));
+  get_ok(poll, "/hello", "hello");
+  ASSERT_EQ(upstream.requests().size(), 1u);
+  EXPECT_EQ(upstream.requests()[0].target, "/hello");
+}
+
+TEST(ProxyRefuseUpgradeTest, AnswersTheConfiguredStatus) {
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "refuse-upgrade?refuse-status=400");
+  ws_client ws;
+  EXPECT_EQ(ws.connect(proxy.port()), websocket::error::upgrade_declined);
+  EXPECT_EQ(ws.response().result_int(), 400u);
+  EXPECT_TRUE(upstream.requests().empty());
+}
+
+// ---- blackhole-upgrade ----
+
+TEST(ProxyBlackholeUpgradeTest, HandshakeNeverCompletesWhilePollingPasses) {
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "blackhole-upgrade");
+  ws_client ws;
+  auto const ec = ws.connect(proxy.port(), 700ms);
+  EXPECT_EQ(ec, beast::error::timeout) << "the handshake ended with: " << ec.message();
+
+  tcp_client poll;
+  ASSERT_FALSE(poll.connect(proxy.port()));
+  get_ok(poll, "/hello", "hello");
+  for (auto const& r : upstream.requests()) EXPECT_NE(r.target, "/ws") << "the upgrade reached the upstream";
+  EXPECT_TRUE(has_event(proxy->log(), 1, "blackhole-upgrade", "swallowed GET /ws")) << dump(proxy->log());
+}
+
+TEST(ProxyBlackholeUpgradeTest, ClosesTheHeldConnectionAfterTheHoldTime) {
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "blackhole-upgrade?hold-ms=600");
+  tcp_client client;
+  ASSERT_FALSE(client.connect(proxy.port()));
+  auto const start = clock_type::now();
+  ASSERT_FALSE(client.write("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"));
+  std::string got;
+  auto const ec = client.read_to_end(got);
+  auto const held = since(start);
+  EXPECT_EQ(ec, net::error::eof) << ec.message();
+  EXPECT_EQ(got, "") << "the proxy answered a swallowed upgrade";
+  EXPECT_GE(held, 600ms);
+  EXPECT_LT(held, 600ms + io_deadline);
+}
+
+// ---- kill-websocket-after ----
+
+TEST(ProxyKillWebSocketTest, CutsUpgradedConnectionsNotBeforeTheDelayAndSparesPolling) {
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "kill-websocket-after?kill-after-ms=400");
+  tcp_client poll;
+  ASSERT_FALSE(poll.connect(proxy.port()));
+  auto const poll_connection = get_ok(poll, "/hello", "hello");
+
+  auto const start = clock_type::now();
+  ws_client ws;
+  ASSERT_FALSE(ws.connect(proxy.port()));
+  ASSERT_FALSE(ws.write("before the cut", false));
+  std::string echo;
+  ASSERT_FALSE(ws.read(echo));
+  EXPECT_EQ(echo, "before the cut");
+  auto const ec = ws.read(echo);
+  auto const lived = since(start);
+  EXPECT_TRUE(ec && ec != beast::error::timeout) << "want the connection cut, got: " << ec.message();
+  EXPECT_GE(lived, 400ms) << "cut before the delay";
+  EXPECT_LT(lived, 400ms + io_deadline);
+  EXPECT_TRUE(has_event(proxy->log(), 2, "kill-websocket-after", "cut the upgraded connection")) << dump(proxy->log());
+
+  // The polling connection, older than the delay, is still the same connection.
+  EXPECT_EQ(get_ok(poll, "/hello", "hello"), poll_connection);
+}
+
+// ---- idle-timeout ----
+
+TEST(ProxyIdleTimeoutTest, CutsIdleConnectionsAndKeepsBusyOnes) {
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "idle-timeout?idle-ms=500");
+
+  tcp_client idle;
+  ASSERT_FALSE(idle.connect(proxy.port()));
+  auto const start = clock_type::now();
+  get_ok(idle, "/hello", "hello");
+  std::string rest;
+  auto const ec = idle.read_to_end(rest);
+  auto const lived = since(start);
+  EXPECT_EQ(ec, net::error::eof) << ec.message();
+  EXPECT_GE(lived, 500ms) << "cut before idle-ms";
+  EXPECT_LT(lived, 500ms + io_deadline);
+  EXPECT_TRUE(has_event(proxy->log(), 1, "idle-timeout", "without a byte either way")) << dump(proxy->log());
+
+  // Back-to-back requests for three times idle-ms: never idle, never cut, always the same connection.
+  tcp_client busy;
+  ASSERT_FALSE(busy.connect(proxy.port()));
+  auto const first = get_ok(busy, "/hello", "hello");
+  auto const busy_start = clock_type::now();
+  int requests = 0;
+  while (since(busy_start) < 1500ms && !testing::Test::HasFailure()) {
+    EXPECT_EQ(get_ok(busy, "/hello", "hello"), first);
+    ++requests;
+  }
+  EXPECT_GT(requests, 0);
+}
+
+// ---- buffer-responses ----
+
+TEST(ProxyBufferResponsesTest, ASlowChunkedResponseArrivesAllAtOnce) {
+  test_upstream upstream;
+  std::string const slow = get_request("/slow?chunks=4&interval_ms=200");
+  auto const complete = [](std::string const& s) { return s.ends_with("0\r\n\r\n"); };
+  {
+    // Control: through `pass` the chunks stream, spread over the upstream's 600 ms.
+    running_proxy proxy(upstream.port(), "pass");
+    tcp_client client;
+    ASSERT_FALSE(client.connect(proxy.port()));
+    ASSERT_FALSE(client.write(slow));
+    std::string got;
+    ASSERT_FALSE(client.read_some(got));
+    auto const first = clock_type::now();
+    auto const ec = client.read_until(got, complete);
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_GE(since(first), 200ms) << "the control did not stream";
+  }
+  running_proxy proxy(upstream.port(), "buffer-responses");
+  tcp_client client;
+  ASSERT_FALSE(client.connect(proxy.port()));
+  auto const start = clock_type::now();
+  ASSERT_FALSE(client.write(slow));
+  std::string got;
+  ASSERT_FALSE(client.read_some(got));
+  EXPECT_GE(since(start), 600ms) << "bytes arrived before the upstream's last chunk was sent";
+  EXPECT_TRUE(complete(got)) << "the first read held only part of the response: '" << got << "'";
+  EXPECT_NE(got.find("chunk 3\n"), std::string::npos);
+  EXPECT_TRUE(has_event(proxy->log(), 1, "buffer-responses", "held a 200 response")) << dump(proxy->log());
+
+  // A long-poll still completes; it just arrives when it is whole, as it would anyway.
+  get_ok(client, "/poll?delay_ms=300", "polled");
+}
+
+// ---- latency ----
+
+TEST(ProxyLatencyTest, RoundTripGrowsByTheConfiguredDelay) {
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "latency?up-ms=100&down-ms=150");
+  tcp_client client;
+  ASSERT_FALSE(client.connect(proxy.port()));
+  for (int i = 0; i < 3; ++i) {
+    auto const start = clock_type::now();
+    get_ok(client, "/hello", "hello");
+    auto const rtt = since(start);
+    EXPECT_GE(rtt, 250ms) << "round trip " << i;
+    EXPECT_LT(rtt, 250ms + io_deadline) << "round trip " << i;
+  }
+}
+
+TEST(ProxyLatencyTest, JitterKeepsByteOrder) {
+  std::uint64_t const seed = 4242;
+  std::mt19937_64 rng(seed);
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "latency?up-ms=1&down-ms=1&jitter-ms=30&seed=" + std::to_string(seed));
+  ws_client ws;
+  ASSERT_FALSE(ws.connect(proxy.port()));
+  std::vector<std::string> sent;
+  for (int i = 0; i < 100; ++i) {
+    sent.push_back(random_bytes(rng, 1 + rng() % 2000));
+    ASSERT_FALSE(ws.write(sent.back(), true));
+  }
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    std::string echo;
+    auto const ec = ws.read(echo);
+    ASSERT_FALSE(ec) << ec.message() << "; message " << i << ", seed " << seed;
+    ASSERT_TRUE(echo == sent[i]) << "message " << i << " differs or is out of order; seed " << seed;
+  }
+}
+
+// ---- bandwidth ----
+
+TEST(ProxyBandwidthTest, CapsEachDirection) {
+  constexpr std::size_t n = 300'000;
+  constexpr double rate = 200'000;
+  constexpr double burst = 16'384;
+  // N bytes through a bucket of depth B at R bytes/s take at least (N - B) / R.
+  auto const floor = milliseconds{static_cast<std::int64_t>((static_cast<double>(n) - burst) / rate * 1000)};
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "bandwidth?up-bytes-per-s=200000&down-bytes-per-s=200000&burst-bytes=16384");
+  tcp_client client;
+  ASSERT_FALSE(client.connect(proxy.port()));
+
+  auto start = clock_type::now();
+  get_ok(client, "/bytes?n=" + std::to_string(n), std::string(n, 'x'));
+  auto const down = since(start);
+  EXPECT_GE(down, floor) << "downstream faster than the cap";
+  EXPECT_LT(down, floor + 10s);
+
+  start = clock_type::now();
+  http::response<http::string_body> res;
+  auto const ec = client.exchange("POST /sink HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + std::to_string(n) +
+                                      "\r\n\r\n" + std::string(n, 'y'),
+                                  res);
+  auto const up = since(start);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(res.body(), std::to_string(n));
+  EXPECT_GE(up, floor) << "upstream faster than the cap";
+  EXPECT_LT(up, floor + 10s);
+}
+
+// ---- reset ----
+
+TEST(ProxyResetTest, ResetsAConnectionWithProbabilityOne) {
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "reset?reset-probability=1&reset-max-bytes=5000&reset-max-ms=0&seed=3");
+  tcp_client client;
+  ASSERT_FALSE(client.connect(proxy.port()));
+  ASSERT_FALSE(client.write(get_request("/bytes?n=1000000")));
+  std::string got;
+  auto const ec = client.read_to_end(got);
+  EXPECT_EQ(ec, net::error::connection_reset) << ec.message() << "; seed 3";
+  EXPECT_LT(got.size(), 1'000'000u);
+  EXPECT_TRUE(has_event(proxy->log(), 1, "reset", "RST")) << dump(proxy->log());
+}
+
+TEST(ProxyResetTest, TheSameSeedResetsTheSameConnections) {
+  test_upstream upstream;
+  auto const run = [&](std::uint64_t seed) {
+    running_proxy proxy(upstream.port(), "reset?reset-probability=0.5&reset-max-bytes=300&reset-max-ms=0&seed=" +
+                                             std::to_string(seed));
+    std::vector<bool> reset;
+    // One connection after the other, so connection ids (which the draws depend on) are 1, 2, ...
+    for (int i = 0; i < 16; ++i) {
+      tcp_client client;
+      EXPECT_FALSE(client.connect(proxy.port()));
+      EXPECT_FALSE(client.write(get_request("/bytes?n=20000", false)));
+      std::string got;
+      auto const ec = client.read_to_end(got);
+      bool const was_reset = ec == net::error::connection_reset;
+      EXPECT_TRUE(was_reset || (ec == net::error::eof && got.ends_with(std::string(20000, 'x'))))
+          << "connection " << i + 1 << ": " << ec.message() << ", " << got.size() << " bytes; seed " << seed;
+      reset.push_back(was_reset);
+    }
+    // The log names exactly the connections that were reset.
+    auto const log = proxy->log();
+    for (std::size_t i = 0; i < reset.size(); ++i)
+      EXPECT_EQ(has_event(log, i + 1, "reset", "RST"), reset[i]) << "connection " << i + 1 << "; seed " << seed << dump(log);
+    return reset;
+  };
+  std::uint64_t const seed = 7;
+  auto const first = run(seed);
+  auto const second = run(seed);
+  EXPECT_EQ(first, second) << "seed " << seed;
+  auto const resets = std::count(first.begin(), first.end(), true);
+  EXPECT_GT(resets, 0) << "seed " << seed;
+  EXPECT_LT(resets, 16) << "seed " << seed;
+}
+
+// ---- schedule and set_profile ----
+
+TEST(ProxyScheduleTest, SwitchesProfilesAtTheirOffsets) {
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "pass");
+  auto const start = clock_type::now();
+  proxy->run_schedule(fp::parse_schedule("0ms:refuse-upgrade, 1.5s:pass"));
+  auto const is_set = [](std::string_view name) {
+    return [name](fp::fault_event const& e) { return e.connection == 0 && e.profile == name; };
+  };
+  ASSERT_TRUE(proxy.wait_event(is_set("refuse-upgrade"))) << dump(proxy->log());
+  {
+    ws_client ws;
+    EXPECT_EQ(ws.connect(proxy.port()), websocket::error::upgrade_declined);
+    EXPECT_EQ(ws.response().result_int(), 403u);
+  }
+  auto const back = proxy.wait_event(is_set("pass"), 1500ms + io_deadline);
+  ASSERT_TRUE(back) << dump(proxy->log());
+  // The schedule started after `start`, so its 1.5 s entry cannot have been applied before start + 1.5 s.
+  EXPECT_GE(back->at - start, 1500ms) << dump(proxy->log());
+  EXPECT_EQ(proxy->current_profile().kind, fp::profile_kind::pass);
+  ws_client ws;
+  auto const ec = ws.connect(proxy.port());
+  EXPECT_FALSE(ec) << ec.message();
+}
+
+TEST(ProxyScheduleTest, SetProfileReachesOpenConnections) {
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "pass");
+  ws_client ws;
+  ASSERT_FALSE(ws.connect(proxy.port()));
+  ASSERT_FALSE(ws.write("hi", false));
+  std::string echo;
+  ASSERT_FALSE(ws.read(echo));
+  auto const start = clock_type::now();
+  proxy->set_profile(fp::parse_profile("kill-websocket-after?kill-after-ms=200"));
+  auto const ec = ws.read(echo);
+  EXPECT_TRUE(ec && ec != beast::error::timeout) << ec.message();
+  EXPECT_GE(since(start), 200ms);
+  EXPECT_TRUE(has_event(proxy->log(), 1, "kill-websocket-after", "cut")) << dump(proxy->log());
+}
+
+// ---- proxy robustness ----
+
+TEST(ProxyLimitsTest, AnswersMalformedRequestsWith400AndUnreachableUpstreamsWith502) {
+  test_upstream upstream;
+  {
+    running_proxy proxy(upstream.port(), "pass");
+    tcp_client client;
+    ASSERT_FALSE(client.connect(proxy.port()));
+    http::response<http::string_body> res;
+    ASSERT_FALSE(client.exchange("GET /x HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", res));
+    EXPECT_EQ(res.result_int(), 400u);
+    EXPECT_EQ(proxy->stats().protocol_errors, 1u);
+  }
+  // A port nobody listens on: bind one, note it, close it.
+  unsigned short dead_port = 0;
+  {
+    net::io_context ioc;
+    tcp::acceptor a(ioc, loopback(0));
+    dead_port = a.local_endpoint().port();
+  }
+  running_proxy proxy(dead_port, "pass");
+  tcp_client client;
+  ASSERT_FALSE(client.connect(proxy.port()));
+  http::response<http::string_body> res;
+  ASSERT_FALSE(client.exchange(get_request("/hello"), res));
+  EXPECT_EQ(res.result_int(), 502u);
+  EXPECT_EQ(proxy->stats().upstream_failures, 1u);
+}
+
+// ---- the command line ----
+
+TEST(ProxyCliTest, RejectsBadCommandLines) {
+  using args = std::vector<std::string_view>;
+  using fallbench::cli::usage_error;
+  EXPECT_THROW(fp::proxy_main(args{}), usage_error) << "no --upstream";
+  EXPECT_THROW(fp::proxy_main(args{"--upstream", "https://127.0.0.1:1"}), usage_error);
+  EXPECT_THROW(fp::proxy_main(args{"--upstream", "http://127.0.0.1:1/path"}), usage_error);
+  EXPECT_THROW(fp::proxy_main(args{"--upstream", "http://127.0.0.1:1", "--profile", "nope"}), usage_error);
+  EXPECT_THROW(fp::proxy_main(args{"--upstream", "http://127.0.0.1:1", "--profile", "latency?status=1"}), usage_error);
+  EXPECT_THROW(fp::proxy_main(args{"--upstream", "http://127.0.0.1:1", "--up-ms", "5"}), usage_error)
+      << "--up-ms without a latency profile";
+  EXPECT_THROW(fp::proxy_main(args{"--upstream", "http://127.0.0.1:1", "--schedule", "5s:pass,1s:pass"}), usage_error);
+  EXPECT_THROW(fp::proxy_main(args{"--upstream", "http://127.0.0.1:1", "--listen", "127.0.0.1"}), usage_error);
+  EXPECT_THROW(fp::proxy_main(args{"--upstream", "http://127.0.0.1:1", "--profile", "latency", "--up-ms", "-1"}),
+               usage_error);
+  EXPECT_EQ(fp::proxy_main(args{"--help"}), 0);
+}
+
+#ifdef FALLBENCH_BIN
+/// `fallbench proxy` as a process: stdout and stderr are pipes read with deadlines.
+class proxy_process {
+ public:
+  explicit proxy_process(std::vector<std::string> args) {
+    int out[2], err[2];
+    if (pipe(out) != 0 || pipe(err) != 0) throw std::runtime_error("pipe");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+    posix_spawn_file_actions_addclose(&actions, out[0]);
+    posix_spawn_file_actions_addclose(&actions, err[0]);
+    args.insert(args.begin(), {FALLBENCH_BIN, "proxy"});
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid_, FALLBENCH_BIN, &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&actions);
+    close(out[1]);
+    close(err[1]);
+    out_ = out[0];
+    err_ = err[0];
+  }
+  ~proxy_process() {
+    if (pid_ > 0 && !exited_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    close(out_);
+    close(err_);
+  }
+  bool started() const { return pid_ > 0; }
+  /// The first line of stdout, within the deadline.
+  std::string first_line() { return read_until(out_, out_text_, [](std::string const& s) { return s.find('\n') != std::string::npos; }); }
+  /// Everything on stderr until the process closes it (exits), within the deadline.
+  std::string stderr_to_end() { return read_until(err_, err_text_, [](std::string const&) { return false; }); }
+  void signal(int sig) { kill(pid_, sig); }
+  /// The exit status after stderr closed; -1 if it has not exited.
+  int wait_exit() {
+    int status = 0;
+    if (waitpid(pid_, &status, 0) != pid_) return -1;
+    exited_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+ private:
+  static std::string read_until(int fd, std::string& text, std::function<bool(std::string const&)> const& done) {
+    auto const until = clock_type::now() + io_deadline;
+    while (!done(text)) {
+      auto const left = std::chrono::duration_cast<milliseconds>(until - clock_type::now()).count();
+      if (left <= 0) break;
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left)) <= 0) break;
+      char data[4096];
+      auto const n = read(fd, data, sizeof data);
+      if (n <= 0) break;
+      text.append(data, static_cast<std::size_t>(n));
+    }
+    return text;
+  }
+
+  pid_t pid_ = -1;
+  int out_ = -1, err_ = -1;
+  bool exited_ = false;
+  std::string out_text_, err_text_;
+};
+
+TEST(ProxyCliTest, PrintsItsUrlLogsFaultsAndStopsOnSigterm) {
+  test_upstream upstream;
+  proxy_process proc({"--upstream", "http://127.0.0.1:" + std::to_string(upstream.port()), "--profile",
+                      "refuse-upgrade"});
+  ASSERT_TRUE(proc.started());
+  auto const line = proc.first_line();
+  ASSERT_TRUE(line.starts_with("http://127.0.0.1:") && line.ends_with("\n")) << "first line: '" << line << "'";
+  auto const port = static_cast<unsigned short>(std::stoi(line.substr(line.rfind(':') + 1)));
+  ws_client ws;
+  EXPECT_EQ(ws.connect(port), websocket::error::upgrade_declined);
+  EXPECT_EQ(ws.response().result_int(), 403u);
+  proc.signal(SIGTERM);
+  auto const err = proc.stderr_to_end();
+  EXPECT_EQ(proc.wait_exit(), 0) << err;
+  EXPECT_NE(err.find("conn 1 refuse-upgrade: answered 403 to GET /ws"), std::string::npos) << err;
+  EXPECT_NE(err.find("stopped; connections 1"), std::string::npos) << err;
+}
+#endif
+
+}  // namespace

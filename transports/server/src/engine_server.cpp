@@ -50,7 +50,8 @@ std::shared_ptr<session_impl> server_state::create_session(transport_kind kind, 
 std::shared_ptr<session_impl> server_state::find(std::string_view sid) {
   std::lock_guard lock(mutex_);
   auto const it = sessions_.find(std::string(sid));
-  return it == sessions_.end() ? nullptr : it->second;
+  // A closed session stays in the table until its on_close has run; to clients it is already gone.
+  return it == sessions_.end() || it->second->closed() ? nullptr : it->second;
 }
 
 void server_state::remove(std::string const& sid) {

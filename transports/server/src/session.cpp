@@ -229,12 +229,17 @@ void session_impl::fail(close_reason why, char release) {
 }
 
 void session_impl::finish_close(close_reason why) {
-  state_->remove(sid_);
   counters::add(state_->stats.sessions_closed[static_cast<std::size_t>(why)]);
   // Told from a fresh handler, never inline: the caller may hold another session's inbound lock.
+  // The session leaves the table only after the application heard of it, so "no session open"
+  // means every on_close has run (a shutdown that waits for it leaks no application state);
+  // meanwhile the table's find() no longer returns it.
   boost::asio::post(state_->ioc, [self = shared_from_this(), why] {
-    std::lock_guard inbound(self->inbound_mutex_);
-    self->handler_.on_close(self, why);
+    {
+      std::lock_guard inbound(self->inbound_mutex_);
+      self->handler_.on_close(self, why);
+    }
+    self->state_->remove(self->sid_);
   });
 }
 

@@ -129,6 +129,8 @@ struct sim_client {
   clock::time_point next_send;
   /// Per room this client sent into: its ledger stream (sender, room) and the next seq on it.
   std::unordered_map<std::uint32_t, std::pair<metrics::stream_id, std::uint64_t>> streams;
+  /// Per stream received: when its previous chat arrived (for the uncorrected latency).
+  std::unordered_map<std::int64_t, clock::time_point> last_arrival;
   bool joined = false;
   bool first_chat_seen = false;
   bool recorded_transitions = false;
@@ -380,11 +382,18 @@ class worker {
       sc.first_chat_seen = true;
       sm.ttfm.record(to_us(now - sc.connect_started));
     }
+    // Uncorrected latency is what a closed-loop generator would report: it would have sent this chat
+    // only once the previous one of its stream had arrived, so it measures from the later of the
+    // actual send and that arrival, and a stall shows in one sample per stream instead of in every
+    // chat intended during it (coordinated omission). Corrected latency measures from the intended time.
+    auto& previous = sc.last_arrival[stream];
+    auto const uncorrected_from = std::max(sched_.at(actual), previous);
+    previous = now;
     auto const intended_at = sched_.at(intended);
     if (!sched_.measured(intended_at)) return;
     ++sm.deliveries_measured;
     sm.fanout_corrected.record(to_us(now - intended_at));
-    sm.fanout_uncorrected.record(to_us(now - sched_.at(actual)));
+    sm.fanout_uncorrected.record(to_us(now - uncorrected_from));
     series_.record(now, to_us(now - intended_at));
   }
 

@@ -3,6 +3,7 @@
 
 #include "test_server.hpp"
 
+#include "fallbench/bench/child_process.hpp"
 #include "fallbench/transport/client.hpp"
 
 #include <gtest/gtest.h>
@@ -18,6 +19,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -150,14 +152,15 @@ std::string const room_r1 = R"({"room":"r1","name":"cpp"})";
 
 class ClientStrategyTest : public testing::TestWithParam<strategy> {};
 
-TEST_P(ClientStrategyTest, JoinsChatsWithAckAndLeaves) {
-  test_server server;
+/// Connect with `strat`, join, chat with ack (own chat received, extra fields passed through), check
+/// the transport it ends on and its wire counters, leave, close. @return after the disconnect.
+void join_chat_leave(unsigned short port, strategy strat) {
   client_thread thread;
   observer seen;
   std::shared_ptr<client> c;
   std::promise<std::string> ack;
   thread.run([&] {
-    c = client::create(thread.executor(), options_for(server.port(), GetParam()));
+    c = client::create(thread.executor(), options_for(port, strat));
     seen.attach(*c);
     c->on_connect([&] {
       std::lock_guard lock(seen.mutex);
@@ -178,14 +181,14 @@ TEST_P(ClientStrategyTest, JoinsChatsWithAckAndLeaves) {
     auto const& chat = std::find_if(seen.events.begin(), seen.events.end(), [](auto& e) { return e.first == "chat"; })->second;
     EXPECT_EQ(chat, json::parse(R"([{"room":"r1","name":"cpp","msg":"hello","seq":1}])")) << "unknown fields pass through";
   }
-  if (GetParam() == strategy::upgrade) {
+  if (strat == strategy::upgrade) {
     // The upgrade happens in the background; the test waits for it on the client thread's record.
     ASSERT_TRUE(seen.wait([&] {
       return std::find(seen.transitions.begin(), seen.transitions.end(), client_event::upgraded) != seen.transitions.end();
     })) << timeline(*c);
   }
   thread.run([&] {
-    auto const expected = GetParam() == strategy::polling ? transport::transport_kind::polling
+    auto const expected = strat == strategy::polling ? transport::transport_kind::polling
                                                           : transport::transport_kind::websocket;
     EXPECT_EQ(c->transport(), expected) << timeline(*c);
     c->emit("leave", room_r1);
@@ -195,10 +198,10 @@ TEST_P(ClientStrategyTest, JoinsChatsWithAckAndLeaves) {
     auto const w = c->counters();
     EXPECT_GT(w.bytes_sent, 0u);
     EXPECT_GT(w.bytes_received, w.bytes_sent / 4);
-    if (GetParam() == strategy::polling || GetParam() == strategy::upgrade) {
+    if (strat == strategy::polling || strat == strategy::upgrade) {
       EXPECT_GT(w.http_requests, 1u);
     }
-    if (GetParam() != strategy::polling) {
+    if (strat != strategy::polling) {
       EXPECT_GT(w.ws_frames_received, 0u);
     }
     EXPECT_TRUE(has_transition(*c, client_event::namespace_connected));
@@ -206,6 +209,11 @@ TEST_P(ClientStrategyTest, JoinsChatsWithAckAndLeaves) {
   });
   ASSERT_TRUE(seen.wait([&] { return seen.disconnects == 1; }));
   EXPECT_EQ(seen.last_disconnect, client_error::client_close);
+}
+
+TEST_P(ClientStrategyTest, JoinsChatsWithAckAndLeaves) {
+  test_server server;
+  join_chat_leave(server.port(), GetParam());
   // The close packet reached the server: the session ended as a client close, not a timeout.
   EXPECT_TRUE(poll_until([&] { return server.closed(transport::close_reason::client_close) == 1; }));
 }
@@ -247,9 +255,8 @@ TEST(ClientFallbackTest, FallsBackToPollingWhenWebSocketIsDisabled) {
 // ---- The upgrade under a burst ------------------------------------------------------------------
 
 // Chats sent while the sender upgrades from polling to WebSocket reach another member once each, in order.
-TEST(ClientUpgradeTest, BurstAcrossUpgradeArrivesOnceInOrder) {
+void burst_across_upgrade(unsigned short port) {
   constexpr int burst = 300;
-  test_server server;
   client_thread thread;
   observer receiver_seen;
   observer sender_seen;
@@ -257,7 +264,7 @@ TEST(ClientUpgradeTest, BurstAcrossUpgradeArrivesOnceInOrder) {
   int sent_before_upgrade = -1;
   int sent = 0;
   thread.run([&] {
-    receiver = client::create(thread.executor(), options_for(server.port(), strategy::websocket));
+    receiver = client::create(thread.executor(), options_for(port, strategy::websocket));
     receiver_seen.attach(*receiver);
     receiver->connect();
   });
@@ -268,7 +275,7 @@ TEST(ClientUpgradeTest, BurstAcrossUpgradeArrivesOnceInOrder) {
   });
   ASSERT_EQ(joined.get_future().wait_for(deadline), std::future_status::ready);
   thread.run([&] {
-    sender = client::create(thread.executor(), options_for(server.port(), strategy::upgrade));
+    sender = client::create(thread.executor(), options_for(port, strategy::upgrade));
     sender_seen.attach(*sender);
     sender->on_connect([&] {
       sender->emit("join", R"({"room":"burst","name":"sender"})");
@@ -310,8 +317,53 @@ TEST(ClientUpgradeTest, BurstAcrossUpgradeArrivesOnceInOrder) {
     receiver->close();
   });
   // Evidence that the burst straddled the upgrade: chats went out on polling before the switch.
-  RecordProperty("sent_before_upgrade", sent_before_upgrade);
+  testing::Test::RecordProperty("sent_before_upgrade", sent_before_upgrade);
   EXPECT_GT(sent_before_upgrade, 0) << "the burst did not straddle the upgrade: the test did not test it";
+}
+
+TEST(ClientUpgradeTest, BurstAcrossUpgradeArrivesOnceInOrder) {
+  test_server server;
+  burst_across_upgrade(server.port());
+}
+
+// ---- The same client against the official socket.io server (tools/peers/socketio-node) ----------
+
+/// The Node peer on an ephemeral port, stopped by its destructor; skips the test when Node or the
+/// npm packages are missing (scripts/setup installs them).
+class peer_process {
+ public:
+  peer_process() {
+    std::string const source = FALLBENCH_SOURCE_DIR;
+    if (!std::filesystem::exists(source + "/node_modules/socket.io/package.json")) return;
+    process_ = std::make_unique<bench::child_process>(
+        std::vector<std::string>{"node", source + "/tools/peers/socketio-node/server.js", "--port", "0"}, "");
+    auto const url = process_->first_line(15s);
+    port_ = static_cast<unsigned short>(std::stoi(url.substr(url.rfind(':') + 1)));
+  }
+  unsigned short port() const { return port_; }
+  bool running() const { return process_ != nullptr; }
+
+ private:
+  std::unique_ptr<bench::child_process> process_;
+  unsigned short port_ = 0;
+};
+
+class ClientPeerTest : public testing::TestWithParam<strategy> {};
+
+TEST_P(ClientPeerTest, JoinsChatsWithAckAndLeaves) {
+  peer_process peer;
+  if (!peer.running()) GTEST_SKIP() << "node_modules/socket.io is missing: run scripts/setup";
+  join_chat_leave(peer.port(), GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(AllStrategies, ClientPeerTest,
+                         testing::Values(strategy::polling, strategy::websocket, strategy::upgrade, strategy::fallback),
+                         [](auto const& param_info) { return std::string(transport::to_string(param_info.param)); });
+
+TEST(ClientPeerUpgradeTest, BurstAcrossUpgradeArrivesOnceInOrder) {
+  peer_process peer;
+  if (!peer.running()) GTEST_SKIP() << "node_modules/socket.io is missing: run scripts/setup";
+  burst_across_upgrade(peer.port());
 }
 
 // ---- Scripted fake servers: silence, bad input, abrupt close, reconnection -------------------------

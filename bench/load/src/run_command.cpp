@@ -133,7 +133,7 @@ std::string fmt(double v, int precision = 1) {
 double ms(json const& h, char const* key) { return h.value(key, 0.0) / 1000.0; }
 
 void print_summary(json const& doc, std::ostream& out) {
-  out << "\n" << std::left << std::setw(14) << "target" << std::setw(12) << "case" << std::setw(10) << "strategy"
+  out << "\n" << std::left << std::setw(14) << "target" << std::setw(18) << "case" << std::setw(10) << "strategy"
       << std::right << std::setw(9) << "clients" << std::setw(11) << "deliv/s" << std::setw(9) << "p50 ms"
       << std::setw(9) << "p99 ms" << std::setw(10) << "p99.9 ms" << std::setw(9) << "TTFM p50" << std::setw(10)
       << "B/deliv" << std::setw(8) << "lost" << std::setw(7) << "dup" << "  valid\n";
@@ -141,8 +141,8 @@ void print_summary(json const& doc, std::ostream& out) {
     double const measure_s = run["config"]["phases_s"]["measure"].get<double>();
     for (auto const& [name, st] : run["by_strategy"].items()) {
       auto const& lat = st["latency"]["fanout_corrected"];
-      out << std::left << std::setw(14) << run["target"].get<std::string>() << std::setw(12)
-          << run["case"].get<std::string>() << std::setw(10) << name << std::right << std::setw(9)
+      out << std::left << std::setw(14) << run["target"].get<std::string>() << std::setw(18)
+          << run["case"].get<std::string>() << " " << std::setw(9) << name << std::right << std::setw(9)
           << st["clients"].get<std::uint64_t>() << std::setw(11)
           << fmt(static_cast<double>(lat.value("count", 0)) / measure_s, 0) << std::setw(9) << fmt(ms(lat, "p50_us"), 2)
           << std::setw(9) << fmt(ms(lat, "p99_us"), 2) << std::setw(10) << fmt(ms(lat, "p99_9_us"), 2) << std::setw(9)

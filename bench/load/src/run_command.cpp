@@ -33,6 +33,13 @@ namespace {
 /// The version of the result document; bump it (and the schema, and the compare fixtures) on any change.
 constexpr int schema_version = 1;
 
+/// A name made safe for a file name: case names may hold '/' ("refuse-upgrade/polling").
+std::string file_safe(std::string name) {
+  for (auto& ch : name)
+    if (ch == '/' || ch == ' ' || ch == '?' || ch == '&') ch = '_';
+  return name;
+}
+
 std::string cpu_model() {
   std::ifstream in("/proc/cpuinfo");
   for (std::string line; std::getline(in, line);)
@@ -117,7 +124,7 @@ running_target start_target(target const& t, fs::path const& log_dir) {
     r.description = "socket.io 4.8 on Node.js (tools/peers/socketio-node)";
   }
   for (auto const& a : t.extra_args) argv.push_back(a);
-  r.process = std::make_unique<child_process>(argv, (log_dir / (t.name + ".log")).string());
+  r.process = std::make_unique<child_process>(argv, (log_dir / file_safe(t.name + ".log")).string());
   auto const url = r.process->first_line(std::chrono::seconds{15});
   if (!url.starts_with("http://")) throw std::runtime_error("target " + t.name + " printed '" + url + "', not a URL");
   r.at = parse_url(url);
@@ -281,13 +288,41 @@ int run_main(std::vector<std::string_view> const& argv) {
         auto running = start_target(t, log_dir);
         server_process proc;
         if (running.process) proc.pid = running.process->pid();
-        auto run = run_case(s, step, running.at, proc, [&](progress const& p) {
+        // A faulty network: a `fallbench proxy` between the clients and the server, for this run only.
+        std::unique_ptr<child_process> proxy;
+        endpoint at = running.at;
+        if (!c.fault.empty() || !c.fault_schedule.empty()) {
+          std::vector<std::string> proxy_argv = {self_executable(), "proxy", "--listen", "127.0.0.1:0", "--upstream",
+                                                 "http://" + running.at.host + ":" + std::to_string(running.at.port)};
+          if (!c.fault.empty()) proxy_argv.insert(proxy_argv.end(), {"--profile", c.fault});
+          if (!c.fault_schedule.empty()) proxy_argv.insert(proxy_argv.end(), {"--schedule", c.fault_schedule});
+          auto const log = log_dir / file_safe(t.name + "-" + c.name + "-proxy.log");
+          proxy = std::make_unique<child_process>(proxy_argv, log.string());
+          std::string url;
+          try {
+            url = proxy->first_line(std::chrono::seconds{10});
+          } catch (std::exception const& e) {
+            throw std::runtime_error("case " + c.name + ": the fault proxy did not start (" + e.what() + "; see " +
+                                     log.string() + ")");
+          }
+          auto const proxied = parse_url(url);
+          at.host = proxied.host;
+          at.port = proxied.port;
+        }
+        auto run = run_case(s, step, at, proc, [&](progress const& p) {
           if (!show_progress) return;
           std::cerr << "\r  " << t.name << "/" << c.name << " @" << fmt(rate, 2) << " Hz " << std::setw(8) << p.phase << " "
                     << fmt(p.elapsed_s) << " s  connected " << p.connected << "  sent " << p.chats_sent << "  delivered "
                     << p.deliveries << "   " << std::flush;
         });
         if (show_progress) std::cerr << "\n";
+        if (proxy) {
+          proxy->stop();
+          run["fault"] = {{"profile", c.fault.empty() ? "pass" : c.fault},
+                          {"schedule", c.fault_schedule},
+                          {"schedule_origin", "the run's start (within 50 ms)"},
+                          {"log", (log_dir / file_safe(t.name + "-" + c.name + "-proxy.log")).string()}};
+        }
         if (running.process) run["server_exit_status"] = running.process->stop();
         run["target"] = t.name;
         run["target_index"] = target_index;
@@ -307,6 +342,10 @@ int run_main(std::vector<std::string_view> const& argv) {
     ++target_index;
   }
   doc["comparisons"] = comparisons(doc["runs"]);
+  doc["fault_profile"] = std::any_of(s.cases.begin(), s.cases.end(),
+                                     [](auto const& c) { return !c.fault.empty() || !c.fault_schedule.empty(); })
+                             ? "per run (runs[].fault)"
+                             : "pass";
   doc["capacity"] = capacity(doc["runs"]);
   doc["finished_at"] = utc_now("%Y-%m-%dT%H:%M:%SZ");
   {

@@ -166,6 +166,14 @@ case_spec parse_case(json const& j, std::string const& where, json const& defaul
     }
     c.stop_p99_ms = r.number("stop_p99_ms", 1, 60'000, 250);
   }
+  if (auto const* rc = r.find("reconnect")) {
+    if (!rc->is_boolean()) fail(r.path("reconnect"), "must be true or false, got " + show(*rc));
+    c.reconnect = rc->get<bool>();
+  }
+  c.fault = r.str("fault", std::string("-"));
+  if (c.fault == "-") c.fault.clear();
+  c.fault_schedule = r.str("fault_schedule", std::string("-"));
+  if (c.fault_schedule == "-") c.fault_schedule.clear();
   if (c.churn_per_client_per_min > 0 && c.rooms.count < 2) fail(r.path("churn_per_client_per_min"), "churn needs at least 2 rooms");
   r.done();
   return c;

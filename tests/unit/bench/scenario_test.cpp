@@ -84,6 +84,20 @@ TEST(ScenarioTest, RejectsBadInputNamingTheField) {
                "phases.measure_s: must be more than 0");
 }
 
+TEST(ScenarioTest, ReadsFaultsAndReconnection) {
+  auto const s = parse_scenario(R"({"name":"t","defaults":{"clients":4,"rate_per_client_hz":1,"reconnect":true},
+    "cases":[{"name":"a","strategies":"fallback","fault":"refuse-upgrade"},
+             {"name":"b","strategies":"upgrade","fault_schedule":"0s:pass,3s:kill-websocket-after"}]})");
+  EXPECT_EQ(s.cases[0].fault, "refuse-upgrade");
+  EXPECT_TRUE(s.cases[0].fault_schedule.empty());
+  EXPECT_EQ(s.cases[1].fault_schedule, "0s:pass,3s:kill-websocket-after");
+  EXPECT_TRUE(s.cases[1].reconnect);
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"polling","rate_per_client_hz":1,"reconnect":"yes"}]})",
+               R"(cases[0].reconnect: must be true or false, got "yes")");
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"polling","rate_per_client_hz":1,"fault":""}]})",
+               "cases[0].fault: must be a non-empty string");
+}
+
 // A typo must not silently become a default.
 TEST(ScenarioTest, RejectsUnknownFields) {
   expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"polling","rate_per_client_hz":1,"rate_hz":9}]})",
@@ -112,7 +126,7 @@ TEST(ScenarioTest, ShippedScenariosValidate) {
     ++seen;
     EXPECT_NO_THROW(load_scenario(entry.path().string())) << entry.path();
   }
-  EXPECT_GE(seen, 5);
+  EXPECT_GE(seen, 6);
 }
 
 }  // namespace

@@ -54,6 +54,15 @@ struct case_spec {
   /// and stop after the first step whose fan-out p99 exceeds stop_p99_ms.
   std::vector<double> ladder_rates_per_client_hz;
   double stop_p99_ms = 250;
+  /// A fault profile between the clients and the server (shared/DESIGN.md section 7), applied by a
+  /// `fallbench proxy` the harness starts for the run: a spec such as "refuse-upgrade" or
+  /// "latency?up-ms=50&down-ms=50". Empty: no proxy, clients talk to the server directly.
+  std::string fault;
+  /// Profiles to switch to during the run, "OFFSET:SPEC,..." counted from the run's start (the
+  /// proxy's schedule syntax), e.g. "0s:pass,4s:kill-websocket-after,8s:pass".
+  std::string fault_schedule;
+  /// Clients reconnect (backoff from 200 ms) when their session ends, and re-join their room.
+  bool reconnect = false;
 };
 
 /// Phases of every run (DESIGN section 6): connect ramp, warm-up (not recorded), measure, drain.

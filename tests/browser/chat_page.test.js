@@ -1,14 +1,17 @@
 // Browser test: the chat page of `fallbench serve` (server/web/room.html) in Debian's Chromium, driven
 // by playwright-core over loopback. Issue 7's acceptance: two pages in one room see each other's
 // messages, a page in another room sees none, Out shows the leave on the other page, and the transport
-// shown ends as websocket. Any console error, page error, failed request or request to another origin
-// fails the test.
+// shown ends as websocket; and through `fallbench proxy --profile refuse-upgrade`, two pages still chat
+// and the transport shown stays polling. Any console error, page error, failed request or request to
+// another origin fails the test (through the proxy, one console error per page is expected: Chromium's
+// report of the refused WebSocket handshake, and nothing else).
 //
 //   FALLBENCH_BIN=build/ci/fallbench node --test tests/browser/   (what ctest runs, label browser)
 //   node tests/browser/chat_page.test.js build/ci/fallbench        (the same, by hand)
 //
-// Screenshot of the room page: into $FALLBENCH_SCREENSHOT_DIR (default: the working directory, which
-// ctest sets to its build directory); with FALLBENCH_UPDATE_DOCS=1 also into docs/images/room-page.png.
+// Screenshots of the room page, room-page.png (on websocket) and room-page-polling.png (through the
+// proxy, on polling): into $FALLBENCH_SCREENSHOT_DIR (default: the working directory, which ctest sets
+// to its build directory); with FALLBENCH_UPDATE_DOCS=1 the first also into docs/images/room-page.png.
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -17,7 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { ClientPool, nextEvent, serverBinary, startServer } from "../interop/harness.js";
+import { ClientPool, nextEvent, serverBinary, startCommand, startServer } from "../interop/harness.js";
 
 const CHROMIUM = process.env.FALLBENCH_CHROMIUM ?? "/usr/bin/chromium";
 const STEP_MS = 10000;
@@ -65,12 +68,18 @@ describe("the chat page of fallbench serve in Chromium", { timeout: SUITE_DEADLI
     if (stopped) assert.equal(stopped.code, 0, `server exit: ${JSON.stringify(stopped)}`);
   });
 
-  /** A new page whose every problem is recorded under `label`. */
-  async function openPage(label) {
+  /**
+   * A new page whose every problem is recorded under `label`. Requests may only go to the origin of
+   * `base` (the server, or the proxy in front of it). With `consoleErrors`, the page's console errors
+   * go there instead of into `problems`, for the test to check.
+   */
+  async function openPage(label, { base = server.url, consoleErrors = null } = {}) {
     const page = await context.newPage();
-    const origin = new URL(server.url).origin;
+    const origin = new URL(base).origin;
     page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`${label}: console error: ${m.text()}`);
+      if (m.type() !== "error") return;
+      if (consoleErrors) consoleErrors.push(m.text());
+      else problems.push(`${label}: console error: ${m.text()}`);
     });
     page.on("pageerror", (e) => problems.push(`${label}: page error: ${e.message}`));
     page.on("request", (r) => {
@@ -89,7 +98,7 @@ describe("the chat page of fallbench serve in Chromium", { timeout: SUITE_DEADLI
     return page;
   }
 
-  const roomUrl = (name, room) => `${server.url}/room?${new URLSearchParams({ name, room })}`;
+  const roomUrl = (name, room, base = server.url) => `${base}/room?${new URLSearchParams({ name, room })}`;
 
   /** Waits until the page's message log has a line of `kind` whose text contains `text`. */
   async function waitForLine(page, kind, text) {
@@ -188,7 +197,7 @@ describe("the chat page of fallbench serve in Chromium", { timeout: SUITE_DEADLI
     assert.ok(!(await lines(carol)).some((l) => l.includes("bob")), "carol heard of bob");
 
     await alice.locator("#message").blur();
-    await screenshot(alice);
+    await screenshot(alice, "room-page.png");
     assert.deepEqual(problems, []);
   });
 
@@ -205,38 +214,93 @@ describe("the chat page of fallbench serve in Chromium", { timeout: SUITE_DEADLI
     assert.deepEqual(problems, []);
   });
 
-  test("pages whose WebSocket is refused stay on polling and still chat", async () => {
-    // Playwright's WebSocket route stands in for a proxy that refuses the upgrade: every WebSocket the
-    // page opens is closed at once, so the engine's probe fails and it keeps polling.
-    // TODO(#7): the same through `fallbench proxy --profile refuse-upgrade`, once the proxy exists.
-    const open = async (label, name) => {
-      const page = await openPage(label);
-      await page.routeWebSocket(/\/socket\.io\//, (ws) => ws.close({ code: 1011, reason: "refused" }));
-      await page.goto(roomUrl(name, "porch"));
-      await waitForLine(page, "join", `${name} joined porch.`);
-      await page.waitForFunction(() => document.getElementById("transport").dataset.upgrade === "failed");
-      return page;
-    };
-    const frank = await open("frank", "frank");
-    const grace = await open("grace", "grace");
-    await send(frank, "still here over polling");
-    await waitForLine(grace, "chat", "still here over polling");
-    await send(grace, "me too");
-    await waitForLine(frank, "chat", "me too");
-    for (const [label, page] of [["frank", frank], ["grace", grace]]) {
-      assert.equal(await page.textContent("#transport"), "polling", label);
-      assert.match(await page.getAttribute("#transport", "title"), /^polling → websocket failed \(.+\)$/, label);
+  test("through fallbench proxy --profile refuse-upgrade, pages stay on polling and still chat", async () => {
+    // The proxy answers every WebSocket upgrade request itself with 403 and never forwards it, as a
+    // middlebox hostile to WebSocket does; HTTP (the long-polling) passes. The engine's probe fails, so
+    // each page keeps polling, through the proxy.
+    const proxy = await startCommand(
+      serverBinary(),
+      ["proxy", "--upstream", server.url, "--profile", "refuse-upgrade"],
+      { label: "proxy" },
+    );
+    const wsOrigin = new URL(proxy.url).origin.replace(/^http/, "ws");
+    // Chromium's own report of the refused handshake, one per page; any other console error fails.
+    const refusedHandshake = new RegExp(
+      `^WebSocket connection to '${escapeRegExp(wsOrigin)}/socket\\.io/\\?EIO=4&transport=websocket&sid=[^']+' ` +
+        "failed: Error during WebSocket handshake: Unexpected response code: 403$",
+    );
+    const opened = [];
+    let stopped;
+    try {
+      const open = async (name) => {
+        const consoleErrors = [];
+        const page = await openPage(name, { base: proxy.url, consoleErrors });
+        opened.push({ name, page, consoleErrors });
+        await page.addInitScript(recordTransports);
+        const refused = page.waitForEvent("console", {
+          predicate: (m) => m.type() === "error" && refusedHandshake.test(m.text()),
+          timeout: STEP_MS,
+        });
+        refused.catch(() => {}); // awaited below; if a step before fails, the page closes under it
+        await page.goto(roomUrl(name, "porch", proxy.url));
+        await waitForLine(page, "join", `${name} joined porch.`);
+        await page.locator('#transport[data-upgrade="failed"]').waitFor({ state: "attached" });
+        await refused;
+        return page;
+      };
+      const frank = await open("frank");
+      const grace = await open("grace");
+      await waitForLine(frank, "join", "grace joined porch.");
+
+      await send(frank, "still here over polling");
+      await waitForLine(grace, "chat", "still here over polling");
+      await waitForLine(frank, "chat", "still here over polling");
+      await send(grace, "me too");
+      await waitForLine(frank, "chat", "me too");
+      await waitForLine(grace, "chat", "me too");
+
+      for (const { name, page, consoleErrors } of opened) {
+        assert.equal(await page.textContent("#transport"), "polling", name);
+        assert.match(await page.getAttribute("#transport", "title"), /^polling → websocket failed \(.+\)$/, name);
+        // Every value the badge took since the page loaded: polling only, never websocket, no reconnection.
+        assert.deepEqual(await page.evaluate(() => window.fallbenchTransports), ["polling"], name);
+        assert.equal(consoleErrors.length, 1, `${name}: console errors: ${JSON.stringify(consoleErrors)}`);
+        assert.match(consoleErrors[0], refusedHandshake, name);
+      }
+
+      await frank.locator("#message").blur();
+      await screenshot(frank, "room-page-polling.png");
+      assert.deepEqual(problems, []);
+    } finally {
+      // The pages go first: stopping the proxy under them would fail their pending long-polls.
+      for (const { page } of opened) await page.close().catch(() => {});
+      stopped = await proxy.stop();
     }
-    assert.deepEqual(problems, []);
+    assert.equal(stopped.code, 0, `proxy exit: ${JSON.stringify(stopped)}`);
   });
 
-  async function screenshot(page) {
+  /** Added to a page before its scripts run: records each value the transport badge takes, in order. */
+  function recordTransports() {
+    window.fallbenchTransports = [];
+    new MutationObserver((records) => {
+      for (const r of records) {
+        if (r.target.id !== "transport") continue;
+        const shown = r.target.dataset.transport;
+        if (window.fallbenchTransports.at(-1) !== shown) window.fallbenchTransports.push(shown);
+      }
+    }).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-transport"] });
+  }
+
+  const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+  /** Screenshot into the screenshot directory as `file`; room-page.png also refreshes the README's copy. */
+  async function screenshot(page, file) {
     const dir = process.env.FALLBENCH_SCREENSHOT_DIR || process.cwd();
     mkdirSync(dir, { recursive: true });
-    const path = join(dir, "room-page.png");
+    const path = join(dir, file);
     await page.screenshot({ path });
     process.stderr.write(`browser: screenshot of the room page: ${path}\n`);
-    if (process.env.FALLBENCH_UPDATE_DOCS === "1") {
+    if (file === "room-page.png" && process.env.FALLBENCH_UPDATE_DOCS === "1") {
       mkdirSync(join(DOCS_SCREENSHOT, ".."), { recursive: true });
       await page.screenshot({ path: DOCS_SCREENSHOT });
       const size = statSync(DOCS_SCREENSHOT).size;

@@ -20,6 +20,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -135,6 +136,10 @@ struct sim_client {
   /// Per stream received: when its previous chat arrived (for the uncorrected latency).
   std::unordered_map<std::int64_t, clock::time_point> last_arrival;
   std::optional<clock::time_point> lost_at;  ///< when the last session ended, until reconnected
+  /// Trace mode: this client's events (indices into case_spec::trace), the next one, its rooms.
+  std::vector<std::size_t> trace_events;
+  std::size_t trace_next = 0;
+  std::set<std::uint32_t> trace_rooms;
   bool joined = false;
   bool first_chat_seen = false;
   bool recorded_transitions = false;
@@ -146,11 +151,15 @@ class worker {
          std::uint64_t seed, metrics::delivery_ledger& streams)
       : s_(s), c_(c), at_(at), sched_(sched), rooms_(rooms), rng_(seed), streams_(streams),
         work_(net::make_work_guard(ioc_)), series_(sched.measure_start, std::chrono::seconds{1}) {
-    filler_.assign(c_.message_bytes_max, 'x');
+    std::uint32_t longest = c_.message_bytes_max;
+    for (auto const& e : c_.trace) longest = std::max(longest, e.bytes);
+    filler_.assign(longest, 'x');
   }
 
-  void add_client(std::uint32_t id, strategy strat, std::uint32_t room, clock::time_point connect_at) {
+  void add_client(std::uint32_t id, strategy strat, std::uint32_t room, clock::time_point connect_at,
+                  std::vector<std::size_t> trace_events) {
     auto& sc = clients_.emplace_back(std::make_unique<sim_client>());
+    sc->trace_events = std::move(trace_events);
     sc->id = id;
     sc->strat = strat;
     sc->room = room;
@@ -176,6 +185,11 @@ class worker {
             ledger_.left(sc->id, sc->room, clock::now());
             sc->client->emit("leave", membership(*sc));
           }
+          for (auto const room : sc->trace_rooms) {
+            ledger_.left(sc->id, room, clock::now());
+            sc->client->emit("leave", membership(*sc, room));
+          }
+          sc->trace_rooms.clear();
           collect_wire(*sc);
           sc->client->close();
         }
@@ -216,8 +230,9 @@ class worker {
  private:
   strategy_metrics& m(sim_client const& sc) { return by_strategy_[static_cast<std::size_t>(sc.strat)]; }
 
-  std::string membership(sim_client const& sc) const {
-    return R"({"room":"r)" + std::to_string(sc.room) + R"(","name":"c)" + std::to_string(sc.id) + "\"}";
+  std::string membership(sim_client const& sc) const { return membership(sc, sc.room); }
+  std::string membership(sim_client const& sc, std::uint32_t room) const {
+    return R"({"room":"r)" + std::to_string(room) + R"(","name":"c)" + std::to_string(sc.id) + "\"}";
   }
 
   void schedule_connect(sim_client& sc) {
@@ -250,6 +265,8 @@ class worker {
       if (ec != transport::client_error::client_close) ++m(sc).errors[ec.message()];
       // A lost session ends the membership: what is sent to the room meanwhile is not expected here.
       if (sc.joined) ledger_.left(sc.id, sc.room, clock::now());
+      for (auto const room : sc.trace_rooms) ledger_.left(sc.id, room, clock::now());
+      sc.trace_rooms.clear();
       sc.joined = false;
       sc.lost_at = clock::now();
     });
@@ -281,7 +298,43 @@ class worker {
     ++sm.clients_connected;
     connected_.fetch_add(1, std::memory_order_relaxed);
     sm.connected.record(to_us(clock::now() - sc.connect_started));
+    if (!c_.trace.empty()) {
+      // Trace mode: the client does what its lines say, when they say (from the connect ramp's end).
+      if (sc.trace_next == 0) arm_trace(sc);
+      return;
+    }
     join(sc, sc.room, [this, &sc] { start_sending(sc); });
+  }
+
+  void arm_trace(sim_client& sc) {
+    if (sc.trace_next >= sc.trace_events.size()) return;
+    auto const& e = c_.trace[sc.trace_events[sc.trace_next]];
+    auto const intended = sched_.traffic_start + e.at;
+    sc.send_timer->expires_at(intended);
+    sc.send_timer->async_wait([this, &sc, intended](boost::system::error_code ec) {
+      if (ec) return;
+      auto const& ev = c_.trace[sc.trace_events[sc.trace_next++]];
+      switch (ev.what) {
+        case trace_event::kind::join:
+          if (sc.client->connected() && !sc.trace_rooms.contains(ev.room)) {
+            auto const room = ev.room;
+            sc.client->emit("join", membership(sc, room), [this, &sc, room](error_code join_ec, std::string_view) {
+              if (join_ec) return;
+              ledger_.joined(sc.id, room, clock::now());
+              sc.trace_rooms.insert(room);
+            });
+          }
+          break;
+        case trace_event::kind::leave:
+          if (sc.trace_rooms.erase(ev.room) > 0) {
+            ledger_.left(sc.id, ev.room, clock::now());
+            sc.client->emit("leave", membership(sc, ev.room));
+          }
+          break;
+        case trace_event::kind::chat: send_chat(sc, ev.room, intended, ev.bytes); break;
+      }
+      arm_trace(sc);
+    });
   }
 
   void join(sim_client& sc, std::uint32_t room, std::function<void()> then) {
@@ -314,7 +367,7 @@ class worker {
     sc.send_timer->expires_at(sc.next_send);
     sc.send_timer->async_wait([this, &sc](boost::system::error_code ec) {
       if (ec) return;
-      send_chat(sc);
+      send_chat(sc, sc.room, sc.next_send, 0);
       // Open loop: the next send is due one period after the last intended one, however late this
       // one went out; a late generator catches up instead of stretching the schedule (wrk2).
       sc.next_send += std::chrono::nanoseconds{static_cast<std::int64_t>(period_ns())};
@@ -322,24 +375,24 @@ class worker {
     });
   }
 
-  void send_chat(sim_client& sc) {
-    auto const intended = sc.next_send;
+  /// Send one chat into `room`, due at `intended`; `fixed_bytes` 0 draws the size from the case.
+  void send_chat(sim_client& sc, std::uint32_t room, clock::time_point intended, std::uint32_t fixed_bytes) {
     auto const now = clock::now();
     auto const lag = now - intended;
     send_lag_.record(to_us(lag));
     if (lag > s_.generator.max_lag) ++late_sends_;
-    if (!sc.joined || !sc.client->connected()) {
-      ++m(sc).errors["send skipped: not connected"];
+    bool const member = c_.trace.empty() ? sc.joined : sc.trace_rooms.contains(room);
+    if (!member || !sc.client->connected()) {
+      ++m(sc).errors[c_.trace.empty() ? "send skipped: not connected" : "send skipped: not in the room"];
       return;
     }
-    auto const room = sc.room;
     auto stream_it = sc.streams.find(room);
     if (stream_it == sc.streams.end())
       stream_it = sc.streams.emplace(room, std::make_pair(streams_.register_stream(sc.id, room), std::uint64_t{0})).first;
     auto const stream = stream_it->second.first;
     auto const seq = stream_it->second.second++;
-    std::uint32_t bytes = c_.message_bytes_min;
-    if (c_.message_bytes_max > c_.message_bytes_min) {
+    std::uint32_t bytes = fixed_bytes > 0 ? fixed_bytes : c_.message_bytes_min;
+    if (fixed_bytes == 0 && c_.message_bytes_max > c_.message_bytes_min) {
       std::uniform_int_distribution<std::uint32_t> size(c_.message_bytes_min, c_.message_bytes_max);
       bytes = size(rng_);
     }
@@ -529,9 +582,12 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
   for (int w = 0; w < s.generator.threads; ++w)
     workers.push_back(
         std::make_unique<worker>(s, c, at, sched, static_cast<std::uint32_t>(c.rooms.count), rng(), ledger));
+  std::vector<std::vector<std::size_t>> trace_of(static_cast<std::size_t>(c.clients));
+  for (std::size_t k = 0; k < c.trace.size(); ++k) trace_of[c.trace[k].client].push_back(k);
   for (std::size_t i = 0; i < static_cast<std::size_t>(c.clients); ++i) {
     auto const connect_at = sched.t0 + s.timing.connect_ramp * static_cast<std::int64_t>(i) / c.clients;
-    workers[i % workers.size()]->add_client(static_cast<std::uint32_t>(i), strategies[i], rooms[i], connect_at);
+    workers[i % workers.size()]->add_client(static_cast<std::uint32_t>(i), strategies[i], rooms[i], connect_at,
+                                            std::move(trace_of[i]));
   }
 
   auto const sample_server = [&] {
@@ -609,6 +665,8 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
                    {"message_bytes", {c.message_bytes_min, c.message_bytes_max}},
                    {"churn_per_client_per_min", c.churn_per_client_per_min},
                    {"reconnect", c.reconnect},
+                   {"trace", c.trace_file},
+                   {"trace_events", c.trace.size()},
                    {"fault", c.fault},
                    {"fault_schedule", c.fault_schedule},
                    {"generator_threads", s.generator.threads},

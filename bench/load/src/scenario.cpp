@@ -2,7 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -106,7 +109,7 @@ target parse_target(json const& j, std::string const& where) {
   return t;
 }
 
-case_spec parse_case(json const& j, std::string const& where, json const& defaults) {
+case_spec parse_case(json const& j, std::string const& where, json const& defaults, std::string const& base_dir) {
   // A case inherits every field it does not set from the scenario's "defaults".
   json merged = defaults.is_object() ? defaults : json::object();
   if (!j.is_object()) fail(where, "must be an object, got " + show(j));
@@ -114,7 +117,21 @@ case_spec parse_case(json const& j, std::string const& where, json const& defaul
   reader r(merged, where);
   case_spec c;
   c.name = r.str("name");
-  c.clients = static_cast<int>(r.integer("clients", 1, 100'000));
+  if (auto const* trace = r.find("trace")) {
+    if (!trace->is_string() || trace->get_ref<std::string const&>().empty())
+      fail(r.path("trace"), "must be the path of a JSON-lines file");
+    c.trace_file = trace->get<std::string>();
+    auto const path = c.trace_file.starts_with("/") ? c.trace_file : base_dir + "/" + c.trace_file;
+    load_trace(path, c);
+  }
+  std::uint32_t trace_clients = 0;
+  for (auto const& e : c.trace) trace_clients = std::max(trace_clients, e.client + 1);
+  std::optional<std::int64_t> clients_default;
+  if (!c.trace.empty()) clients_default = trace_clients;
+  c.clients = static_cast<int>(r.integer("clients", 1, 100'000, clients_default));
+  if (static_cast<std::uint32_t>(c.clients) < trace_clients)
+    fail(r.path("clients"), "the trace has clients up to " + std::to_string(trace_clients - 1) + ": needs at least " +
+                                std::to_string(trace_clients));
   auto const& mix = r.need("strategies");
   if (mix.is_string()) {
     auto s = transport::parse_strategy(mix.get<std::string>());
@@ -131,6 +148,7 @@ case_spec parse_case(json const& j, std::string const& where, json const& defaul
     fail(r.path("strategies"), "must be a strategy name or an object of weights, got " + show(mix));
   }
   c.rooms.count = static_cast<int>(r.integer("rooms", 1, 100'000, 1));
+  if (!c.trace.empty()) c.rooms.count = static_cast<int>(std::max<std::size_t>(c.trace_rooms.size(), 1));
   if (c.rooms.count > c.clients) fail(r.path("rooms"), "more rooms than clients");
   auto const spread = r.str("room_distribution", std::string("uniform"));
   if (spread == "uniform") {
@@ -140,7 +158,9 @@ case_spec parse_case(json const& j, std::string const& where, json const& defaul
   } else {
     fail(r.path("room_distribution"), "must be uniform or zipf, got " + show(spread));
   }
-  c.rate_per_client_hz = r.number("rate_per_client_hz", 0, 10'000, merged.contains("ladder_rates_per_client_hz") ? 0.0 : -1.0);
+  c.rate_per_client_hz = r.number("rate_per_client_hz", 0, 10'000,
+                                  merged.contains("ladder_rates_per_client_hz") || !c.trace.empty() ? 0.0 : -1.0);
+  if (!c.trace.empty() && c.rate_per_client_hz > 0) fail(r.path("rate_per_client_hz"), "a trace case sends what its trace says");
   if (c.rate_per_client_hz < 0) fail(r.path("rate_per_client_hz"), "required (or a ladder_rates_per_client_hz)");
   auto const bytes = r.find("message_bytes");
   if (!bytes) {
@@ -190,7 +210,47 @@ std::uint64_t fnv1a64(std::string_view s) {
 
 }  // namespace
 
-scenario parse_scenario(std::string_view json_text) {
+void load_trace(std::string const& path, case_spec& c) {
+  std::ifstream in(path);
+  if (!in) throw scenario_error(path + ": cannot read the trace");
+  std::map<std::string, std::uint32_t> rooms;
+  c.trace.clear();
+  c.trace_rooms.clear();
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    auto const first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos || line[first] == '#') continue;
+    std::string const where = path + ":" + std::to_string(number);
+    auto const j = json::parse(line, nullptr, false);
+    if (j.is_discarded()) throw scenario_error(where + ": not valid JSON");
+    reader r(j, where);
+    trace_event e;
+    e.at = std::chrono::microseconds{static_cast<std::int64_t>(r.number("t_ms", 0, 86'400'000.0) * 1000.0)};
+    e.client = static_cast<std::uint32_t>(r.integer("client", 0, 99'999));
+    auto const what = r.str("event");
+    if (what == "join") {
+      e.what = trace_event::kind::join;
+    } else if (what == "chat") {
+      e.what = trace_event::kind::chat;
+    } else if (what == "leave") {
+      e.what = trace_event::kind::leave;
+    } else {
+      fail(r.path("event"), "must be join, chat or leave, got " + show(what));
+    }
+    auto const room = r.str("room");
+    auto const [it, added] = rooms.emplace(room, static_cast<std::uint32_t>(rooms.size()));
+    if (added) c.trace_rooms.push_back(room);
+    e.room = it->second;
+    e.bytes = static_cast<std::uint32_t>(r.integer("bytes", 1, 900'000, 16));
+    if (e.what != trace_event::kind::chat && j.contains("bytes")) fail(r.path("bytes"), "only chats have a size");
+    r.done();
+    c.trace.push_back(e);
+  }
+  if (c.trace.empty()) throw scenario_error(path + ": the trace has no event");
+  std::stable_sort(c.trace.begin(), c.trace.end(), [](auto const& a, auto const& b) { return a.at < b.at; });
+}
+
+scenario parse_scenario(std::string_view json_text, std::string const& base_dir) {
   auto const j = json::parse(json_text, nullptr, false);
   if (j.is_discarded()) throw scenario_error("scenario: not valid JSON");
   scenario s;
@@ -215,7 +275,7 @@ scenario parse_scenario(std::string_view json_text) {
     if (!cases.is_array() || cases.empty()) fail("cases", "must be a non-empty array");
     std::set<std::string> names;
     for (std::size_t i = 0; i < cases.size(); ++i) {
-      s.cases.push_back(parse_case(cases[i], "cases[" + std::to_string(i) + "]", defaults));
+      s.cases.push_back(parse_case(cases[i], "cases[" + std::to_string(i) + "]", defaults, base_dir));
       if (!names.insert(s.cases.back().name).second) fail("cases[" + std::to_string(i) + "].name", "duplicate name");
     }
     if (auto const* p = r.find("phases")) {
@@ -238,7 +298,13 @@ scenario parse_scenario(std::string_view json_text) {
     r.done();
   }
   s.canonical_json = j.dump();
-  s.hash = fnv1a64(s.canonical_json);
+  // The hash covers the traces too: the same scenario file over another trace is another scenario.
+  std::string hashed = s.canonical_json;
+  for (auto const& c : s.cases)
+    for (auto const& e : c.trace)
+      hashed += "\n" + std::to_string(e.at.count()) + " " + std::to_string(e.client) + " " +
+                std::to_string(static_cast<int>(e.what)) + " " + c.trace_rooms[e.room] + " " + std::to_string(e.bytes);
+  s.hash = fnv1a64(hashed);
   return s;
 }
 
@@ -248,7 +314,8 @@ scenario load_scenario(std::string const& path) {
   std::ostringstream text;
   text << in.rdbuf();
   try {
-    return parse_scenario(text.str());
+    auto const dir = std::filesystem::path(path).parent_path().string();
+    return parse_scenario(text.str(), dir.empty() ? "." : dir);
   } catch (scenario_error const& e) {
     throw scenario_error(path + ": " + e.what());
   }

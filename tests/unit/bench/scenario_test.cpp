@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
 
 namespace fallbench::bench {
 namespace {
@@ -98,6 +101,50 @@ TEST(ScenarioTest, ReadsFaultsAndReconnection) {
                "cases[0].fault: must be a non-empty string");
 }
 
+/// A trace file in the test's temporary folder.
+std::string write_trace(std::string const& name, std::string const& text) {
+  auto const path = std::filesystem::temp_directory_path() / ("fallbench-" + std::to_string(::getpid()) + "-" + name);
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+TEST(TraceTest, ReadsEventsSortedWithRoomsInOrderOfAppearance) {
+  auto const path = write_trace("ok.jsonl", "# a comment\n"
+                                            R"({"t_ms":50,"client":1,"event":"chat","room":"b","bytes":64})" "\n\n"
+                                            R"({"t_ms":0,"client":0,"event":"join","room":"a"})" "\n"
+                                            R"({"t_ms":10,"client":1,"event":"join","room":"b"})" "\n");
+  auto const s = parse_scenario(R"({"name":"t","cases":[{"name":"c","strategies":"websocket","trace":")" + path + R"("}]})");
+  auto const& c = s.cases[0];
+  ASSERT_EQ(c.trace.size(), 3u);
+  EXPECT_EQ(c.trace[0].what, trace_event::kind::join);
+  EXPECT_EQ(c.trace[2].at, std::chrono::milliseconds{50});
+  EXPECT_EQ(c.trace[2].bytes, 64u);
+  EXPECT_EQ(c.trace_rooms, (std::vector<std::string>{"b", "a"}));
+  EXPECT_EQ(c.clients, 2) << "clients default to the highest client in the trace + 1";
+  EXPECT_EQ(c.rooms.count, 2);
+  EXPECT_EQ(c.rate_per_client_hz, 0.0);
+}
+
+TEST(TraceTest, RejectsBadLinesNamingFileLineAndField) {
+  auto expect_trace_error = [](std::string const& text, std::string const& needle) {
+    auto const path = write_trace("bad.jsonl", text);
+    expect_error(R"({"name":"t","cases":[{"name":"c","strategies":"websocket","trace":")" + path + R"("}]})",
+                 path + needle);
+  };
+  expect_trace_error("{not json\n", ":1: not valid JSON");
+  expect_trace_error(R"({"t_ms":0,"client":0,"event":"dance","room":"a"})" "\n", ":1.event: must be join, chat or leave");
+  expect_trace_error("\n" R"({"t_ms":-1,"client":0,"event":"join","room":"a"})" "\n", ":2.t_ms: must be a number");
+  expect_trace_error(R"({"t_ms":0,"client":0,"event":"join"})" "\n", ":1.room: required");
+  expect_trace_error(R"({"t_ms":0,"client":0,"event":"join","room":"a","bytes":5})" "\n", ":1.bytes: only chats have a size");
+  expect_trace_error(R"({"t_ms":0,"client":0,"event":"join","room":"a","colour":"red"})" "\n", ":1.colour: unknown field");
+  expect_trace_error("# only a comment\n", ": the trace has no event");
+  expect_error(R"({"name":"t","cases":[{"name":"c","strategies":"websocket","trace":"/nonexistent.jsonl"}]})",
+               "/nonexistent.jsonl: cannot read the trace");
+  auto const path = write_trace("two.jsonl", R"({"t_ms":0,"client":4,"event":"join","room":"a"})" "\n");
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":2,"strategies":"websocket","trace":")" + path + R"("}]})",
+               "cases[0].clients: the trace has clients up to 4");
+}
+
 // A typo must not silently become a default.
 TEST(ScenarioTest, RejectsUnknownFields) {
   expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"polling","rate_per_client_hz":1,"rate_hz":9}]})",
@@ -126,7 +173,7 @@ TEST(ScenarioTest, ShippedScenariosValidate) {
     ++seen;
     EXPECT_NO_THROW(load_scenario(entry.path().string())) << entry.path();
   }
-  EXPECT_GE(seen, 6);
+  EXPECT_GE(seen, 7);
 }
 
 }  // namespace

@@ -21,6 +21,16 @@ class scenario_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// One line of a trace: what a client does, and when (from the end of the connect ramp).
+struct trace_event {
+  enum class kind : std::uint8_t { join, chat, leave };
+  std::chrono::microseconds at{0};
+  std::uint32_t client = 0;
+  kind what = kind::chat;
+  std::uint32_t room = 0;    ///< index into case_spec::trace_rooms
+  std::uint32_t bytes = 16;  ///< chat message size
+};
+
 /// Where a run sends its traffic.
 struct target {
   enum class kind { embedded, node_peer, url };
@@ -63,6 +73,12 @@ struct case_spec {
   std::string fault_schedule;
   /// Clients reconnect (backoff from 200 ms) when their session ends, and re-join their room.
   bool reconnect = false;
+  /// A trace replayed instead of rate-driven traffic: its JSON-lines file (relative to the scenario's
+  /// folder), its events sorted by time, and the names of its rooms. Clients then join, chat and leave
+  /// only as the trace says.
+  std::string trace_file;
+  std::vector<trace_event> trace;
+  std::vector<std::string> trace_rooms;
 };
 
 /// Phases of every run (DESIGN section 6): connect ramp, warm-up (not recorded), measure, drain.
@@ -100,7 +116,15 @@ struct scenario {
  * Parse and validate a scenario. Unknown keys are errors (a typo must not silently become a default).
  * @throws scenario_error naming the field and the reason.
  */
-scenario parse_scenario(std::string_view json_text);
+scenario parse_scenario(std::string_view json_text, std::string const& base_dir = ".");
+
+/**
+ * Read a trace: one JSON object a line, {"t_ms": 120, "client": 3, "event": "join"|"chat"|"leave",
+ * "room": "lobby", "bytes": 64 (chats only, default 16)}; blank lines and lines starting with # are
+ * skipped. Events are sorted by time; rooms are numbered in order of first appearance.
+ * @throws scenario_error naming the file, line and field.
+ */
+void load_trace(std::string const& path, case_spec& c);
 
 /// Read and parse a scenario file. @throws scenario_error (also for an unreadable file).
 scenario load_scenario(std::string const& path);

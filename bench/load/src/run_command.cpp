@@ -239,6 +239,7 @@ int run_main(std::vector<std::string_view> const& argv) {
       .flag("case", "NAME", "Run only this case (repeatable)")
       .flag("target", "NAME", "Run only against this target (repeatable)")
       .flag("measure", "SECONDS", "Override the scenario's measure phase")
+      .flag("url", "URL", "Run against this server (http://HOST:PORT) instead of the scenario's targets")
       .toggle("quiet", "No progress line");
   if (!a.parse(argv)) {
     std::cout << a.help();
@@ -253,6 +254,12 @@ int run_main(std::vector<std::string_view> const& argv) {
     throw cli::usage_error(e.what());
   }
   if (a.has("measure")) s.timing.measure = std::chrono::seconds{a.integer("measure", 1, 86'400)};
+  if (a.has("url")) {
+    auto const url = a.str("url");
+    if (!url.starts_with("http://") || url.find(':', 7) == std::string::npos)
+      throw cli::usage_error("--url must be http://HOST:PORT[/path], got '" + url + "'");
+    s.targets = {target{"external", target::kind::url, url, 0, {}}};
+  }
   auto const only_cases = a.all("case");
   auto const only_targets = a.all("target");
   for (auto const& name : only_cases)

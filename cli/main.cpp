@@ -4,7 +4,9 @@
 #include "fallbench/bench/run_command.hpp"
 #include "fallbench/chat/serve.hpp"
 #include "fallbench/cli/args.hpp"
+#include "fallbench/compare/compare_main.hpp"
 #include "fallbench/proxy/proxy_main.hpp"
+#include "fallbench/report/report_main.hpp"
 
 #include <cstring>
 #include <exception>
@@ -25,6 +27,8 @@ constexpr command commands[] = {
     {"chat", "a terminal chat client (polling, websocket, upgrade or fallback)", fallbench::cli::chat_main},
     {"run", "replay a scenario against its servers, open loop, and write a result", fallbench::bench::run_main},
     {"proxy", "the fault-injecting proxy: relay to a server, applying a fault profile", fallbench::proxy::proxy_main},
+    {"report", "render results as one self-contained HTML page and a Markdown summary", fallbench::report::report_main},
+    {"compare", "compare a candidate with a baseline of repeated runs: the regression gate", fallbench::compare::compare_main},
 };
 
 int usage(std::ostream& out) {

@@ -1,0 +1,158 @@
+// `fallbench compare` and `fallbench report` as CI calls them: the real executable on the fixture
+// results of tests/fixtures/, checked by exit status (0 pass, 1 regression, 2 usage, 3 invalid run,
+// 4 incomparable) and by the files written.
+
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string const fixtures = FALLBENCH_FIXTURES_DIR;
+
+/// Quotes a word for sh.
+std::string q(std::string const& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+struct ran {
+  int status = -1;
+  std::string out;  ///< stdout and stderr
+};
+
+/// Runs `fallbench ARGS`, capturing its output and exit status.
+ran fallbench(std::string const& args) {
+  ran r;
+  std::string const cmd = q(FALLBENCH_BIN) + " " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
+  int const raw = ::pclose(p);
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return r;
+}
+
+std::string f(std::string const& name) { return q(fixtures + "/compare/" + name); }
+
+/// A fresh directory for one test, removed after it.
+class scratch {
+ public:
+  scratch() : path_(fs::temp_directory_path() / ("fallbench-cli-" + std::to_string(::getpid()) + "-" + std::to_string(next_++))) {
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~scratch() { fs::remove_all(path_); }
+  fs::path const& path() const { return path_; }
+
+ private:
+  static inline int next_ = 0;
+  fs::path path_;
+};
+
+std::string slurp(fs::path const& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST(CompareCliTest, ExitsZeroWhenNothingChanged) {
+  auto const r = fallbench("compare " + f("baseline") + " " + f("same"));
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("### fallbench compare: pass (exit 0)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("| metric | baseline | candidate | change | p-value | verdict |"), std::string::npos) << r.out;
+}
+
+TEST(CompareCliTest, ExitsOneOnARegressionAndWritesTheMarkdown) {
+  scratch dir;
+  auto const md = dir.path() / "compare.md";
+  auto const r = fallbench("compare " + f("baseline") + " " + f("regressed") + " --markdown " + q(md.string()));
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("**REGRESSION**"), std::string::npos) << r.out;
+  EXPECT_EQ(slurp(md), r.out) << "the file holds what stdout printed";
+  // With a larger minimum effect for p99 it passes, through a per-metric override.
+  auto const lenient = fallbench("compare " + f("baseline") + " " + f("regressed") + " --min-effect '*p99_ms=0.6'");
+  EXPECT_EQ(lenient.status, 0) << lenient.out;
+}
+
+TEST(CompareCliTest, ExitsOneOnAChangeInBytesPerDelivery) {
+  auto const r = fallbench("compare --baseline " + f("baseline") + " --candidate " + f("bytes") + " --metric '*bytes_per_delivery'");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("polling/bytes_per_delivery"), std::string::npos) << r.out;
+}
+
+TEST(CompareCliTest, ExitsThreeOnAnInvalidRun) {
+  EXPECT_EQ(fallbench("compare " + f("baseline") + " " + f("invalid.json")).status, 3);
+  auto const lost = fallbench("compare " + f("baseline") + " " + f("lost.json"));
+  EXPECT_EQ(lost.status, 3) << lost.out;
+  EXPECT_NE(lost.out.find("invalid run (exit 3)"), std::string::npos) << lost.out;
+}
+
+TEST(CompareCliTest, ExitsFourOnIncomparableResults) {
+  auto const scenario = fallbench("compare " + f("baseline") + " " + f("other-scenario.json"));
+  EXPECT_EQ(scenario.status, 4) << scenario.out;
+  EXPECT_NE(scenario.out.find("scenario (hash of its canonical JSON) differs"), std::string::npos) << scenario.out;
+  auto const debug = fallbench("compare " + f("baseline") + " " + f("debug-build.json"));
+  EXPECT_EQ(debug.status, 4) << debug.out;
+  EXPECT_NE(debug.out.find("build type 'Debug'"), std::string::npos) << debug.out;
+  EXPECT_EQ(fallbench("compare " + f("baseline") + " " + f("other-cores.json")).status, 4);
+  // Incomparable wins over invalid: an invalid run of another scenario is first of all another scenario.
+  EXPECT_EQ(fallbench("compare --baseline " + f("baseline") + " --candidate " + f("invalid.json") + " --candidate " +
+                      f("other-scenario.json"))
+                .status,
+            4);
+}
+
+TEST(CompareCliTest, ExitsTwoOnUsageErrors) {
+  EXPECT_EQ(fallbench("compare " + f("baseline")).status, 2);
+  EXPECT_EQ(fallbench("compare " + f("baseline") + " " + f("same") + " --alpha 2").status, 2);
+  EXPECT_EQ(fallbench("compare " + f("baseline") + " " + f("same") + " --min-effect lots").status, 2);
+  EXPECT_EQ(fallbench("compare " + f("baseline") + " " + f("same") + " --correction bonferroni").status, 2);
+  auto const missing = fallbench("compare " + f("baseline") + " " + f("no-such-dir"));
+  EXPECT_EQ(missing.status, 2) << missing.out;
+  EXPECT_NE(missing.out.find("cannot read"), std::string::npos) << missing.out;
+  EXPECT_EQ(fallbench("compare " + f("baseline") + " " + q(fixtures + "/make-fixtures.js")).status, 2);
+}
+
+TEST(CompareCliTest, PrintsTheMachineClass) {
+  auto const r = fallbench("compare --machine-class " + f("baseline/run-01.json"));
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out, "2core-synthetic-cpu\n");
+}
+
+TEST(ReportCliTest, WritesTheHtmlPageAndTheMarkdownSummary) {
+  scratch dir;
+  auto const r = fallbench("report " + q(fixtures + "/report/two-targets.json") + " " + f("baseline/run-01.json") +
+                           " -o " + q(dir.path().string()));
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto const html = slurp(dir.path() / "report.html");
+  auto const md = slurp(dir.path() / "summary.md");
+  EXPECT_TRUE(html.starts_with("<!doctype html>")) << html.substr(0, 100);
+  EXPECT_NE(html.find("id=\"result-2\""), std::string::npos) << "one section per result";
+  EXPECT_NE(md.find("## fallbench report: two \\| targets, fixture"), std::string::npos) << md.substr(0, 200);
+  EXPECT_NE(r.out.find("report.html"), std::string::npos) << r.out;
+}
+
+TEST(ReportCliTest, ExitsTwoOnUsageErrors) {
+  scratch dir;
+  EXPECT_EQ(fallbench("report " + f("baseline/run-01.json")).status, 2) << "no -o";
+  EXPECT_EQ(fallbench("report -o " + q(dir.path().string())).status, 2) << "no result";
+  auto const r = fallbench("report " + q(fixtures + "/make-fixtures.js") + " -o " + q(dir.path().string()));
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_FALSE(fs::exists(dir.path() / "report.html"));
+}
+
+}  // namespace

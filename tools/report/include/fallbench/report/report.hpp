@@ -1,0 +1,44 @@
+#pragma once
+/// `fallbench report`: result documents (reports/schema/result.schema.json) rendered as one
+/// self-contained HTML page (inline CSS and SVG, no script, nothing fetched from anywhere) and a
+/// Markdown summary fit for a CI job summary. Reads only the result JSON (shared/STYLE.md 2.1).
+
+#include <nlohmann/json.hpp>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fallbench::report {
+
+/// One result document and the path it came from (shown in headings).
+struct result {
+  std::string path;
+  nlohmann::json doc;
+};
+
+struct options {
+  /// The page's heading; empty: "fallbench report: " and the scenario names.
+  std::string title;
+  /// Session timelines drawn per chart (taken in turn from the runs of the chart).
+  std::size_t timelines = 12;
+};
+
+/// The HTML page: per result its metadata, a summary table and, per target (and ladder case), the
+/// charts: latency by percentile (corrected and uncorrected), time to first message, throughput and
+/// p99 over time, wire cost per delivery, the delivery verdict grid and session timelines; per result
+/// with several targets the side-by-side ratios, with ladders the capacity table and chart. Every
+/// string from the documents is escaped. Never throws on missing fields: a chart without data says so.
+std::string render_html(std::vector<result> const& results, options const& opts);
+
+/// The Markdown summary: per result a headline (valid or not, anything lost), metadata, and a table
+/// per run and strategy; ratios and capacity when present. Strings are escaped for Markdown.
+std::string render_markdown(std::vector<result> const& results, options const& opts);
+
+/// Reads a result file, or every *.json in a directory (sorted).
+/// @throws std::runtime_error when a file is unreadable, not JSON, or not a result document
+///         (no object with schema_version 1 and a runs array).
+std::vector<result> load_results(std::string const& operand);
+
+}  // namespace fallbench::report

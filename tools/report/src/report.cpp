@@ -1,0 +1,783 @@
+#include "fallbench/report/report.hpp"
+#include "fallbench/report/report_main.hpp"
+
+#include "fallbench/cli/args.hpp"
+#include "svg.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+namespace fallbench::report {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+using svg::escape;
+using svg::number;
+
+namespace {
+
+// ---- reading documents without trusting them --------------------------------------------------------
+
+json const& null_json() {
+  static json const null;
+  return null;
+}
+
+/// The value at a dotted path, or a null json when any step is missing.
+json const& at(json const& j, std::string_view dotted) {
+  json const* cur = &j;
+  while (!dotted.empty()) {
+    auto const dot = dotted.find('.');
+    auto const key = dotted.substr(0, dot);
+    if (!cur->is_object()) return null_json();
+    auto it = cur->find(key);
+    if (it == cur->end()) return null_json();
+    cur = &*it;
+    dotted = dot == std::string_view::npos ? std::string_view{} : dotted.substr(dot + 1);
+  }
+  return *cur;
+}
+
+double num(json const& j, std::string_view dotted, double fallback = 0) {
+  auto const& v = at(j, dotted);
+  return v.is_number() ? v.get<double>() : fallback;
+}
+
+std::string str(json const& j, std::string_view dotted, std::string fallback = {}) {
+  auto const& v = at(j, dotted);
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number()) return v.dump();
+  return fallback;
+}
+
+/// The elements of an array (none when it is not one).
+std::vector<json const*> items(json const& j, std::string_view dotted) {
+  std::vector<json const*> out;
+  auto const& v = at(j, dotted);
+  if (v.is_array())
+    for (auto const& e : v) out.push_back(&e);
+  return out;
+}
+
+double ms(json const& histogram, char const* key) { return num(histogram, key) / 1000.0; }
+
+/// A count: no decimals.
+std::string whole(double v) { return std::isfinite(v) ? std::to_string(static_cast<long long>(std::llround(v))) : "-"; }
+
+std::string short_commit(std::string const& commit) {
+  if (commit.size() <= 12) return commit;
+  bool const dirty = commit.ends_with("-dirty");
+  return commit.substr(0, 12) + (dirty ? "-dirty" : "");
+}
+
+// ---- what a document holds, arranged for charts -----------------------------------------------------------
+
+/// One line of provenance for every chart of a document: scenario, machine, commit.
+std::string provenance(json const& doc) {
+  auto const hash = str(doc, "scenario.hash_fnv1a64");
+  return "scenario " + str(doc, "scenario.name", "?") + " (" + hash.substr(0, 8) + ", seed " +
+         str(doc, "scenario.seed", "?") + ", faults " + str(doc, "fault_profile", "none") + ") \u00B7 " +
+         str(doc, "machine.cpu_model", "?") + ", " + str(doc, "machine.cores", "?") + " cores, " +
+         str(doc, "machine.kernel", "?") + " \u00B7 commit " + short_commit(str(doc, "generator.git_commit", "?")) +
+         " (" + str(doc, "generator.build_type", "?") + ", " + str(doc, "generator.compiler", "?") + ") \u00B7 " +
+         str(doc, "started_at");
+}
+
+/// The fault a run ran under (runs[].fault): its schedule, or its profile; empty without a proxy.
+std::string fault_of(json const& run) {
+  auto const& f = at(run, "fault");
+  if (!f.is_object()) return {};
+  if (auto schedule = str(f, "schedule"); !schedule.empty()) return "schedule " + schedule;
+  return str(f, "profile", "pass");
+}
+
+/// Runs drawn together: one target's plain cases under one fault, or one target's steps of one ladder.
+struct group {
+  std::string target;
+  std::string fault;        ///< empty without a fault proxy
+  std::string ladder_case;  ///< empty for plain cases
+  std::vector<json const*> runs;
+  std::string title() const {
+    return target + (fault.empty() ? "" : " \u00B7 fault " + fault) +
+           (ladder_case.empty() ? "" : " \u00B7 ladder " + ladder_case);
+  }
+};
+
+std::vector<group> groups_of(json const& doc) {
+  std::vector<group> out;
+  for (auto const* run : items(doc, "runs")) {
+    auto const target = str(*run, "target", "?");
+    auto const fault = fault_of(*run);
+    auto const ladder = str(*run, "ladder_case");
+    auto it = std::find_if(out.begin(), out.end(), [&](group const& g) {
+      return g.target == target && g.fault == fault && g.ladder_case == ladder;
+    });
+    if (it == out.end()) {
+      out.push_back({target, fault, ladder, {}});
+      it = std::prev(out.end());
+    }
+    it->runs.push_back(run);
+  }
+  return out;
+}
+
+/// One strategy of one run: the unit of most charts.
+struct strand {
+  json const* run;
+  std::string strategy;
+  json const* data;  ///< by_strategy[strategy]
+  std::string label;
+  std::string color;
+};
+
+std::string run_label(json const& run) {
+  if (at(run, "ladder").is_object()) return number(num(run, "ladder.rate_per_client_hz")) + " Hz";
+  return str(run, "case", "?");
+}
+
+std::vector<strand> strands_of(group const& g) {
+  std::vector<strand> out;
+  std::set<std::string> strategies;
+  bool single = true;  // every run has one strategy
+  for (auto const* run : g.runs) {
+    auto const& bs = at(*run, "by_strategy");
+    if (!bs.is_object()) continue;
+    single = single && bs.size() == 1;
+    for (auto const& [name, st] : bs.items()) {
+      strategies.insert(name);
+      out.push_back({run, name, &st, {}, {}});
+    }
+  }
+  bool const by_strategy = g.ladder_case.empty() && (g.runs.size() == 1 || (single && strategies.size() == out.size()));
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    auto& s = out[i];
+    if (by_strategy) {
+      s.label = s.strategy;
+      s.color = svg::strategy_color(s.strategy);
+    } else {
+      s.label = run_label(*s.run) + (single && !g.ladder_case.empty() ? "" : " \u00B7 " + s.strategy);
+      s.color = svg::palette(i);
+    }
+  }
+  return out;
+}
+
+int grade_of(std::string const& g) {
+  if (g == "pass") return 0;
+  if (g == "degraded") return 1;
+  if (g == "fail") return 2;
+  return -1;
+}
+
+// ---- charts ------------------------------------------------------------------------------------------------
+
+std::string figure(std::string const& title, std::string const& explanation, std::string const& chart) {
+  return "<figure><figcaption><strong>" + escape(title) + "</strong> " + escape(explanation) + "</figcaption>" + chart +
+         "</figure>\n";
+}
+
+std::string spectrum_figure(group const& g, std::vector<strand> const& strands, std::string const& prov) {
+  std::vector<svg::line_series> series;
+  double most = 0;
+  for (auto const& s : strands) {
+    for (bool corrected : {true, false}) {
+      svg::line_series ls{s.label, s.color, !corrected, {}};
+      auto const& h = at(*s.data, corrected ? "latency.fanout_corrected" : "latency.fanout_uncorrected");
+      for (auto const* p : items(h, "spectrum"))
+        if (p->is_array() && p->size() >= 2 && (*p)[0].is_number() && (*p)[1].is_number())
+          ls.points.emplace_back((*p)[0].get<double>(), (*p)[1].get<double>() / 1000.0);
+      most = std::max(most, num(h, "count"));
+      series.push_back(std::move(ls));
+    }
+  }
+  int const nines = most > 1 ? static_cast<int>(std::ceil(std::log10(most))) : 2;
+  svg::frame const f{"Fan-out latency by percentile: " + g.title(),
+                     "Measured: from each chat's intended send time (corrected, solid) or actual send (uncorrected, "
+                     "dashed) to its arrival at each receiver; measure phase only.",
+                     prov};
+  return figure("Latency by percentile, " + g.title() + ".",
+                "wrk2-style percentile spectrum of fan-out latency per strategy. Solid: corrected for coordinated "
+                "omission (from the intended send time); dashed: from the actual send. A gap between them means the "
+                "generator sent late.",
+                svg::spectrum_chart(f, series, nines, "corrected (from intended send)", "uncorrected (from actual send)"));
+}
+
+std::string ttfm_figure(group const& g, std::vector<strand> const& strands, std::string const& prov) {
+  std::vector<svg::range_row> rows;
+  for (auto const& s : strands) {
+    auto const& h = at(*s.data, "ttfm");
+    svg::range_row r{s.label, s.color, ms(h, "min_us"), ms(h, "p50_us"), ms(h, "p90_us"), ms(h, "max_us"),
+                     static_cast<std::size_t>(num(h, "count")), {}};
+    if (num(*s.data, "handshake.count") > 0) r.markers.push_back({"handshake p50", ms(at(*s.data, "handshake"), "p50_us"), 0});
+    if (num(*s.data, "upgrade.count") > 0) r.markers.push_back({"upgraded p50", ms(at(*s.data, "upgrade"), "p50_us"), 1});
+    if (num(*s.data, "fallback.count") > 0) r.markers.push_back({"fell back p50", ms(at(*s.data, "fallback"), "p50_us"), 2});
+    rows.push_back(std::move(r));
+  }
+  svg::frame const f{"Time to first message: " + g.title(),
+                     "Measured: per session, from the start of connecting to the first chat delivered to it; markers: "
+                     "handshake done, upgraded, fell back (p50).",
+                     prov};
+  return figure("Time to first message, " + g.title() + ".",
+                "Per strategy: the whisker spans min to max, the box p50 to p90, the dot is the median. It includes "
+                "waiting for the first chat in the room, so compare strategies, not absolute values.",
+                svg::range_chart(f, "ms (log scale)", rows));
+}
+
+std::string timeseries_figure(group const& g, std::string const& prov) {
+  std::vector<svg::line_series> upper, lower;
+  for (std::size_t i = 0; i < g.runs.size(); ++i) {
+    auto const& run = *g.runs[i];
+    std::string const label = g.runs.size() == 1 ? "" : run_label(run);
+    bool const strategy_named = label == "polling" || label == "websocket" || label == "upgrade" || label == "fallback";
+    std::string const color = g.runs.size() == 1 ? svg::palette(0)
+                              : strategy_named   ? svg::strategy_color(label)
+                                                 : svg::palette(i);
+    double const measure_s = num(run, "config.phases_s.measure", 1e300);
+    svg::line_series rate{label.empty() ? "deliveries/s" : label, color, false, {}};
+    svg::line_series p99{label.empty() ? "p99" : label, color, false, {}};
+    svg::line_series p50{label.empty() ? "p50" : label + " p50", g.runs.size() == 1 ? svg::palette(1) : color, true, {}};
+    auto const points = items(run, "timeseries");
+    for (std::size_t k = 0; k < points.size(); ++k) {
+      double const t = num(*points[k], "t_start_s");
+      if (t >= measure_s) break;  // a sliver after the measure phase: not a second of traffic
+      double const next = k + 1 < points.size() ? num(*points[k + 1], "t_start_s") : t + 1.0;
+      double const width = next > t ? next - t : 1.0;
+      rate.points.emplace_back(t, num(*points[k], "count") / width);
+      p99.points.emplace_back(t, num(*points[k], "p99_us") / 1000.0);
+      p50.points.emplace_back(t, num(*points[k], "p50_us") / 1000.0);
+    }
+    upper.push_back(std::move(rate));
+    lower.push_back(std::move(p99));
+    if (g.runs.size() == 1) lower.push_back(std::move(p50));
+  }
+  svg::frame const f{"Throughput and p99 over time: " + g.title(),
+                     "Measured: per second of the measure phase, deliveries to receivers (top) and the corrected "
+                     "fan-out latency of the chats delivered in it (bottom).",
+                     prov};
+  return figure("Throughput and latency over time, " + g.title() + ".",
+                "Deliveries per second (top) and fan-out p99 per second (bottom; p50 dashed when one run). A steady "
+                "rate with a rising p99 means queues are building.",
+                svg::two_panel_chart(f, "seconds into the measure phase", "deliveries/s", upper, "latency (ms)", lower));
+}
+
+std::string wire_figure(group const& g, std::vector<strand> const& strands, std::string const& prov) {
+  std::vector<svg::bar_row> rows;
+  for (auto const& s : strands)
+    rows.push_back({s.label, s.color, {num(*s.data, "wire.bytes_per_delivery"), num(*s.data, "wire.requests_per_delivery")}});
+  svg::frame const f{"Wire cost per delivered message: " + g.title(),
+                     "Measured: at the client sockets, TCP payload bytes both ways and HTTP requests, divided by the "
+                     "chats delivered to that strategy's clients.",
+                     prov};
+  return figure("Wire cost, " + g.title() + ".",
+                "Bytes and HTTP requests per delivered message. Polling pays HTTP headers and a request per batch; "
+                "WebSocket pays a frame header.",
+                svg::bar_panels_chart(f, {"bytes per delivery", "HTTP requests per delivery"}, rows));
+}
+
+std::string verdict_figure(group const& g, std::vector<strand> const& strands, std::string const& prov) {
+  std::vector<std::string> const columns{"run valid", "connected", "errors", "transport", "loss", "duplication",
+                                         "reordering"};
+  std::vector<std::string> names;
+  std::vector<std::vector<svg::grid_cell>> cells;
+  for (auto const& s : strands) {
+    auto const& run = *s.run;
+    auto const& st = *s.data;
+    names.push_back(s.label);  // unique within the group (strands_of)
+    std::vector<svg::grid_cell> row;
+    // Run validity: the generator kept its schedule, stayed under its CPU bound and error budget.
+    bool const valid = at(run, "valid").is_boolean() && at(run, "valid").get<bool>();
+    std::string reasons;
+    for (auto const* r : items(run, "invalid_reasons")) reasons += (reasons.empty() ? "" : "; ") + str(*r, "");
+    row.push_back({valid ? 0 : 2, valid ? "valid" : "invalid", reasons});
+    double const clients = num(st, "clients"), connected = num(st, "clients_connected", clients);
+    row.push_back({connected >= clients ? 0 : connected > 0 ? 1 : 2, whole(connected) + "/" + whole(clients), {}});
+    double errors = 0;
+    std::string error_detail;
+    if (auto const& e = at(st, "errors"); e.is_object())
+      for (auto const& [kind, n] : e.items())
+        if (n.is_number() && n.get<double>() > 0) {
+          errors += n.get<double>();
+          error_detail += kind + ": " + n.dump() + " ";
+        }
+    row.push_back({errors > 0 ? 1 : 0, errors > 0 ? whole(errors) : "none", error_detail});
+    if (s.strategy == "upgrade") {
+      double const failed = num(st, "upgrades_failed");
+      row.push_back({failed > 0 ? 1 : 0, failed > 0 ? whole(failed) + " failed" : "upgraded", "upgrades that failed"});
+    } else if (s.strategy == "fallback") {
+      double const fell = num(st, "fallbacks");
+      row.push_back({fell > 0 ? 1 : 0, fell > 0 ? "fell back " + whole(fell) : "websocket",
+                     "sessions that fell back to polling"});
+    } else {
+      row.push_back({-1, "n/a", "only upgrade and fallback change transport"});
+    }
+    for (char const* check : {"loss", "duplication", "reordering"}) {
+      auto const gv = str(run, std::string("delivery.verdict.") + check, "n/a");
+      char const* counter = check == std::string_view("loss") ? "lost"
+                            : check == std::string_view("duplication") ? "duplicated"
+                                                                       : "reordered";
+      double const n = num(run, std::string("delivery.total.") + counter);
+      row.push_back({grade_of(gv), gv == "pass" ? "pass" : gv + " (" + whole(n) + ")",
+                     std::string(counter) + ": " + whole(n) + " of " + whole(num(run, "delivery.total.expected")) +
+                         " expected (ledger verdict of the whole run)"});
+    }
+    cells.push_back(std::move(row));
+  }
+  svg::frame const f{"Delivery verdicts: " + g.title(),
+                     "Measured: run validity, sessions connected and typed errors per strategy; loss, duplication and "
+                     "reordering from the delivery ledger, per run (a run's strategies share them).",
+                     prov};
+  return figure("Delivery verdicts, " + g.title() + ".",
+                "One row per strategy of each run, one column per check, as Autobahn's case grid: green pass, amber "
+                "degraded (it worked, but not fully or not as preferred), red fail.",
+                svg::grid_chart(f, columns, names, cells));
+}
+
+std::string timeline_figure(group const& g, std::size_t limit, std::string const& prov) {
+  // Take the runs' samples in turn, so each run shows.
+  std::vector<std::vector<json const*>> per_run;
+  for (auto const* run : g.runs) per_run.push_back(items(*run, "timelines"));
+  std::vector<svg::timeline_row> rows;
+  for (std::size_t k = 0; rows.size() < limit; ++k) {
+    bool any = false;
+    for (std::size_t r = 0; r < per_run.size() && rows.size() < limit; ++r) {
+      if (k >= per_run[r].size()) continue;
+      any = true;
+      auto const& tl = *per_run[r][k];
+      auto const strategy = str(tl, "strategy", "?");
+      svg::timeline_row row{(g.runs.size() > 1 && !g.ladder_case.empty() ? run_label(*g.runs[r]) + " \u00B7 " : "") +
+                                strategy + " #" + str(tl, "client", "?"),
+                            svg::strategy_color(strategy),
+                            {}};
+      auto const events = items(tl, "events");
+      double const t0 = events.empty() ? 0 : num(*events.front(), "t_ms");
+      for (auto const* e : events)
+        row.events.push_back({str(*e, "event", "?"), str(*e, "detail"), num(*e, "t_ms") - t0, num(*e, "t_ms")});
+      rows.push_back(std::move(row));
+    }
+    if (!any) break;
+  }
+  svg::frame const f{"Session timelines: " + g.title(),
+                     "Measured: the transitions each client recorded (connecting, handshake, namespace, probe, "
+                     "upgraded, fell back, ...), from its first event; a sample of the first sessions of each strategy.",
+                     prov};
+  return figure("Session timelines, " + g.title() + ".",
+                "One row per sampled session; each dot is a transition (hover for its time). Upgrade sessions show "
+                "the probe and the switch to WebSocket; fallback sessions show the failed WebSocket and the fallback.",
+                svg::timeline_chart(f, rows));
+}
+
+/// Time to first message of every strategy under every fault, one chart per target: how much each
+/// fault delays the first message, strategy by strategy.
+std::string ttfm_by_fault_figures(json const& doc, std::string const& prov) {
+  std::vector<std::string> targets;
+  for (auto const& g : groups_of(doc))
+    if (std::find(targets.begin(), targets.end(), g.target) == targets.end()) targets.push_back(g.target);
+  std::string out;
+  for (auto const& target : targets) {
+    std::vector<svg::range_row> rows;
+    for (auto const& g : groups_of(doc)) {
+      if (g.target != target || !g.ladder_case.empty()) continue;
+      for (auto const& s : strands_of(g)) {
+        auto const& h = at(*s.data, "ttfm");
+        svg::range_row r{(g.fault.empty() ? "no proxy" : g.fault) + " \u00B7 " + s.strategy, svg::strategy_color(s.strategy),
+                         ms(h, "min_us"), ms(h, "p50_us"), ms(h, "p90_us"), ms(h, "max_us"),
+                         static_cast<std::size_t>(num(h, "count")), {}};
+        if (num(*s.data, "fallback.count") > 0)
+          r.markers.push_back({"fell back p50", ms(at(*s.data, "fallback"), "p50_us"), 2});
+        if (num(*s.data, "recovery.count") > 0)
+          r.markers.push_back({"reconnected p50 (after a lost session)", ms(at(*s.data, "recovery"), "p50_us"), 1});
+        rows.push_back(std::move(r));
+      }
+    }
+    svg::frame const f{"Time to first message by fault: " + target,
+                       "Measured: per session, from the start of connecting to the first chat delivered to it, through "
+                       "the fault proxy of each run; markers: fell back, reconnected (p50).",
+                       prov};
+    out += figure("Time to first message by fault, " + target + ".",
+                  "Every strategy under every fault of the study. \"no data\": no session of that strategy ever "
+                  "received a message under that fault.",
+                  svg::range_chart(f, "ms (log scale)", rows));
+  }
+  return out;
+}
+
+std::string ratio_figure(json const& doc, std::string const& prov) {
+  std::vector<svg::ratio_group> groups;
+  for (auto const* c : items(doc, "comparisons")) {
+    svg::ratio_group g{str(*c, "case", "?") + ": " + str(*c, "candidate", "?") + " / " + str(*c, "reference", "?"), {}};
+    for (auto const& [key, name] : std::vector<std::pair<char const*, char const*>>{{"p50_ratio", "p50"},
+                                                                                    {"p99_ratio", "p99"},
+                                                                                    {"throughput_ratio", "deliveries/s"},
+                                                                                    {"cpu_per_delivery_ratio", "CPU/delivery"},
+                                                                                    {"peak_rss_ratio", "peak RSS"}})
+      if (at(*c, key).is_number()) g.ratios.emplace_back(name, num(*c, key));
+    groups.push_back(std::move(g));
+  }
+  svg::frame const f{"Side by side: each target against the reference",
+                     "Measured: per case, the later target's fan-out p50 and p99 (corrected), deliveries/s, server CPU "
+                     "per delivery and peak RSS, divided by the first target's.",
+                     prov};
+  return figure("Side-by-side ratios.",
+                "Candidate / reference per case on a log scale: left of 1\u00D7 the candidate has less of it (lower "
+                "latency, less CPU or memory; but also fewer deliveries/s).",
+                svg::ratio_chart(f, groups));
+}
+
+std::string ladder_figure(json const& doc, std::string const& prov) {
+  std::vector<svg::line_series> series;
+  double bound = 0;
+  for (auto const& g : groups_of(doc)) {
+    if (g.ladder_case.empty()) continue;
+    svg::line_series s{g.target + " \u00B7 " + g.ladder_case, svg::palette(series.size()), false, {}};
+    for (auto const* run : g.runs) {
+      s.points.emplace_back(num(*run, "ladder.rate_per_client_hz"), ms(at(*run, "latency.fanout_corrected"), "p99_us"));
+      bound = std::max(bound, num(*run, "ladder.stop_p99_ms"));
+    }
+    series.push_back(std::move(s));
+  }
+  svg::frame const f{"Capacity ladders",
+                     "Measured: fan-out p99 (corrected) at each offered rate per client; a ladder stops after the "
+                     "first step over the bound or that is not valid.",
+                     prov};
+  return figure("Capacity.",
+                "Fan-out p99 against the offered rate, per target and case. The capacity is the last step under the "
+                "dashed bound (table above).",
+                svg::ladder_chart(f, series, bound > 0 ? bound : 250));
+}
+
+// ---- tables ------------------------------------------------------------------------------------------------
+
+struct summary_row {
+  std::string target, run_case, strategy;
+  double clients, connected, deliveries_per_s, p50, p99, p999, p99_uncorrected, ack_p99, ttfm_p50, bytes, requests;
+  std::string delivery;  ///< the ledger's overall verdict
+  bool valid;
+};
+
+std::vector<summary_row> summary_rows(json const& doc) {
+  std::vector<summary_row> out;
+  for (auto const* run : items(doc, "runs")) {
+    double const measure_s = num(*run, "config.phases_s.measure", 1);
+    auto const& bs = at(*run, "by_strategy");
+    if (!bs.is_object()) continue;
+    for (auto const& [name, st] : bs.items()) {
+      auto const& lat = at(st, "latency.fanout_corrected");
+      out.push_back({str(*run, "target", "?"), str(*run, "case", "?"), name, num(st, "clients"),
+                     num(st, "clients_connected", num(st, "clients")), num(lat, "count") / (measure_s > 0 ? measure_s : 1),
+                     ms(lat, "p50_us"), ms(lat, "p99_us"), ms(lat, "p99_9_us"),
+                     ms(at(st, "latency.fanout_uncorrected"), "p99_us"), ms(at(st, "latency.ack"), "p99_us"),
+                     ms(at(st, "ttfm"), "p50_us"), num(st, "wire.bytes_per_delivery"),
+                     num(st, "wire.requests_per_delivery"), str(*run, "delivery.verdict.overall", "n/a"),
+                     at(*run, "valid").is_boolean() && at(*run, "valid").get<bool>()});
+    }
+  }
+  return out;
+}
+
+std::string html_summary_table(json const& doc) {
+  std::ostringstream h;
+  h << "<table class=\"summary\"><thead><tr><th>target</th><th>case</th><th>strategy</th><th>clients</th>"
+       "<th>deliveries/s</th><th>p50 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>p99 uncorr. ms</th><th>ack p99 ms</th>"
+       "<th>TTFM p50 ms</th><th>B/delivery</th><th>req/delivery</th><th>delivery</th><th>valid</th></tr></thead><tbody>";
+  for (auto const& r : summary_rows(doc)) {
+    h << "<tr><td>" << escape(r.target) << "</td><td>" << escape(r.run_case) << "</td><td>" << escape(r.strategy)
+      << "</td><td>" << whole(r.connected) << "/" << whole(r.clients) << "</td><td>" << number(r.deliveries_per_s)
+      << "</td><td>" << number(r.p50) << "</td><td>" << number(r.p99) << "</td><td>" << number(r.p999) << "</td><td>"
+      << number(r.p99_uncorrected) << "</td><td>" << number(r.ack_p99) << "</td><td>" << number(r.ttfm_p50)
+      << "</td><td>" << number(r.bytes) << "</td><td>" << number(r.requests) << "</td><td class=\"g"
+      << grade_of(r.delivery) + 1 << "\">" << escape(r.delivery) << "</td><td class=\"g" << (r.valid ? 1 : 3) << "\">"
+      << (r.valid ? "yes" : "NO") << "</td></tr>";
+  }
+  h << "</tbody></table>\n";
+  return h.str();
+}
+
+std::string html_capacity_table(json const& doc) {
+  auto const entries = items(doc, "capacity");
+  if (entries.empty()) return {};
+  std::ostringstream h;
+  h << "<table class=\"summary\"><thead><tr><th>target</th><th>ladder case</th><th>capacity: chats/s per client</th>"
+       "<th>deliveries/s</th><th>p99 ms</th><th>bound ms</th></tr></thead><tbody>";
+  for (auto const* c : entries) {
+    bool const none = !at(*c, "max_rate_per_client_hz").is_number();
+    h << "<tr><td>" << escape(str(*c, "target")) << "</td><td>" << escape(str(*c, "case")) << "</td><td>"
+      << (none ? std::string("none within the bound") : number(num(*c, "max_rate_per_client_hz"))) << "</td><td>"
+      << (none ? "-" : number(num(*c, "deliveries_per_s"))) << "</td><td>" << (none ? "-" : number(num(*c, "p99_ms")))
+      << "</td><td>" << number(num(*c, "stop_p99_ms")) << "</td></tr>";
+  }
+  h << "</tbody></table>\n";
+  return h.str();
+}
+
+/// Markdown table cell text: no pipe, no markup, no HTML, no line break.
+std::string md(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '|': out += "\\|"; break;
+      case '\\': out += "\\\\"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '`': case '*': case '_': case '[': case ']': case '#':
+        out += '\\';
+        out += c;
+        break;
+      case '\n': case '\r': out += ' '; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+constexpr char const* css = R"(
+:root { color-scheme: light; }
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222; margin: 0; background: #f6f6f4; }
+main { max-width: 1180px; margin: 0 auto; padding: 16px 24px 40px; }
+h1 { font-size: 22px; margin: 8px 0 4px; }
+h2 { font-size: 19px; margin: 28px 0 6px; border-bottom: 2px solid #ccc; padding-bottom: 4px; }
+h3 { font-size: 16px; margin: 20px 0 6px; }
+p.lead, dl.meta { color: #444; }
+dl.meta { display: grid; grid-template-columns: max-content auto; gap: 2px 12px; margin: 6px 0 12px; }
+dl.meta dt { font-weight: 600; }
+dl.meta dd { margin: 0; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12.5px; }
+table.summary { border-collapse: collapse; font-size: 12.5px; background: #fff; margin: 8px 0 12px; }
+table.summary th, table.summary td { border: 1px solid #ddd; padding: 3px 7px; text-align: right; }
+table.summary th { background: #eee; }
+table.summary td:nth-child(-n+3) { text-align: left; }
+td.g1 { background: #dcefdc; } td.g2 { background: #fff1c2; } td.g3 { background: #f8d0d0; } td.g0 { background: #eee; }
+.charts { display: flex; flex-wrap: wrap; gap: 14px; }
+figure { margin: 0; background: #fff; border: 1px solid #ddd; border-radius: 4px; padding: 8px; width: 760px; max-width: 100%; }
+figcaption { font-size: 12.5px; color: #444; margin-bottom: 6px; }
+svg.chart { display: block; max-width: 100%; height: auto; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+ul.problems li { color: #a00; }
+nav ul { margin: 4px 0; padding-left: 20px; }
+footer { color: #555; font-size: 12.5px; margin-top: 28px; }
+)";
+
+std::string title_of(std::vector<result> const& results, options const& opts) {
+  if (!opts.title.empty()) return opts.title;
+  std::vector<std::string> names;
+  for (auto const& r : results) {
+    auto const name = str(r.doc, "scenario.name", "?");
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  std::string t = "fallbench report: ";
+  for (std::size_t i = 0; i < names.size(); ++i) t += (i ? ", " : "") + names[i];
+  return t;
+}
+
+}  // namespace
+
+std::string render_html(std::vector<result> const& results, options const& opts) {
+  std::ostringstream h;
+  auto const title = title_of(results, opts);
+  h << "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+       // Nothing may load or run: the page is data, whatever a result holds.
+       "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
+       "img-src data:\">\n"
+       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>"
+    << escape(title) << "</title>\n<style>" << css << "</style>\n</head>\n<body>\n<main>\n<h1>" << escape(title)
+    << "</h1>\n<p class=\"lead\">" << results.size()
+    << " result document(s) from <code>fallbench run</code>. Every chart names what it measured and, under it, the "
+       "scenario, machine and commit. Hover a mark for its values.</p>\n";
+  if (results.size() > 1) {
+    h << "<nav><ul>";
+    for (std::size_t i = 0; i < results.size(); ++i)
+      h << "<li><a href=\"#result-" << i + 1 << "\">" << escape(str(results[i].doc, "scenario.name", "?")) << " \u2014 "
+        << escape(fs::path(results[i].path).filename().string()) << " (" << escape(str(results[i].doc, "fault_profile", "none"))
+        << ", " << escape(short_commit(str(results[i].doc, "generator.git_commit"))) << ")</a></li>";
+    h << "</ul></nav>\n";
+  }
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    auto const& doc = results[i].doc;
+    auto const prov = provenance(doc);
+    h << "<section id=\"result-" << i + 1 << "\">\n<h2>" << escape(str(doc, "scenario.name", "?")) << " \u2014 "
+      << escape(results[i].path) << "</h2>\n";
+    if (auto d = str(doc, "scenario.description"); !d.empty()) h << "<p>" << escape(d) << "</p>\n";
+    h << "<dl class=\"meta\">";
+    for (auto const& [label, value] : std::vector<std::pair<std::string, std::string>>{
+             {"scenario", str(doc, "scenario.name") + " (hash " + str(doc, "scenario.hash_fnv1a64") + ", seed " +
+                              str(doc, "scenario.seed") + ", " + str(doc, "scenario.file") + ")"},
+             {"faults", str(doc, "fault_profile", "none")},
+             {"machine", str(doc, "machine.cpu_model") + ", " + str(doc, "machine.cores") + " cores, " +
+                             str(doc, "machine.kernel") + " " + str(doc, "machine.arch")},
+             {"build", "fallbench " + str(doc, "generator.version") + ", commit " + str(doc, "generator.git_commit") +
+                           ", " + str(doc, "generator.build_type") + ", " + str(doc, "generator.compiler")},
+             {"when", str(doc, "started_at") + " to " + str(doc, "finished_at")}})
+      h << "<dt>" << escape(label) << "</dt><dd>" << escape(value) << "</dd>";
+    h << "</dl>\n" << html_summary_table(doc);
+    std::vector<std::string> problems;
+    for (auto const* run : items(doc, "runs"))
+      for (auto const* why : items(*run, "invalid_reasons"))
+        problems.push_back(str(*run, "target") + "/" + str(*run, "case") + " not valid: " + str(*why, ""));
+    if (!problems.empty()) {
+      h << "<ul class=\"problems\">";
+      for (auto const& p : problems) h << "<li>" << escape(p) << "</li>";
+      h << "</ul>\n";
+    }
+    std::set<std::string> faults;
+    for (auto const& g : groups_of(doc)) faults.insert(g.fault);
+    if (faults.size() > 1)
+      h << "<h3>By fault</h3>\n<div class=\"charts\">" << ttfm_by_fault_figures(doc, prov) << "</div>\n";
+    if (!items(doc, "comparisons").empty()) h << "<h3>Side by side</h3>\n<div class=\"charts\">" << ratio_figure(doc, prov) << "</div>\n";
+    auto const runs = items(doc, "runs");
+    if (!items(doc, "capacity").empty() ||
+        std::any_of(runs.begin(), runs.end(), [](json const* r) { return at(*r, "ladder").is_object(); })) {
+      h << "<h3>Capacity</h3>\n" << html_capacity_table(doc) << "<div class=\"charts\">" << ladder_figure(doc, prov)
+        << "</div>\n";
+    }
+    for (auto const& g : groups_of(doc)) {
+      auto const strands = strands_of(g);
+      h << "<h3>" << escape(g.title()) << "</h3>\n<div class=\"charts\">\n"
+        << spectrum_figure(g, strands, prov) << ttfm_figure(g, strands, prov) << timeseries_figure(g, prov)
+        << wire_figure(g, strands, prov) << verdict_figure(g, strands, prov)
+        << timeline_figure(g, opts.timelines, prov) << "</div>\n";
+    }
+    h << "</section>\n";
+  }
+  h << "<footer>Generated by <code>fallbench report</code> from the result JSON only "
+       "(reports/schema/result.schema.json). How to read each chart: README.md, section \u201cReports\u201d.</footer>\n"
+       "</main>\n</body>\n</html>\n";
+  return h.str();
+}
+
+std::string render_markdown(std::vector<result> const& results, options const& opts) {
+  std::ostringstream m;
+  m << "## " << md(title_of(results, opts)) << "\n\n";
+  for (auto const& r : results) {
+    auto const& doc = r.doc;
+    std::size_t runs = 0, invalid = 0;
+    double lost = 0, duplicated = 0, reordered = 0;
+    for (auto const* run : items(doc, "runs")) {
+      ++runs;
+      invalid += !(at(*run, "valid").is_boolean() && at(*run, "valid").get<bool>());
+      lost += num(*run, "delivery.total.lost");
+      duplicated += num(*run, "delivery.total.duplicated");
+      reordered += num(*run, "delivery.total.reordered");
+    }
+    bool const clean = invalid == 0 && lost == 0 && duplicated == 0 && reordered == 0;
+    m << "### " << (clean ? "\u2705 " : "\u274C ") << md(str(doc, "scenario.name", "?")) << " \u2014 " << md(r.path)
+      << "\n\n"
+      << (clean ? "All " + std::to_string(runs) + " run(s) valid; nothing lost, duplicated or reordered."
+                : std::to_string(invalid) + " of " + std::to_string(runs) + " run(s) not valid; lost " + whole(lost) +
+                      ", duplicated " + whole(duplicated) + ", reordered " + whole(reordered) + ".")
+      << "\n\n"
+      << md(provenance(doc)) << "\n\n";
+    m << "| target | case | strategy | clients | deliveries/s | p50 ms | p99 ms | p99.9 ms | ack p99 ms | TTFM p50 ms | "
+         "B/delivery | req/delivery | delivery | valid |\n"
+         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n";
+    for (auto const& s : summary_rows(doc))
+      m << "| " << md(s.target) << " | " << md(s.run_case) << " | " << md(s.strategy) << " | " << whole(s.connected)
+        << "/" << whole(s.clients) << " | " << number(s.deliveries_per_s) << " | " << number(s.p50) << " | "
+        << number(s.p99) << " | " << number(s.p999) << " | " << number(s.ack_p99) << " | " << number(s.ttfm_p50)
+        << " | " << number(s.bytes) << " | " << number(s.requests) << " | " << md(s.delivery) << " | "
+        << (s.valid ? "yes" : "**NO**") << " |\n";
+    for (auto const* run : items(doc, "runs"))
+      for (auto const* why : items(*run, "invalid_reasons"))
+        m << "\n- " << md(str(*run, "target") + "/" + str(*run, "case")) << " not valid: " << md(str(*why, ""));
+    m << "\n";
+    if (auto const comparisons = items(doc, "comparisons"); !comparisons.empty()) {
+      m << "\n| case | candidate / reference | p50 | p99 | deliveries/s | CPU/delivery | peak RSS |\n"
+           "|---|---|---:|---:|---:|---:|---:|\n";
+      for (auto const* c : comparisons)
+        m << "| " << md(str(*c, "case")) << " | " << md(str(*c, "candidate") + " / " + str(*c, "reference")) << " | "
+          << number(num(*c, "p50_ratio")) << "\u00D7 | " << number(num(*c, "p99_ratio")) << "\u00D7 | "
+          << number(num(*c, "throughput_ratio")) << "\u00D7 | " << number(num(*c, "cpu_per_delivery_ratio"))
+          << "\u00D7 | " << number(num(*c, "peak_rss_ratio")) << "\u00D7 |\n";
+    }
+    if (auto const capacity = items(doc, "capacity"); !capacity.empty()) {
+      m << "\n| target | ladder case | capacity (chats/s per client) | deliveries/s | p99 ms |\n|---|---|---:|---:|---:|\n";
+      for (auto const* c : capacity) {
+        bool const none = !at(*c, "max_rate_per_client_hz").is_number();
+        m << "| " << md(str(*c, "target")) << " | " << md(str(*c, "case")) << " | "
+          << (none ? "none within " + number(num(*c, "stop_p99_ms")) + " ms" : number(num(*c, "max_rate_per_client_hz")))
+          << " | " << (none ? "-" : number(num(*c, "deliveries_per_s"))) << " | "
+          << (none ? "-" : number(num(*c, "p99_ms"))) << " |\n";
+      }
+    }
+    m << "\n";
+  }
+  return m.str();
+}
+
+std::vector<result> load_results(std::string const& operand) {
+  std::vector<std::string> paths;
+  std::error_code ec;
+  if (fs::is_directory(operand, ec)) {
+    for (auto const& entry : fs::directory_iterator(operand))
+      if (entry.is_regular_file() && entry.path().extension() == ".json") paths.push_back(entry.path().string());
+    std::sort(paths.begin(), paths.end());
+    if (paths.empty()) throw std::runtime_error(operand + ": a directory without result files (*.json)");
+  } else {
+    paths.push_back(operand);
+  }
+  std::vector<result> out;
+  for (auto const& p : paths) {
+    std::ifstream in(p);
+    if (!in) throw std::runtime_error(p + ": cannot read");
+    auto doc = json::parse(in, nullptr, false);
+    if (doc.is_discarded()) throw std::runtime_error(p + ": not JSON");
+    if (!doc.is_object() || !at(doc, "schema_version").is_number() || num(doc, "schema_version") != 1 ||
+        !at(doc, "runs").is_array())
+      throw std::runtime_error(p + ": not a result document of schema_version 1 (reports/schema/result.schema.json)");
+    out.push_back({p, std::move(doc)});
+  }
+  return out;
+}
+
+int report_main(std::vector<std::string_view> const& argv) {
+  cli::args a("report",
+              "Render result documents of `fallbench run` as one self-contained HTML page (inline SVG charts, no\n"
+              "script, nothing loaded from elsewhere) and a Markdown summary for a CI job summary:\n"
+              "DIR/report.html and DIR/summary.md. Several results: one section each.\n"
+              "Exit status: 0 written, 2 bad flags or an input that is not a result document.");
+  a.positional("RESULT...", "Result files, or directories of them (*.json)")
+      .flag("output", "DIR", "Where to write report.html and summary.md (also -o DIR)")
+      .flag("title", "TEXT", "The page's heading (default: fallbench report: and the scenario names)")
+      .flag("timelines", "N", "Session timelines drawn per chart", "12");
+  // -o is the one short flag, as in the issue's `fallbench report RESULT... -o DIR`.
+  std::vector<std::string_view> args(argv.begin(), argv.end());
+  for (auto& s : args)
+    if (s == "-o") s = "--output";
+  if (!a.parse(args)) {
+    std::cout << a.help();
+    return 0;
+  }
+  if (a.positionals().empty()) throw cli::usage_error("expected at least one result file");
+  if (!a.has("output")) throw cli::usage_error("expected -o DIR (or --output DIR)");
+  options opts;
+  opts.title = a.str("title");
+  opts.timelines = static_cast<std::size_t>(a.integer("timelines", 0, 1000));
+  std::vector<result> results;
+  for (auto const& operand : a.positionals()) {
+    try {
+      auto more = load_results(operand);
+      std::move(more.begin(), more.end(), std::back_inserter(results));
+    } catch (std::exception const& e) {
+      throw cli::usage_error(e.what());
+    }
+  }
+  fs::path const dir = a.str("output");
+  fs::create_directories(dir);
+  auto const write = [](fs::path const& path, std::string const& content) {
+    std::ofstream out(path, std::ios::binary);
+    out << content;
+    if (!out) throw std::runtime_error("cannot write " + path.string());
+  };
+  write(dir / "report.html", render_html(results, opts));
+  write(dir / "summary.md", render_markdown(results, opts));
+  std::cout << (dir / "report.html").string() << "\n" << (dir / "summary.md").string() << "\n";
+  return 0;
+}
+
+}  // namespace fallbench::report

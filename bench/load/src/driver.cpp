@@ -194,21 +194,14 @@ class worker {
           sc->client->close();
         }
       }
+      // Let the close packets go out, then stop whatever is left (reconnect timers, lingering reads).
+      // The timer is armed before the work guard goes, so the loop cannot run dry and return first.
+      stop_timer_.expires_after(std::chrono::milliseconds{200});
+      stop_timer_.async_wait([this](boost::system::error_code) { ioc_.stop(); });
       closed.set_value();
     });
     closed.get_future().wait();
     work_.reset();
-    // Let the close packets go out, then stop whatever is left (reconnect timers, lingering reads).
-    net::steady_timer stop(ioc_);
-    std::promise<void> stopped;
-    net::post(ioc_, [&] {
-      stop.expires_after(std::chrono::milliseconds{200});
-      stop.async_wait([&](boost::system::error_code) {
-        ioc_.stop();
-        stopped.set_value();
-      });
-    });
-    stopped.get_future().wait();
     thread_.join();
   }
 
@@ -510,6 +503,7 @@ class worker {
   metrics::delivery_ledger& streams_;  ///< shared: stream registration only (thread-safe)
   net::io_context ioc_{1};
   net::executor_work_guard<net::io_context::executor_type> work_;
+  net::steady_timer stop_timer_{ioc_};
   std::thread thread_;
   std::vector<std::unique_ptr<sim_client>> clients_;
   std::string filler_;

@@ -201,14 +201,15 @@ std::string spectrum_figure(group const& g, std::vector<strand> const& strands, 
   }
   int const nines = most > 1 ? static_cast<int>(std::ceil(std::log10(most))) : 2;
   svg::frame const f{"Fan-out latency by percentile: " + g.title(),
-                     "Measured: from each chat's intended send time (corrected, solid) or actual send (uncorrected, "
-                     "dashed) to its arrival at each receiver; measure phase only.",
+                     "Measured: to each chat's arrival at each receiver, from its intended send time (corrected, solid) "
+                     "or as a closed-loop generator would (uncorrected, dashed); measure phase only.",
                      prov};
   return figure("Latency by percentile, " + g.title() + ".",
                 "wrk2-style percentile spectrum of fan-out latency per strategy. Solid: corrected for coordinated "
-                "omission (from the intended send time); dashed: from the actual send. A gap between them means the "
-                "generator sent late.",
-                svg::spectrum_chart(f, series, nines, "corrected (from intended send)", "uncorrected (from actual send)"));
+                "omission (from the intended send time); dashed: what a closed-loop generator would report (from the "
+                "later of the actual send and the previous chat's arrival). Where they part, stalls hid in the "
+                "dashed line.",
+                svg::spectrum_chart(f, series, nines, "corrected (from intended send)", "uncorrected (closed-loop view)"));
 }
 
 std::string ttfm_figure(group const& g, std::vector<strand> const& strands, std::string const& prov) {

@@ -557,27 +557,7 @@ std::string machine_class(json const& doc) {
   return (cores ? std::to_string(static_cast<long long>(*cores)) : std::string("unknown")) + "core-" + slug;
 }
 
-std::vector<result_file> load_results(std::string const& operand) {
-  std::vector<std::string> paths;
-  std::error_code ec;
-  if (fs::is_directory(operand, ec)) {
-    for (auto const& entry : fs::directory_iterator(operand))
-      if (entry.is_regular_file() && entry.path().extension() == ".json") paths.push_back(entry.path().string());
-    std::sort(paths.begin(), paths.end());
-    if (paths.empty()) throw std::runtime_error(operand + ": a directory without result files (*.json)");
-  } else {
-    paths.push_back(operand);
-  }
-  std::vector<result_file> out;
-  for (auto const& p : paths) {
-    std::ifstream in(p);
-    if (!in) throw std::runtime_error(p + ": cannot read");
-    auto doc = json::parse(in, nullptr, false);
-    if (doc.is_discarded()) throw std::runtime_error(p + ": not JSON");
-    out.push_back({p, std::move(doc)});
-  }
-  return out;
-}
+std::vector<result_file> load_results(std::string const& operand) { return results::read_result_files(operand); }
 
 outcome compare(std::vector<result_file> const& baseline, std::vector<result_file> const& candidate,
                 options const& opts) {

@@ -712,26 +712,11 @@ std::string render_markdown(std::vector<result> const& results, options const& o
 }
 
 std::vector<result> load_results(std::string const& operand) {
-  std::vector<std::string> paths;
-  std::error_code ec;
-  if (fs::is_directory(operand, ec)) {
-    for (auto const& entry : fs::directory_iterator(operand))
-      if (entry.is_regular_file() && entry.path().extension() == ".json") paths.push_back(entry.path().string());
-    std::sort(paths.begin(), paths.end());
-    if (paths.empty()) throw std::runtime_error(operand + ": a directory without result files (*.json)");
-  } else {
-    paths.push_back(operand);
-  }
-  std::vector<result> out;
-  for (auto const& p : paths) {
-    std::ifstream in(p);
-    if (!in) throw std::runtime_error(p + ": cannot read");
-    auto doc = json::parse(in, nullptr, false);
-    if (doc.is_discarded()) throw std::runtime_error(p + ": not JSON");
+  auto out = results::read_result_files(operand);
+  for (auto const& [p, doc] : out) {
     if (!doc.is_object() || !at(doc, "schema_version").is_number() || num(doc, "schema_version") != 1 ||
         !at(doc, "runs").is_array())
       throw std::runtime_error(p + ": not a result document of schema_version 1 (reports/schema/result.schema.json)");
-    out.push_back({p, std::move(doc)});
   }
   return out;
 }

@@ -15,6 +15,8 @@
 /// A run that is not valid, or whose delivery verdict is `fail`, makes the whole comparison invalid;
 /// results whose metadata differ in what matters are incomparable.
 
+#include "fallbench/results/result_files.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <optional>
@@ -68,10 +70,7 @@ struct options {
 };
 
 /// One result document and where it came from (for messages).
-struct result_file {
-  std::string path;
-  nlohmann::json doc;
-};
+using result_file = results::result_file;
 
 /// One compared metric: its per-run values on each side and the judgement.
 struct metric_row {

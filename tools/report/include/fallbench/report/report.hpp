@@ -3,6 +3,8 @@
 /// self-contained HTML page (inline CSS and SVG, no script, nothing fetched from anywhere) and a
 /// Markdown summary fit for a CI job summary. Reads only the result JSON (shared/STYLE.md 2.1).
 
+#include "fallbench/results/result_files.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
@@ -13,10 +15,7 @@
 namespace fallbench::report {
 
 /// One result document and the path it came from (shown in headings).
-struct result {
-  std::string path;
-  nlohmann::json doc;
-};
+using result = results::result_file;
 
 struct options {
   /// The page's heading; empty: "fallbench report: " and the scenario names.

@@ -28,15 +28,14 @@ namespace fallbench::bench {
 
 namespace net = boost::asio;
 using json = nlohmann::json;
-using clock = std::chrono::steady_clock;
+using metrics::clock;
+using metrics::to_us;
 using transport::strategy;
 
 namespace {
 
 constexpr std::array<strategy, 4> all_strategies = {strategy::polling, strategy::websocket, strategy::upgrade,
                                                     strategy::fallback};
-
-std::int64_t to_us(clock::duration d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); }
 
 /// Reads the integer after `"key":` in a flat JSON object the harness wrote (the server may reorder
 /// keys, never change them). The message filler has no quotes, so the key cannot appear inside it.

@@ -1,13 +1,16 @@
-// fallbench::report (tools/report/src/report.cpp, svg.cpp): the page on the synthetic result of
-// tests/fixtures/report/ (two targets, four strategies, a ladder, ratios, hostile strings) and on
-// documents missing nearly everything.
+// fallbench::report (tools/report/src/report.cpp, svg.cpp): the page on the synthetic results of
+// tests/fixtures/report/ (two-targets.json: two targets, four strategies, a ladder, ratios, hostile
+// strings; fallback-study.json: three faults, one a schedule cut into fault windows, the four strategies,
+// two targets) and on documents missing nearly everything.
 
 #include "fallbench/report/report.hpp"
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <regex>
 #include <string>
+#include <vector>
 
 namespace fallbench::report {
 namespace {
@@ -15,6 +18,7 @@ namespace {
 using json = nlohmann::json;
 
 std::string const fixture = FALLBENCH_FIXTURES_DIR "/report/two-targets.json";
+std::string const study = FALLBENCH_FIXTURES_DIR "/report/fallback-study.json";
 
 /// Every <svg class="chart">...</svg> of the page.
 std::vector<std::string> charts(std::string const& html) {
@@ -29,6 +33,56 @@ std::size_t count(std::string const& s, std::string const& needle) {
   std::size_t n = 0;
   for (auto at = s.find(needle); at != std::string::npos; at = s.find(needle, at + 1)) ++n;
   return n;
+}
+
+/// The chart whose <title> starts with `title`, or "" when there is none.
+std::string chart(std::string const& html, std::string const& title) {
+  for (auto const& svg : charts(html))
+    if (svg.find("<title>" + title) != std::string::npos && svg.find("<title>" + title) < svg.find("</title>"))
+      return svg;
+  return {};
+}
+
+/// A target's strategy-by-fault table as the page draws it.
+struct fault_table {
+  std::vector<std::string> columns;  ///< strategies
+  std::vector<std::string> rows;     ///< faults (the row headers' text)
+  struct cell {
+    std::string grade_class;  ///< g0 (no run), g1 pass, g2 degraded, g3 fail
+    std::string text;
+  };
+  std::vector<std::vector<cell>> cells;  ///< [row][column]
+
+  cell const* at(std::string const& fault, std::string const& strategy) const {
+    for (std::size_t r = 0; r < rows.size(); ++r)
+      for (std::size_t c = 0; c < columns.size(); ++c)
+        if (rows[r] == fault && columns[c] == strategy && c < cells[r].size()) return &cells[r][c];
+    return nullptr;
+  }
+};
+
+std::optional<fault_table> fault_table_of(std::string const& html, std::string const& target) {
+  auto const start = html.find("<table class=\"faults\"><caption>" + target + "</caption>");
+  if (start == std::string::npos) return std::nullopt;
+  auto const table = html.substr(start, html.find("</table>", start) - start);
+  fault_table t;
+  auto const head = table.substr(0, table.find("</thead>"));
+  std::regex const th("<th>([^<]*)</th>");
+  for (auto it = std::sregex_iterator(head.begin(), head.end(), th); it != std::sregex_iterator(); ++it)
+    if ((*it)[1] != "fault") t.columns.push_back((*it)[1].str());
+  std::regex const row_header(R"re(<th scope="row" title="[^"]*">([^<]*)</th>)re");
+  std::regex const td(R"re(<td class="(g[0-3])"[^>]*>(.*?)</td>)re");
+  auto const body = table.substr(table.find("<tbody>"));
+  for (auto at = body.find("<tr>"); at != std::string::npos; at = body.find("<tr>", at + 1)) {
+    auto const row = body.substr(at, body.find("</tr>", at) - at);
+    std::smatch m;
+    if (!std::regex_search(row, m, row_header)) continue;
+    t.rows.push_back(m[1].str());
+    t.cells.emplace_back();
+    for (auto it = std::sregex_iterator(row.begin(), row.end(), td); it != std::sregex_iterator(); ++it)
+      t.cells.back().push_back({(*it)[1].str(), (*it)[2].str()});
+  }
+  return t;
 }
 
 TEST(ReportTest, EveryChartHasMarksAndSaysWhereItWasMeasured) {
@@ -107,6 +161,179 @@ TEST(ReportTest, MarkdownSummaryHasARowPerStrategyAndEscapes) {
 TEST(ReportTest, RejectsWhatIsNotAResult) {
   EXPECT_THROW(load_results(FALLBENCH_FIXTURES_DIR "/make-fixtures.js"), std::runtime_error);
   EXPECT_THROW(load_results(FALLBENCH_FIXTURES_DIR "/does-not-exist.json"), std::runtime_error);
+}
+
+// ---- the fallback study: the strategy-by-fault grid and the fault windows -----------------------------------
+
+TEST(ReportFaultTest, EachTargetGetsAStrategyByFaultGrid) {
+  auto const html = render_html(load_results(study), options{});
+  EXPECT_EQ(count(html, "<table class=\"faults\">"), 2u);
+  std::string const kill = "kill-websocket-after 3-5 s", refuse = "refuse-upgrade",
+                    hostile = "&lt;script&gt;alert(&quot;fault&quot;)&lt;/script&gt; latency 50 ms &amp; more";
+
+  auto const ours = fault_table_of(html, "fallbench");
+  ASSERT_TRUE(ours) << "no grid for fallbench";
+  EXPECT_EQ(ours->columns, (std::vector<std::string>{"polling", "websocket", "upgrade", "fallback"}));
+  EXPECT_EQ(ours->rows, (std::vector<std::string>{refuse, kill, hostile})) << "faults in order of first appearance";
+  for (auto const& row : ours->cells) EXPECT_EQ(row.size(), 4u);
+  // The row header says what the fault is in full.
+  EXPECT_NE(html.find("title=\"profile pass; schedule 0s:pass,3s:kill-websocket-after?kill-after-ms=0,5s:pass\">" + kill),
+            std::string::npos);
+
+  // The Node peer ran only websocket and fallback, kill-ws first: only those columns, its own order.
+  auto const node = fault_table_of(html, "socketio-node");
+  ASSERT_TRUE(node) << "no grid for socketio-node";
+  EXPECT_EQ(node->columns, (std::vector<std::string>{"websocket", "fallback"}));
+  EXPECT_EQ(node->rows, (std::vector<std::string>{kill, refuse}));
+  auto const* none = node->at(refuse, "fallback");
+  ASSERT_NE(none, nullptr);
+  EXPECT_EQ(none->grade_class, "g0");
+  EXPECT_EQ(none->text, "-") << "no run of that strategy under that fault";
+}
+
+TEST(ReportFaultTest, GridCellsAreGradedFromTheRun) {
+  auto const html = render_html(load_results(study), options{});
+  auto const t = fault_table_of(html, "fallbench");
+  ASSERT_TRUE(t);
+  auto const grade = [&](std::string const& fault, std::string const& strategy) {
+    auto const* c = t->at(fault, strategy);
+    return c ? c->grade_class + " " + c->text : "missing " + fault + "/" + strategy;
+  };
+  // Red: lost 3 chats after the WebSocket came back (the fault window's misses alone are amber).
+  auto const lost_after = grade("kill-websocket-after 3-5 s", "websocket");
+  EXPECT_EQ(lost_after.substr(0, 2), "g3") << lost_after;
+  EXPECT_NE(lost_after.find("lost 3 after recovery"), std::string::npos) << lost_after;
+  EXPECT_NE(lost_after.find("after recovery: lost 3"), std::string::npos) << lost_after;
+  EXPECT_NE(lost_after.find("fault window: missed 30, skipped 20"), std::string::npos) << lost_after;
+  EXPECT_NE(lost_after.find("connected 8/8 \u00B7 8 reconnections"), std::string::npos) << lost_after;
+  EXPECT_NE(lost_after.find("deliveries/s before 120 \u00B7 fault 30.0 \u00B7 after 120"), std::string::npos)
+      << lost_after;
+  EXPECT_NE(lost_after.find("recovery p50 2100 ms (8)"), std::string::npos) << lost_after;
+  // Amber: the same misses with nothing lost after recovery; a fallback; an upgrade that never happened.
+  EXPECT_EQ(grade("kill-websocket-after 3-5 s", "upgrade").substr(0, 2), "g2");
+  auto const fell_back = grade("refuse-upgrade", "fallback");
+  EXPECT_EQ(fell_back.substr(0, 2), "g2") << fell_back;
+  EXPECT_NE(fell_back.find("fell back: 8 \u00B7 p50 5.20 ms"), std::string::npos) << fell_back;
+  auto const stayed = grade("refuse-upgrade", "upgrade");
+  EXPECT_EQ(stayed.substr(0, 2), "g2") << stayed;
+  EXPECT_NE(stayed.find("stayed on polling"), std::string::npos) << stayed;
+  // Red: no session connected; the top error is named with its count.
+  auto const refused = grade("refuse-upgrade", "websocket");
+  EXPECT_EQ(refused.substr(0, 2), "g3") << refused;
+  EXPECT_NE(refused.find("no session connected"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("error \u00D716: websocket handshake: 403 Forbidden (+2 more)"), std::string::npos) << refused;
+  // Green: polling went through the kill untouched.
+  auto const clean = grade("kill-websocket-after 3-5 s", "polling");
+  EXPECT_EQ(clean.substr(0, 2), "g1") << clean;
+  EXPECT_NE(clean.find("after recovery: all delivered"), std::string::npos) << clean;
+  EXPECT_NE(clean.find("fan-out p50/p99 2.10/9.50 ms"), std::string::npos) << clean;
+  EXPECT_NE(clean.find("560 B/delivery"), std::string::npos) << clean;
+  // The caption says what the colours and lines are.
+  EXPECT_NE(html.find("Red (fail): no session connected"), std::string::npos);
+  EXPECT_NE(html.find("figures come from one run each"), std::string::npos);
+}
+
+TEST(ReportFaultTest, FaultWindowsAreShadedOnTheTimeSeries) {
+  auto const html = render_html(load_results(study), options{});
+  auto const svg = chart(html, "Throughput and p99 over time: fallbench \u00B7 fault kill-websocket-after 3-5 s");
+  ASSERT_FALSE(svg.empty());
+  EXPECT_NE(svg.find(">fault: kill-websocket-after?kill-after-ms=0</text>"), std::string::npos) << "legend";
+  // The fault ran 3 to 5 s after the run's start; the measure phase starts at 1 + 1 s (ramp, warm-up),
+  // so the shade spans 1 to 3 s of the axis: x from 62 to 740 px over 0 to 4 s, in both panels.
+  EXPECT_EQ(count(svg, "<rect class=\"mark\" x=\"231.5\" y=\"44.0\" width=\"339.0\""), 1u) << svg.substr(0, 2000);
+  EXPECT_EQ(count(svg, "<rect class=\"mark\" x=\"231.5\" y=\"178.0\" width=\"339.0\""), 1u);
+  EXPECT_NE(svg.find("Shaded: the fault windows"), std::string::npos);
+  // A fault that held for the whole run is not a window to shade.
+  auto const whole_run = chart(html, "Throughput and p99 over time: fallbench \u00B7 fault refuse-upgrade");
+  ASSERT_FALSE(whole_run.empty());
+  EXPECT_EQ(whole_run.find("fault: "), std::string::npos);
+  EXPECT_EQ(whole_run.find("Shaded"), std::string::npos);
+}
+
+TEST(ReportFaultTest, FaultWindowFiguresShowEachWindowPerStrategy) {
+  auto const html = render_html(load_results(study), options{});
+  // 2 targets: 5 groups (target x fault) x 6 charts, a time-to-first-message-by-fault chart each, and a
+  // fault-window figure for each group with a schedule.
+  auto const all = charts(html);
+  EXPECT_EQ(all.size(), 5u * 6u + 2u + 2u);
+  EXPECT_EQ(count(html, "<title>Fault windows: "), 2u);
+  for (auto const& svg : all) {
+    auto const title = svg.substr(0, svg.find("</title>"));
+    EXPECT_NE(svg.find("Measured: "), std::string::npos) << title;
+    EXPECT_NE(svg.find("commit fedcba987654"), std::string::npos) << title;
+  }
+  auto const svg = chart(html, "Fault windows: fallbench \u00B7 fault kill-websocket-after 3-5 s");
+  ASSERT_FALSE(svg.empty());
+  for (std::string const column : {">0\u20133 s<", ">3\u20135 s<", ">5 s\u2013end<", ">pass (before)<", ">pass (recovery)<"})
+    EXPECT_NE(svg.find(column), std::string::npos) << column;
+  for (std::string const strategy : {">polling<", ">websocket<", ">upgrade<", ">fallback<"})
+    EXPECT_NE(svg.find(strategy), std::string::npos) << strategy;
+  // The websocket's fault window: p50 / p99, rate, skipped of due, sessions lost, recovery, ledger counts.
+  for (std::string const value : {">0.500 / 900<", ">30.0<", ">20 / 80<", ">2100 (8)<", ">0/0/0/30<", ">3/0/0/0<"})
+    EXPECT_NE(svg.find(value), std::string::npos) << value;
+  // Amber for the misses in the fault window, red for the loss after it.
+  EXPECT_NE(svg.find("fill=\"#ffe08a\"><title>websocket, lost/dup/reord/missed, 3\u20135 s: 0/0/0/30"), std::string::npos);
+  EXPECT_NE(svg.find("fill=\"#f4a6a6\"><title>websocket, lost/dup/reord/missed, 5 s\u2013end: 3/0/0/0"), std::string::npos);
+  EXPECT_EQ(chart(html, "Fault windows: fallbench \u00B7 fault refuse-upgrade"), "") << "one window: nothing to cut";
+}
+
+TEST(ReportFaultTest, MarkdownHasTheGrid) {
+  auto const md = render_markdown(load_results(study), options{});
+  EXPECT_EQ(count(md, "#### Strategy by fault"), 1u);
+  EXPECT_NE(md.find("**fallbench**\n\n| fault | polling | websocket | upgrade | fallback |\n|---|---|---|---|---|\n"),
+            std::string::npos);
+  EXPECT_NE(md.find("**socketio-node**\n\n| fault | websocket | fallback |\n|---|---|---|\n"), std::string::npos);
+  EXPECT_NE(md.find("| kill-websocket-after 3-5 s | \u2705 pass<br>connected 8/8<br>"), std::string::npos);
+  EXPECT_NE(md.find(" | \u274C fail: lost 3 after recovery<br>"), std::string::npos);
+  EXPECT_NE(md.find(" | \u26A0\uFE0F degraded: fell back to polling<br>"), std::string::npos);
+  EXPECT_NE(md.find("| refuse-upgrade | \u274C fail: no session connected"), std::string::npos);
+  EXPECT_NE(md.find(" | - |\n"), std::string::npos) << "socketio-node ran no fallback under refuse-upgrade";
+}
+
+TEST(ReportFaultTest, EscapesFaultLabelsAndErrors) {
+  auto const results = load_results(study);
+  auto const html = render_html(results, options{});
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("<after 5 s>"), std::string::npos);
+  EXPECT_NE(html.find(">&lt;script&gt;alert(&quot;fault&quot;)&lt;/script&gt; latency 50 ms &amp; more</th>"),
+            std::string::npos);
+  EXPECT_NE(html.find("error \u00D72: probe timeout &lt;after 5 s&gt;"), std::string::npos);
+  auto const md = render_markdown(results, options{});
+  EXPECT_EQ(md.find("<script"), std::string::npos);
+  EXPECT_NE(md.find("| &lt;script&gt;alert(\"fault\")&lt;/script&gt; latency 50 ms &amp; more |"), std::string::npos);
+}
+
+TEST(ReportFaultTest, OlderDocumentsRenderAsBefore) {
+  // No runs[].fault: no grid, no window figure, no shade; the counts of the first test stand.
+  auto const results = load_results(fixture);
+  auto const html = render_html(results, options{});
+  EXPECT_EQ(html.find("<table class=\"faults\">"), std::string::npos);
+  EXPECT_EQ(html.find("Strategy by fault"), std::string::npos);
+  EXPECT_EQ(html.find("<title>Fault windows"), std::string::npos);
+  EXPECT_EQ(html.find("fault window"), std::string::npos);
+  EXPECT_EQ(render_markdown(results, options{}).find("Strategy by fault"), std::string::npos);
+
+  // runs[].fault as results had it before labels and windows: the grid, its rows named by the spec, and
+  // the whole run's counts; no window figure.
+  auto older = load_results(study);
+  for (auto& run : older.front().doc["runs"]) {
+    run["fault"].erase("label");
+    run.erase("fault_windows");
+    for (auto& [name, st] : run["by_strategy"].items()) st.erase("reconnections");
+  }
+  std::string page;
+  ASSERT_NO_THROW(page = render_html(older, options{}));
+  EXPECT_EQ(page.find("<title>Fault windows"), std::string::npos);
+  EXPECT_EQ(page.find("Shaded: the fault windows"), std::string::npos);
+  auto const t = fault_table_of(page, "fallbench");
+  ASSERT_TRUE(t);
+  std::string const kill = "schedule 0s:pass,3s:kill-websocket-after?kill-after-ms=0,5s:pass";
+  EXPECT_EQ(t->rows, (std::vector<std::string>{"refuse-upgrade", kill, "latency?up-ms=50&amp;down-ms=50"}));
+  auto const* ws = t->at(kill, "websocket");
+  ASSERT_NE(ws, nullptr);
+  EXPECT_EQ(ws->grade_class, "g2") << "3 lost under the fault, no window to place them after it: " << ws->text;
+  EXPECT_NE(ws->text.find("whole run: lost 3"), std::string::npos) << ws->text;
+  ASSERT_NO_THROW(render_markdown(older, options{}));
 }
 
 }  // namespace

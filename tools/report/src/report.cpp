@@ -5,6 +5,7 @@
 #include "svg.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -106,8 +107,11 @@ struct group {
   std::string fault;        ///< empty without a fault proxy
   std::string ladder_case;  ///< empty for plain cases
   std::vector<json const*> runs;
+  std::string fault_label;  ///< the fault's short name (fault.label), when the result has one
+  /// The fault as people read it: its label, else its spec.
+  std::string fault_name() const { return fault_label.empty() ? fault : fault_label; }
   std::string title() const {
-    return target + (fault.empty() ? "" : " \u00B7 fault " + fault) +
+    return target + (fault.empty() ? "" : " \u00B7 fault " + fault_name()) +
            (ladder_case.empty() ? "" : " \u00B7 ladder " + ladder_case);
   }
 };
@@ -122,7 +126,7 @@ std::vector<group> groups_of(json const& doc) {
       return g.target == target && g.fault == fault && g.ladder_case == ladder;
     });
     if (it == out.end()) {
-      out.push_back({target, fault, ladder, {}});
+      out.push_back({target, fault, ladder, {}, fault.empty() ? "" : str(*run, "fault.label")});
       it = std::prev(out.end());
     }
     it->runs.push_back(run);
@@ -175,6 +179,103 @@ int grade_of(std::string const& g) {
   if (g == "pass") return 0;
   if (g == "degraded") return 1;
   if (g == "fail") return 2;
+  return -1;
+}
+
+// ---- fault windows (runs[].fault_windows): a run cut where the proxy changed its profile --------------------
+
+/// Seconds, as short as they go: "3", "2.5", "0.05".
+std::string seconds(double v) {
+  if (!std::isfinite(v)) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", v);
+  return buf;
+}
+
+/// Text cut to about `chars` characters (UTF-8 aware), with an ellipsis; tooltips keep the whole.
+std::string clip(std::string const& s, std::size_t chars) {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) continue;  // inside a UTF-8 sequence
+    if (++n > chars) return s.substr(0, i) + "\u2026";
+  }
+  return s;
+}
+
+/// When the measure phase starts, in seconds since the run's start (the time base of fault windows;
+/// the time series starts there).
+double measure_start_s(json const& run) {
+  return num(run, "config.phases_s.connect_ramp") + num(run, "config.phases_s.warmup");
+}
+
+/// A window's span since the run's start: "3-5 s", or "5 s-end" for the last.
+std::string span_of(json const& window) {
+  auto const from = seconds(num(window, "from_s"));
+  return at(window, "to_s").is_number() ? from + "\u2013" + seconds(num(window, "to_s")) + " s" : from + " s\u2013end";
+}
+
+/// Whether a group's runs were cut into windows: a schedule changed the profile at least once.
+bool has_windows(group const& g) {
+  return std::any_of(g.runs.begin(), g.runs.end(), [](json const* r) { return items(*r, "fault_windows").size() > 1; });
+}
+
+/// A strategy's figures in one window (by_strategy[strategy]), or a null json.
+json const& window_strategy(json const& window, std::string const& strategy) {
+  auto const& bs = at(window, "by_strategy");
+  if (!bs.is_object()) return null_json();
+  auto it = bs.find(strategy);
+  return it == bs.end() ? null_json() : *it;
+}
+
+/// A run's windows of one role ("before", "fault", "after") added up: the run's ledger counts and one
+/// strategy's figures.
+struct window_sum {
+  std::size_t windows = 0;
+  double measured_s = 0;
+  double expected = 0, lost = 0, duplicated = 0, reordered = 0, missed = 0;  ///< the run's ledger, every phase
+  double due = 0, skipped = 0, deliveries = 0;                                ///< the strategy's, measure phase
+  /// Deliveries per second of the window(s), NaN when none overlaps the measure phase.
+  double rate() const { return measured_s > 0 ? deliveries / measured_s : std::nan(""); }
+  /// "lost 3, missed 12, skipped 4" (missed: sent while the receiver was disconnected; skipped: due
+  /// while the sender was), or "all delivered", or "nothing due".
+  std::string trouble() const {
+    std::string out;
+    for (auto const& [n, what] : std::vector<std::pair<double, char const*>>{{lost, "lost"},
+                                                                           {duplicated, "duplicated"},
+                                                                           {reordered, "reordered"},
+                                                                           {missed, "missed"},
+                                                                           {skipped, "skipped"}})
+      if (n > 0) out += (out.empty() ? "" : ", ") + std::string(what) + " " + whole(n);
+    if (!out.empty()) return out;
+    return expected > 0 || due > 0 ? "all delivered" : "nothing due";
+  }
+};
+
+window_sum sum_windows(json const& run, std::string const& strategy, std::string_view role) {
+  window_sum s;
+  for (auto const* w : items(run, "fault_windows")) {
+    if (str(*w, "role") != role) continue;
+    ++s.windows;
+    s.measured_s += num(*w, "measured_s");
+    s.expected += num(*w, "delivery.expected");
+    s.lost += num(*w, "delivery.lost");
+    s.duplicated += num(*w, "delivery.duplicated");
+    s.reordered += num(*w, "delivery.reordered");
+    s.missed += num(*w, "delivery.missed_disconnected");
+    auto const& st = window_strategy(*w, strategy);
+    s.due += num(st, "chats_due");
+    s.skipped += num(st, "sends_skipped");
+    s.deliveries += num(st, "deliveries");
+  }
+  return s;
+}
+
+/// The grade of a window's ledger counts: duplicates and reordering fail anywhere, loss fails outside a
+/// fault window (nothing excuses it there) and degrades inside one, missed chats degrade. -1: clean.
+int window_delivery_grade(json const& window) {
+  if (num(window, "delivery.duplicated") > 0 || num(window, "delivery.reordered") > 0) return 2;
+  if (num(window, "delivery.lost") > 0) return str(window, "role") == "fault" ? 1 : 2;
+  if (num(window, "delivery.missed_disconnected") > 0) return 1;
   return -1;
 }
 
@@ -260,14 +361,126 @@ std::string timeseries_figure(group const& g, std::string const& prov) {
     lower.push_back(std::move(p99));
     if (g.runs.size() == 1) lower.push_back(std::move(p50));
   }
+  // The fault windows of a schedule, moved from the run's clock to the measure phase's (the runs of a
+  // group share a schedule, so equal spans are drawn once).
+  std::vector<svg::band> bands;
+  for (auto const* run : g.runs) {
+    auto const windows = items(*run, "fault_windows");
+    if (windows.size() <= 1) continue;
+    double const origin = measure_start_s(*run);
+    for (auto const* w : windows) {
+      if (str(*w, "role") != "fault") continue;
+      svg::band b{num(*w, "from_s") - origin, at(*w, "to_s").is_number() ? num(*w, "to_s") - origin : 1e300,
+                  "fault: " + str(*w, "profile", "?"), svg::fault_shade,
+                  span_of(*w) + " after the run's start; the measure phase starts at " + seconds(origin) + " s"};
+      if (std::none_of(bands.begin(), bands.end(), [&](svg::band const& o) {
+            return o.from == b.from && o.to == b.to && o.name == b.name;
+          }))
+        bands.push_back(std::move(b));
+    }
+  }
+  std::string const shaded = bands.empty() ? "" : " Shaded: the fault windows, while the proxy applied a fault.";
   svg::frame const f{"Throughput and p99 over time: " + g.title(),
                      "Measured: per second of the measure phase, deliveries to receivers (top) and the corrected "
-                     "fan-out latency of the chats delivered in it (bottom).",
+                     "fan-out latency of the chats delivered in it (bottom)." + shaded,
                      prov};
   return figure("Throughput and latency over time, " + g.title() + ".",
                 "Deliveries per second (top) and fan-out p99 per second (bottom; p50 dashed when one run). A steady "
-                "rate with a rising p99 means queues are building.",
-                svg::two_panel_chart(f, "seconds into the measure phase", "deliveries/s", upper, "latency (ms)", lower));
+                "rate with a rising p99 means queues are building." +
+                    (bands.empty() ? std::string() : " Shaded: when the fault was on; watch the rate fall and recover."),
+                svg::two_panel_chart(f, "seconds into the measure phase", "deliveries/s", upper, "latency (ms)", lower,
+                                     bands));
+}
+
+/// Per window of a fault schedule (before the fault, during it, after it), per strategy: what each did.
+std::string windows_figure(group const& g, std::vector<strand> const& strands, std::string const& prov) {
+  // Columns: the windows of the run with the most (the runs of a group share a schedule).
+  std::vector<json const*> spans;
+  json const* origin_run = nullptr;
+  for (auto const* run : g.runs)
+    if (auto w = items(*run, "fault_windows"); w.size() > spans.size()) {
+      spans = std::move(w);
+      origin_run = run;
+    }
+  double const origin = origin_run ? measure_start_s(*origin_run) : 0;
+  std::vector<svg::window_column> columns;
+  for (auto const* w : spans) {
+    auto const role = str(*w, "role", "?");
+    double const measured = num(*w, "measured_s");
+    columns.push_back({span_of(*w), str(*w, "profile", "?") + " (" + (role == "after" ? "recovery" : role) + ")",
+                       role == "fault",
+                       measured > 0 ? seconds(measured) + " s of it in the measure phase"
+                                    : "outside the measure phase: no latency or throughput figures"});
+  }
+  std::vector<std::string> const measures{"fan-out p50 / p99 ms", "deliveries/s",   "sends skipped / due",
+                                          "sessions lost",        "recovery p50 ms", "lost/dup/reord/missed"};
+  std::vector<svg::window_block> blocks;
+  for (auto const& s : strands) {
+    svg::window_block b{s.label, s.color, measures, std::vector<std::vector<svg::grid_cell>>(measures.size())};
+    bool const shared = at(*s.run, "by_strategy").size() > 1;
+    for (auto const* w : items(*s.run, "fault_windows")) {
+      auto const& st = window_strategy(*w, s.strategy);
+      bool const measured = num(*w, "measured_s") > 0;
+      svg::grid_cell const outside{-1, "-", "outside the measure phase"};
+      auto const& lat = at(st, "fanout_corrected");
+      if (!measured)
+        b.cells[0].push_back(outside);
+      else if (num(lat, "count") <= 0)
+        b.cells[0].push_back({-1, "none", "no delivery measured of the chats intended in this window"});
+      else
+        b.cells[0].push_back({-1, number(ms(lat, "p50_us")) + " / " + number(ms(lat, "p99_us")),
+                              whole(num(lat, "count")) + " deliveries; p50 " + number(ms(lat, "p50_us")) + ", p90 " +
+                                  number(ms(lat, "p90_us")) + ", p99 " + number(ms(lat, "p99_us")) + ", max " +
+                                  number(ms(lat, "max_us")) + " ms (corrected, from the intended send time)"});
+      double const rate = at(st, "deliveries_per_s").is_number() ? num(st, "deliveries_per_s")
+                                                                 : num(st, "deliveries") / num(*w, "measured_s", 1);
+      b.cells[1].push_back(measured ? svg::grid_cell{-1, number(rate),
+                                                     whole(num(st, "deliveries")) + " deliveries in " +
+                                                         seconds(num(*w, "measured_s")) + " s"}
+                                    : outside);
+      double const due = num(st, "chats_due"), skipped = num(st, "sends_skipped");
+      b.cells[2].push_back(measured ? svg::grid_cell{skipped > 0 ? 1 : -1, whole(skipped) + " / " + whole(due),
+                                                     "sent " + whole(num(st, "chats_sent")) + " of " + whole(due) +
+                                                         " due; skipped: due while the sender was disconnected "
+                                                         "(open loop: not sent later)"}
+                                    : outside);
+      double const lost_sessions = num(st, "disconnects");
+      b.cells[3].push_back({lost_sessions > 0 ? 1 : -1, whole(lost_sessions), "sessions lost in the window"});
+      auto const& rec = at(st, "recovery");
+      b.cells[4].push_back(num(rec, "count") > 0
+                               ? svg::grid_cell{-1, number(ms(rec, "p50_us")) + " (" + whole(num(rec, "count")) + ")",
+                                                "from a session lost in the window to its namespace connected again: "
+                                                "p50 " + number(ms(rec, "p50_us")) + ", p90 " +
+                                                    number(ms(rec, "p90_us")) + ", max " + number(ms(rec, "max_us")) +
+                                                    " ms (count in brackets)"}
+                               : svg::grid_cell{-1, "-", "no session lost in the window recovered"});
+      auto const& d = at(*w, "delivery");
+      b.cells[5].push_back({window_delivery_grade(*w),
+                            whole(num(d, "lost")) + "/" + whole(num(d, "duplicated")) + "/" + whole(num(d, "reordered")) +
+                                "/" + whole(num(d, "missed_disconnected")),
+                            "chats intended in the window (every phase): expected " + whole(num(d, "expected")) +
+                                ", delivered " + whole(num(d, "delivered")) + ", lost " + whole(num(d, "lost")) +
+                                ", duplicated " + whole(num(d, "duplicated")) + ", reordered " +
+                                whole(num(d, "reordered")) +
+                                (at(d, "unexpected").is_number() ? ", unexpected " + whole(num(d, "unexpected")) : "") +
+                                ", missed while the receiver was disconnected " + whole(num(d, "missed_disconnected")) +
+                                (shared ? " (the run's ledger, shared by its strategies)" : "")});
+    }
+    blocks.push_back(std::move(b));
+  }
+  svg::frame const f{"Fault windows: " + g.title(),
+                     "Measured: per window between the proxy's profile changes (seconds since the run's start; the "
+                     "measure phase from " + seconds(origin) + " s) and per strategy, the chats intended in it: "
+                     "fan-out latency and deliveries (measure phase), sends skipped while disconnected, sessions lost "
+                     "and their time to recover, and the delivery ledger's lost, duplicated, reordered and missed "
+                     "counts (every phase).",
+                     prov};
+  return figure("Fault windows, " + g.title() + ".",
+                "The run cut where the fault proxy changed profile: before the fault, during it (shaded, as on the "
+                "time series) and after it (recovery). Amber: degraded (chats lost or missed during the fault, sends "
+                "skipped, sessions lost); red: failed (chats lost outside the fault, duplicated or reordered). "
+                "Hover a cell for its counts.",
+                svg::window_chart(f, columns, blocks, "fault window"));
 }
 
 std::string wire_figure(group const& g, std::vector<strand> const& strands, std::string const& prov) {
@@ -389,7 +602,7 @@ std::string ttfm_by_fault_figures(json const& doc, std::string const& prov) {
       if (g.target != target || !g.ladder_case.empty()) continue;
       for (auto const& s : strands_of(g)) {
         auto const& h = at(*s.data, "ttfm");
-        svg::range_row r{(g.fault.empty() ? "no proxy" : g.fault) + " \u00B7 " + s.strategy, svg::strategy_color(s.strategy),
+        svg::range_row r{(g.fault.empty() ? "no proxy" : g.fault_name()) + " \u00B7 " + s.strategy, svg::strategy_color(s.strategy),
                          ms(h, "min_us"), ms(h, "p50_us"), ms(h, "p90_us"), ms(h, "max_us"),
                          static_cast<std::size_t>(num(h, "count")), {}};
         if (num(*s.data, "fallback.count") > 0)
@@ -540,6 +753,305 @@ std::string md(std::string_view s) {
   return out;
 }
 
+// ---- the fallback study: every strategy under every fault, per target ---------------------------------------
+
+/// The strategies in the order the study compares them: a fixed transport first, then the ones that switch.
+constexpr std::array<std::string_view, 4> strategy_order{"polling", "websocket", "upgrade", "fallback"};
+
+/// One strategy of one run under a fault, summarised and graded.
+struct fault_cell {
+  int grade = 0;                                ///< 0 pass, 1 degraded, 2 fail
+  std::vector<std::pair<int, std::string>> why;  ///< what made it degraded (1) or failed (2), worst first
+  std::vector<std::string> lines;               ///< the figures, one short line each
+};
+
+fault_cell fault_cell_of(json const& run, std::string const& strategy, json const& st) {
+  fault_cell c;
+  auto const flag = [&](int grade, std::string why) { c.why.emplace_back(grade, std::move(why)); };
+  auto& lines = c.lines;
+
+  double const clients = num(st, "clients"), connected = num(st, "clients_connected", clients);
+  double const reconnections = num(st, "reconnections");
+  lines.push_back("connected " + whole(connected) + "/" + whole(clients) +
+                  (reconnections > 0 ? " \u00B7 " + whole(reconnections) + " reconnections" : ""));
+  if (clients > 0 && connected <= 0)
+    flag(2, "no session connected");
+  else if (connected < clients)
+    flag(1, whole(clients - connected) + " never connected");
+  if (reconnections > 0) flag(1, "reconnected " + whole(reconnections) + "\u00D7");
+
+  auto const& ttfm = at(st, "ttfm");
+  lines.push_back(num(ttfm, "count") > 0 ? "TTFM p50 " + number(ms(ttfm, "p50_us")) + " ms" : "no first message");
+
+  if (strategy == "upgrade") {
+    double const failed = num(st, "upgrades_failed");
+    if (num(st, "upgrade.count") > 0) {
+      lines.push_back("upgraded p50 " + number(ms(at(st, "upgrade"), "p50_us")) + " ms");
+    } else {
+      lines.push_back(connected > 0 ? "stayed on polling" : "no upgrade");
+      if (connected > 0) flag(1, "never upgraded");
+    }
+    if (failed > 0) {
+      lines.back() += " \u00B7 " + whole(failed) + " upgrades failed";
+      if (num(st, "upgrade.count") > 0) flag(1, whole(failed) + " upgrades failed");
+    }
+  } else if (strategy == "fallback") {
+    double const fell = std::max(num(st, "fallbacks"), num(st, "fallback.count"));
+    if (fell > 0) {
+      lines.push_back("fell back: " + whole(fell) +
+                      (num(st, "fallback.count") > 0 ? " \u00B7 p50 " + number(ms(at(st, "fallback"), "p50_us")) + " ms"
+                                                     : ""));
+      flag(1, "fell back to polling");
+    } else {
+      lines.push_back("no fallback");
+    }
+  }
+
+  auto const& lat = at(st, "latency.fanout_corrected");
+  double const measured = at(lat, "count").is_number() ? num(lat, "count") : num(st, "deliveries");
+  if (measured > 0) {
+    lines.push_back("fan-out p50/p99 " + number(ms(lat, "p50_us")) + "/" + number(ms(lat, "p99_us")) + " ms");
+    lines.push_back(number(num(st, "wire.bytes_per_delivery")) + " B/delivery");
+  } else {
+    lines.push_back("no delivery measured");
+  }
+
+  auto const windows = items(run, "fault_windows");
+  double due = 0;
+  for (auto const* w : windows) due += num(window_strategy(*w, strategy), "chats_due");
+  if (windows.empty()) due = num(run, "delivery.total.expected");
+  if (measured <= 0 && due > 0) flag(2, "nothing delivered while chats were due");
+
+  double duplicated = num(run, "delivery.total.duplicated"), reordered = num(run, "delivery.total.reordered");
+  if (!windows.empty()) {
+    auto const before = sum_windows(run, strategy, "before"), fault = sum_windows(run, strategy, "fault"),
+               after = sum_windows(run, strategy, "after");
+    duplicated = std::max(duplicated, before.duplicated + fault.duplicated + after.duplicated);
+    reordered = std::max(reordered, before.reordered + fault.reordered + after.reordered);
+    if (before.windows > 0 && before.lost > 0) flag(2, "lost " + whole(before.lost) + " before the fault");
+    if (before.windows > 0 && before.missed + before.skipped > 0) flag(1, "missed or skipped before the fault");
+    if (fault.windows > 0) {
+      lines.push_back("fault window: " + fault.trouble());
+      if (fault.lost + fault.missed + fault.skipped > 0) flag(1, "lost, missed or skipped during the fault");
+    }
+    if (after.windows > 0) {
+      lines.push_back("after recovery: " + after.trouble());
+      if (after.lost > 0) flag(2, "lost " + whole(after.lost) + " after recovery");
+      if (after.missed + after.skipped > 0) flag(1, "missed or skipped after recovery");
+    }
+    std::string rates;
+    for (auto const* sum : {&before, &fault, &after})
+      if (std::isfinite(sum->rate()))
+        rates += std::string(rates.empty() ? "" : " \u00B7 ") +
+                 (sum == &before ? "before " : sum == &fault ? "fault " : "after ") + number(sum->rate());
+    if (!rates.empty()) lines.push_back("deliveries/s " + rates);
+  } else {
+    // No windows (an older result): the whole run counts, under the fault when there was one.
+    double const lost = num(run, "delivery.total.lost"), missed = num(run, "delivery.total.missed_disconnected");
+    bool const faulty = at(run, "fault").is_object() && fault_of(run) != "pass";
+    if (lost + missed + duplicated + reordered > 0)
+      lines.push_back("whole run: lost " + whole(lost) + " \u00B7 dup " + whole(duplicated) + " \u00B7 reord " +
+                      whole(reordered) + " \u00B7 missed " + whole(missed));
+    if (lost > 0) flag(faulty ? 1 : 2, "lost " + whole(lost) + (faulty ? " under the fault" : " without a fault"));
+    if (missed > 0) flag(1, "missed " + whole(missed) + " while disconnected");
+  }
+  if (duplicated > 0) flag(2, whole(duplicated) + " duplicated");
+  if (reordered > 0) flag(2, whole(reordered) + " reordered");
+
+  if (auto const& rec = at(st, "recovery"); num(rec, "count") > 0)
+    lines.push_back("recovery p50 " + number(ms(rec, "p50_us")) + " ms (" + whole(num(rec, "count")) + ")");
+
+  std::string top_error;
+  double top = 0, errors = 0;
+  if (auto const& e = at(st, "errors"); e.is_object())
+    for (auto const& [message, n] : e.items())
+      if (n.is_number() && n.get<double>() > 0) {
+        errors += n.get<double>();
+        if (n.get<double>() > top) {
+          top = n.get<double>();
+          top_error = message;
+        }
+      }
+  if (errors > 0) {
+    lines.push_back("error \u00D7" + whole(top) + ": " + clip(top_error, 40) +
+                    (errors > top ? " (+" + whole(errors - top) + " more)" : ""));
+    flag(1, whole(errors) + " errors");
+  }
+  if (at(run, "valid").is_boolean() && !at(run, "valid").get<bool>()) {
+    lines.push_back("run not valid (see above)");
+    flag(1, "not a valid measurement");
+  }
+
+  std::stable_sort(c.why.begin(), c.why.end(), [](auto const& a, auto const& b) { return a.first > b.first; });
+  for (auto const& reason : c.why) c.grade = std::max(c.grade, reason.first);
+  return c;
+}
+
+/// One fault's row of a target's grid.
+struct fault_row {
+  std::string key;    ///< fault_of(run): what tells faults apart
+  std::string label;  ///< fault.label, else the key
+  std::string spec;   ///< the profile and schedule in full (a tooltip)
+  std::map<std::string, std::vector<std::pair<json const*, fault_cell>>> cells;  ///< by strategy: run, summary
+};
+
+/// A target's strategy-by-fault grid: rows in order of first appearance, columns the strategies present.
+struct fault_grid {
+  std::string target;
+  std::vector<std::string> strategies;
+  std::vector<fault_row> rows;
+};
+
+/// The grids of a document whose runs went through the fault proxy (none otherwise). Ladder steps are
+/// left out (capacity, not faults); runs without the proxy make a "no proxy" row.
+std::vector<fault_grid> fault_grids(json const& doc) {
+  auto const runs = items(doc, "runs");
+  if (std::none_of(runs.begin(), runs.end(), [](json const* r) { return at(*r, "fault").is_object(); })) return {};
+  std::vector<fault_grid> out;
+  for (auto const* run : runs) {
+    auto const& bs = at(*run, "by_strategy");
+    if (!str(*run, "ladder_case").empty() || at(*run, "ladder").is_object() || !bs.is_object()) continue;
+    auto const target = str(*run, "target", "?");
+    auto grid = std::find_if(out.begin(), out.end(), [&](fault_grid const& g) { return g.target == target; });
+    if (grid == out.end()) grid = out.insert(out.end(), fault_grid{target, {}, {}});
+    auto const key = fault_of(*run);
+    auto row = std::find_if(grid->rows.begin(), grid->rows.end(), [&](fault_row const& r) { return r.key == key; });
+    if (row == grid->rows.end()) {
+      std::string spec = "no fault proxy";
+      if (at(*run, "fault").is_object()) {
+        spec = "profile " + str(*run, "fault.profile", "pass");
+        if (auto const schedule = str(*run, "fault.schedule"); !schedule.empty()) spec += "; schedule " + schedule;
+      }
+      row = grid->rows.insert(grid->rows.end(),
+                              fault_row{key, str(*run, "fault.label", key.empty() ? "no proxy" : key), spec, {}});
+    }
+    for (auto const& [strategy, st] : bs.items()) {
+      if (std::find(grid->strategies.begin(), grid->strategies.end(), strategy) == grid->strategies.end())
+        grid->strategies.push_back(strategy);
+      row->cells[strategy].emplace_back(run, fault_cell_of(*run, strategy, st));
+    }
+  }
+  auto const rank = [](std::string const& s) {
+    return static_cast<std::size_t>(std::find(strategy_order.begin(), strategy_order.end(), s) - strategy_order.begin());
+  };
+  for (auto& g : out)
+    std::stable_sort(g.strategies.begin(), g.strategies.end(),
+                     [&](std::string const& a, std::string const& b) { return rank(a) < rank(b); });
+  return out;
+}
+
+/// A cell's runs: the worst grade, and per run its lines (headed by the case when there are several).
+struct cell_text {
+  int grade = 0;
+  std::string grade_line;  ///< "pass", "degraded: ...", "fail: ..." (without the grade word's emphasis)
+  std::vector<std::string> lines;
+  std::string tooltip;
+};
+
+cell_text cell_text_of(std::vector<std::pair<json const*, fault_cell>> const& runs) {
+  cell_text t;
+  for (auto const& [run, cell] : runs) t.grade = std::max(t.grade, cell.grade);
+  std::vector<std::string> deciding;  // the first reasons of the worst grade, for the first line
+  for (auto const& [run, cell] : runs) {
+    if (runs.size() > 1) t.lines.push_back("case " + str(*run, "case", "?") + ":");
+    t.lines.insert(t.lines.end(), cell.lines.begin(), cell.lines.end());
+    t.tooltip += (t.tooltip.empty() ? "" : "\n") + str(*run, "case", "?") + ": " +
+                 (cell.why.empty() ? std::string("pass") : "");
+    for (std::size_t i = 0; i < cell.why.size(); ++i) t.tooltip += (i ? "; " : "") + cell.why[i].second;
+    for (auto const& [grade, why] : cell.why)
+      if (grade == t.grade && deciding.size() < 2 && std::find(deciding.begin(), deciding.end(), why) == deciding.end())
+        deciding.push_back(why);
+  }
+  static constexpr char const* names[] = {"pass", "degraded", "fail"};
+  t.grade_line = names[std::clamp(t.grade, 0, 2)];
+  if (t.grade > 0 && !deciding.empty()) {
+    t.grade_line += ": ";
+    for (std::size_t i = 0; i < deciding.size(); ++i) t.grade_line += (i ? "; " : "") + deciding[i];
+  }
+  return t;
+}
+
+constexpr char const* fault_grid_caption =
+    "One table per target: a row per fault (hover its name for the full profile or schedule), a column per "
+    "strategy; each cell is one run of that strategy through that fault, so its figures come from one run each "
+    "(not a spread over repeats). Lines: the grade and why; sessions connected (distinct clients) of those "
+    "started, and reconnections; time to first message p50; the switch: time to upgrade p50 or \u201Cstayed on "
+    "polling\u201D (upgrade), how many fell back and time to fall back p50 (fallback); fan-out latency p50/p99 "
+    "(corrected); bytes per delivery; the chats intended during the fault window and after it (recovery): lost, "
+    "duplicated, reordered, missed (sent while the receiver was disconnected), skipped (due while the sender was "
+    "disconnected); deliveries/s before, during and after the fault; time to recover a lost session p50; the most "
+    "frequent error. Green: it worked. Amber (degraded): it worked, but lost, missed or skipped chats during the "
+    "fault, fell back, never upgraded, reconnected, had errors, or the run was not a valid measurement. Red (fail): "
+    "no session connected, nothing delivered while chats were due, anything duplicated or reordered, or chats lost "
+    "outside the fault (before it or after recovery). -: no run.";
+
+std::string html_fault_grids(json const& doc) {
+  auto const grids = fault_grids(doc);
+  if (grids.empty()) return {};
+  std::ostringstream h;
+  h << "<h3>Strategy by fault</h3>\n<p class=\"note\">" << escape(fault_grid_caption) << "</p>\n";
+  for (auto const& g : grids) {
+    h << "<table class=\"faults\"><caption>" << escape(g.target) << "</caption><thead><tr><th>fault</th>";
+    for (auto const& s : g.strategies) h << "<th>" << escape(s) << "</th>";
+    h << "</tr></thead><tbody>";
+    for (auto const& row : g.rows) {
+      h << "<tr><th scope=\"row\" title=\"" << escape(row.spec) << "\">" << escape(row.label) << "</th>";
+      for (auto const& s : g.strategies) {
+        auto const it = row.cells.find(s);
+        if (it == row.cells.end()) {
+          h << "<td class=\"g0\">-</td>";
+          continue;
+        }
+        auto const t = cell_text_of(it->second);
+        auto const colon = t.grade_line.find(':');
+        auto const tooltip = g.target + " \u00B7 " + row.label + " \u00B7 " + s + "\n" + t.tooltip;
+        h << "<td class=\"g" << t.grade + 1 << "\" title=\"" << escape(tooltip) << "\"><strong>" << escape(t.grade_line.substr(0, colon)) << "</strong>"
+          << (colon == std::string::npos ? "" : escape(t.grade_line.substr(colon)));
+        for (auto const& line : t.lines) h << "<br>" << escape(line);
+        h << "</td>";
+      }
+      h << "</tr>";
+    }
+    h << "</tbody></table>\n";
+  }
+  return h.str();
+}
+
+std::string markdown_fault_grids(json const& doc) {
+  auto const grids = fault_grids(doc);
+  if (grids.empty()) return {};
+  static constexpr char const* marks[] = {"\u2705", "\u26A0\uFE0F", "\u274C"};
+  std::ostringstream m;
+  m << "\n#### Strategy by fault\n\n"
+    << "Per target, a row per fault and a column per strategy; one run per cell. \u2705 pass \u00B7 \u26A0\uFE0F "
+       "degraded (it worked, but with loss, missed or skipped chats during the fault, a fallback, no upgrade, "
+       "reconnections, errors or a run not valid) \u00B7 \u274C fail (nothing connected or delivered, duplicates, "
+       "reordering, or loss outside the fault).\n";
+  for (auto const& g : grids) {
+    m << "\n**" << md(g.target) << "**\n\n| fault |";
+    for (auto const& s : g.strategies) m << " " << md(s) << " |";
+    m << "\n|---|";
+    for (std::size_t i = 0; i < g.strategies.size(); ++i) m << "---|";
+    m << "\n";
+    for (auto const& row : g.rows) {
+      m << "| " << md(row.label) << " |";
+      for (auto const& s : g.strategies) {
+        auto const it = row.cells.find(s);
+        if (it == row.cells.end()) {
+          m << " - |";
+          continue;
+        }
+        auto const t = cell_text_of(it->second);
+        m << " " << marks[std::clamp(t.grade, 0, 2)] << " " << md(t.grade_line);
+        for (auto const& line : t.lines) m << "<br>" << md(line);
+        m << " |";
+      }
+      m << "\n";
+    }
+  }
+  return m.str();
+}
+
 constexpr char const* css = R"(
 :root { color-scheme: light; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222; margin: 0; background: #f6f6f4; }
@@ -555,6 +1067,12 @@ table.summary { border-collapse: collapse; font-size: 12.5px; background: #fff; 
 table.summary th, table.summary td { border: 1px solid #ddd; padding: 3px 7px; text-align: right; }
 table.summary th { background: #eee; }
 table.summary td:nth-child(-n+3) { text-align: left; }
+table.faults { border-collapse: collapse; font-size: 12px; background: #fff; margin: 8px 0 14px; }
+table.faults caption { text-align: left; font-weight: 600; padding: 2px 0 4px; }
+table.faults th, table.faults td { border: 1px solid #ddd; padding: 4px 7px; text-align: left; vertical-align: top; }
+table.faults thead th { background: #eee; }
+table.faults tbody th { background: #f4f4f4; max-width: 200px; overflow-wrap: anywhere; }
+p.note { font-size: 12.5px; color: #444; max-width: 1130px; }
 td.g1 { background: #dcefdc; } td.g2 { background: #fff1c2; } td.g3 { background: #f8d0d0; } td.g0 { background: #eee; }
 .charts { display: flex; flex-wrap: wrap; gap: 14px; }
 figure { margin: 0; background: #fff; border: 1px solid #ddd; border-radius: 4px; padding: 8px; width: 760px; max-width: 100%; }
@@ -626,6 +1144,7 @@ std::string render_html(std::vector<result> const& results, options const& opts)
       for (auto const& p : problems) h << "<li>" << escape(p) << "</li>";
       h << "</ul>\n";
     }
+    h << html_fault_grids(doc);
     std::set<std::string> faults;
     for (auto const& g : groups_of(doc)) faults.insert(g.fault);
     if (faults.size() > 1)
@@ -641,8 +1160,8 @@ std::string render_html(std::vector<result> const& results, options const& opts)
       auto const strands = strands_of(g);
       h << "<h3>" << escape(g.title()) << "</h3>\n<div class=\"charts\">\n"
         << spectrum_figure(g, strands, prov) << ttfm_figure(g, strands, prov) << timeseries_figure(g, prov)
-        << wire_figure(g, strands, prov) << verdict_figure(g, strands, prov)
-        << timeline_figure(g, opts.timelines, prov) << "</div>\n";
+        << (has_windows(g) ? windows_figure(g, strands, prov) : std::string()) << wire_figure(g, strands, prov)
+        << verdict_figure(g, strands, prov) << timeline_figure(g, opts.timelines, prov) << "</div>\n";
     }
     h << "</section>\n";
   }
@@ -686,7 +1205,7 @@ std::string render_markdown(std::vector<result> const& results, options const& o
     for (auto const* run : items(doc, "runs"))
       for (auto const* why : items(*run, "invalid_reasons"))
         m << "\n- " << md(str(*run, "target") + "/" + str(*run, "case")) << " not valid: " << md(str(*why, ""));
-    m << "\n";
+    m << "\n" << markdown_fault_grids(doc);
     if (auto const comparisons = items(doc, "comparisons"); !comparisons.empty()) {
       m << "\n| case | candidate / reference | p50 | p99 | deliveries/s | CPU/delivery | peak RSS |\n"
            "|---|---|---:|---:|---:|---:|---:|\n";

@@ -16,6 +16,7 @@ constexpr char const* grid_color = "#e3e3e3";
 constexpr char const* axis_color = "#888";
 constexpr char const* ink = "#222";
 constexpr char const* muted = "#666";
+constexpr double shade_opacity = 0.3;  ///< shaded spans (fault windows) and their legend swatch
 
 std::string fmt(double v, char const* spec) {
   char buf[64];
@@ -228,8 +229,10 @@ class canvas {
 
   /// A legend entry: a swatch (line, dashed line or box) and its name; returns the x after it.
   double legend_item(double x, double y, std::string_view name, std::string_view color, std::string_view style) {
-    if (style == "box") {
-      out_ << "<rect x=\"" << c(x) << "\" y=\"" << c(y - 8) << "\" width=\"14\" height=\"9\" fill=\"" << color << "\"/>";
+    if (style == "box" || style == "shade") {
+      out_ << "<rect x=\"" << c(x) << "\" y=\"" << c(y - 8) << "\" width=\"14\" height=\"9\" fill=\"" << color << "\"";
+      if (style == "shade") out_ << " fill-opacity=\"" << c(shade_opacity) << "\"";
+      out_ << "/>";
     } else if (style == "none") {
       x -= 20;
     } else if (style == "dot") {
@@ -428,7 +431,7 @@ std::string spectrum_chart(frame const& f, std::vector<line_series> const& serie
 
 std::string two_panel_chart(frame const& f, std::string_view x_label, std::string_view upper_label,
                             std::vector<line_series> const& upper, std::string_view lower_label,
-                            std::vector<line_series> const& lower) {
+                            std::vector<line_series> const& lower, std::vector<band> const& bands) {
   double t_max = 0;
   for (auto const* group : {&upper, &lower})
     for (auto const& s : *group)
@@ -447,7 +450,17 @@ std::string two_panel_chart(frame const& f, std::string_view x_label, std::strin
   y_axis(cv, top, ys_top, linear_ticks(0, ys_top.d1), upper_label);
   x_axis(cv, bottom, xs_top, linear_ticks(0, xs_top.d1), x_label);
   y_axis(cv, bottom, ys_bottom, linear_ticks(0, ys_bottom.d1), lower_label);
-  std::vector<legend_entry> entries;
+  std::vector<legend_entry> entries, shades;
+  // Shaded spans go behind the series, across both panels, clipped to the axis.
+  for (auto const& b : bands) {
+    double const from = std::clamp(b.from, 0.0, xs_top.d1), to = std::clamp(b.to, 0.0, xs_top.d1);
+    if (!(to > from)) continue;
+    for (auto const* panel : {&top, &bottom})
+      cv.rect(xs_top(from), panel->y0, xs_top(to) - xs_top(from), panel->height(), b.color, b.name + "\n" + b.detail,
+              true, shade_opacity);
+    if (std::none_of(shades.begin(), shades.end(), [&](legend_entry const& e) { return e.name == b.name; }))
+      shades.push_back({b.name, b.color, "shade"});
+  }
   auto const draw = [&](std::vector<line_series> const& group, scale const& ys, std::string_view unit) {
     for (auto const& s : group) {
       std::vector<std::pair<double, double>> pts;
@@ -468,6 +481,7 @@ std::string two_panel_chart(frame const& f, std::string_view x_label, std::strin
   for (auto const& s : lower)
     if (std::none_of(entries.begin(), entries.end(), [&](legend_entry const& e) { return e.name == s.name; }))
       entries.push_back({s.name, s.color, s.dashed ? "dashed" : "line"});
+  entries.insert(entries.end(), shades.begin(), shades.end());
   legend(cv, top.x0, 18, entries);
   return cv.finish();
 }
@@ -585,6 +599,59 @@ std::string grid_chart(frame const& f, std::vector<std::string> const& columns, 
   }
   legend(cv, label_w, 18,
          {{"pass", fills[0], "box"}, {"degraded", fills[1], "box"}, {"fail", fills[2], "box"}, {"not applicable", "#ececec", "box"}});
+  return cv.finish();
+}
+
+std::string window_chart(frame const& f, std::vector<window_column> const& columns,
+                         std::vector<window_block> const& blocks, std::string_view shade_name) {
+  if (columns.empty() || blocks.empty()) return no_data(f, "no fault windows");
+  constexpr char const* tints[] = {"#ffe08a", "#f4a6a6"};  // degraded, fail
+  double const block_w = 92;                                // the item's name
+  double const label_w = 250;                               // the item's name and the measure's
+  double const col_w = std::min(150.0, (chart_width - label_w - 12) / static_cast<double>(columns.size()));
+  double const row_h = 19, gap = 7;
+  double const head = 64;  // legend, then the columns' span and profile
+  double rows = 0;
+  for (auto const& b : blocks) rows += static_cast<double>(b.measures.size());
+  double const body = row_h * rows + gap * static_cast<double>(blocks.size() - 1);
+  double const height = head + body + 14 + footer_height;
+  canvas cv(height, f);
+  // The fault windows' columns, shaded top to bottom, as their spans are on the time series.
+  for (std::size_t j = 0; j < columns.size(); ++j) {
+    auto const& col = columns[j];
+    double const x = label_w + col_w * static_cast<double>(j);
+    if (col.shaded)
+      cv.rect(x, head - 34, col_w, body + 34, fault_shade, col.name + " " + col.sub + "\n" + col.detail, true,
+              shade_opacity);
+    cv.text(x + col_w / 2, head - 20, fit(col.name, static_cast<std::size_t>(col_w / 6.3)), "middle", 11, ink,
+            "font-weight=\"600\"");
+    cv.text(x + col_w / 2, head - 7, fit(col.sub, static_cast<std::size_t>(col_w / 5.8)), "middle", 10, muted);
+  }
+  double y = head;
+  for (auto const& b : blocks) {
+    cv.text(8, y + row_h / 2 + 4, fit(b.name, 13), "start", 11, b.color, "font-weight=\"600\"");
+    for (std::size_t i = 0; i < b.measures.size(); ++i) {
+      cv.line(block_w, y, label_w + col_w * static_cast<double>(columns.size()), y, grid_color);
+      cv.text(block_w, y + row_h / 2 + 4, fit(b.measures[i], 25), "start", 10.5, ink);
+      for (std::size_t j = 0; j < columns.size(); ++j) {
+        grid_cell const none{-1, "-", {}};
+        auto const& cell = i < b.cells.size() && j < b.cells[i].size() ? b.cells[i][j] : none;
+        double const x = label_w + col_w * static_cast<double>(j);
+        bool const tinted = cell.grade == 1 || cell.grade == 2;
+        // Plain cells are see-through (the shade shows) but still carry the tooltip.
+        cv.rect(x + 1, y + 1, col_w - 2, row_h - 2, tinted ? tints[cell.grade - 1] : "#fff",
+                b.name + ", " + b.measures[i] + ", " + columns[j].name + ": " + cell.text +
+                    (cell.detail.empty() ? "" : "\n" + cell.detail),
+                true, tinted ? 1.0 : 0.0);
+        cv.text(x + col_w / 2, y + row_h / 2 + 4, fit(cell.text, static_cast<std::size_t>(col_w / 6.3)), "middle", 10.5,
+                ink);
+      }
+      y += row_h;
+    }
+    y += gap;
+  }
+  legend(cv, block_w, 18,
+         {{std::string(shade_name), fault_shade, "shade"}, {"degraded", tints[0], "box"}, {"fail", tints[1], "box"}});
   return cv.finish();
 }
 

@@ -38,10 +38,20 @@ struct line_series {
 std::string spectrum_chart(frame const& f, std::vector<line_series> const& series, int max_nines,
                            std::string_view solid_meaning, std::string_view dashed_meaning);
 
-/// Two panels over one time axis (seconds): `upper` (e.g. deliveries/s) and `lower` (e.g. p99 ms).
+/// A span of a time axis to shade behind the data (e.g. a fault window); bands of one name share a
+/// legend entry.
+struct band {
+  double from = 0, to = 0;  ///< on the chart's time axis; clipped to it
+  std::string name;         ///< legend entry
+  std::string color;
+  std::string detail;       ///< tooltip
+};
+
+/// Two panels over one time axis (seconds): `upper` (e.g. deliveries/s) and `lower` (e.g. p99 ms),
+/// with `bands` shaded across both.
 std::string two_panel_chart(frame const& f, std::string_view x_label, std::string_view upper_label,
                             std::vector<line_series> const& upper, std::string_view lower_label,
-                            std::vector<line_series> const& lower);
+                            std::vector<line_series> const& lower, std::vector<band> const& bands = {});
 
 /// One row per item: a whisker from min to max, a box from p50 to p90, a dot at p50, and extra
 /// markers (e.g. handshake, upgrade) on a log axis of ms.
@@ -76,6 +86,26 @@ struct grid_cell {
 std::string grid_chart(frame const& f, std::vector<std::string> const& columns, std::vector<std::string> const& row_names,
                        std::vector<std::vector<grid_cell>> const& cells);
 
+/// Numbers per time window (e.g. the windows a fault schedule cuts a run into), drawn as a table: one
+/// column per window in time order, headed by its span and shaded when `shaded` (a fault window,
+/// legend `shade_name`); one block of rows per item (e.g. a strategy), one row per measure. A cell's
+/// grade tints it when degraded (amber) or failed (red); pass and -1 stay plain, so the eye goes to
+/// trouble.
+struct window_column {
+  std::string name;     ///< e.g. "3-5 s"
+  std::string sub;      ///< e.g. the profile applied in it
+  bool shaded = false;  ///< a fault window
+  std::string detail;   ///< tooltip
+};
+struct window_block {
+  std::string name;  ///< e.g. the strategy
+  std::string color;
+  std::vector<std::string> measures;          ///< row names
+  std::vector<std::vector<grid_cell>> cells;  ///< [measure][column]
+};
+std::string window_chart(frame const& f, std::vector<window_column> const& columns,
+                         std::vector<window_block> const& blocks, std::string_view shade_name);
+
 /// Session timelines: one row per session, its events as marks on an axis of ms since it started
 /// connecting (log(1 + t / 0.1 ms), so a 1 ms upgrade and a 5 s fallback both show).
 struct timeline_event {
@@ -101,6 +131,9 @@ std::string ratio_chart(frame const& f, std::vector<ratio_group> const& groups);
 /// Capacity ladders: p99 (ms, log) against the offered rate (log), one series per target and case,
 /// with the stop bound as a horizontal line.
 std::string ladder_chart(frame const& f, std::vector<line_series> const& series, double bound_ms);
+
+/// The shade of fault windows, wherever they are drawn (drawn translucent).
+inline constexpr char const* fault_shade = "#D55E00";
 
 /// The colour of a strategy (Okabe-Ito, colour-blind safe), or of the i-th series otherwise.
 std::string strategy_color(std::string_view strategy);

@@ -24,15 +24,20 @@ struct options {
   std::size_t timelines = 12;
 };
 
-/// The HTML page: per result its metadata, a summary table and, per target (and ladder case), the
-/// charts: latency by percentile (corrected and uncorrected), time to first message, throughput and
-/// p99 over time, wire cost per delivery, the delivery verdict grid and session timelines; per result
-/// with several targets the side-by-side ratios, with ladders the capacity table and chart. Every
-/// string from the documents is escaped. Never throws on missing fields: a chart without data says so.
+/// The HTML page: per result its metadata, a summary table and, per target (and fault, and ladder
+/// case), the charts: latency by percentile (corrected and uncorrected), time to first message,
+/// throughput and p99 over time (fault windows shaded), per-fault-window figures when a schedule cut
+/// the runs into windows (runs[].fault_windows), wire cost per delivery, the delivery verdict grid and
+/// session timelines; per result with several targets the side-by-side ratios, with ladders the
+/// capacity table and chart, with runs through the fault proxy (runs[].fault) a strategy-by-fault grid
+/// per target (an HTML table, a graded cell per run). Every string from the documents is escaped.
+/// Never throws on missing fields: a chart without data says so; results without faults render as
+/// they did before the grid existed.
 std::string render_html(std::vector<result> const& results, options const& opts);
 
 /// The Markdown summary: per result a headline (valid or not, anything lost), metadata, and a table
-/// per run and strategy; ratios and capacity when present. Strings are escaped for Markdown.
+/// per run and strategy; the strategy-by-fault grid per target, ratios and capacity when present.
+/// Strings are escaped for Markdown.
 std::string render_markdown(std::vector<result> const& results, options const& opts);
 
 /// Reads a result file, or every *.json in a directory (sorted).

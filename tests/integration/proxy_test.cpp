@@ -42,10 +42,12 @@
 #include <cstdint>
 #include <functional>
 #include <future>
+#include <iostream>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -882,6 +884,30 @@ TEST(ProxyScheduleTest, SwitchesProfilesAtTheirOffsets) {
   EXPECT_FALSE(ec) << ec.message();
 }
 
+TEST(ProxyScheduleTest, CountsOffsetsFromAGivenOrigin) {
+  // A harness starts the proxy ahead of its run and passes the run's start as the origin: the
+  // entries apply at origin + offset, not at the call; entries already due apply at once, in order.
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "pass");
+  auto const origin = clock_type::now() + 800ms;
+  proxy->run_schedule(fp::parse_schedule("0s:refuse-upgrade,500ms:pass"), origin);
+  auto const is_set = [](std::string_view name) {
+    return [name](fp::fault_event const& e) { return e.connection == 0 && e.profile == name; };
+  };
+  auto const refused = proxy.wait_event(is_set("refuse-upgrade"), 800ms + io_deadline);
+  ASSERT_TRUE(refused) << dump(proxy->log());
+  EXPECT_GE(refused->at, origin) << "applied before the origin";
+  auto const back = proxy.wait_event(is_set("pass"), 500ms + io_deadline);
+  ASSERT_TRUE(back) << dump(proxy->log());
+  EXPECT_GE(back->at - origin, 500ms);
+
+  // An origin in the past: both entries are due, so the last one is in force at once.
+  running_proxy late(upstream.port(), "pass");
+  late->run_schedule(fp::parse_schedule("0s:refuse-upgrade,1s:strip-upgrade"), clock_type::now() - 5s);
+  ASSERT_TRUE(late.wait_event(is_set("strip-upgrade"))) << dump(late->log());
+  EXPECT_EQ(late->current_profile().kind, fp::profile_kind::strip_upgrade);
+}
+
 TEST(ProxyScheduleTest, SetProfileReachesOpenConnections) {
   test_upstream upstream;
   running_proxy proxy(upstream.port(), "pass");
@@ -943,7 +969,34 @@ TEST(ProxyCliTest, RejectsBadCommandLines) {
   EXPECT_THROW(fp::proxy_main(args{"--upstream", "http://127.0.0.1:1", "--listen", "127.0.0.1"}), usage_error);
   EXPECT_THROW(fp::proxy_main(args{"--upstream", "http://127.0.0.1:1", "--profile", "latency", "--up-ms", "-1"}),
                usage_error);
+  EXPECT_THROW(fp::proxy_main(args{"--upstream", "http://127.0.0.1:1", "--schedule-origin", "5"}), usage_error)
+      << "an origin without a schedule";
+  EXPECT_THROW(fp::proxy_main(args{"--check", "--schedule", "0s:pass,1s:latncy"}), usage_error);
   EXPECT_EQ(fp::proxy_main(args{"--help"}), 0);
+}
+
+TEST(ProxyCliTest, CheckPrintsTheTimelineWithoutListening) {
+  using args = std::vector<std::string_view>;
+  auto const check = [](args a) {
+    std::ostringstream out;
+    auto* const saved = std::cout.rdbuf(out.rdbuf());
+    int rc = -1;
+    try {
+      rc = fp::proxy_main(a);
+    } catch (...) {
+      std::cout.rdbuf(saved);
+      throw;
+    }
+    std::cout.rdbuf(saved);
+    EXPECT_EQ(rc, 0);
+    return out.str();
+  };
+  EXPECT_EQ(check({"--check", "--schedule", "0s:pass,3s:kill-websocket-after?kill-after-ms=0,5s:pass"}),
+            "0\tpass\n3000\tkill-websocket-after?kill-after-ms=0\n5000\tpass\n");
+  // The initial profile holds until the schedule's first entry; parameters are spelled out.
+  EXPECT_EQ(check({"--check", "--profile", "refuse-upgrade", "--schedule", "2s:pass"}),
+            "0\trefuse-upgrade?refuse-status=403\n2000\tpass\n");
+  EXPECT_EQ(check({"--check", "--profile", "latency?up-ms=20"}), "0\tlatency?up-ms=20&down-ms=50&jitter-ms=0&seed=1\n");
 }
 
 #ifdef FALLBENCH_BIN

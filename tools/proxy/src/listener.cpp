@@ -84,20 +84,20 @@ void listener::set_profile(profile p) {
   for (auto const& c : open_connections()) c->profile_changed();
 }
 
-void listener::run_schedule(std::vector<schedule_entry> entries) {
-  net::dispatch(strand_, [self = shared_from_this(), e = std::move(entries)]() mutable {
-    self->start_schedule(std::move(e));
+void listener::run_schedule(std::vector<schedule_entry> entries, std::chrono::steady_clock::time_point origin) {
+  net::dispatch(strand_, [self = shared_from_this(), e = std::move(entries), origin]() mutable {
+    self->start_schedule(std::move(e), origin);
   });
 }
 
-void listener::start_schedule(std::vector<schedule_entry> entries) {
+void listener::start_schedule(std::vector<schedule_entry> entries, std::chrono::steady_clock::time_point origin) {
   {
     std::lock_guard lock(mutex_);
     if (stopped_) return;
   }
   schedule_ = std::move(entries);
   next_ = 0;
-  schedule_start_ = std::chrono::steady_clock::now();
+  schedule_start_ = origin;
   schedule_timer_.cancel();
   next_entry();
 }

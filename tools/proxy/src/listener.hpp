@@ -25,7 +25,7 @@ class listener : public std::enable_shared_from_this<listener> {
   boost::asio::ip::tcp::endpoint listen(boost::asio::ip::tcp::endpoint const& at);
   boost::asio::ip::tcp::endpoint endpoint() const;
   void set_profile(profile p);
-  void run_schedule(std::vector<schedule_entry> entries);
+  void run_schedule(std::vector<schedule_entry> entries, std::chrono::steady_clock::time_point origin);
   void stop();
 
   proxy_state& state() noexcept { return *state_; }
@@ -35,7 +35,7 @@ class listener : public std::enable_shared_from_this<listener> {
 
   void do_accept();
   void on_accept(error_code ec, boost::asio::ip::tcp::socket socket);
-  void start_schedule(std::vector<schedule_entry> entries);
+  void start_schedule(std::vector<schedule_entry> entries, std::chrono::steady_clock::time_point origin);
   void next_entry();
   /// Snapshot of the open connections (the registry never keeps one alive).
   std::vector<std::shared_ptr<connection>> open_connections();

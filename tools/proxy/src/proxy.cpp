@@ -20,7 +20,13 @@ void proxy::set_profile(profile p) { listener_->set_profile(std::move(p)); }
 
 profile proxy::current_profile() const { return *listener_->state().current().prof; }
 
-void proxy::run_schedule(std::vector<schedule_entry> entries) { listener_->run_schedule(std::move(entries)); }
+void proxy::run_schedule(std::vector<schedule_entry> entries) {
+  listener_->run_schedule(std::move(entries), std::chrono::steady_clock::now());
+}
+
+void proxy::run_schedule(std::vector<schedule_entry> entries, std::chrono::steady_clock::time_point origin) {
+  listener_->run_schedule(std::move(entries), origin);
+}
 
 void proxy::on_event(std::function<void(fault_event const&)> callback) {
   listener_->state().on_event(std::move(callback));

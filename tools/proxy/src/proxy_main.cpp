@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -50,6 +52,13 @@ cli::args make_args() {
       .flag("upstream", "URL", "Server to relay to: http://HOST:PORT (ws:// works too); required")
       .flag("profile", "SPEC", "Fault profile applied from the start", "pass")
       .flag("schedule", "FILE_OR_SPEC", "Profiles to switch to during the run, by offset from the start")
+      .flag("schedule-origin", "NS",
+            "Count the schedule's offsets from this CLOCK_MONOTONIC instant (nanoseconds since boot)\n"
+            "instead of the proxy's start: a harness that starts the proxy ahead of its run passes\n"
+            "its run's start, so both share t = 0")
+      .toggle("check", "Validate --profile and --schedule, print the timeline they make (one line per\n"
+                       "change: milliseconds from the start, a tab, the profile with all its parameters)\n"
+                       "and exit without listening; --upstream is then optional")
       .flag("threads", "N", "I/O threads", "1")
       .flag("connect-timeout", "MS", "Time allowed to connect to the upstream before answering 502",
             std::to_string(proxy_options{}.connect_timeout.count()))
@@ -125,7 +134,8 @@ int proxy_main(std::vector<std::string_view> const& argv) {
     std::cout << args.help();
     return 0;
   }
-  if (!args.has("upstream")) throw cli::usage_error("--upstream is required");
+  bool const check = args.has("check");
+  if (!check && !args.has("upstream")) throw cli::usage_error("--upstream is required");
 
   // Profile parameters given as flags are the base of --profile and of every schedule entry.
   profile base;
@@ -161,6 +171,19 @@ int proxy_main(std::vector<std::string_view> const& argv) {
       throw cli::usage_error("--" + key + " is not a parameter of the profile(s) in use (" + std::string(info.help) + ")");
   }
 
+  if (check) {
+    if (schedule.empty() || schedule.front().at.count() > 0) std::cout << "0\t" << describe(initial) << "\n";
+    for (auto const& e : schedule) std::cout << e.at.count() << "\t" << describe(e.prof) << "\n";
+    std::cout << std::flush;
+    return 0;
+  }
+  std::optional<std::chrono::steady_clock::time_point> origin;
+  if (args.has("schedule-origin")) {
+    if (schedule.empty()) throw cli::usage_error("--schedule-origin needs --schedule");
+    origin = std::chrono::steady_clock::time_point{
+        std::chrono::nanoseconds{args.integer("schedule-origin", 0, std::numeric_limits<std::int64_t>::max())}};
+  }
+
   auto const threads = static_cast<int>(args.integer("threads", 1, 256));
   proxy_options options;
   options.connect_timeout = std::chrono::milliseconds{args.integer("connect-timeout", 1, 3'600'000)};
@@ -179,7 +202,11 @@ int proxy_main(std::vector<std::string_view> const& argv) {
   std::cerr << "fallbench proxy: relaying to " << args.str("upstream") << " with profile " << describe(initial)
             << (schedule.empty() ? "" : " and a schedule of " + std::to_string(schedule.size()) + " entries")
             << "; Ctrl-C stops\n";
-  if (!schedule.empty()) relay.run_schedule(std::move(schedule));
+  if (origin) {
+    relay.run_schedule(std::move(schedule), *origin);
+  } else if (!schedule.empty()) {
+    relay.run_schedule(std::move(schedule));
+  }
 
   // stop() closes the acceptor, the schedule and every connection; run() returns once their
   // handlers have run.

@@ -103,6 +103,10 @@ class proxy {
   /// Run `entries` from now: each entry's profile is set at its offset (an entry at 0 at once).
   /// Replaces a schedule still running; set_profile() does not stop a schedule.
   void run_schedule(std::vector<schedule_entry> entries);
+  /// Run `entries` with offsets counted from `origin` instead of now: entries already due apply at
+  /// once, in order; before the first entry the current profile stays. A harness that starts the
+  /// proxy ahead of its run uses this so the schedule and the run share their start exactly.
+  void run_schedule(std::vector<schedule_entry> entries, std::chrono::steady_clock::time_point origin);
 
   /// Register a callback for each logged event, called on a proxy thread right after it is logged
   /// (not under any lock). Set it before listen(); it must not block.

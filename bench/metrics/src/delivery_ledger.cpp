@@ -131,13 +131,20 @@ struct pair_state {
   std::uint32_t duplicated = 0;
   std::uint32_t reordered = 0;
   std::int64_t last_ns = std::numeric_limits<std::int64_t>::min();
+  /// The seqs of the first max_kept_anomalies duplicate and late receptions (for the split by window).
+  std::vector<std::uint32_t> duplicate_seqs;
+  std::vector<std::uint32_t> reordered_seqs;
 };
+
+void keep(std::vector<std::uint32_t>& seqs, std::uint32_t seq) {
+  if (seqs.size() < max_kept_anomalies) seqs.push_back(seq);
+}
 
 struct membership_event {
   receiver_id receiver;
   room_id room;
   std::int64_t t_ns;
-  bool join;
+  enum class kind : std::uint8_t { join, leave, lost } what;
 };
 
 /// A membership window (start, end), both excluded; end is open_end while still a member.
@@ -160,12 +167,13 @@ std::uint32_t saturating_add(std::uint32_t a, std::uint32_t b) noexcept {
   return b > std::numeric_limits<std::uint32_t>::max() - a ? std::numeric_limits<std::uint32_t>::max() : a + b;
 }
 
+}  // namespace
+
 nlohmann::json counts_json(delivery_counts const& c) {
   return {{"expected", c.expected},     {"delivered", c.delivered}, {"lost", c.lost},
-          {"duplicated", c.duplicated}, {"reordered", c.reordered}, {"unexpected", c.unexpected}};
+          {"duplicated", c.duplicated}, {"reordered", c.reordered}, {"unexpected", c.unexpected},
+          {"missed_disconnected", c.missed_disconnected}};
 }
-
-}  // namespace
 
 // ---- delivery_log ----------------------------------------------------------------------------------
 
@@ -206,11 +214,15 @@ void delivery_log::sent(stream_id stream, std::uint64_t seq, std::int64_t intend
 }
 
 void delivery_log::joined(receiver_id receiver, room_id room, std::int64_t acked_ns) {
-  state_->memberships.push_back({receiver, room, acked_ns, true});
+  state_->memberships.push_back({receiver, room, acked_ns, membership_event::kind::join});
 }
 
 void delivery_log::left(receiver_id receiver, room_id room, std::int64_t leave_sent_ns) {
-  state_->memberships.push_back({receiver, room, leave_sent_ns, false});
+  state_->memberships.push_back({receiver, room, leave_sent_ns, membership_event::kind::leave});
+}
+
+void delivery_log::disconnected(receiver_id receiver, room_id room, std::int64_t at_ns) {
+  state_->memberships.push_back({receiver, room, at_ns, membership_event::kind::lost});
 }
 
 void delivery_log::received(receiver_id receiver, stream_id stream, std::uint64_t seq, std::int64_t at_ns) {
@@ -223,12 +235,16 @@ void delivery_log::received(receiver_id receiver, stream_id stream, std::uint64_
   bool const first = p.seen.empty();
   switch (p.seen.insert(s)) {
     case insert_result::too_far: ++state_->rejected; return;
-    case insert_result::duplicate: p.duplicated = saturating_add(p.duplicated, 1); break;
+    case insert_result::duplicate:
+      p.duplicated = saturating_add(p.duplicated, 1);
+      keep(p.duplicate_seqs, s);
+      break;
     case insert_result::inserted:
       if (first || s > p.max_seen) {
         p.max_seen = s;
       } else {
         p.reordered = saturating_add(p.reordered, 1);
+        keep(p.reordered_seqs, s);
       }
       break;
   }
@@ -261,6 +277,7 @@ delivery_counts& delivery_counts::operator+=(delivery_counts const& o) noexcept 
   duplicated += o.duplicated;
   reordered += o.reordered;
   unexpected += o.unexpected;
+  missed_disconnected += o.missed_disconnected;
   return *this;
 }
 
@@ -271,10 +288,16 @@ nlohmann::json delivery_report::to_json() const {
     entry["receiver"] = r.receiver;
     list.push_back(std::move(entry));
   }
-  return {{"total", counts_json(total)},
-          {"receivers", std::move(list)},
-          {"rejected", rejected},
-          {"membership_anomalies", membership_anomalies}};
+  nlohmann::json out = {{"total", counts_json(total)},
+                        {"receivers", std::move(list)},
+                        {"rejected", rejected},
+                        {"membership_anomalies", membership_anomalies}};
+  if (!by_window.empty()) {
+    auto windows = nlohmann::json::array();
+    for (auto const& c : by_window) windows.push_back(counts_json(c));
+    out["by_window"] = std::move(windows);
+  }
+  return out;
 }
 
 std::string_view to_string(grade g) noexcept {
@@ -382,12 +405,17 @@ void delivery_ledger::add(delivery_log&& log) {
     theirs.seen.for_each([&](std::uint32_t s) {
       switch (mine.seen.insert(s)) {
         case insert_result::inserted: break;
-        case insert_result::duplicate: mine.duplicated = saturating_add(mine.duplicated, 1); break;
+        case insert_result::duplicate:
+          mine.duplicated = saturating_add(mine.duplicated, 1);
+          keep(mine.duplicate_seqs, s);
+          break;
         case insert_result::too_far: ++into.rejected; break;
       }
     });
     mine.duplicated = saturating_add(mine.duplicated, theirs.duplicated);
     mine.reordered = saturating_add(mine.reordered, theirs.reordered);
+    for (auto const seq : theirs.duplicate_seqs) keep(mine.duplicate_seqs, seq);
+    for (auto const seq : theirs.reordered_seqs) keep(mine.reordered_seqs, seq);
     mine.max_seen = std::max(mine.max_seen, theirs.max_seen);
     mine.last_ns = std::max(mine.last_ns, theirs.last_ns);
   }
@@ -423,22 +451,25 @@ delivery_report delivery_ledger::reconcile(reconcile_options const& options) con
   struct member {
     receiver_id receiver;
     std::vector<window> windows;
+    std::vector<window> away;  ///< From a lost session to the next join: chats then are missed.
   };
   std::unordered_map<room_id, std::vector<member>> rooms;
   for (std::size_t i = 0; i < events.size();) {
     auto const room = events[i].room;
     auto const receiver = events[i].receiver;
     receivers.try_emplace(receiver);
-    member mb{receiver, {}};
+    member mb{receiver, {}, {}};
     bool open = false;
     for (; i < events.size() && events[i].room == room && events[i].receiver == receiver; ++i) {
       auto const& e = events[i];
-      if (e.join) {
+      if (e.what == membership_event::kind::join) {
+        if (!mb.away.empty() && mb.away.back().end == open_end) mb.away.back().end = e.t_ns;
         if (!open) mb.windows.push_back({e.t_ns, open_end});
         open = true;
       } else if (open) {
         mb.windows.back().end = e.t_ns;
         open = false;
+        if (e.what == membership_event::kind::lost) mb.away.push_back({e.t_ns, open_end});
       } else {
         ++report.membership_anomalies;
       }
@@ -446,7 +477,19 @@ delivery_report delivery_ledger::reconcile(reconcile_options const& options) con
     if (!mb.windows.empty()) rooms[room].push_back(std::move(mb));
   }
 
-  // Expected chats: every send into a room inside one of a member's windows.
+  // The split by send time: window k holds the times from windows_from[k] to the next start.
+  std::vector<std::int64_t> window_starts;
+  for (auto const t : options.windows_from) window_starts.push_back(to_ns(t));
+  report.by_window.resize(window_starts.size());
+  delivery_counts ignored;
+  auto const in_window = [&](std::int64_t t) -> delivery_counts& {
+    if (window_starts.empty()) return ignored;
+    auto const k = std::upper_bound(window_starts.begin(), window_starts.end(), t) - window_starts.begin();
+    return report.by_window[static_cast<std::size_t>(std::max<std::ptrdiff_t>(k - 1, 0))];
+  };
+
+  // Expected chats: every send into a room inside one of a member's windows; missed ones: every send
+  // while the member was away after a lost session.
   auto const grace_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(options.leave_grace).count();
   for (std::size_t s = 0; s < std::min(streams.size(), m.sends.size()); ++s) {
     auto const room_it = rooms.find(streams[s].second);
@@ -457,14 +500,43 @@ delivery_report delivery_ledger::reconcile(reconcile_options const& options) con
       seq_set const* seen = pair_it == m.pairs.end() ? nullptr : &pair_it->second.seen;
       delivery_counts& c = receivers[mb.receiver].counts;
       for (std::size_t seq = 0; seq < times.size(); ++seq) {
-        if (times[seq] == not_sent || !inside(times[seq], mb.windows, grace_ns)) continue;
+        auto const t = times[seq];
+        if (t == not_sent) continue;
+        if (!inside(t, mb.windows, grace_ns)) {
+          if (!mb.away.empty() && inside(t, mb.away, 0)) {
+            ++c.missed_disconnected;
+            ++in_window(t).missed_disconnected;
+          }
+          continue;
+        }
+        auto& w = in_window(t);
         ++c.expected;
+        ++w.expected;
         if (seen && seen->contains(static_cast<std::uint32_t>(seq))) {
           ++c.delivered;
+          ++w.delivered;
         } else {
           ++c.lost;
+          ++w.lost;
         }
       }
+    }
+  }
+
+  // Duplicates and late receptions by the send time of the chat they carried; what a pair did not
+  // keep falls in the last window, so each window's sum still equals the total.
+  if (!window_starts.empty()) {
+    for (auto const& [key, p] : m.pairs) {
+      auto const stream = static_cast<std::size_t>(key & 0xFFFF'FFFFULL);
+      auto const time_of = [&](std::uint32_t seq) {
+        return stream < m.sends.size() && seq < m.sends[stream].size() && m.sends[stream][seq] != not_sent
+                   ? m.sends[stream][seq]
+                   : std::numeric_limits<std::int64_t>::max();
+      };
+      for (auto const seq : p.duplicate_seqs) ++in_window(time_of(seq)).duplicated;
+      for (auto const seq : p.reordered_seqs) ++in_window(time_of(seq)).reordered;
+      report.by_window.back().duplicated += p.duplicated - p.duplicate_seqs.size();
+      report.by_window.back().reordered += p.reordered - p.reordered_seqs.size();
     }
   }
 

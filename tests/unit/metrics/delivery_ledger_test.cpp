@@ -18,7 +18,8 @@ namespace fallbench::metrics {
 // GoogleTest prints failing counts with this (found by argument-dependent lookup).
 void PrintTo(delivery_counts const& c, std::ostream* os) {
   *os << "{expected " << c.expected << ", delivered " << c.delivered << ", lost " << c.lost << ", duplicated "
-      << c.duplicated << ", reordered " << c.reordered << ", unexpected " << c.unexpected << "}";
+      << c.duplicated << ", reordered " << c.reordered << ", unexpected " << c.unexpected << ", missed_disconnected "
+      << c.missed_disconnected << "}";
 }
 
 namespace {
@@ -321,12 +322,91 @@ TEST(DeliveryLedgerTest, ReportJsonCarriesTotalsAndReceivers) {
   ledger.add(std::move(log));
   auto const j = ledger.reconcile().to_json();
   EXPECT_EQ(j.at("total"), (nlohmann::json{{"expected", 2}, {"delivered", 1}, {"lost", 1}, {"duplicated", 0},
-                                           {"reordered", 0}, {"unexpected", 0}}));
+                                           {"reordered", 0}, {"unexpected", 0}, {"missed_disconnected", 0}}));
+  EXPECT_FALSE(j.contains("by_window")) << "no split asked for";
   ASSERT_EQ(j.at("receivers").size(), 1U);
   EXPECT_EQ(j.at("receivers")[0].at("receiver"), 3);
   EXPECT_EQ(j.at("receivers")[0].at("lost"), 1);
   EXPECT_EQ(j.at("rejected"), 0);
   EXPECT_EQ(j.at("membership_anomalies"), 0);
+}
+
+TEST(DeliveryLedgerTest, ChatsWhileDisconnectedAreMissedNotLost) {
+  // Receiver 1 loses its session at 135 ms and joins again at 165 ms: chats 4 and 5 (140, 150 ms) and
+  // 6 (160 ms) went to the room while it was away. Receiver 2 leaves on purpose at 135 ms and never
+  // comes back: what it does not get after its leave is neither lost nor missed.
+  delivery_ledger ledger;
+  stream_id const s = ledger.register_stream(sender, room);
+  delivery_log log;
+  log.joined(1, room, ms(50));
+  log.joined(2, room, ms(50));
+  send_chats(log, s, 10);
+  log.disconnected(1, room, ms(135));
+  log.joined(1, room, ms(165));
+  log.left(2, room, ms(135));
+  receive(log, 1, s, {0, 1, 2, 3, 7, 8, 9});
+  receive(log, 2, s, {0, 1, 2, 3});
+  ledger.add(std::move(log));
+  auto const report = ledger.reconcile();
+  EXPECT_EQ(of(report, 1).counts, (delivery_counts{7, 7, 0, 0, 0, 0, 3}));
+  EXPECT_EQ(of(report, 2).counts, (delivery_counts{4, 4, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(report.total.missed_disconnected, 3U);
+  EXPECT_EQ(report.membership_anomalies, 0U);
+  EXPECT_EQ(judge(report.total).overall(), grade::pass) << "missed is not lost";
+}
+
+TEST(DeliveryLedgerTest, ADisconnectedReceiverThatNeverReturnsMissesTheRest) {
+  delivery_ledger ledger;
+  stream_id const s = ledger.register_stream(sender, room);
+  delivery_log log;
+  log.joined(1, room, ms(50));
+  send_chats(log, s, 10);
+  log.disconnected(1, room, ms(155));  // chats 6..9 (160..190 ms) missed
+  receive(log, 1, s, {0, 1, 2, 3, 4, 5});
+  ledger.add(std::move(log));
+  EXPECT_EQ(ledger.reconcile().total, (delivery_counts{6, 6, 0, 0, 0, 0, 4}));
+}
+
+TEST(DeliveryLedgerTest, SplitsCountsByTheWindowOfTheSendTime) {
+  // Windows from 0, 130 and 170 ms: chats 0-2 (100-120 ms), 3-6 (130-160 ms), 7-9 (170-190 ms).
+  // Chat 4 lost; chat 5 received twice; chat 8 received before 7 (late); receiver 2 disconnected
+  // from 175 ms to the end, so chats 8 and 9 are missed in the last window.
+  delivery_ledger ledger;
+  stream_id const s = ledger.register_stream(sender, room);
+  delivery_log log;
+  log.joined(1, room, ms(50));
+  log.joined(2, room, ms(50));
+  send_chats(log, s, 10);
+  log.disconnected(2, room, ms(175));
+  receive(log, 1, s, {0, 1, 2, 3, 5, 5, 6, 8, 7, 9});
+  receive(log, 2, s, {0, 1, 2, 3, 4, 5, 6, 7});
+  ledger.add(std::move(log));
+  reconcile_options options;
+  options.windows_from = {from_ns(0), from_ns(ms(130)), from_ns(ms(170))};
+  auto const report = ledger.reconcile(options);
+  ASSERT_EQ(report.by_window.size(), 3U);
+  EXPECT_EQ(report.by_window[0], (delivery_counts{6, 6, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(report.by_window[1], (delivery_counts{8, 7, 1, 1, 0, 0, 0}));
+  EXPECT_EQ(report.by_window[2], (delivery_counts{4, 4, 0, 0, 1, 0, 2}));
+  delivery_counts sum;
+  for (auto const& w : report.by_window) sum += w;
+  sum.unexpected = report.total.unexpected;  // not split
+  EXPECT_EQ(sum, report.total) << "the windows add up to the whole run";
+  auto const j = report.to_json();
+  ASSERT_TRUE(j.contains("by_window"));
+  EXPECT_EQ(j.at("by_window")[1].at("lost"), 1);
+}
+
+TEST(DeliveryLedgerTest, ADisconnectWithoutAJoinIsAnAnomaly) {
+  delivery_ledger ledger;
+  stream_id const s = ledger.register_stream(sender, room);
+  delivery_log log;
+  send_chats(log, s, 2);
+  log.disconnected(1, room, ms(105));
+  ledger.add(std::move(log));
+  auto const report = ledger.reconcile();
+  EXPECT_EQ(report.membership_anomalies, 1U);
+  EXPECT_EQ(report.total.missed_disconnected, 0U);
 }
 
 }  // namespace

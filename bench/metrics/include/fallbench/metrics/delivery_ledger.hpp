@@ -72,6 +72,11 @@ class delivery_log {
   void left(receiver_id receiver, room_id room, time_point leave_sent) { left(receiver, room, to_ns(leave_sent)); }
   void left(receiver_id receiver, room_id room, std::int64_t leave_sent_ns);
 
+  /// `receiver`'s session ended at `at` without a leave (a lost connection): it is out of `room` until
+  /// it joins again, and chats sent into the room meanwhile count as missed_disconnected, not lost.
+  void disconnected(receiver_id receiver, room_id room, time_point at) { disconnected(receiver, room, to_ns(at)); }
+  void disconnected(receiver_id receiver, room_id room, std::int64_t at_ns);
+
   /// `receiver` got chat (`stream`, `seq`) at `at`. O(1) amortized.
   void received(receiver_id receiver, stream_id stream, std::uint64_t seq, time_point at) {
     received(receiver, stream, seq, to_ns(at));
@@ -99,10 +104,17 @@ struct delivery_counts {
   std::uint64_t duplicated = 0;
   std::uint64_t reordered = 0;
   std::uint64_t unexpected = 0;
+  /// Chats sent into a room while the receiver was out of it because its session was lost (between
+  /// disconnected() and its next join): not expected, so neither delivered nor lost, but missed by
+  /// the user. The cost of a lost connection that loss alone does not show.
+  std::uint64_t missed_disconnected = 0;
 
   delivery_counts& operator+=(delivery_counts const& o) noexcept;
   friend bool operator==(delivery_counts const&, delivery_counts const&) = default;
 };
+
+/** {"expected", "delivered", "lost", "duplicated", "reordered", "unexpected", "missed_disconnected"}. */
+nlohmann::json counts_json(delivery_counts const& c);
 
 struct receiver_delivery {
   receiver_id receiver = 0;
@@ -121,8 +133,14 @@ struct delivery_report {
   std::uint64_t rejected = 0;
   /// A leave without a join, or a second join without a leave between; each is ignored.
   std::uint64_t membership_anomalies = 0;
+  /// With reconcile_options::windows_from: the counts of the chats whose intended send time lies in
+  /// each window (window k from windows_from[k] to the next; times before the first go to the first).
+  /// expected, delivered, lost and missed_disconnected are exact; duplicated and reordered are split
+  /// from up to max_kept_anomalies receptions per (receiver, stream) pair, the rest fall in the last
+  /// window; unexpected is not split (0).
+  std::vector<delivery_counts> by_window;
 
-  /** {"total": {expected, delivered, lost, duplicated, reordered, unexpected}, "receivers":
+  /** {"total": {expected, delivered, lost, duplicated, reordered, unexpected, missed_disconnected}, "receivers":
    *  [{"receiver", ...counts}], "rejected", "membership_anomalies"}. */
   nlohmann::json to_json() const;
 };
@@ -134,7 +152,14 @@ struct reconcile_options {
   /// it later than intended), so under churn a zero grace counts such races as losses. 0 follows the
   /// definition above exactly.
   std::chrono::nanoseconds leave_grace{0};
+  /// Split the counts by send time (delivery_report::by_window): each window's start on the clock,
+  /// increasing. Empty: no split.
+  std::vector<time_point> windows_from{};
 };
+
+/// Duplicate and late receptions remembered per (receiver, stream) pair for the split by window; a
+/// pair with more still counts them all in its totals.
+inline constexpr std::size_t max_kept_anomalies = 256;
 
 /// pass / degraded / fail, worst last.
 enum class grade : std::uint8_t { pass, degraded, fail };

@@ -4,6 +4,7 @@
 #include "test_server.hpp"
 
 #include "fallbench/bench/child_process.hpp"
+#include "fallbench/proxy/proxy.hpp"
 #include "fallbench/transport/client.hpp"
 
 #include <gtest/gtest.h>
@@ -22,6 +23,7 @@
 #include <filesystem>
 #include <condition_variable>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
@@ -250,6 +252,76 @@ TEST(ClientFallbackTest, FallsBackToPollingWhenWebSocketIsDisabled) {
   });
   ASSERT_TRUE(seen.wait([&] { return seen.count("chat") == 1; }));
   thread.run([&] { c->close(); });
+}
+
+/// A `fallbench proxy` in this process between the client and the server, on its own thread.
+class proxy_in_front {
+ public:
+  proxy_in_front(unsigned short upstream_port, std::string const& profile_spec) {
+    proxy::proxy_options o;
+    o.upstream = net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), upstream_port);
+    relay_ = std::make_unique<proxy::proxy>(ioc_, o, proxy::parse_profile(profile_spec));
+    port_ = relay_->listen(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)).port();
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+  ~proxy_in_front() {
+    relay_->stop();
+    thread_.join();
+  }
+  unsigned short port() const { return port_; }
+
+ private:
+  net::io_context ioc_;
+  std::unique_ptr<proxy::proxy> relay_;
+  unsigned short port_ = 0;
+  std::thread thread_;
+};
+
+// A proxy that swallows the WebSocket handshake (blackhole-upgrade): the handshake never completes,
+// so after websocket_timeout the fallback strategy falls back to polling and the upgrade strategy
+// abandons its probe and goes on polling; both chat, well within the connect timeout.
+TEST(ClientWebSocketTimeoutTest, ASwallowedHandshakeCostsTheWebSocketTimeoutThenPollingWorks) {
+  test_server server;
+  proxy_in_front blackhole(server.port(), "blackhole-upgrade");
+  for (auto const strat : {strategy::fallback, strategy::upgrade}) {
+    SCOPED_TRACE(std::string(transport::to_string(strat)));
+    client_thread thread;
+    observer seen;
+    std::shared_ptr<client> c;
+    auto options = options_for(blackhole.port(), strat);
+    options.websocket_timeout = 400ms;
+    thread.run([&] {
+      c = client::create(thread.executor(), options);
+      seen.attach(*c);
+      c->connect();
+      c->emit("join", room_r1);
+      c->emit("chat", R"({"room":"r1","name":"cpp","msg":"through the blackhole"})");
+    });
+    ASSERT_TRUE(seen.wait([&] { return seen.count("chat") == 1; })) << timeline(*c);
+    // The upgrade strategy chats before its probe has failed; wait for the verdict on the probe.
+    if (strat == strategy::upgrade) {
+      ASSERT_TRUE(poll_until([&] {
+        bool failed = false;
+        thread.run([&] { failed = has_transition(*c, client_event::upgrade_failed); });
+        return failed;
+      })) << timeline(*c);
+    }
+    thread.run([&] {
+      EXPECT_EQ(c->transport(), transport::transport_kind::polling) << timeline(*c);
+      auto const& t = c->transitions();
+      auto const at = [&](client_event e) {
+        auto const it = std::find_if(t.begin(), t.end(), [&](auto const& x) { return x.event == e; });
+        return it == t.end() ? std::chrono::milliseconds{-1}
+                             : std::chrono::duration_cast<std::chrono::milliseconds>(it->at - t.front().at);
+      };
+      auto const gave_up = at(strat == strategy::fallback ? client_event::fell_back : client_event::upgrade_failed);
+      EXPECT_GE(gave_up, 350ms) << timeline(*c);  // whole milliseconds, timers of the same loop
+      EXPECT_EQ(timeline(*c).find("HTTP 500"), std::string::npos) << "no response, no status: " << timeline(*c);
+      EXPECT_LT(gave_up, 3s) << "the WebSocket timeout, not the connect timeout (5 s), decided: " << timeline(*c);
+      EXPECT_FALSE(has_transition(*c, client_event::upgraded)) << timeline(*c);
+      c->close();
+    });
+  }
 }
 
 // ---- The upgrade under a burst ------------------------------------------------------------------

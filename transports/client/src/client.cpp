@@ -137,6 +137,7 @@ class client_impl final : public client, public detail::transport_owner {
     where_.path = options_.path;
     where_.max_payload_bytes = options_.max_payload_bytes;
     where_.connect_timeout = options_.connect_timeout;
+    where_.websocket_timeout = std::min(options_.websocket_timeout, options_.connect_timeout);
   }
 
   void on_event(event_handler h) override { on_event_ = std::move(h); }

@@ -35,6 +35,7 @@ struct endpoint_info {
   std::string path;         ///< the Engine.IO path, e.g. /socket.io/
   std::size_t max_payload_bytes = 0;
   std::chrono::milliseconds connect_timeout{20'000};
+  std::chrono::milliseconds websocket_timeout{10'000};  ///< client_options::websocket_timeout
 };
 
 /// One transport of one client session. Owned by the client; its pending operations hold it alive.

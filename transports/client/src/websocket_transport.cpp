@@ -9,6 +9,8 @@
 #include <boost/beast/websocket/error.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <deque>
 
 namespace fallbench::transport::detail {
@@ -32,7 +34,9 @@ class websocket_transport final : public eio_transport, public std::enable_share
     target_ = where_.path + "?EIO=4&transport=websocket";
     if (probe_) target_ += "&sid=" + sid;
     auto& tcp = beast::get_lowest_layer(ws_);
-    tcp.expires_after(where_.connect_timeout);
+    // One budget for connect and handshake: a handshake that never completes is a failed WebSocket.
+    deadline_ = std::chrono::steady_clock::now() + where_.websocket_timeout;
+    tcp.expires_after(where_.websocket_timeout);
     tcp.async_connect(where_.endpoints, [self = shared_from_this()](error_code ec, auto const&) {
       self->on_connect(ec);
     });
@@ -95,7 +99,8 @@ class websocket_transport final : public eio_transport, public std::enable_share
     tcp.socket().set_option(net::ip::tcp::no_delay(true), ignored);
     tcp.expires_never();
     websocket::stream_base::timeout t = websocket::stream_base::timeout::suggested(beast::role_type::client);
-    t.handshake_timeout = where_.connect_timeout;
+    t.handshake_timeout = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - std::chrono::steady_clock::now()),
+                                   std::chrono::milliseconds{1});
     ws_.set_option(t);
     ws_.read_message_max(where_.max_payload_bytes);
     ws_.auto_fragment(false);
@@ -108,7 +113,10 @@ class websocket_transport final : public eio_transport, public std::enable_share
     if (closed_) return;
     if (ec) {
       std::string detail = "websocket handshake: " + ec.message();
-      if (res_.result_int() != 0) detail += " (HTTP " + std::to_string(res_.result_int()) + ")";
+      // The status only when a response came back (a declined handshake), not after a timeout or a
+      // cut, where res_ still holds its default.
+      bool const answered = ec.category() == websocket::make_error_code(websocket::error::upgrade_declined).category();
+      if (answered && res_.result_int() != 0) detail += " (HTTP " + std::to_string(res_.result_int()) + ")";
       return fail(client_error::websocket_refused, detail);
     }
     res_ = {};
@@ -172,6 +180,7 @@ class websocket_transport final : public eio_transport, public std::enable_share
   beast::flat_buffer buffer_;
   std::deque<std::string> outq_;
   std::string target_;
+  std::chrono::steady_clock::time_point deadline_{};  ///< connect and handshake must end by then
   wire_counters counters_;
   std::uint64_t closed_sent_ = 0;
   std::uint64_t closed_received_ = 0;

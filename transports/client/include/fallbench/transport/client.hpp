@@ -101,6 +101,11 @@ struct client_options {
   std::string auth_json;
   /// From connect() to the namespace connected (socket.io-client `timeout`).
   std::chrono::milliseconds connect_timeout{20'000};
+  /// A WebSocket's TCP connect and handshake together (the first transport of `websocket` and
+  /// `fallback`, and the upgrade probe): past it the WebSocket counts as failed, so `fallback` falls
+  /// back and an upgrade is abandoned while polling goes on. Capped at connect_timeout; kept below it
+  /// so a fallback still has time to connect over polling (a proxy that swallows the handshake).
+  std::chrono::milliseconds websocket_timeout{10'000};
   /// Largest frame or polling body accepted from the server.
   std::size_t max_payload_bytes = 16u << 20;
   /// Reconnection with exponential backoff and jitter (socket.io-client `reconnection*` options).

@@ -11,10 +11,25 @@
 #include <cstring>
 #include <exception>
 #include <iostream>
+#include <sstream>
+#include <string>
 #include <string_view>
 #include <vector>
 
 namespace {
+
+/// `fallbench run`, able to render its result (`--report DIR`) with `fallbench report`.
+int run_with_report(std::vector<std::string_view> const& args) {
+  return fallbench::bench::run_main(args, [](std::string const& result, std::string const& dir) {
+    // report_main lists the files it wrote on stdout; run names the page itself, once.
+    struct silence {
+      std::ostringstream sink;
+      std::streambuf* saved = std::cout.rdbuf(sink.rdbuf());
+      ~silence() { std::cout.rdbuf(saved); }
+    } const quiet;
+    fallbench::report::report_main({"--output", dir, result});
+  });
+}
 
 struct command {
   std::string_view name;
@@ -25,7 +40,7 @@ struct command {
 constexpr command commands[] = {
     {"serve", "run the chat server (Engine.IO v4 / Socket.IO v5, polling and WebSocket)", fallbench::chat::serve_main},
     {"chat", "a terminal chat client (polling, websocket, upgrade or fallback)", fallbench::cli::chat_main},
-    {"run", "replay a scenario against its servers, open loop, and write a result", fallbench::bench::run_main},
+    {"run", "replay a scenario against its servers, open loop, and write a result", run_with_report},
     {"proxy", "the fault-injecting proxy: relay to a server, applying a fault profile", fallbench::proxy::proxy_main},
     {"report", "render results as one self-contained HTML page and a Markdown summary", fallbench::report::report_main},
     {"compare", "compare a candidate with a baseline of repeated runs: the regression gate", fallbench::compare::compare_main},

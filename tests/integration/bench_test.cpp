@@ -1,4 +1,5 @@
-// The load driver against a real `fallbench serve` process: the schedule under a server stall.
+// The load driver against a real `fallbench serve` process: the schedule under a server stall; and
+// `fallbench run` under a fault schedule: every event tagged with the fault window it happened in.
 
 #include "fallbench/bench/child_process.hpp"
 #include "fallbench/bench/driver.hpp"
@@ -10,7 +11,12 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <signal.h>
+#include <stdlib.h>
 
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 namespace fallbench::bench {
@@ -73,6 +79,120 @@ TEST(DriverStallTest, CorrectedLatencyShowsAServerStallTheUncorrectedDoesNot) {
   EXPECT_LT(run["generator"]["send_lag"]["p99_us"].get<double>(), 100'000.0);
   // Nothing was lost: the chats were only late.
   EXPECT_EQ(run["delivery"]["total"]["lost"].get<std::uint64_t>(), 0u) << run["delivery"].dump();
+}
+
+/// A fresh directory under the test's temporary folder, removed afterwards.
+struct temp_dir {
+  std::filesystem::path path;
+  temp_dir() {
+    std::string pattern = (std::filesystem::path(::testing::TempDir()) / "fallbench-bench-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp");
+    path = pattern;
+  }
+  ~temp_dir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  std::filesystem::path write(std::string const& name, std::string const& text) const {
+    std::ofstream(path / name) << text;
+    return path / name;
+  }
+};
+
+std::string read_file(std::filesystem::path const& p) {
+  std::ifstream in(p);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// WebSocket clients through the proxy, cut from 1.5 s to 2.5 s after the run's start, reconnecting:
+// the before, fault and after windows each get their own figures, and they add up to the run's.
+TEST(FaultWindowTest, RunTagsEventsWithTheFaultWindowTheyHappenedIn) {
+  temp_dir dir;
+  auto const scenario = dir.write("faulty.json", R"({"name":"faulty",
+    "phases":{"connect_ramp_s":0.5,"warmup_s":0.5,"measure_s":3,"drain_s":0.5},
+    "targets":[{"name":"fallbench","kind":"embedded","threads":1}],
+    "cases":[{"name":"kill-ws","clients":6,"rooms":1,"strategies":"websocket","rate_per_client_hz":10,
+              "message_bytes":32,"reconnect":true,
+              "fault_schedule":"0s:pass,1500ms:kill-websocket-after?kill-after-ms=0,2500ms:pass"}]})");
+  auto const result = dir.path / "result.json";
+  child_process run({FALLBENCH_BIN, "run", scenario.string(), "--quiet", "--output", result.string(), "--report",
+                     (dir.path / "report").string()},
+                    (dir.path / "stderr.log").string());
+  auto const [status, out] = run.output(60s);
+  ASSERT_EQ(status, 0) << out << read_file(dir.path / "stderr.log");
+  EXPECT_NE(out.find("report: " + (dir.path / "report" / "report.html").string()), std::string::npos) << out;
+  EXPECT_GT(std::filesystem::file_size(dir.path / "report" / "report.html"), 1000u);
+
+  auto const doc = nlohmann::json::parse(read_file(result));
+  auto const& r = doc["runs"][0];
+  SCOPED_TRACE(r["fault_windows"].dump(1));
+  EXPECT_EQ(r["fault"]["label"], "kill-websocket-after 1.5-2.5 s");
+  auto const& w = r["fault_windows"];
+  ASSERT_EQ(w.size(), 3u);
+  std::vector<std::string> const roles{"before", "fault", "after"};
+  std::vector<double> const from{0, 1.5, 2.5}, measured{0.5, 1.0, 1.5};
+  for (std::size_t k = 0; k < 3; ++k) {
+    EXPECT_EQ(w[k]["role"], roles[k]);
+    EXPECT_NEAR(w[k]["from_s"].get<double>(), from[k], 1e-6);
+    EXPECT_NEAR(w[k]["measured_s"].get<double>(), measured[k], 1e-6) << "the measure phase runs from 1 s to 4 s";
+  }
+  EXPECT_TRUE(w[2]["to_s"].is_null());
+  EXPECT_EQ(w[1]["profile"], "kill-websocket-after?kill-after-ms=0");
+
+  auto const& before = w[0]["by_strategy"]["websocket"];
+  auto const& during = w[1]["by_strategy"]["websocket"];
+  auto const& after = w[2]["by_strategy"]["websocket"];
+  EXPECT_EQ(before["disconnects"], 0);
+  EXPECT_EQ(before["sends_skipped"], 0);
+  EXPECT_GT(before["deliveries"].get<int>(), 0);
+  // Every client was cut when the fault began; while it was away its sends were skipped, and each
+  // recovery is counted in the window where its session was lost.
+  EXPECT_GE(during["disconnects"].get<int>(), 6);
+  EXPECT_GT(during["sends_skipped"].get<int>(), 0);
+  EXPECT_GE(during["recovery"]["count"].get<int>(), 1);
+  EXPECT_EQ(after["disconnects"], 0);
+  EXPECT_GT(after["deliveries"].get<int>(), 0);
+  // Socket.IO guarantees nothing across a lost connection, but within a session nothing may be lost:
+  // before the cut and after the recovery, every chat a member should get arrives once, in order.
+  for (std::size_t const k : {std::size_t{0}, std::size_t{2}}) {
+    EXPECT_EQ(w[k]["delivery"]["lost"], 0) << k;
+    EXPECT_EQ(w[k]["delivery"]["duplicated"], 0) << k;
+    EXPECT_EQ(w[k]["delivery"]["reordered"], 0) << k;
+  }
+  // The windows add up to the whole run.
+  std::uint64_t expected = 0, due = 0, skipped = 0, missed = 0;
+  for (auto const& window : w) {
+    expected += window["delivery"]["expected"].get<std::uint64_t>();
+    missed += window["delivery"]["missed_disconnected"].get<std::uint64_t>();
+    due += window["by_strategy"]["websocket"]["chats_due"].get<std::uint64_t>();
+    skipped += window["by_strategy"]["websocket"]["sends_skipped"].get<std::uint64_t>();
+  }
+  EXPECT_EQ(expected, r["delivery"]["total"]["expected"].get<std::uint64_t>());
+  EXPECT_EQ(missed, r["delivery"]["total"]["missed_disconnected"].get<std::uint64_t>());
+  EXPECT_EQ(due, r["counts"]["chats_measured"].get<std::uint64_t>() + skipped)
+      << "every measured chat was due in one window, sent or skipped";
+  // Sessions are counted once per client; reconnections apart.
+  EXPECT_EQ(r["by_strategy"]["websocket"]["clients_connected"], 6);
+  EXPECT_GE(r["by_strategy"]["websocket"]["reconnections"].get<int>(), 6);
+}
+
+// A fault the proxy does not know stops `fallbench run` before any run, naming the case and the fault.
+TEST(FaultWindowTest, ABadFaultIsRefusedBeforeAnyRun) {
+  temp_dir dir;
+  auto const scenario = dir.write("bad.json", R"({"name":"bad","targets":[{"name":"fallbench","kind":"embedded"}],
+    "defaults":{"clients":2,"rooms":1,"strategies":"websocket","rate_per_client_hz":1,"message_bytes":16},
+    "cases":[{"name":"fine"},{"name":"typo","fault_schedule":"0s:pass,2s:latncy"}]})");
+  child_process run({FALLBENCH_BIN, "run", scenario.string(), "--quiet", "--output", (dir.path / "r.json").string()},
+                    (dir.path / "stderr.log").string());
+  auto const [status, out] = run.output(30s);
+  auto const err = read_file(dir.path / "stderr.log");
+  EXPECT_EQ(status, 2) << out << err;
+  EXPECT_NE(err.find("case typo: bad fault: --schedule:"), std::string::npos) << err;
+  EXPECT_NE(err.find("latncy"), std::string::npos) << err;
+  EXPECT_EQ(err.find("target fallbench"), std::string::npos) << "no run started: " << err;
+  EXPECT_FALSE(std::filesystem::exists(dir.path / "r.json"));
 }
 
 }  // namespace

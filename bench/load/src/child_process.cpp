@@ -61,6 +61,32 @@ std::string child_process::first_line(std::chrono::milliseconds timeout) {
   }
 }
 
+std::pair<int, std::string> child_process::output(std::chrono::milliseconds timeout) {
+  auto const deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    auto const left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      stop(std::chrono::milliseconds{0});
+      throw std::runtime_error("still running after " + std::to_string(timeout.count()) + " ms");
+    }
+    pollfd p{stdout_fd_, POLLIN, 0};
+    int const n = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (n < 0 && errno != EINTR) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
+    if (n <= 0) continue;
+    char buf[4096];
+    auto const got = ::read(stdout_fd_, buf, sizeof buf);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;  // end of output: the process closed stdout, so it is exiting
+    buffered_.append(buf, static_cast<std::size_t>(got));
+  }
+  int status = 0;
+  stopped_ = true;
+  if (::waitpid(pid_, &status, 0) != pid_) return {-1, buffered_};
+  if (WIFEXITED(status)) return {WEXITSTATUS(status), buffered_};
+  if (WIFSIGNALED(status)) return {-WTERMSIG(status), buffered_};
+  return {-1, buffered_};
+}
+
 int child_process::stop(std::chrono::milliseconds grace) {
   if (stopped_ || pid_ <= 0) return 0;
   stopped_ = true;

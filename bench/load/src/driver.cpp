@@ -65,7 +65,8 @@ struct strategy_metrics {
   metrics::histogram fallback;            ///< connect start -> fell back
   metrics::histogram recovery;            ///< session lost -> namespace connected again (reconnect)
   std::uint64_t clients = 0;
-  std::uint64_t clients_connected = 0;
+  std::uint64_t clients_connected = 0;  ///< distinct clients that connected at least once
+  std::uint64_t reconnections = 0;      ///< connects after a client's first
   std::uint64_t chats_sent = 0;
   std::uint64_t chats_measured = 0;
   std::uint64_t deliveries = 0;
@@ -91,6 +92,7 @@ struct strategy_metrics {
     recovery.merge(o.recovery);
     clients += o.clients;
     clients_connected += o.clients_connected;
+    reconnections += o.reconnections;
     chats_sent += o.chats_sent;
     chats_measured += o.chats_measured;
     deliveries += o.deliveries;
@@ -106,6 +108,28 @@ struct strategy_metrics {
   }
 };
 
+/// What one strategy's clients did in one fault window (events tagged by when they happened; chats
+/// by their intended send time). Counts and latencies of the measure phase only.
+struct window_metrics {
+  std::uint64_t chats_due = 0;
+  std::uint64_t chats_sent = 0;
+  std::uint64_t sends_skipped = 0;
+  std::uint64_t deliveries = 0;
+  std::uint64_t disconnects = 0;
+  metrics::histogram fanout_corrected;
+  metrics::histogram recovery;  ///< by when the session was lost
+
+  void merge(window_metrics const& o) {
+    chats_due += o.chats_due;
+    chats_sent += o.chats_sent;
+    sends_skipped += o.sends_skipped;
+    deliveries += o.deliveries;
+    disconnects += o.disconnects;
+    fanout_corrected.merge(o.fanout_corrected);
+    recovery.merge(o.recovery);
+  }
+};
+
 /// The run's fixed instants, shared read-only by every worker.
 struct schedule {
   clock::time_point t0;             ///< run start: the epoch of every timestamp in messages
@@ -113,6 +137,12 @@ struct schedule {
   clock::time_point measure_start;  ///< end of warm-up
   clock::time_point measure_end;    ///< sends stop
   clock::time_point drain_end;      ///< clients leave and close
+  std::vector<clock::time_point> window_starts;  ///< fault windows, increasing; empty without faults
+  /// The fault window holding `t` (times before the first belong to it).
+  std::size_t window_of(clock::time_point t) const {
+    auto const k = std::upper_bound(window_starts.begin(), window_starts.end(), t) - window_starts.begin();
+    return static_cast<std::size_t>(std::max<std::ptrdiff_t>(k - 1, 0));
+  }
   std::int64_t ns(clock::time_point t) const { return std::chrono::duration_cast<std::chrono::nanoseconds>(t - t0).count(); }
   clock::time_point at(std::int64_t ns_since_t0) const { return t0 + std::chrono::nanoseconds{ns_since_t0}; }
   bool measured(clock::time_point intended) const { return intended >= measure_start && intended < measure_end; }
@@ -140,6 +170,7 @@ struct sim_client {
   std::size_t trace_next = 0;
   std::set<std::uint32_t> trace_rooms;
   bool joined = false;
+  bool ever_connected = false;
   bool first_chat_seen = false;
   bool recorded_transitions = false;
 };
@@ -149,7 +180,8 @@ class worker {
   worker(scenario const& s, case_spec const& c, endpoint const& at, schedule const& sched, std::uint32_t rooms,
          std::uint64_t seed, metrics::delivery_ledger& streams)
       : s_(s), c_(c), at_(at), sched_(sched), rooms_(rooms), rng_(seed), streams_(streams),
-        work_(net::make_work_guard(ioc_)), series_(sched.measure_start, std::chrono::seconds{1}) {
+        work_(net::make_work_guard(ioc_)), series_(sched.measure_start, std::chrono::seconds{1}),
+        windows_(sched.window_starts.size()) {
     std::uint32_t longest = c_.message_bytes_max;
     for (auto const& e : c_.trace) longest = std::max(longest, e.bytes);
     filler_.assign(longest, 'x');
@@ -218,9 +250,15 @@ class worker {
   metrics::delivery_log& ledger() { return ledger_; }
   std::uint64_t late_sends() const { return late_sends_; }
   std::vector<json>& timelines() { return timelines_; }
+  std::vector<std::array<window_metrics, 4>>& windows() { return windows_; }
 
  private:
   strategy_metrics& m(sim_client const& sc) { return by_strategy_[static_cast<std::size_t>(sc.strat)]; }
+  /// sc's strategy in the fault window holding `t`; null without fault windows.
+  window_metrics* wm(sim_client const& sc, clock::time_point t) {
+    if (windows_.empty()) return nullptr;
+    return &windows_[sched_.window_of(t)][static_cast<std::size_t>(sc.strat)];
+  }
 
   std::string membership(sim_client const& sc) const { return membership(sc, sc.room); }
   std::string membership(sim_client const& sc, std::uint32_t room) const {
@@ -242,6 +280,8 @@ class worker {
     o.path = at_.path;
     o.strat = sc.strat;
     o.seed = rng_();
+    o.connect_timeout = c_.connect_timeout;
+    o.websocket_timeout = c_.websocket_timeout;
     if (c_.reconnect) {
       o.reconnect = true;
       o.reconnect_delay = std::chrono::milliseconds{200};
@@ -253,14 +293,17 @@ class worker {
     sc.client->on_transition([this, &sc](transport::transition const& t) { on_transition(sc, t); });
     sc.client->on_connect([this, &sc] { on_connected(sc); });
     sc.client->on_disconnect([this, &sc](error_code ec) {
+      auto const now = clock::now();
       ++m(sc).disconnects;
+      if (auto* w = wm(sc, now); w && sched_.measured(now)) ++w->disconnects;
       if (ec != transport::client_error::client_close) ++m(sc).errors[ec.message()];
-      // A lost session ends the membership: what is sent to the room meanwhile is not expected here.
-      if (sc.joined) ledger_.left(sc.id, sc.room, clock::now());
-      for (auto const room : sc.trace_rooms) ledger_.left(sc.id, room, clock::now());
+      // A lost session ends the membership: what is sent to the room meanwhile is not expected
+      // here, but missed (the ledger counts it apart) until the client is back and joins again.
+      if (sc.joined) ledger_.disconnected(sc.id, sc.room, now);
+      for (auto const room : sc.trace_rooms) ledger_.disconnected(sc.id, room, now);
       sc.trace_rooms.clear();
       sc.joined = false;
-      sc.lost_at = clock::now();
+      sc.lost_at = now;
     });
     sc.client->on_event([this, &sc](std::string_view event, std::string_view args) { on_event(sc, event, args); });
     sc.client->connect();
@@ -278,7 +321,10 @@ class worker {
         sm.fallback.record(since);
         break;
       case transport::client_event::namespace_connected:
-        if (sc.lost_at) sm.recovery.record(to_us(t.at - *sc.lost_at));
+        if (sc.lost_at) {
+          sm.recovery.record(to_us(t.at - *sc.lost_at));
+          if (auto* w = wm(sc, *sc.lost_at)) w->recovery.record(to_us(t.at - *sc.lost_at));
+        }
         sc.lost_at.reset();
         break;
       default: break;
@@ -287,9 +333,14 @@ class worker {
 
   void on_connected(sim_client& sc) {
     auto& sm = m(sc);
-    ++sm.clients_connected;
-    connected_.fetch_add(1, std::memory_order_relaxed);
-    sm.connected.record(to_us(clock::now() - sc.connect_started));
+    if (sc.ever_connected) {
+      ++sm.reconnections;
+    } else {
+      sc.ever_connected = true;
+      ++sm.clients_connected;
+      connected_.fetch_add(1, std::memory_order_relaxed);
+      sm.connected.record(to_us(clock::now() - sc.connect_started));
+    }
     if (!c_.trace.empty()) {
       // Trace mode: the client does what its lines say, when they say (from the connect ramp's end).
       if (sc.trace_next == 0) arm_trace(sc);
@@ -373,11 +424,16 @@ class worker {
     auto const lag = now - intended;
     send_lag_.record(to_us(lag));
     if (lag > s_.generator.max_lag) ++late_sends_;
+    bool const measured = sched_.measured(intended);
+    auto* w = measured ? wm(sc, intended) : nullptr;
+    if (w) ++w->chats_due;
     bool const member = c_.trace.empty() ? sc.joined : sc.trace_rooms.contains(room);
     if (!member || !sc.client->connected()) {
       ++m(sc).errors[c_.trace.empty() ? "send skipped: not connected" : "send skipped: not in the room"];
+      if (w) ++w->sends_skipped;
       return;
     }
+    if (w) ++w->chats_sent;
     auto stream_it = sc.streams.find(room);
     if (stream_it == sc.streams.end())
       stream_it = sc.streams.emplace(room, std::make_pair(streams_.register_stream(sc.id, room), std::uint64_t{0})).first;
@@ -407,7 +463,6 @@ class worker {
     text += '}';
     auto& sm = m(sc);
     ++sm.chats_sent;
-    bool const measured = sched_.measured(intended);
     if (measured) ++sm.chats_measured;
     sent_.fetch_add(1, std::memory_order_relaxed);
     ledger_.sent(stream, seq, intended);
@@ -454,6 +509,10 @@ class worker {
     if (!sched_.measured(intended_at)) return;
     ++sm.deliveries_measured;
     sm.fanout_corrected.record(to_us(now - intended_at));
+    if (auto* w = wm(sc, intended_at)) {
+      ++w->deliveries;
+      w->fanout_corrected.record(to_us(now - intended_at));
+    }
     sm.fanout_uncorrected.record(to_us(now - uncorrected_from));
     series_.record(now, to_us(now - intended_at));
   }
@@ -513,6 +572,7 @@ class worker {
   std::uint64_t late_sends_ = 0;
   std::array<int, 4> timelines_per_strategy_{};
   std::vector<json> timelines_;
+  std::vector<std::array<window_metrics, 4>> windows_;  ///< [fault window][strategy]
   std::atomic<std::uint64_t> connected_{0}, sent_{0}, delivered_{0};
 };
 
@@ -554,21 +614,60 @@ json histogram_json(metrics::histogram const& h) {
   return j;
 }
 
+/// The run's figures per fault window (result document: runs[].fault_windows).
+json fault_windows_json(std::vector<fault_window> const& plan, std::vector<std::array<window_metrics, 4>> const& windows,
+                        metrics::delivery_report const& delivery, schedule const& sched) {
+  json out = json::array();
+  for (std::size_t k = 0; k < windows.size(); ++k) {
+    auto const from = sched.window_starts[k];
+    auto const to = k + 1 < windows.size() ? sched.window_starts[k + 1] : clock::time_point::max();
+    auto const overlap = std::min(to, sched.measure_end) - std::max(from, sched.measure_start);
+    double const measured_s = overlap.count() > 0 ? metrics::to_seconds(overlap) : 0.0;
+    json by_strategy = json::object();
+    for (std::size_t i = 0; i < 4; ++i) {
+      auto const& w = windows[k][i];
+      if (w.chats_due == 0 && w.deliveries == 0 && w.disconnects == 0 && w.recovery.count() == 0) continue;
+      by_strategy[std::string(transport::to_string(all_strategies[i]))] = {
+          {"chats_due", w.chats_due},
+          {"chats_sent", w.chats_sent},
+          {"sends_skipped", w.sends_skipped},
+          {"deliveries", w.deliveries},
+          {"deliveries_per_s", measured_s > 0 ? static_cast<double>(w.deliveries) / measured_s : 0.0},
+          {"fanout_corrected", w.fanout_corrected.summary_json()},
+          {"disconnects", w.disconnects},
+          {"recovery", w.recovery.summary_json()}};
+    }
+    auto const& counts = k < delivery.by_window.size() ? delivery.by_window[k] : metrics::delivery_counts{};
+    json window = {{"from_s", metrics::to_seconds(from - sched.t0)},
+                   {"to_s", k + 1 < windows.size() ? json(metrics::to_seconds(to - sched.t0)) : json(nullptr)},
+                   {"profile", plan[k].profile},
+                   {"role", plan[k].role},
+                   {"measured_s", measured_s},
+                   {"delivery", metrics::counts_json(counts)},
+                   {"verdict", metrics::judge(counts).to_json()},
+                   {"by_strategy", by_strategy}};
+    window["delivery"].erase("unexpected");  // not split by window (delivery_report::by_window)
+    out.push_back(std::move(window));
+  }
+  return out;
+}
+
 }  // namespace
 
 json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_process server,
-              std::function<void(progress const&)> const& on_progress) {
+              std::function<void(progress const&)> const& on_progress, run_options const& options) {
   std::mt19937_64 rng(s.seed ^ std::hash<std::string>{}(c.name));
   auto const rooms = assign_rooms(c, rng);
   auto strategies = assign_strategies(c);
   std::shuffle(strategies.begin(), strategies.end(), rng);
 
   schedule sched;
-  sched.t0 = clock::now() + std::chrono::milliseconds{50};
+  sched.t0 = options.start.value_or(clock::now() + std::chrono::milliseconds{50});
   sched.traffic_start = sched.t0 + s.timing.connect_ramp;
   sched.measure_start = sched.traffic_start + s.timing.warmup;
   sched.measure_end = sched.measure_start + s.timing.measure;
   sched.drain_end = sched.measure_end + s.timing.drain;
+  for (auto const& w : options.fault_windows) sched.window_starts.push_back(sched.t0 + w.from);
 
   metrics::delivery_ledger ledger;
   std::vector<std::unique_ptr<worker>> workers;
@@ -627,7 +726,10 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
   metrics::histogram send_lag;
   std::uint64_t late = 0;
   json timelines = json::array();
+  std::vector<std::array<window_metrics, 4>> windows(sched.window_starts.size());
   for (auto& w : workers) {
+    for (std::size_t k = 0; k < windows.size(); ++k)
+      for (std::size_t i = 0; i < 4; ++i) windows[k][i].merge(w->windows()[k][i]);
     for (std::size_t i = 0; i < 4; ++i) by_strategy[i].merge(w->by_strategy()[i]);
     series.merge(w->series());
     send_lag.merge(w->send_lag());
@@ -639,6 +741,7 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
   // a late send): the generator's lag bound is the grace within which it is not expected.
   metrics::reconcile_options reconcile;
   reconcile.leave_grace = s.generator.max_lag;
+  reconcile.windows_from = sched.window_starts;
   auto const delivery = ledger.reconcile(reconcile);
 
   strategy_metrics total;
@@ -658,6 +761,8 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
                    {"message_bytes", {c.message_bytes_min, c.message_bytes_max}},
                    {"churn_per_client_per_min", c.churn_per_client_per_min},
                    {"reconnect", c.reconnect},
+                   {"connect_timeout_ms", c.connect_timeout.count()},
+                   {"websocket_timeout_ms", c.websocket_timeout.count()},
                    {"trace", c.trace_file},
                    {"trace_events", c.trace.size()},
                    {"fault", c.fault},
@@ -693,6 +798,7 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
     strategies_json[std::string(transport::to_string(all_strategies[i]))] = {
         {"clients", m.clients},
         {"clients_connected", m.clients_connected},
+        {"reconnections", m.reconnections},
         {"deliveries", m.deliveries},
         {"latency", {{"fanout_corrected", histogram_json(m.fanout_corrected)},
                      {"fanout_uncorrected", histogram_json(m.fanout_uncorrected)},
@@ -718,7 +824,9 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
   }
   run["by_strategy"] = strategies_json;
   run["timeseries"] = series.to_json();
+  if (!windows.empty()) run["fault_windows"] = fault_windows_json(options.fault_windows, windows, delivery, sched);
   json delivery_json = delivery.to_json();
+  delivery_json.erase("by_window");  // in fault_windows
   std::size_t receivers_with_loss = 0;
   for (auto const& r : delivery.receivers) receivers_with_loss += r.counts.lost > 0 ? 1 : 0;
   delivery_json.erase("receivers");  // per-receiver detail stays out of the document: it grows with clients

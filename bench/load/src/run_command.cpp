@@ -30,7 +30,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// The version of the result document; bump it (and the schema, and the compare fixtures) on any change.
+/// The version of the result document; bump it (and the schema, and the compare fixtures) on any change
+/// that breaks a reader. Optional fields added keep it (reports/schema/result.schema.json says which).
 constexpr int schema_version = 1;
 
 /// A name made safe for a file name: case names may hold '/' ("refuse-upgrade/polling").
@@ -80,6 +81,73 @@ json metadata(scenario const& s, std::string const& scenario_path) {
             {"seed", s.seed},
             {"definition", json::parse(s.canonical_json)}}},
           {"fault_profile", "pass"}};
+}
+
+/// A case's fault as the proxy will apply it: its timeline (checked by `fallbench proxy --check`, so
+/// the proxy's own parser decides) and a short name for reports.
+struct fault_plan {
+  std::vector<fault_window> windows;
+  std::string label;
+};
+
+std::string profile_name(std::string const& spec) { return spec.substr(0, spec.find('?')); }
+
+std::string seconds_text(std::chrono::milliseconds ms) {
+  std::ostringstream o;
+  o << static_cast<double>(ms.count()) / 1000.0;
+  return o.str();
+}
+
+/// Ask the proxy what `c`'s fault means. @throws cli::usage_error with the proxy's own complaint.
+fault_plan plan_fault(case_spec const& c) {
+  std::vector<std::string> argv = {self_executable(), "proxy", "--check"};
+  if (!c.fault.empty()) argv.insert(argv.end(), {"--profile", c.fault});
+  if (!c.fault_schedule.empty()) argv.insert(argv.end(), {"--schedule", c.fault_schedule});
+  auto const errors = fs::temp_directory_path() / ("fallbench-fault-check-" + std::to_string(::getpid()) + ".log");
+  std::pair<int, std::string> result;
+  {
+    child_process check(argv, errors.string());
+    result = check.output(std::chrono::seconds{10});
+  }
+  std::string complaint;
+  {
+    std::ifstream in(errors);
+    std::getline(in, complaint);
+  }
+  std::error_code ignored;
+  fs::remove(errors, ignored);
+  if (result.first != 0) {
+    auto const colon = complaint.find(": ");  // "fallbench proxy: --schedule: ..." -> "--schedule: ..."
+    throw cli::usage_error("case " + c.name + ": bad fault: " +
+                           (colon == std::string::npos ? complaint : complaint.substr(colon + 2)));
+  }
+  fault_plan plan;
+  bool faulted = false;
+  std::istringstream lines(result.second);
+  for (std::string line; std::getline(lines, line);) {
+    auto const tab = line.find('\t');
+    if (tab == std::string::npos) continue;
+    fault_window w;
+    w.from = std::chrono::milliseconds{std::stoll(line.substr(0, tab))};
+    w.profile = line.substr(tab + 1);
+    bool const pass = profile_name(w.profile) == "pass";
+    w.role = pass ? (faulted ? "after" : "before") : "fault";
+    faulted = faulted || !pass;
+    plan.windows.push_back(std::move(w));
+  }
+  if (plan.windows.empty()) throw std::runtime_error("case " + c.name + ": `fallbench proxy --check` printed no timeline");
+  if (c.fault_schedule.empty()) {
+    plan.label = c.fault;
+  } else {
+    for (std::size_t k = 0; k < plan.windows.size(); ++k) {
+      auto const& w = plan.windows[k];
+      if (w.role != "fault") continue;
+      plan.label += (plan.label.empty() ? "" : ", ") + profile_name(w.profile) + " " + seconds_text(w.from) +
+                    (k + 1 < plan.windows.size() ? "-" + seconds_text(plan.windows[k + 1].from) + " s" : " s on");
+    }
+    if (plan.label.empty()) plan.label = "pass";
+  }
+  return plan;
 }
 
 /// A started target: where it listens and, when we started it, its process.
@@ -230,7 +298,7 @@ json capacity(json const& runs) {
 
 }  // namespace
 
-int run_main(std::vector<std::string_view> const& argv) {
+int run_main(std::vector<std::string_view> const& argv, render_report const& render) {
   cli::args a("run", "Replay a scenario (bench/scenarios/*.json) against its targets, open loop, and write a result\n"
                      "document (reports/schema/result.schema.json). Prints a summary table and the result's path.\n"
                      "Exit status: 0 all runs valid, 3 some run invalid (result still written), 2 bad input.");
@@ -240,12 +308,14 @@ int run_main(std::vector<std::string_view> const& argv) {
       .flag("target", "NAME", "Run only against this target (repeatable)")
       .flag("measure", "SECONDS", "Override the scenario's measure phase")
       .flag("url", "URL", "Run against this server (http://HOST:PORT) instead of the scenario's targets")
+      .flag("report", "DIR", "Also render the result as DIR/report.html and DIR/summary.md (fallbench report)")
       .toggle("quiet", "No progress line");
   if (!a.parse(argv)) {
     std::cout << a.help();
     return 0;
   }
   if (a.positionals().size() != 1) throw cli::usage_error("expected exactly one scenario file");
+  if (a.has("report") && !render) throw cli::usage_error("--report: no report renderer in this build");
   std::string const path = a.positionals().front();
   scenario s;
   try {
@@ -268,6 +338,13 @@ int run_main(std::vector<std::string_view> const& argv) {
   for (auto const& name : only_targets)
     if (std::none_of(s.targets.begin(), s.targets.end(), [&](auto const& t) { return t.name == name; }))
       throw cli::usage_error("--target " + name + ": no such target in " + path);
+
+  // Every fault is checked before the first run: a typo must not surface an hour into a study.
+  std::map<std::string, fault_plan> faults;
+  for (auto const& c : s.cases) {
+    if (!only_cases.empty() && std::find(only_cases.begin(), only_cases.end(), c.name) == only_cases.end()) continue;
+    if (!c.fault.empty() || !c.fault_schedule.empty()) faults[c.name] = plan_fault(c);
+  }
 
   fs::path output = a.has("output") ? fs::path(a.str("output"))
                                     : fs::path("reports/results") / (s.name + "-" + utc_now("%Y%m%dT%H%M%SZ") + ".json");
@@ -298,11 +375,19 @@ int run_main(std::vector<std::string_view> const& argv) {
         // A faulty network: a `fallbench proxy` between the clients and the server, for this run only.
         std::unique_ptr<child_process> proxy;
         endpoint at = running.at;
-        if (!c.fault.empty() || !c.fault_schedule.empty()) {
+        run_options options;
+        auto const fault = faults.find(c.name);
+        if (fault != faults.end()) {
+          // The run starts a little ahead, so the proxy is up by then; its schedule counts from the
+          // same instant (the monotonic clock is the same in both processes).
+          options.start = metrics::now() + std::chrono::milliseconds{500};
+          options.fault_windows = fault->second.windows;
           std::vector<std::string> proxy_argv = {self_executable(), "proxy", "--listen", "127.0.0.1:0", "--upstream",
                                                  "http://" + running.at.host + ":" + std::to_string(running.at.port)};
           if (!c.fault.empty()) proxy_argv.insert(proxy_argv.end(), {"--profile", c.fault});
-          if (!c.fault_schedule.empty()) proxy_argv.insert(proxy_argv.end(), {"--schedule", c.fault_schedule});
+          if (!c.fault_schedule.empty())
+            proxy_argv.insert(proxy_argv.end(), {"--schedule", c.fault_schedule, "--schedule-origin",
+                                                 std::to_string(metrics::to_ns(*options.start))});
           auto const log = log_dir / file_safe(t.name + "-" + c.name + "-proxy.log");
           proxy = std::make_unique<child_process>(proxy_argv, log.string());
           std::string url;
@@ -321,13 +406,14 @@ int run_main(std::vector<std::string_view> const& argv) {
           std::cerr << "\r  " << t.name << "/" << c.name << " @" << fmt(rate, 2) << " Hz " << std::setw(8) << p.phase << " "
                     << fmt(p.elapsed_s) << " s  connected " << p.connected << "  sent " << p.chats_sent << "  delivered "
                     << p.deliveries << "   " << std::flush;
-        });
+        }, options);
         if (show_progress) std::cerr << "\n";
         if (proxy) {
           proxy->stop();
           run["fault"] = {{"profile", c.fault.empty() ? "pass" : c.fault},
                           {"schedule", c.fault_schedule},
-                          {"schedule_origin", "the run's start (within 50 ms)"},
+                          {"label", fault->second.label},
+                          {"schedule_origin", "the run's start (t = 0 of fault_windows and of the connect ramp)"},
                           {"log", (log_dir / file_safe(t.name + "-" + c.name + "-proxy.log")).string()}};
         }
         if (running.process) run["server_exit_status"] = running.process->stop();
@@ -362,6 +448,10 @@ int run_main(std::vector<std::string_view> const& argv) {
   }
   print_summary(doc, std::cout);
   std::cout << "result: " << output.string() << std::endl;
+  if (a.has("report")) {
+    render(output.string(), a.str("report"));
+    std::cout << "report: " << (fs::path(a.str("report")) / "report.html").string() << std::endl;
+  }
   return all_valid ? 0 : 3;
 }
 

@@ -190,6 +190,11 @@ case_spec parse_case(json const& j, std::string const& where, json const& defaul
     if (!rc->is_boolean()) fail(r.path("reconnect"), "must be true or false, got " + show(*rc));
     c.reconnect = rc->get<bool>();
   }
+  c.connect_timeout = std::chrono::milliseconds{r.integer("connect_timeout_ms", 100, 600'000, 20'000)};
+  c.websocket_timeout = std::chrono::milliseconds{r.integer("websocket_timeout_ms", 100, 600'000, 10'000)};
+  if (c.websocket_timeout > c.connect_timeout)
+    fail(r.path("websocket_timeout_ms"), "must not exceed connect_timeout_ms (" + std::to_string(c.connect_timeout.count()) +
+                                             "): a fallback needs time left to connect over polling");
   c.fault = r.str("fault", std::string("-"));
   if (c.fault == "-") c.fault.clear();
   c.fault_schedule = r.str("fault_schedule", std::string("-"));

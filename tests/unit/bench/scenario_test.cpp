@@ -101,6 +101,23 @@ TEST(ScenarioTest, ReadsFaultsAndReconnection) {
                "cases[0].fault: must be a non-empty string");
 }
 
+TEST(ScenarioTest, ReadsClientTimeouts) {
+  auto const s = parse_scenario(R"({"name":"t","defaults":{"clients":4,"rate_per_client_hz":1,"websocket_timeout_ms":2000},
+    "cases":[{"name":"a","strategies":"fallback","fault":"blackhole-upgrade"},
+             {"name":"b","strategies":"upgrade","connect_timeout_ms":5000,"websocket_timeout_ms":5000},
+             {"name":"c","strategies":"upgrade","websocket_timeout_ms":10000}]})");
+  EXPECT_EQ(s.cases[0].websocket_timeout, std::chrono::milliseconds{2000});
+  EXPECT_EQ(s.cases[0].connect_timeout, std::chrono::milliseconds{20'000}) << "socket.io-client's default";
+  EXPECT_EQ(s.cases[1].connect_timeout, std::chrono::milliseconds{5000});
+  EXPECT_EQ(s.cases[2].websocket_timeout, std::chrono::milliseconds{10'000});
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"fallback","rate_per_client_hz":1,
+                   "connect_timeout_ms":3000,"websocket_timeout_ms":5000}]})",
+               "cases[0].websocket_timeout_ms: must not exceed connect_timeout_ms (3000)");
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"fallback","rate_per_client_hz":1,
+                   "connect_timeout_ms":0}]})",
+               "cases[0].connect_timeout_ms");
+}
+
 /// A trace file in the test's temporary folder.
 std::string write_trace(std::string const& name, std::string const& text) {
   auto const path = std::filesystem::temp_directory_path() / ("fallbench-" + std::to_string(::getpid()) + "-" + name);

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace fallbench::bench {
@@ -19,6 +20,10 @@ class child_process {
 
   /// The first line the process prints; throws if none comes within `timeout` or it exits first.
   std::string first_line(std::chrono::milliseconds timeout);
+
+  /// Everything the process prints until it exits, and its exit status (as stop()'s); a process still
+  /// running after `timeout` is killed and this throws.
+  std::pair<int, std::string> output(std::chrono::milliseconds timeout);
 
   int pid() const noexcept { return pid_; }
 

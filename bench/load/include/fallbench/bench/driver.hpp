@@ -3,12 +3,15 @@
 /// (shared/DESIGN.md section 6).
 
 #include "fallbench/bench/scenario.hpp"
+#include "fallbench/metrics/clock.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace fallbench::bench {
 
@@ -33,6 +36,26 @@ struct server_process {
   int pid = 0;  ///< 0: not measurable (an external URL).
 };
 
+/// A stretch of a run under one fault profile: from `from` after the run's start until the next
+/// window's start (the last until the run ends).
+struct fault_window {
+  std::chrono::milliseconds from{0};
+  std::string profile;  ///< The profile the proxy applies, e.g. "pass" or "latency?up-ms=50&..."
+  /// "before": pass before any fault; "fault": any other profile; "after": pass after a fault.
+  std::string role;
+};
+
+/// How the caller sets a run up.
+struct run_options {
+  /// The run's start (t = 0 of every timestamp, of the connect ramp and of a fault schedule); unset:
+  /// shortly after the call. A caller that starts a fault proxy first picks it, so the proxy's
+  /// schedule and the run share their origin.
+  std::optional<metrics::time_point> start;
+  /// The fault timeline of the run (empty: no fault proxy). Every event is tagged with the window it
+  /// happened in, and the result gets the run's figures per window (`fault_windows`).
+  std::vector<fault_window> fault_windows;
+};
+
 /**
  * Run `c` against `at`: connect the clients over the connect ramp, send chats at their intended times
  * (open loop: whatever the server does), discard the warm-up, measure, drain, leave and close.
@@ -40,6 +63,6 @@ struct server_process {
  * @return the run's section of the result document (reports/schema/result.schema.json, `runs[]`).
  */
 nlohmann::json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_process server,
-                        std::function<void(progress const&)> const& on_progress = {});
+                        std::function<void(progress const&)> const& on_progress = {}, run_options const& options = {});
 
 }  // namespace fallbench::bench

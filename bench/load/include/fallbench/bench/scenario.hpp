@@ -73,6 +73,12 @@ struct case_spec {
   std::string fault_schedule;
   /// Clients reconnect (backoff from 200 ms) when their session ends, and re-join their room.
   bool reconnect = false;
+  /// Each client's limits (transport::client_options): connect to the namespace within
+  /// connect_timeout; a WebSocket (connect and handshake) within websocket_timeout, or it counts as
+  /// failed (fallback falls back, an upgrade is abandoned). A fault that swallows the handshake
+  /// (blackhole-upgrade) costs a fallback client websocket_timeout before it tries polling.
+  std::chrono::milliseconds connect_timeout{20'000};
+  std::chrono::milliseconds websocket_timeout{10'000};
   /// A trace replayed instead of rate-driven traffic: its JSON-lines file (relative to the scenario's
   /// folder), its events sorted by time, and the names of its rooms. Clients then join, chat and leave
   /// only as the trace says.

@@ -324,6 +324,36 @@ TEST(ClientWebSocketTimeoutTest, ASwallowedHandshakeCostsTheWebSocketTimeoutThen
   }
 }
 
+// A middlebox that lets the WebSocket handshake through and cuts the connection at once
+// (kill-websocket-after, 0 ms): the session dies before its namespace connects, whether or not the
+// Engine.IO open packet got through first. The fallback strategy must not retry WebSocket forever:
+// it reconnects on polling, and stays connected there.
+TEST(ClientFallbackTest, AWebSocketCutBeforeTheNamespaceConnectsMakesTheReconnectionUsePolling) {
+  test_server server;
+  proxy_in_front cutter(server.port(), "kill-websocket-after?kill-after-ms=0");
+  client_thread thread;
+  observer seen;
+  std::shared_ptr<client> c;
+  auto options = options_for(cutter.port(), strategy::fallback);
+  options.reconnect = true;
+  options.reconnect_delay = 20ms;
+  options.reconnect_delay_max = 100ms;
+  thread.run([&] {
+    c = client::create(thread.executor(), options);
+    seen.attach(*c);
+    c->connect();
+    c->emit("join", room_r1);
+    c->emit("chat", R"({"room":"r1","name":"cpp","msg":"after the cut"})");
+  });
+  ASSERT_TRUE(seen.wait([&] { return seen.count("chat") == 1; })) << timeline(*c);
+  thread.run([&] {
+    EXPECT_EQ(c->transport(), transport::transport_kind::polling) << timeline(*c);
+    EXPECT_TRUE(has_transition(*c, client_event::fell_back)) << timeline(*c);
+    RecordProperty("timeline", timeline(*c));
+    c->close();
+  });
+}
+
 // ---- The upgrade under a burst ------------------------------------------------------------------
 
 // Chats sent while the sender upgrades from polling to WebSocket reach another member once each, in order.

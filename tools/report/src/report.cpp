@@ -339,10 +339,13 @@ std::string timeseries_figure(group const& g, std::string const& prov) {
   for (std::size_t i = 0; i < g.runs.size(); ++i) {
     auto const& run = *g.runs[i];
     std::string const label = g.runs.size() == 1 ? "" : run_label(run);
-    bool const strategy_named = label == "polling" || label == "websocket" || label == "upgrade" || label == "fallback";
-    std::string const color = g.runs.size() == 1 ? svg::palette(0)
-                              : strategy_named   ? svg::strategy_color(label)
-                                                 : svg::palette(i);
+    // A run of one strategy (a case per strategy, as the fallback study's "kill-ws/polling") gets that
+    // strategy's colour, as in every other chart.
+    std::string sole_strategy;
+    if (auto const& bs = at(run, "by_strategy"); bs.is_object() && bs.size() == 1) sole_strategy = bs.begin().key();
+    std::string const color = g.runs.size() == 1      ? svg::palette(0)
+                              : !sole_strategy.empty() ? svg::strategy_color(sole_strategy)
+                                                       : svg::palette(i);
     double const measure_s = num(run, "config.phases_s.measure", 1e300);
     svg::line_series rate{label.empty() ? "deliveries/s" : label, color, false, {}};
     svg::line_series p99{label.empty() ? "p99" : label, color, false, {}};

@@ -315,7 +315,15 @@ class client_impl final : public client, public detail::transport_owner {
   }
 
   void open_first_transport() {
-    bool const ws_first = options_.strat == strategy::websocket || options_.strat == strategy::fallback;
+    bool ws_first = options_.strat == strategy::websocket || options_.strat == strategy::fallback;
+    if (options_.strat == strategy::fallback && websocket_unusable_) {
+      // The last session's WebSocket died before the namespace connected (a middlebox that lets the
+      // handshake through and cuts the connection): start this one on polling, as socket.io-client
+      // users do on `reconnect_attempt`, and try the upgrade from there.
+      ws_first = false;
+      fell_back_ = true;
+      record(client_event::fell_back, "the last WebSocket session ended before the namespace connected");
+    }
     active_ = ws_first ? detail::make_websocket_transport(ex_, where_, owner_ptr())
                        : detail::make_polling_transport(ex_, where_, owner_ptr());
     active_->open({});
@@ -438,6 +446,11 @@ class client_impl final : public client, public detail::transport_owner {
       active_->shutdown();
       retired_.push_back(std::move(active_));
     }
+    // Under the fallback strategy a WebSocket session lost before it was usable counts as a failed
+    // WebSocket: the next attempt starts on polling (open_first_transport).
+    if (options_.strat == strategy::fallback && !graceful && !ns_connected_ && active_ &&
+        active_->kind() == transport_kind::websocket)
+      websocket_unusable_ = true;
     retire(active_);
     retire(probe_);
     engine_open_ = ns_connected_ = upgrading_ = false;
@@ -498,6 +511,9 @@ class client_impl final : public client, public detail::transport_owner {
   bool ns_connected_ = false;
   bool upgrading_ = false;
   bool fell_back_ = false;
+  /// Fallback strategy: a WebSocket session was lost before its namespace connected; reconnections
+  /// start on polling from then on (for the client's life: its upgrade probe tries WebSocket again).
+  bool websocket_unusable_ = false;
   bool user_closed_ = false;
 
   event_handler on_event_;

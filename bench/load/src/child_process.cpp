@@ -17,6 +17,17 @@ extern char** environ;
 
 namespace fallbench::bench {
 
+namespace {
+
+/// A waitpid status as the exit code, or minus the signal that ended the process.
+int exit_status(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return -WTERMSIG(status);
+  return -1;
+}
+
+}  // namespace
+
 child_process::child_process(std::vector<std::string> const& argv, std::string const& log_path) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
@@ -44,31 +55,10 @@ child_process::~child_process() {
   if (stdout_fd_ >= 0) ::close(stdout_fd_);
 }
 
-std::string child_process::first_line(std::chrono::milliseconds timeout) {
-  auto const deadline = std::chrono::steady_clock::now() + timeout;
-  while (true) {
-    if (auto nl = buffered_.find('\n'); nl != std::string::npos) return buffered_.substr(0, nl);
-    auto const left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) throw std::runtime_error("no URL line from the server within " + std::to_string(timeout.count()) + " ms");
-    pollfd p{stdout_fd_, POLLIN, 0};
-    int const n = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (n < 0 && errno != EINTR) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
-    if (n <= 0) continue;
-    char buf[512];
-    auto const got = ::read(stdout_fd_, buf, sizeof buf);
-    if (got <= 0) throw std::runtime_error("the server exited before printing its URL (see its log)");
-    buffered_.append(buf, static_cast<std::size_t>(got));
-  }
-}
-
-std::pair<int, std::string> child_process::output(std::chrono::milliseconds timeout) {
-  auto const deadline = std::chrono::steady_clock::now() + timeout;
+child_process::read_result child_process::read_more(std::chrono::steady_clock::time_point deadline) {
   while (true) {
     auto const left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      stop(std::chrono::milliseconds{0});
-      throw std::runtime_error("still running after " + std::to_string(timeout.count()) + " ms");
-    }
+    if (left.count() <= 0) return read_result::timeout;
     pollfd p{stdout_fd_, POLLIN, 0};
     int const n = ::poll(&p, 1, static_cast<int>(left.count()));
     if (n < 0 && errno != EINTR) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
@@ -76,15 +66,37 @@ std::pair<int, std::string> child_process::output(std::chrono::milliseconds time
     char buf[4096];
     auto const got = ::read(stdout_fd_, buf, sizeof buf);
     if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;  // end of output: the process closed stdout, so it is exiting
+    if (got <= 0) return read_result::end;  // the process closed stdout: it is exiting
     buffered_.append(buf, static_cast<std::size_t>(got));
+    return read_result::data;
+  }
+}
+
+std::string child_process::first_line(std::chrono::milliseconds timeout) {
+  auto const deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (auto nl = buffered_.find('\n'); nl != std::string::npos) return buffered_.substr(0, nl);
+    switch (read_more(deadline)) {
+      case read_result::data: break;
+      case read_result::timeout:
+        throw std::runtime_error("no URL line from the server within " + std::to_string(timeout.count()) + " ms");
+      case read_result::end: throw std::runtime_error("the server exited before printing its URL (see its log)");
+    }
+  }
+}
+
+std::pair<int, std::string> child_process::output(std::chrono::milliseconds timeout) {
+  auto const deadline = std::chrono::steady_clock::now() + timeout;
+  for (auto r = read_more(deadline); r != read_result::end; r = read_more(deadline)) {
+    if (r == read_result::timeout) {
+      stop(std::chrono::milliseconds{0});
+      throw std::runtime_error("still running after " + std::to_string(timeout.count()) + " ms");
+    }
   }
   int status = 0;
   stopped_ = true;
   if (::waitpid(pid_, &status, 0) != pid_) return {-1, buffered_};
-  if (WIFEXITED(status)) return {WEXITSTATUS(status), buffered_};
-  if (WIFSIGNALED(status)) return {-WTERMSIG(status), buffered_};
-  return {-1, buffered_};
+  return {exit_status(status), buffered_};
 }
 
 int child_process::stop(std::chrono::milliseconds grace) {
@@ -104,9 +116,7 @@ int child_process::stop(std::chrono::milliseconds grace) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
   }
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return -WTERMSIG(status);
-  return -1;
+  return exit_status(status);
 }
 
 std::string self_executable() {

@@ -85,6 +85,7 @@ class client_category final : public boost::system::error_category {
       case client_error::server_close: return "closed by the server";
       case client_error::namespace_refused: return "namespace refused";
       case client_error::client_close: return "closed by the client";
+      case client_error::websocket_timeout: return "WebSocket handshake timed out";
     }
     return "unknown client error";
   }

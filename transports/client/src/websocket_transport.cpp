@@ -92,6 +92,7 @@ class websocket_transport final : public eio_transport, public std::enable_share
 
   void on_connect(error_code ec) {
     if (closed_) return;
+    if (ec == beast::error::timeout) return fail(client_error::websocket_timeout, "websocket connect: " + timeout_text());
     if (ec) return fail(client_error::connect_failed, "websocket connect: " + ec.message());
     ++counters_.tcp_connections;
     auto& tcp = beast::get_lowest_layer(ws_);
@@ -111,6 +112,8 @@ class websocket_transport final : public eio_transport, public std::enable_share
 
   void on_handshake(error_code ec) {
     if (closed_) return;
+    // A handshake that never got its answer (a middlebox swallowed it) is not a refusal.
+    if (ec == beast::error::timeout) return fail(client_error::websocket_timeout, "websocket handshake: " + timeout_text());
     if (ec) {
       std::string detail = "websocket handshake: " + ec.message();
       // The status only when a response came back (a declined handshake), not after a timeout or a
@@ -125,6 +128,10 @@ class websocket_transport final : public eio_transport, public std::enable_share
     }
     do_read();
     do_write();
+  }
+
+  std::string timeout_text() const {
+    return "no answer within " + std::to_string(where_.websocket_timeout.count()) + " ms";
   }
 
   void do_read() {

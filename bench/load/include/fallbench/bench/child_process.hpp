@@ -31,6 +31,10 @@ class child_process {
   int stop(std::chrono::milliseconds grace = std::chrono::seconds{5});
 
  private:
+  enum class read_result { data, end, timeout };
+  /// Append what stdout has to buffered_, waiting until `deadline` for something.
+  read_result read_more(std::chrono::steady_clock::time_point deadline);
+
   int pid_ = 0;
   int stdout_fd_ = -1;
   bool stopped_ = false;

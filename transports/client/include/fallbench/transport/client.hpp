@@ -72,6 +72,7 @@ enum class client_error {
   server_close,         ///< The server sent a close packet or a Socket.IO DISCONNECT.
   namespace_refused,    ///< The server answered CONNECT with CONNECT_ERROR.
   client_close,         ///< close() was called.
+  websocket_timeout,    ///< No WebSocket within client_options::websocket_timeout (connect and handshake).
 };
 
 boost::system::error_category const& client_error_category() noexcept;

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <condition_variable>
 #include <future>
@@ -269,6 +270,7 @@ class proxy_in_front {
     thread_.join();
   }
   unsigned short port() const { return port_; }
+  proxy::proxy_stats stats() const { return relay_->stats(); }
 
  private:
   net::io_context ioc_;
@@ -323,6 +325,64 @@ TEST(ClientWebSocketTimeoutTest, ASwallowedHandshakeCostsTheWebSocketTimeoutThen
       c->close();
     });
   }
+}
+
+// A middlebox that closes HTTP connections idle for 100 ms (idle-timeout) while a polling client
+// chats every 300 ms: its POST connection is closed between chats. The client must notice a kept-
+// alive connection closed while idle and send on a fresh one, never into the dead one (a POST must
+// not be retried once sent). A WebSocket talker keeps the room busy so the parked GET is never idle.
+TEST(ClientPollingTest, AKeepAliveConnectionClosedWhileIdleIsReplacedNotFatal) {
+  test_server server;
+  proxy_in_front idle_cut(server.port(), "idle-timeout?idle-ms=100");
+  client_thread thread;
+  observer poller_seen, talker_seen;
+  std::shared_ptr<client> poller, talker;
+  thread.run([&] {
+    talker = client::create(thread.executor(), options_for(server.port(), strategy::websocket));
+    talker_seen.attach(*talker);
+    talker->connect();
+    talker->emit("join", R"({"room":"r1","name":"talker"})");
+    poller = client::create(thread.executor(), options_for(idle_cut.port(), strategy::polling));
+    poller_seen.attach(*poller);
+    poller->connect();
+    poller->emit("join", room_r1);
+  });
+  ASSERT_TRUE(poller_seen.wait([&] { return poller_seen.count("join") >= 1; })) << timeline(*poller);
+  // The talker chats every 40 ms on its own timer; the poller once every 300 ms, three times.
+  std::atomic<bool> talking{true};
+  std::thread chatter([&] {
+    while (talking) {
+      thread.run([&] { talker->emit("chat", R"({"room":"r1","name":"talker","msg":"keep the poll busy"})"); });
+      std::this_thread::sleep_for(40ms);
+    }
+  });
+  for (int i = 0; i < 3; ++i) {
+    std::this_thread::sleep_for(300ms);
+    thread.run([&, i] {
+      poller->emit("chat", R"({"room":"r1","name":"cpp","msg":"after an idle cut )" + std::to_string(i) + R"("})",
+                   [&](error_code ec, std::string_view args) {
+                     std::lock_guard lock(poller_seen.mutex);
+                     poller_seen.acks.push_back(ec ? "error: " + ec.message() : std::string(args));
+                     poller_seen.changed.notify_all();
+                   });
+    });
+  }
+  bool const acked = poller_seen.wait([&] { return poller_seen.acks.size() == 3; });
+  talking = false;
+  chatter.join();
+  ASSERT_TRUE(acked) << timeline(*poller);
+  {
+    std::lock_guard lock(poller_seen.mutex);  // released before the client thread runs again
+    for (auto const& a : poller_seen.acks) EXPECT_NE(a.find("\"ok\":true"), std::string::npos) << a;
+    EXPECT_EQ(poller_seen.disconnects, 0);
+  }
+  EXPECT_GE(idle_cut.stats().faults, 2u) << "the proxy did cut idle connections";
+  thread.run([&] {
+    EXPECT_FALSE(has_transition(*poller, client_event::disconnected)) << timeline(*poller);
+    EXPECT_EQ(poller->transport(), transport::transport_kind::polling);
+    poller->close();
+    talker->close();
+  });
 }
 
 // A middlebox that lets the WebSocket handshake through and cuts the connection at once

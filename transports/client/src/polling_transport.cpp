@@ -3,6 +3,10 @@
 
 #include "eio_transport.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include <boost/asio/connect.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -47,6 +51,7 @@ class http_channel {
       stream_.expires_after(timeout_);
       http::async_write(stream_, *msg, [this, msg](error_code ec, std::size_t) { on_write(ec); });
     };
+    if (connected_ && stale()) close();
     if (connected_) {
       write();
       return;
@@ -66,6 +71,7 @@ class http_channel {
     if (stream_.socket().is_open()) read_tcp_bytes(stream_.socket().native_handle(), closed_sent_, closed_received_);
     boost::system::error_code ignored;
     stream_.socket().close(ignored);
+    buffer_.clear();
     connected_ = false;
   }
 
@@ -76,6 +82,17 @@ class http_channel {
   }
 
  private:
+  /// A kept-alive connection the server or a middlebox closed while it sat idle (an idle timeout): it
+  /// reads as end of stream (or holds bytes nobody asked for). Checked before each reuse, as HTTP
+  /// clients do, so the request goes on a fresh connection instead of failing - and a POST, which
+  /// must not be retried once sent, is never sent into a connection already closed.
+  bool stale() noexcept {
+    if (buffer_.size() > 0) return true;
+    char byte = 0;
+    auto const n = ::recv(stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+  }
+
   void on_write(error_code ec) {
     if (ec) return finish(ec, {});
     ++counters_.http_requests;

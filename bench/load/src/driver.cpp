@@ -158,7 +158,8 @@ struct sim_client {
   std::shared_ptr<transport::client> client;
   std::unique_ptr<net::steady_timer> send_timer;
   std::unique_ptr<net::steady_timer> churn_timer;
-  clock::time_point connect_started;
+  clock::time_point connect_started;  ///< the client's first connect: time to first message counts from it
+  clock::time_point session_started;  ///< this session's connect (a reconnection's own start)
   clock::time_point next_send;
   /// Per room this client sent into: its ledger stream (sender, room) and the next seq on it.
   std::unordered_map<std::uint32_t, std::pair<metrics::stream_id, std::uint64_t>> streams;
@@ -289,7 +290,7 @@ class worker {
     }
     sc.client = transport::client::create(ioc_.get_executor(), o);
     ++m(sc).clients;
-    sc.connect_started = clock::now();
+    sc.connect_started = sc.session_started = clock::now();
     sc.client->on_transition([this, &sc](transport::transition const& t) { on_transition(sc, t); });
     sc.client->on_connect([this, &sc] { on_connected(sc); });
     sc.client->on_disconnect([this, &sc](error_code ec) {
@@ -310,7 +311,10 @@ class worker {
   }
 
   void on_transition(sim_client& sc, transport::transition const& t) {
-    auto const since = to_us(t.at - sc.connect_started);
+    // Handshake, upgrade and fall-back times count from the start of their own session, so a
+    // reconnection's upgrade is not measured from the client's first connect.
+    if (t.event == transport::client_event::connecting) sc.session_started = t.at;
+    auto const since = to_us(t.at - sc.session_started);
     auto& sm = m(sc);
     switch (t.event) {
       case transport::client_event::handshake_done: sm.handshake.record(since); break;

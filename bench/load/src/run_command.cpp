@@ -137,7 +137,14 @@ fault_plan plan_fault(case_spec const& c) {
   }
   if (plan.windows.empty()) throw std::runtime_error("case " + c.name + ": `fallbench proxy --check` printed no timeline");
   if (c.fault_schedule.empty()) {
-    plan.label = c.fault;
+    // "latency?up-ms=50&down-ms=50" reads as "latency (up-ms=50, down-ms=50)".
+    auto const q = c.fault.find('?');
+    plan.label = c.fault.substr(0, q);
+    if (q != std::string::npos) {
+      std::string params = c.fault.substr(q + 1);
+      for (std::size_t at = params.find('&'); at != std::string::npos; at = params.find('&', at + 2)) params.replace(at, 1, ", ");
+      plan.label += " (" + params + ")";
+    }
   } else {
     for (std::size_t k = 0; k < plan.windows.size(); ++k) {
       auto const& w = plan.windows[k];

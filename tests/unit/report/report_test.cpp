@@ -191,6 +191,38 @@ TEST(ReportFaultTest, EachTargetGetsAStrategyByFaultGrid) {
   EXPECT_EQ(none->text, "-") << "no run of that strategy under that fault";
 }
 
+// Slower, not broken: with a pass row, a cell whose fan-out p99 is over 10x (and 10 ms above) its
+// strategy's there is amber, however well it delivered.
+TEST(ReportFaultTest, ACellFarSlowerThanThePassRowIsDegraded) {
+  auto results = load_results(study);
+  auto& runs = results.front().doc["runs"];
+  nlohmann::json pass_run;
+  for (auto const& r : runs)
+    if (r["case"] == "refuse-upgrade/polling") pass_run = r;
+  ASSERT_FALSE(pass_run.is_null());
+  pass_run["case"] = "pass/polling";
+  pass_run["fault"] = {{"profile", "pass"}, {"schedule", ""}, {"label", "pass"}};
+  pass_run["by_strategy"]["polling"]["latency"]["fanout_corrected"]["p99_us"] = 1000;  // 1 ms
+  runs.push_back(pass_run);
+  auto const html = render_html(results, options{});
+  auto const t = fault_table_of(html, "fallbench");
+  ASSERT_TRUE(t);
+  // latency: p99 125 ms against 1 ms without a fault.
+  std::string const latency_row = "&lt;script&gt;alert(&quot;fault&quot;)&lt;/script&gt; latency 50 ms &amp; more";
+  auto const* slow = t->at(latency_row, "polling");
+  ASSERT_TRUE(slow);
+  EXPECT_EQ(slow->grade_class, "g2") << slow->text;
+  EXPECT_NE(slow->text.find("fan-out p99 125\u00D7 the pass row&#39;s"), std::string::npos) << slow->text;
+  // refuse-upgrade: 9.5 ms, under 10x the pass row's: still green.
+  auto const* near = t->at("refuse-upgrade", "polling");
+  ASSERT_TRUE(near);
+  EXPECT_EQ(near->grade_class, "g1") << near->text;
+  // Strategies without a pass-row cell are not compared.
+  auto const* other = t->at(latency_row, "websocket");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->text.find("the pass row"), std::string::npos) << other->text;
+}
+
 TEST(ReportFaultTest, GridCellsAreGradedFromTheRun) {
   auto const html = render_html(load_results(study), options{});
   auto const t = fault_table_of(html, "fallbench");

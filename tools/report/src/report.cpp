@@ -934,6 +934,30 @@ std::vector<fault_grid> fault_grids(json const& doc) {
       row->cells[strategy].emplace_back(run, fault_cell_of(*run, strategy, st));
     }
   }
+  // Slower, not broken: a cell whose fan-out p99 is over 10x (and 10 ms above) its strategy's in the
+  // target's pass row is degraded - the grid grades latency as well as delivery.
+  auto const p99_of = [](json const& run, std::string const& strategy) {
+    return ms(at(at(run, "by_strategy")[strategy], "latency.fanout_corrected"), "p99_us");
+  };
+  for (auto& g : out) {
+    auto const pass = std::find_if(g.rows.begin(), g.rows.end(), [](fault_row const& r) { return r.key == "pass"; });
+    if (pass == g.rows.end()) continue;
+    for (auto& row : g.rows) {
+      if (&row == &*pass) continue;
+      for (auto& [strategy, cell_runs] : row.cells) {
+        auto const base_it = pass->cells.find(strategy);
+        if (base_it == pass->cells.end() || base_it->second.empty()) continue;
+        double const base = p99_of(*base_it->second.front().first, strategy);
+        for (auto& [run, cell] : cell_runs) {
+          double const p99 = p99_of(*run, strategy);
+          if (base <= 0 || p99 <= 10 * base || p99 - base <= 10) continue;
+          cell.why.emplace_back(1, "fan-out p99 " + number(p99 / base) + "\u00D7 the pass row's");
+          std::stable_sort(cell.why.begin(), cell.why.end(), [](auto const& a, auto const& b) { return a.first > b.first; });
+          cell.grade = std::max(cell.grade, 1);
+        }
+      }
+    }
+  }
   auto const rank = [](std::string const& s) {
     return static_cast<std::size_t>(std::find(strategy_order.begin(), strategy_order.end(), s) - strategy_order.begin());
   };
@@ -984,7 +1008,8 @@ constexpr char const* fault_grid_caption =
     "duplicated, reordered, missed (sent while the receiver was disconnected), skipped (due while the sender was "
     "disconnected); deliveries/s before, during and after the fault; time to recover a lost session p50; the most "
     "frequent error. Green: it worked. Amber (degraded): it worked, but lost, missed or skipped chats during the "
-    "fault, fell back, never upgraded, reconnected, had errors, or the run was not a valid measurement. Red (fail): "
+    "fault, fell back, never upgraded, reconnected, had errors, had a fan-out p99 over 10\u00D7 (and 10 ms above) its "
+    "strategy's in the pass row, or the run was not a valid measurement. Red (fail): "
     "no session connected, nothing delivered while chats were due, anything duplicated or reordered, or chats lost "
     "outside the fault (before it or after recovery). -: no run.";
 
@@ -1028,7 +1053,7 @@ std::string markdown_fault_grids(json const& doc) {
   m << "\n#### Strategy by fault\n\n"
     << "Per target, a row per fault and a column per strategy; one run per cell. \u2705 pass \u00B7 \u26A0\uFE0F "
        "degraded (it worked, but with loss, missed or skipped chats during the fault, a fallback, no upgrade, "
-       "reconnections, errors or a run not valid) \u00B7 \u274C fail (nothing connected or delivered, duplicates, "
+       "reconnections, errors, a fan-out p99 over 10\u00D7 the pass row's or a run not valid) \u00B7 \u274C fail (nothing connected or delivered, duplicates, "
        "reordering, or loss outside the fault).\n";
   for (auto const& g : grids) {
     m << "\n**" << md(g.target) << "**\n\n| fault |";

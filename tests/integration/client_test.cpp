@@ -20,9 +20,9 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <atomic>
 #include <filesystem>
 #include <condition_variable>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -348,28 +348,42 @@ TEST(ClientPollingTest, AKeepAliveConnectionClosedWhileIdleIsReplacedNotFatal) {
     poller->emit("join", room_r1);
   });
   ASSERT_TRUE(poller_seen.wait([&] { return poller_seen.count("join") >= 1; })) << timeline(*poller);
-  // The talker chats every 40 ms on its own timer; the poller once every 300 ms, three times.
-  std::atomic<bool> talking{true};
-  std::thread chatter([&] {
-    while (talking) {
-      thread.run([&] { talker->emit("chat", R"({"room":"r1","name":"talker","msg":"keep the poll busy"})"); });
-      std::this_thread::sleep_for(40ms);
-    }
-  });
-  for (int i = 0; i < 3; ++i) {
-    std::this_thread::sleep_for(300ms);
-    thread.run([&, i] {
-      poller->emit("chat", R"({"room":"r1","name":"cpp","msg":"after an idle cut )" + std::to_string(i) + R"("})",
-                   [&](error_code ec, std::string_view args) {
+  // On the client thread's timers: the talker chats every 40 ms until the poller has its three acks;
+  // the poller chats every 300 ms (its POST connection idles 300 ms between chats: cut at 100 ms).
+  net::steady_timer talk_timer(thread.executor()), poll_timer(thread.executor());
+  bool done = false;  // client thread only
+  std::function<void()> talk = [&] {
+    if (done) return;
+    talker->emit("chat", R"({"room":"r1","name":"talker","msg":"keep the poll busy"})");
+    talk_timer.expires_after(40ms);
+    talk_timer.async_wait([&](boost::system::error_code ec) {
+      if (!ec) talk();
+    });
+  };
+  int poller_chats = 0;
+  std::function<void()> poll_chat = [&] {
+    poll_timer.expires_after(300ms);
+    poll_timer.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      poller->emit("chat", R"({"room":"r1","name":"cpp","msg":"after an idle cut )" + std::to_string(poller_chats) + R"("})",
+                   [&](error_code ack_ec, std::string_view args) {
                      std::lock_guard lock(poller_seen.mutex);
-                     poller_seen.acks.push_back(ec ? "error: " + ec.message() : std::string(args));
+                     poller_seen.acks.push_back(ack_ec ? "error: " + ack_ec.message() : std::string(args));
                      poller_seen.changed.notify_all();
                    });
+      if (++poller_chats < 3) poll_chat();
     });
-  }
+  };
+  thread.run([&] {
+    talk();
+    poll_chat();
+  });
   bool const acked = poller_seen.wait([&] { return poller_seen.acks.size() == 3; });
-  talking = false;
-  chatter.join();
+  thread.run([&] {
+    done = true;
+    talk_timer.cancel();
+    poll_timer.cancel();
+  });
   ASSERT_TRUE(acked) << timeline(*poller);
   {
     std::lock_guard lock(poller_seen.mutex);  // released before the client thread runs again

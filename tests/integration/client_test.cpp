@@ -757,5 +757,53 @@ TEST(ClientReconnectTest, ReconnectsAfterAbruptCloseAndConnectsAgain) {
   });
 }
 
+// The fallback strategy's decision, without a race: the first WebSocket session gets its open packet
+// and is cut before the namespace connects (as a middlebox that kills upgraded connections at once
+// does); the reconnection must start on polling, naming why, instead of trying WebSocket again.
+TEST(ClientReconnectTest, FallbackReconnectsOnPollingAfterAWebSocketLostBeforeItsNamespace) {
+  auto const cut_after_open = [](fake_server::ws& s) {
+    fake_server::write(s, fake_server::open_packet());
+    s.next_layer().close();
+  };
+  // A second WebSocket session would connect: the client must not try it.
+  auto const would_connect = [](fake_server::ws& s) {
+    fake_server::write(s, fake_server::open_packet());
+    fake_server::expect(s, "40");
+    fake_server::write(s, R"(40{"sid":"b"})");
+    fake_server::drain(s);
+  };
+  fake_server fake({cut_after_open, would_connect});
+  client_thread thread;
+  observer seen;
+  std::shared_ptr<client> c;
+  thread.run([&] {
+    auto o = options_for(fake.port(), strategy::fallback);
+    o.reconnect = true;
+    o.reconnect_delay = 20ms;
+    o.reconnect_delay_max = 50ms;
+    o.seed = 7;
+    c = client::create(thread.executor(), o);
+    seen.attach(*c);
+    c->connect();
+  });
+  ASSERT_TRUE(seen.wait([&] {
+    return std::count(seen.transitions.begin(), seen.transitions.end(), client_event::connecting) >= 2 &&
+           std::count(seen.transitions.begin(), seen.transitions.end(), client_event::disconnected) >= 2;
+  })) << timeline(*c);
+  thread.run([&] {
+    auto const& t = c->transitions();
+    auto const second = std::find_if(std::next(std::find_if(t.begin(), t.end(), [](auto const& x) {
+                                       return x.event == client_event::connecting;
+                                     })),
+                                     t.end(), [](auto const& x) { return x.event == client_event::connecting; });
+    ASSERT_NE(second, t.end()) << timeline(*c);
+    ASSERT_NE(std::next(second), t.end()) << timeline(*c);
+    EXPECT_EQ(std::next(second)->event, client_event::fell_back) << timeline(*c);
+    EXPECT_NE(std::next(second)->detail.find("before the namespace connected"), std::string::npos) << timeline(*c);
+    EXPECT_EQ(seen.connects, 0) << "the second session went to polling, which this fake cannot serve";
+    c->close();
+  });
+}
+
 }  // namespace
 }  // namespace fallbench::integration

@@ -1,6 +1,7 @@
 // The reference peer, tools/peers/socketio-node (the chat protocol on the official socket.io server),
-// driven by the official socket.io-client through the behaviours the interop suite checks against
-// `fallbench serve` (socketio_client.test.js), plus its command line and /metrics. When FALLBENCH_BIN
+// driven by the official socket.io-client through the shared chat suite (chat_suite.js, also run
+// against `fallbench serve` by socketio_client.test.js), plus its error strings, its command line and
+// /metrics. When FALLBENCH_BIN
 // names our server, one scripted session is also run against both and must give the same acks,
 // the same deliveries and the same /metrics `chat` counters.
 //
@@ -10,7 +11,7 @@
 // Every wait is bounded (harness.js), every test has a timeout, and a watchdog ends the process
 // before ctest's own TIMEOUT. Loopback only, ports picked by the servers (--port 0).
 
-import { after, afterEach, before, describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -24,43 +25,14 @@ import {
   barrier,
   join,
   nextEvent,
-  raceTimeout,
   record,
   startPeer,
   startServer,
   uniqueRoom,
-  upgraded,
 } from "./harness.js";
+import { SUITE_DEADLINE_MS, TEST_TIMEOUT_MS, chatSuite, installWatchdog, joinChatEcho } from "./chat_suite.js";
 
-const TEST_TIMEOUT_MS = 30000;
-// Below the ctest TIMEOUT (120 s), so servers are killed by us, with a message, not by ctest.
-const SUITE_DEADLINE_MS = 110000;
-
-const watchdog = setTimeout(() => {
-  process.stderr.write(`peer: suite deadline of ${SUITE_DEADLINE_MS} ms exceeded, aborting\n`);
-  process.exit(2);
-}, SUITE_DEADLINE_MS);
-watchdog.unref();
-
-const range = (n) => Array.from({ length: n }, (_, i) => i);
-const pause = (ms) => new Promise((res) => setTimeout(res, ms));
-
-/** Asserts that a chat payload carries the given fields (the server may pass extra ones through). */
-function assertChat(payload, expected) {
-  for (const [key, value] of Object.entries(expected)) {
-    assert.deepEqual(payload?.[key], value, `chat field '${key}' in ${JSON.stringify(payload)}`);
-  }
-}
-
-/** Join a fresh room, chat with an ack, and receive the own chat back. */
-async function joinChatEcho(socket, label) {
-  const room = uniqueRoom(label);
-  await join(socket, room, "alice");
-  const echoed = nextEvent(socket, "chat", (p) => p?.room === room);
-  const ack = await ackedEmit(socket, "chat", { room, name: "alice", msg: `hello over ${label}` });
-  assert.deepEqual(ack, { ok: true });
-  assertChat(await echoed, { room, name: "alice", msg: `hello over ${label}` });
-}
+installWatchdog("peer");
 
 /** GET url + path, bounded; resolves to { status, headers, text }. */
 async function get(url, path, headers = {}) {
@@ -90,66 +62,9 @@ function runPeer(args, ms = 10000) {
   });
 }
 
-describe("reference peer with the official socket.io-client", { timeout: SUITE_DEADLINE_MS }, () => {
-  let server;
-  let pool;
-
-  before(async () => {
-    server = await startPeer();
-    pool = new ClientPool(server.url);
-  }, { timeout: 15000 });
-
-  afterEach(() => {
-    pool?.closeAll();
-  });
-
-  after(async () => {
-    pool?.closeAll();
-    await server?.stop();
-  });
-
-  test("polling only: connect, join, chat with ack, own chat received", { timeout: TEST_TIMEOUT_MS }, async () => {
-    const socket = await pool.connect({ transports: ["polling"] });
-    assert.equal(socket.io.engine.transport.name, "polling");
-    await joinChatEcho(socket, "polling");
-    assert.equal(socket.io.engine.transport.name, "polling");
-  });
-
-  test("WebSocket only: connect, join, chat with ack, own chat received", { timeout: TEST_TIMEOUT_MS }, async () => {
-    const socket = await pool.connect({ transports: ["websocket"] });
-    assert.equal(socket.io.engine.transport.name, "websocket");
-    await joinChatEcho(socket, "websocket");
-  });
-
-  test("default transports: opens on polling and upgrades to WebSocket", { timeout: TEST_TIMEOUT_MS }, async () => {
-    const socket = await pool.connect();
-    await upgraded(socket);
-    assert.equal(socket.io.engine.transport.name, "websocket");
-    await joinChatEcho(socket, "upgraded");
-  });
-
-  test("rooms are isolated: a chat reaches its room's members only", { timeout: TEST_TIMEOUT_MS }, async () => {
-    const r1 = uniqueRoom("r1");
-    const r2 = uniqueRoom("r2");
-    const [a, b, c] = await Promise.all([pool.connect(), pool.connect(), pool.connect()]);
-    await join(a, r1, "a");
-    await join(b, r1, "b");
-    await join(c, r2, "c");
-    const seenByC = record(c, "chat");
-
-    const toA = nextEvent(a, "chat", (p) => p?.room === r1 && p?.msg === "for r1");
-    const toB = nextEvent(b, "chat", (p) => p?.room === r1 && p?.msg === "for r1");
-    const ack = await ackedEmit(a, "chat", { room: r1, name: "a", msg: "for r1" });
-    assert.deepEqual(ack, { ok: true });
-    assertChat(await toA, { room: r1, name: "a", msg: "for r1" });
-    assertChat(await toB, { room: r1, name: "a", msg: "for r1" });
-
-    await barrier(c, r2, "c");
-    assert.deepEqual(seenByC.filter((p) => p?.room !== r2), [], "C (room r2) received chats of another room");
-  });
-
+chatSuite("reference peer with the official socket.io-client", () => startPeer(), (ctx) => {
   test("acks: negative, with our server's error strings, for a room not joined and malformed chats", { timeout: TEST_TIMEOUT_MS }, async () => {
-    const socket = await pool.connect({ transports: ["websocket"] });
+    const socket = await ctx.pool.connect({ transports: ["websocket"] });
     const mine = uniqueRoom("mine");
     const other = uniqueRoom("other");
     await join(socket, mine, "alice");
@@ -185,7 +100,7 @@ describe("reference peer with the official socket.io-client", { timeout: SUITE_D
   });
 
   test("unknown fields pass through join, chat and leave untouched", { timeout: TEST_TIMEOUT_MS }, async () => {
-    const socket = await pool.connect({ transports: ["websocket"] });
+    const socket = await ctx.pool.connect({ transports: ["websocket"] });
     const room = uniqueRoom("fields");
     const tags = { sender: "s-1", seq: 7, sent_at: 1234.5, nested: { a: [1, "two", null] } };
 
@@ -203,14 +118,14 @@ describe("reference peer with the official socket.io-client", { timeout: SUITE_D
   });
 
   test("unknown events and invalid join/leave are ignored, never a crash", { timeout: TEST_TIMEOUT_MS }, async () => {
-    const socket = await pool.connect({ transports: ["websocket"] });
+    const socket = await ctx.pool.connect({ transports: ["websocket"] });
     const room = uniqueRoom("junk");
     await join(socket, room, "alice");
     const seen = { join: record(socket, "join"), leave: record(socket, "leave") };
-    const m0 = (await metrics(server.url)).chat;
+    const m0 = (await metrics(ctx.server.url)).chat;
 
     assert.deepEqual(await ackedEmit(socket, "bogus", { x: 1 }), { ok: false, error: "unknown event" });
-    // "error" is no reserved name for the client; with no listener, Node would throw it on the server.
+    // "error" is no reserved name for the client; with no listener, Node would throw it on the ctx.server.
     assert.deepEqual(await ackedEmit(socket, "error", { x: 1 }), { ok: false, error: "unknown event" });
     socket.emit("bogus"); // no ack asked: counted only
     // As our server: an ignored join or leave answers a negative ack when one is asked for.
@@ -226,144 +141,15 @@ describe("reference peer with the official socket.io-client", { timeout: SUITE_D
     await barrier(socket, room, "alice");
     assert.deepEqual(seen, { join: [], leave: [] }, "an ignored join or leave was delivered");
     assert.equal(socket.connected, true);
-    const m1 = (await metrics(server.url)).chat;
+    const m1 = (await metrics(ctx.server.url)).chat;
     assert.equal(m1.invalid_events - m0.invalid_events, 3 + 5 + 2);
     assert.equal(m1.rejected_chats, m0.rejected_chats);
     assert.equal(m1.joins - m0.joins, 0);
     assert.equal(m1.leaves - m0.leaves, 0);
   });
 
-  test("leave: the leaver gets the leave event and no further chats", { timeout: TEST_TIMEOUT_MS }, async () => {
-    const room = uniqueRoom("leave");
-    const [a, b] = await Promise.all([pool.connect(), pool.connect()]);
-    await join(a, room, "a");
-    await join(b, room, "b");
-
-    const beforeAtB = nextEvent(b, "chat", (p) => p?.room === room && p?.msg === "before");
-    assert.deepEqual(await ackedEmit(a, "chat", { room, name: "a", msg: "before" }), { ok: true });
-    await beforeAtB;
-
-    const leaveAtA = nextEvent(a, "leave", (p) => p?.room === room && p?.name === "b");
-    const leaveAtB = nextEvent(b, "leave", (p) => p?.room === room && p?.name === "b");
-    b.emit("leave", { room, name: "b" });
-    await Promise.all([leaveAtA, leaveAtB]);
-    assert.equal(b.connected, true, "the room-form leave must not disconnect");
-
-    const seenByB = record(b, "chat");
-    const afterAtA = nextEvent(a, "chat", (p) => p?.room === room && p?.msg === "after");
-    assert.deepEqual(await ackedEmit(a, "chat", { room, name: "a", msg: "after" }), { ok: true });
-    await afterAtA;
-    assert.deepEqual(await ackedEmit(b, "chat", { room, name: "b", msg: "gone" }), {
-      ok: false,
-      error: "not a member of room",
-    });
-
-    const own = uniqueRoom("b-alone");
-    await join(b, own, "b");
-    await barrier(b, own, "b");
-    assert.deepEqual(seenByB.filter((p) => p?.room === room), [], "B received a chat of the room it had left");
-  });
-
-  test("legacy form: string join/leave and {name, msg} chat go to everyone; leave disconnects", { timeout: TEST_TIMEOUT_MS }, async () => {
-    const [l1, l2] = await Promise.all([pool.connect(), pool.connect()]);
-
-    const joinedAt = (s, name) => nextEvent(s, "join", (p) => p === name);
-    let seen = [joinedAt(l1, "alice"), joinedAt(l2, "alice")];
-    l1.emit("join", "alice");
-    await Promise.all(seen);
-
-    seen = [joinedAt(l1, "bob"), joinedAt(l2, "bob")];
-    l2.emit("join", "bob");
-    await Promise.all(seen);
-
-    const chatAt = (s) => nextEvent(s, "chat", (p) => p?.name === "alice" && p?.msg === "hi, legacy");
-    seen = [chatAt(l1), chatAt(l2)];
-    assert.deepEqual(await ackedEmit(l1, "chat", { name: "alice", msg: "hi, legacy" }), { ok: true });
-    for (const payload of await Promise.all(seen)) {
-      assert.deepEqual(payload, { name: "alice", msg: "hi, legacy" }, "the legacy chat goes out as sent");
-    }
-
-    const disconnected = nextEvent(l1, "disconnect");
-    const leaveEvents = record(l1, "leave");
-    seen = [nextEvent(l2, "leave", (p) => p === "alice")];
-    l1.emit("leave", "alice");
-    await Promise.all(seen);
-    assert.equal(await disconnected, "io server disconnect");
-    assert.deepEqual(leaveEvents, ["alice"], "the leaver gets its own leave before the disconnect");
-    assert.equal(l2.connected, true, "only the leaver is disconnected");
-  });
-
-  test("burst across the upgrade: every chat delivered once, in order per sender", { timeout: 60000 }, async (t) => {
-    const SENDERS = 4;
-    const PER_SENDER = 60;
-    const TOTAL = SENDERS * PER_SENDER;
-    const room = uniqueRoom("burst");
-    const names = range(SENDERS).map((i) => `sender-${i}`);
-
-    const deliveries = (socket) => {
-      const bySender = new Map(names.map((n) => [n, []]));
-      socket.on("chat", (p) => {
-        if (p?.room === room && bySender.has(p?.sender)) bySender.get(p.sender).push(p.seq);
-      });
-      return bySender;
-    };
-
-    const receiver = await pool.connect({ transports: ["websocket"] });
-    await join(receiver, room, "receiver");
-    const atReceiver = deliveries(receiver);
-    let allIn;
-    const allReceived = new Promise((res) => (allIn = res));
-    receiver.on("chat", () => {
-      const n = [...atReceiver.values()].reduce((sum, seqs) => sum + seqs.length, 0);
-      if (n >= TOTAL) allIn();
-    });
-
-    // Each sender opens on polling and emits its join and chats one per event-loop turn, so they
-    // leave before, during and after its upgrade.
-    const atSenders = new Map();
-    const sendAll = async (name) => {
-      const { socket, connected } = pool.open();
-      atSenders.set(name, deliveries(socket));
-      let upgradedYet = false;
-      socket.io.engine.once("upgrade", () => (upgradedYet = true));
-      let beforeUpgrade = 0;
-      socket.emit("join", { room, name });
-      const acks = [];
-      for (const seq of range(PER_SENDER)) {
-        if (!upgradedYet) beforeUpgrade += 1;
-        acks.push(ackedEmit(socket, "chat", { room, name, msg: `m${seq}`, sender: name, seq }, 20000));
-        await pause(1);
-      }
-      await connected;
-      const results = await Promise.all(acks);
-      results.forEach((ack, seq) => assert.deepEqual(ack, { ok: true }, `${name} chat ${seq}`));
-      await upgraded(socket);
-      assert.equal(socket.io.engine.transport.name, "websocket", `${name} did not end on WebSocket`);
-      return beforeUpgrade;
-    };
-    const sentBeforeUpgrade = await Promise.all(names.map(sendAll));
-    t.diagnostic(`chats emitted before each sender's upgrade: ${sentBeforeUpgrade.join(", ")} of ${PER_SENDER}`);
-
-    try {
-      await raceTimeout(allReceived, 20000, `${TOTAL} chats at the receiver`);
-    } catch (err) {
-      const counts = [...atReceiver].map(([s, seqs]) => `${s}: ${seqs.length}`).join(", ");
-      throw new Error(`${err.message}; received ${counts}`);
-    }
-    await barrier(receiver, room, "receiver");
-    for (const [sender, seqs] of atReceiver) {
-      assert.deepEqual(seqs, range(PER_SENDER), `receiver: deliveries from ${sender}`);
-    }
-    for (const [name, bySender] of atSenders) {
-      for (const [sender, seqs] of bySender) {
-        const first = sender === name ? 0 : (seqs[0] ?? PER_SENDER);
-        assert.deepEqual(seqs, range(PER_SENDER - first).map((i) => first + i), `${name}: deliveries from ${sender}`);
-      }
-    }
-  });
-
   test("GET /metrics: the chat counters of `fallbench serve` and the process figures", { timeout: TEST_TIMEOUT_MS }, async () => {
-    const m = await metrics(server.url);
+    const m = await metrics(ctx.server.url);
     assert.deepEqual(
       Object.keys(m.chat).sort(),
       ["chats", "deliveries", "invalid_events", "joins", "leaves", "rejected_chats", "rooms"],
@@ -376,22 +162,23 @@ describe("reference peer with the official socket.io-client", { timeout: SUITE_D
       assert.ok(Number.isInteger(value) && value > 0, `process.${key} = ${value}`);
     }
     assert.equal(m.peer?.implementation, "socket.io");
-    assert.equal((await get(server.url, "/metrics?x=1")).status, 200);
-    assert.equal((await get(server.url, "/nothing-here")).status, 404);
+    assert.equal((await get(ctx.server.url, "/metrics?x=1")).status, 200);
+    assert.equal((await get(ctx.server.url, "/nothing-here")).status, 404);
   });
 
   test("stops cleanly on SIGTERM, disconnecting its clients", { timeout: TEST_TIMEOUT_MS }, async () => {
-    const socket = await pool.connect({ transports: ["websocket"] });
+    const socket = await ctx.pool.connect({ transports: ["websocket"] });
     const disconnected = nextEvent(socket, "disconnect");
-    assert.equal(server.child.exitCode, null, `the peer exited during the tests (code ${server.child.exitCode})`);
-    assert.equal(server.child.signalCode, null, `the peer was killed during the tests (${server.child.signalCode})`);
-    const { code, signal } = await server.stop(5000);
+    assert.equal(ctx.server.child.exitCode, null, `the peer exited during the tests (code ${ctx.server.child.exitCode})`);
+    assert.equal(ctx.server.child.signalCode, null, `the peer was killed during the tests (${ctx.server.child.signalCode})`);
+    const { code, signal } = await ctx.server.stop(5000);
     assert.equal(signal, null, `the peer did not exit by itself within 5 s of SIGTERM (${signal})`);
     assert.equal(code, 0, "exit code after SIGTERM");
     // socket.io 4.8's io.close() closes the engine sockets without a Socket.IO DISCONNECT packet.
     assert.match(await disconnected, /^(transport close|io server disconnect)$/);
   });
 });
+
 
 // ---- One scripted session, the same traffic against a fresh server; the transcript must match. ----
 

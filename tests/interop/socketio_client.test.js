@@ -1,5 +1,7 @@
 // Interop: the official socket.io-client (npm, pinned in package-lock.json) against `fallbench serve`,
-// over each transport strategy, speaking the chat protocol of shared/DESIGN.md section 3.
+// over each transport strategy, speaking the chat protocol of shared/DESIGN.md section 3: the shared
+// chat suite (chat_suite.js, also run against the reference peer by peer.test.js) and what is
+// particular to our server.
 //
 //   FALLBENCH_BIN=build/ci/fallbench node --test tests/interop/     (what ctest runs)
 //   node tests/interop/socketio_client.test.js build/ci/fallbench    (the same, by hand)
@@ -7,116 +9,16 @@
 // Every wait is bounded (harness.js), every test has a timeout, and a watchdog ends the process
 // before ctest's own TIMEOUT, so a broken server fails the suite instead of hanging it.
 
-import { after, afterEach, before, describe, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  ClientPool,
-  ackedEmit,
-  barrier,
-  join,
-  nextEvent,
-  raceTimeout,
-  record,
-  serverBinary,
-  startServer,
-  uniqueRoom,
-  upgraded,
-} from "./harness.js";
+import { ackedEmit, barrier, join, record, serverBinary, startServer, uniqueRoom } from "./harness.js";
+import { TEST_TIMEOUT_MS, chatSuite, installWatchdog } from "./chat_suite.js";
 
-const TEST_TIMEOUT_MS = 30000;
-// Below the ctest TIMEOUT (120 s), so the server is killed by us, with a message, not by ctest.
-const SUITE_DEADLINE_MS = 110000;
+installWatchdog("interop");
 
-const watchdog = setTimeout(() => {
-  process.stderr.write(`interop: suite deadline of ${SUITE_DEADLINE_MS} ms exceeded, aborting\n`);
-  process.exit(2);
-}, SUITE_DEADLINE_MS);
-watchdog.unref();
-
-const range = (n) => Array.from({ length: n }, (_, i) => i);
-const pause = (ms) => new Promise((res) => setTimeout(res, ms));
-
-/** Asserts that a chat payload carries the given fields (the server may pass extra ones through). */
-function assertChat(payload, expected) {
-  for (const [key, value] of Object.entries(expected)) {
-    assert.deepEqual(payload?.[key], value, `chat field '${key}' in ${JSON.stringify(payload)}`);
-  }
-}
-
-/** Join a fresh room, chat with an ack, and receive the own chat back. */
-async function joinChatEcho(socket, label) {
-  const room = uniqueRoom(label);
-  await join(socket, room, "alice");
-  const echoed = nextEvent(socket, "chat", (p) => p?.room === room);
-  const ack = await ackedEmit(socket, "chat", { room, name: "alice", msg: `hello over ${label}` });
-  assert.deepEqual(ack, { ok: true });
-  assertChat(await echoed, { room, name: "alice", msg: `hello over ${label}` });
-}
-
-describe("fallbench serve with the official socket.io-client", { timeout: SUITE_DEADLINE_MS }, () => {
-  let server;
-  let pool;
-
-  before(async () => {
-    server = await startServer(serverBinary());
-    pool = new ClientPool(server.url);
-  }, { timeout: 15000 });
-
-  afterEach(() => {
-    pool?.closeAll();
-  });
-
-  after(async () => {
-    pool?.closeAll();
-    await server?.stop();
-  });
-
-  test("polling only: connect, join, chat with ack, own chat received", { timeout: TEST_TIMEOUT_MS }, async () => {
-    const socket = await pool.connect({ transports: ["polling"] });
-    assert.equal(socket.io.engine.transport.name, "polling");
-    await joinChatEcho(socket, "polling");
-    assert.equal(socket.io.engine.transport.name, "polling");
-  });
-
-  test("WebSocket only: connect, join, chat with ack, own chat received", { timeout: TEST_TIMEOUT_MS }, async () => {
-    const socket = await pool.connect({ transports: ["websocket"] });
-    assert.equal(socket.io.engine.transport.name, "websocket");
-    await joinChatEcho(socket, "websocket");
-  });
-
-  test("default transports: opens on polling and upgrades to WebSocket", { timeout: TEST_TIMEOUT_MS }, async () => {
-    const socket = await pool.connect();
-    await upgraded(socket);
-    assert.equal(socket.io.engine.transport.name, "websocket");
-    await joinChatEcho(socket, "upgraded");
-  });
-
-  test("rooms are isolated: a chat reaches its room's members only", { timeout: TEST_TIMEOUT_MS }, async () => {
-    const r1 = uniqueRoom("r1");
-    const r2 = uniqueRoom("r2");
-    const [a, b, c] = await Promise.all([pool.connect(), pool.connect(), pool.connect()]);
-    await join(a, r1, "a");
-    await join(b, r1, "b");
-    await join(c, r2, "c");
-    const seenByC = record(c, "chat");
-
-    const toA = nextEvent(a, "chat", (p) => p?.room === r1 && p?.msg === "for r1");
-    const toB = nextEvent(b, "chat", (p) => p?.room === r1 && p?.msg === "for r1");
-    const ack = await ackedEmit(a, "chat", { room: r1, name: "a", msg: "for r1" });
-    assert.deepEqual(ack, { ok: true });
-    assertChat(await toA, { room: r1, name: "a", msg: "for r1" });
-    assertChat(await toB, { room: r1, name: "a", msg: "for r1" });
-
-    await barrier(c, r2, "c");
-    assert.deepEqual(
-      seenByC.filter((p) => p?.room !== r2),
-      [],
-      "C (room r2) received chats of another room",
-    );
-  });
-
+chatSuite("fallbench serve with the official socket.io-client", () => startServer(serverBinary()), (ctx) => {
   test("acks: negative for a room not joined and for a malformed chat", { timeout: TEST_TIMEOUT_MS }, async () => {
-    const socket = await pool.connect({ transports: ["websocket"] });
+    const socket = await ctx.pool.connect({ transports: ["websocket"] });
     const mine = uniqueRoom("mine");
     const other = uniqueRoom("other");
     await join(socket, mine, "alice");
@@ -139,148 +41,11 @@ describe("fallbench serve with the official socket.io-client", { timeout: SUITE_
     );
   });
 
-  test("leave: the leaver gets the leave event and no further chats", { timeout: TEST_TIMEOUT_MS }, async () => {
-    const room = uniqueRoom("leave");
-    const [a, b] = await Promise.all([pool.connect(), pool.connect()]);
-    await join(a, room, "a");
-    await join(b, room, "b");
-
-    const beforeAtB = nextEvent(b, "chat", (p) => p?.room === room && p?.msg === "before");
-    assert.deepEqual(await ackedEmit(a, "chat", { room, name: "a", msg: "before" }), { ok: true });
-    await beforeAtB;
-
-    const leaveAtA = nextEvent(a, "leave", (p) => p?.room === room && p?.name === "b");
-    const leaveAtB = nextEvent(b, "leave", (p) => p?.room === room && p?.name === "b");
-    b.emit("leave", { room, name: "b" });
-    await Promise.all([leaveAtA, leaveAtB]);
-    assert.equal(b.connected, true, "the room-form leave must not disconnect");
-
-    const seenByB = record(b, "chat");
-    const afterAtA = nextEvent(a, "chat", (p) => p?.room === room && p?.msg === "after");
-    assert.deepEqual(await ackedEmit(a, "chat", { room, name: "a", msg: "after" }), { ok: true });
-    await afterAtA;
-
-    const own = uniqueRoom("b-alone");
-    await join(b, own, "b");
-    await barrier(b, own, "b");
-    assert.deepEqual(
-      seenByB.filter((p) => p?.room === room),
-      [],
-      "B received a chat of the room it had left",
-    );
-  });
-
-  test("legacy form: string join/leave and {name, msg} chat go to everyone; leave disconnects", { timeout: TEST_TIMEOUT_MS }, async () => {
-    const [l1, l2] = await Promise.all([pool.connect(), pool.connect()]);
-
-    const joinedAt = (s, name) => nextEvent(s, "join", (p) => p === name);
-    let seen = [joinedAt(l1, "alice"), joinedAt(l2, "alice")];
-    l1.emit("join", "alice");
-    await Promise.all(seen);
-
-    seen = [joinedAt(l1, "bob"), joinedAt(l2, "bob")];
-    l2.emit("join", "bob");
-    await Promise.all(seen);
-
-    const chatAt = (s) =>
-      nextEvent(s, "chat", (p) => p?.name === "alice" && p?.msg === "hi, legacy");
-    seen = [chatAt(l1), chatAt(l2)];
-    l1.emit("chat", { name: "alice", msg: "hi, legacy" });
-    for (const payload of await Promise.all(seen)) {
-      assert.equal("room" in payload, false, `legacy chat grew a room: ${JSON.stringify(payload)}`);
-    }
-
-    const disconnected = nextEvent(l1, "disconnect");
-    const leaveEvents = record(l1, "leave");
-    seen = [nextEvent(l2, "leave", (p) => p === "alice")];
-    l1.emit("leave", "alice");
-    await Promise.all(seen);
-    assert.equal(await disconnected, "io server disconnect");
-    assert.deepEqual(leaveEvents, ["alice"], "the leaver gets its own leave before the disconnect");
-    assert.equal(l2.connected, true, "only the leaver is disconnected");
-  });
-
-  test("burst across the upgrade: every chat delivered once, in order per sender", { timeout: 60000 }, async (t) => {
-    const SENDERS = 4;
-    const PER_SENDER = 60;
-    const TOTAL = SENDERS * PER_SENDER;
-    const room = uniqueRoom("burst");
-    const names = range(SENDERS).map((i) => `sender-${i}`);
-
-    // deliveries(socket) -> Map sender name -> seqs in arrival order, for this room's burst chats.
-    const deliveries = (socket) => {
-      const bySender = new Map(names.map((n) => [n, []]));
-      socket.on("chat", (p) => {
-        if (p?.room === room && bySender.has(p?.sender)) bySender.get(p.sender).push(p.seq);
-      });
-      return bySender;
-    };
-
-    const receiver = await pool.connect({ transports: ["websocket"] });
-    await join(receiver, room, "receiver");
-    const atReceiver = deliveries(receiver);
-    let allIn;
-    const allReceived = new Promise((res) => (allIn = res));
-    receiver.on("chat", () => {
-      const n = [...atReceiver.values()].reduce((sum, seqs) => sum + seqs.length, 0);
-      if (n >= TOTAL) allIn();
-    });
-
-    // Each sender opens on polling (the default) and, without waiting for anything, emits its join
-    // and then its chats one per event-loop turn: the first ones leave on polling right after the
-    // handshake, later ones while the WebSocket probe is in flight, the rest on the WebSocket.
-    const atSenders = new Map();
-    const sendAll = async (name) => {
-      const { socket, connected } = pool.open();
-      atSenders.set(name, deliveries(socket));
-      let upgradedYet = false;
-      socket.io.engine.once("upgrade", () => (upgradedYet = true));
-      let beforeUpgrade = 0;
-      socket.emit("join", { room, name });
-      const acks = [];
-      for (const seq of range(PER_SENDER)) {
-        if (!upgradedYet) beforeUpgrade += 1;
-        acks.push(ackedEmit(socket, "chat", { room, name, msg: `m${seq}`, sender: name, seq }, 20000));
-        await pause(1);
-      }
-      await connected;
-      const results = await Promise.all(acks);
-      results.forEach((ack, seq) => assert.deepEqual(ack, { ok: true }, `${name} chat ${seq}`));
-      await upgraded(socket);
-      assert.equal(socket.io.engine.transport.name, "websocket", `${name} did not end on WebSocket`);
-      return beforeUpgrade;
-    };
-    const sentBeforeUpgrade = await Promise.all(names.map(sendAll));
-    t.diagnostic(`chats emitted before each sender's upgrade: ${sentBeforeUpgrade.join(", ")} of ${PER_SENDER}`);
-
-    try {
-      await raceTimeout(allReceived, 20000, `${TOTAL} chats at the receiver`);
-    } catch (err) {
-      const counts = [...atReceiver].map(([s, seqs]) => `${s}: ${seqs.length}`).join(", ");
-      throw new Error(`${err.message}; received ${counts}`);
-    }
-    // A duplicate or a stray late copy would have been queued before the barrier's echo.
-    await barrier(receiver, room, "receiver");
-    for (const [sender, seqs] of atReceiver) {
-      assert.deepEqual(seqs, range(PER_SENDER), `receiver: deliveries from ${sender}`);
-    }
-
-    // The senders received across their own upgrades too. Each got all of its own chats (it joined
-    // before sending them) and, from each other sender, an unbroken run ending at the last chat:
-    // it is a member from its join on, so nothing after the first delivery may be missing.
-    for (const [name, bySender] of atSenders) {
-      for (const [sender, seqs] of bySender) {
-        const first = sender === name ? 0 : (seqs[0] ?? PER_SENDER);
-        assert.deepEqual(seqs, range(PER_SENDER - first).map((i) => first + i), `${name}: deliveries from ${sender}`);
-      }
-    }
-  });
-
   test("stops cleanly on SIGTERM", { timeout: TEST_TIMEOUT_MS }, async () => {
-    pool.closeAll();
-    assert.equal(server.child.exitCode, null, `the server exited during the tests (code ${server.child.exitCode})`);
-    assert.equal(server.child.signalCode, null, `the server was killed during the tests (${server.child.signalCode})`);
-    const { code, signal } = await server.stop(5000);
+    ctx.pool.closeAll();
+    assert.equal(ctx.server.child.exitCode, null, `the server exited during the tests (code ${ctx.server.child.exitCode})`);
+    assert.equal(ctx.server.child.signalCode, null, `the server was killed during the tests (${ctx.server.child.signalCode})`);
+    const { code, signal } = await ctx.server.stop(5000);
     assert.equal(signal, null, `the server did not exit by itself within 5 s of SIGTERM (${signal})`);
     assert.equal(code, 0, "exit code after SIGTERM");
   });

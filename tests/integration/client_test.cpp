@@ -721,25 +721,20 @@ TEST(ClientHttpErrorTest, PollingHandshakeErrorIsTyped) {
   thread.run([&] { EXPECT_NE(c->transitions().back().detail.find("404"), std::string::npos) << timeline(*c); });
 }
 
-TEST(ClientReconnectTest, ReconnectsAfterAbruptCloseAndConnectsAgain) {
-  auto const first = [](fake_server::ws& s) {
-    fake_server::write(s, fake_server::open_packet());
-    fake_server::expect(s, "40");
-    fake_server::write(s, R"(40{"sid":"a"})");
-    s.next_layer().close();  // the network drops the connection
-  };
-  auto const second = [](fake_server::ws& s) {
-    fake_server::write(s, fake_server::open_packet());
-    fake_server::expect(s, "40");
-    fake_server::write(s, R"(40{"sid":"b"})");
-    fake_server::drain(s);
-  };
-  fake_server fake({first, second});
-  client_thread thread;
-  observer seen;
+/// A scripted session that connects the namespace (sid "b") and then stays, reading.
+void connected_session(fake_server::ws& s) {
+  fake_server::write(s, fake_server::open_packet());
+  fake_server::expect(s, "40");
+  fake_server::write(s, R"(40{"sid":"b"})");
+  fake_server::drain(s);
+}
+
+/// A client of `strat` to `port` that reconnects quickly (20 to 50 ms), created and connected on
+/// `thread` and watched by `seen`.
+std::shared_ptr<client> reconnecting_client(client_thread& thread, observer& seen, unsigned short port, strategy strat) {
   std::shared_ptr<client> c;
   thread.run([&] {
-    auto o = options_for(fake.port(), strategy::websocket);
+    auto o = options_for(port, strat);
     o.reconnect = true;
     o.reconnect_delay = 20ms;
     o.reconnect_delay_max = 50ms;
@@ -748,6 +743,20 @@ TEST(ClientReconnectTest, ReconnectsAfterAbruptCloseAndConnectsAgain) {
     seen.attach(*c);
     c->connect();
   });
+  return c;
+}
+
+TEST(ClientReconnectTest, ReconnectsAfterAbruptCloseAndConnectsAgain) {
+  auto const first = [](fake_server::ws& s) {
+    fake_server::write(s, fake_server::open_packet());
+    fake_server::expect(s, "40");
+    fake_server::write(s, R"(40{"sid":"a"})");
+    s.next_layer().close();  // the network drops the connection
+  };
+  fake_server fake({first, connected_session});
+  client_thread thread;
+  observer seen;
+  auto const c = reconnecting_client(thread, seen, fake.port(), strategy::websocket);
   ASSERT_TRUE(seen.wait([&] { return seen.connects == 2; })) << timeline(*c);
   EXPECT_EQ(seen.disconnects, 1);
   EXPECT_EQ(seen.last_disconnect, client_error::transport_closed);
@@ -766,26 +775,10 @@ TEST(ClientReconnectTest, FallbackReconnectsOnPollingAfterAWebSocketLostBeforeIt
     s.next_layer().close();
   };
   // A second WebSocket session would connect: the client must not try it.
-  auto const would_connect = [](fake_server::ws& s) {
-    fake_server::write(s, fake_server::open_packet());
-    fake_server::expect(s, "40");
-    fake_server::write(s, R"(40{"sid":"b"})");
-    fake_server::drain(s);
-  };
-  fake_server fake({cut_after_open, would_connect});
+  fake_server fake({cut_after_open, connected_session});
   client_thread thread;
   observer seen;
-  std::shared_ptr<client> c;
-  thread.run([&] {
-    auto o = options_for(fake.port(), strategy::fallback);
-    o.reconnect = true;
-    o.reconnect_delay = 20ms;
-    o.reconnect_delay_max = 50ms;
-    o.seed = 7;
-    c = client::create(thread.executor(), o);
-    seen.attach(*c);
-    c->connect();
-  });
+  auto const c = reconnecting_client(thread, seen, fake.port(), strategy::fallback);
   ASSERT_TRUE(seen.wait([&] {
     return std::count(seen.transitions.begin(), seen.transitions.end(), client_event::connecting) >= 2 &&
            std::count(seen.transitions.begin(), seen.transitions.end(), client_event::disconnected) >= 2;

@@ -272,6 +272,21 @@ TEST(ChatProtocolTest, PollingAndWebSocketMembersShareARoom) {
   EXPECT_TRUE(expect_message(w, chat_event("r", "p", "from polling")));
 }
 
+TEST(ChatProtocolTest, APollingChatsCopyAndAckLeaveInOneResponse) {
+  // Corked: what one POST makes the sender's session send goes out together, so the ack costs no
+  // second poll (session_impl::cork).
+  test_server srv;
+  polling_client p(srv.port());
+  ASSERT_TRUE(p.connect());
+  ASSERT_TRUE(p.send(emit_join("r", "p", "1")));
+  ASSERT_EQ(p.poll(), (std::vector<std::string>{join_event("r", "p"), ok_ack("1")}));
+  auto parked = park_poll(srv, p);
+  ASSERT_TRUE(p.send(emit_chat("r", "p", "corked", "2")));
+  auto const res = parked.get();
+  ASSERT_TRUE(res && res->status == 200) << describe(res);
+  EXPECT_EQ(split_payload(res->body), (std::vector<std::string>{chat_event("r", "p", "corked"), ok_ack("2")}));
+}
+
 // ---------------------------------------------------------------------------------------------------
 // The Socket.IO layer around the chat
 

@@ -55,16 +55,6 @@ test_server_config custom_limits() {
   return cfg;
 }
 
-// The number of HTTP requests the server has read, to know that a GET has reached it (and parked).
-std::uint64_t requests_read(test_server& srv) { return srv.engine().stats().http_requests; }
-
-// Start a GET in the background and return once the server has read it: the GET is then parked.
-std::future<httplib::Result> park_poll(test_server& srv, polling_client const& c) {
-  auto const before = requests_read(srv);
-  auto parked = std::async(std::launch::async, [&c] { return c.get(); });
-  EXPECT_TRUE(wait_for_condition([&] { return requests_read(srv) > before; })) << "the GET never reached the server";
-  return parked;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Handshake

@@ -6,6 +6,8 @@
 #include "fallbench/chat/sio_server.hpp"
 #include "fallbench/transport/engine_server.hpp"
 
+#include "test_clients.hpp"
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -16,6 +18,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -127,5 +130,16 @@ class test_server {
   std::vector<std::thread> threads_;
   unsigned short port_ = 0;
 };
+
+/// The number of HTTP requests the server has read, to know that a GET has reached it (and parked).
+inline std::uint64_t requests_read(test_server& srv) { return srv.engine().stats().http_requests; }
+
+/// Start a GET in the background and return once the server has read it: the GET is then parked.
+inline std::future<httplib::Result> park_poll(test_server& srv, polling_client const& c) {
+  auto const before = requests_read(srv);
+  auto parked = std::async(std::launch::async, [&c] { return c.get(); });
+  EXPECT_TRUE(wait_for_condition([&] { return requests_read(srv) > before; })) << "the GET never reached the server";
+  return parked;
+}
 
 }  // namespace fallbench::integration

@@ -5,6 +5,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
@@ -171,7 +172,9 @@ void http_connection::handle_engine(request& req, std::string_view query, sessio
       return;
     }
     // The stream moves to the WebSocket; this connection ends here.
-    std::make_shared<websocket_connection>(state_, std::move(stream_))->run(parser_->release(), std::move(s), handler);
+    std::string early = beast::buffers_to_string(buffer_.data());
+    std::make_shared<websocket_connection>(state_, std::move(stream_))
+        ->run(parser_->release(), std::move(s), handler, std::move(early));
     return;
   }
   if (upgrade) {
@@ -250,9 +253,14 @@ void http_connection::handle_post(request& req, std::shared_ptr<session_impl> co
     send_error(req, 400, bad_request, "Bad request");
     return;
   }
-  for (auto& p : packets) {
-    if (s->closed()) break;
-    s->on_packet(std::move(p));
+  {
+    // What the body's packets make the session send (a chat's own copy, its ack) leaves in one poll
+    // response (session_impl::cork).
+    cork_guard cork(s.get());
+    for (auto& p : packets) {
+      if (s->closed()) break;
+      s->on_packet(std::move(p));
+    }
   }
   s->end_post();
   response res{http::status::ok, req.version()};

@@ -4,6 +4,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
+
 namespace fallbench::transport {
 
 std::string_view to_string(close_reason r) noexcept {
@@ -21,18 +23,55 @@ std::string_view to_string(close_reason r) noexcept {
   return "unknown";
 }
 
-frame frame::message(std::string_view text) {
-  auto bytes = std::make_shared<std::string>();
-  bytes->reserve(text.size() + 1);
-  *bytes += codec::eio::type_char(codec::eio::packet_type::message);
-  *bytes += text;
-  return {std::move(bytes), false};
+namespace {
+
+/// A frame of `size` packet bytes written by `fill`, with its WebSocket header (RFC 6455 5.2: FIN, the
+/// text or binary opcode, no mask, the shortest length form) in the headroom just before them.
+template <class Fill>
+frame make_frame(bool binary, std::size_t size, Fill&& fill) {
+  auto storage = std::make_shared<std::string>(frame::headroom + size, '\0');
+  auto* const bytes = reinterpret_cast<unsigned char*>(storage->data());
+  fill(storage->data() + frame::headroom);
+  std::size_t length_bytes = 0;
+  unsigned char length_code = static_cast<unsigned char>(size);
+  if (size > 0xffff) {
+    length_bytes = 8;
+    length_code = 127;
+  } else if (size >= 126) {
+    length_bytes = 2;
+    length_code = 126;
+  }
+  auto const head = static_cast<std::uint8_t>(frame::headroom - 2 - length_bytes);
+  bytes[head] = static_cast<unsigned char>(0x80 | (binary ? 0x2 : 0x1));
+  bytes[head + 1] = length_code;
+  for (std::size_t i = 0; i < length_bytes; ++i)
+    bytes[head + 2 + i] = static_cast<unsigned char>(static_cast<std::uint64_t>(size) >> (8 * (length_bytes - 1 - i)));
+  return {std::move(storage), head, binary};
 }
 
-frame frame::binary_message(std::string_view bytes) { return {std::make_shared<std::string const>(bytes), true}; }
+}  // namespace
+
+frame frame::message(std::string_view text) { return message({text}); }
+
+frame frame::message(std::initializer_list<std::string_view> parts) {
+  std::size_t size = 1;
+  for (auto const part : parts) size += part.size();
+  return make_frame(false, size, [&](char* out) {
+    *out++ = codec::eio::type_char(codec::eio::packet_type::message);
+    for (auto const part : parts) out = std::copy(part.begin(), part.end(), out);
+  });
+}
+
+frame frame::binary_message(std::string_view bytes) {
+  return make_frame(true, bytes.size(), [&](char* out) { std::copy(bytes.begin(), bytes.end(), out); });
+}
 
 frame frame::of(codec::eio::packet const& p) {
-  return {std::make_shared<std::string const>(codec::eio::encode_frame(p)), p.binary};
+  if (p.binary) return binary_message(p.data);
+  return make_frame(false, 1 + p.data.size(), [&](char* out) {
+    *out++ = codec::eio::type_char(p.type);
+    std::copy(p.data.begin(), p.data.end(), out);
+  });
 }
 
 namespace detail {
@@ -49,6 +88,35 @@ frame const& ping_frame() {
 }
 
 }  // namespace
+
+void frame_queue::push_back(frame const& f) {
+  if (size_ == ring_.size()) {
+    std::vector<frame> bigger;
+    bigger.reserve(std::max(first_capacity, ring_.size() * 2));
+    for (std::size_t i = 0; i < size_; ++i) bigger.push_back(std::move(ring_[(head_ + i) % ring_.size()]));
+    bigger.resize(bigger.capacity());
+    ring_ = std::move(bigger);
+    head_ = 0;
+  }
+  ring_[(head_ + size_) % ring_.size()] = f;
+  ++size_;
+}
+
+frame frame_queue::take_front() {
+  frame f = std::move(ring_[head_]);
+  head_ = (head_ + 1) % ring_.size();
+  if (--size_ == 0) {
+    head_ = 0;
+    if (ring_.size() > kept_capacity) ring_ = {};
+  }
+  return f;
+}
+
+void frame_queue::clear() {
+  for (std::size_t i = 0; i < size_; ++i) ring_[(head_ + i) % ring_.size()] = {};
+  head_ = size_ = 0;
+  if (ring_.size() > kept_capacity) ring_ = {};
+}
 
 session_impl::session_impl(std::shared_ptr<server_state> state, session_handler& handler, std::string sid,
                            transport_kind kind)
@@ -72,7 +140,7 @@ send_result session_impl::send(std::span<frame const> frames) {
     std::lock_guard lock(mutex_);
     if (phase_ == phase::closing || phase_ == phase::closed) return send_result::closed;
     std::size_t bytes = 0;
-    for (auto const& f : frames) bytes += f.bytes->size();
+    for (auto const& f : frames) bytes += f.size();
     if (queued_bytes_ + bytes > state_->options.lim.max_queued_bytes) {
       if (state_->options.lim.on_overflow == overflow_policy::drop) {
         counters::add(state_->stats.dropped_packets, frames.size());
@@ -80,15 +148,9 @@ send_result session_impl::send(std::span<frame const> frames) {
       }
       overflow = true;  // policy close: fail() below, outside the lock
     } else {
-      queue_.insert(queue_.end(), frames.begin(), frames.end());
+      for (auto const& f : frames) queue_.push_back(f);
       queued_bytes_ += bytes;
-      if (parked_) {
-        sink = std::move(parked_);
-        body = flush_locked();
-      } else if (ws_ && !ws_pending_) {
-        ws_pending_ = true;
-        ws = ws_;
-      }
+      release_locked(sink, body, ws);
     }
   }
   if (overflow) {
@@ -109,15 +171,9 @@ void session_impl::close() {
     if (phase_ == phase::closing || phase_ == phase::closed) return;
     phase_ = phase::closing;
     queue_.push_back(close_frame());
-    queued_bytes_ += close_frame().bytes->size();
+    queued_bytes_ += close_frame().size();
     close_queued_ = true;
-    if (parked_) {
-      sink = std::move(parked_);
-      body = flush_locked();
-    } else if (ws_ && !ws_pending_) {
-      ws_pending_ = true;
-      ws = ws_;
-    }
+    release_locked(sink, body, ws);
     // A client that never fetches the close packet does not hold the session forever.
     ++heartbeat_generation_;
     heartbeat_.expires_after(state_->options.lim.close_timeout);
@@ -129,10 +185,40 @@ void session_impl::close() {
   if (ws) ws->notify();
 }
 
+void session_impl::cork() {
+  std::lock_guard lock(mutex_);
+  ++corked_;
+}
+
+void session_impl::uncork() {
+  std::shared_ptr<poll_sink> sink;
+  std::shared_ptr<websocket_connection> ws;
+  std::string body;
+  {
+    std::lock_guard lock(mutex_);
+    if (--corked_ > 0 || queue_.empty() || phase_ == phase::closed) return;
+    release_locked(sink, body, ws);
+  }
+  if (sink) sink->complete_poll(std::move(body));
+  if (ws) ws->notify();
+}
+
+void session_impl::release_locked(std::shared_ptr<poll_sink>& sink, std::string& body,
+                                  std::shared_ptr<websocket_connection>& ws) {
+  if (corked_ > 0) return;
+  if (parked_) {
+    sink = std::move(parked_);
+    body = flush_locked();
+  } else if (ws_ && !ws_pending_) {
+    ws_pending_ = true;
+    ws = ws_;
+  }
+}
+
 std::string session_impl::flush_locked() {
   std::string body;
   body.reserve(queued_bytes_ + queue_.size() * 2);
-  for (auto const& f : queue_) codec::eio::append_payload_frame(*f.bytes, f.binary, body);
+  queue_.for_each([&](frame const& f) { codec::eio::append_payload_frame(f.packet(), f.binary, body); });
   counters::add(state_->stats.packets_out, queue_.size());
   counters::add(state_->stats.bytes_out, body.size());
   close_flushed_ = close_queued_;
@@ -347,18 +433,26 @@ void session_impl::abort_probe(websocket_connection const* ws) {
   if (phase_ == phase::upgrading) phase_ = phase::open;
 }
 
-bool session_impl::next_frame(websocket_connection const* ws, frame& out, bool& is_close) {
+bool session_impl::take_frames(websocket_connection const* ws, std::vector<frame>& out, std::size_t max_frames,
+                               std::size_t max_bytes, bool& is_close) {
   std::lock_guard lock(mutex_);
   if (ws_.get() != ws || queue_.empty()) {
     ws_pending_ = false;
     return false;
   }
-  out = std::move(queue_.front());
-  queue_.pop_front();
-  queued_bytes_ -= out.bytes->size();
-  is_close = close_queued_ && queue_.empty() && out.bytes == close_frame().bytes;
-  counters::add(state_->stats.packets_out);
-  counters::add(state_->stats.bytes_out, out.bytes->size());
+  std::size_t taken = 0;
+  std::size_t bytes = 0;
+  std::size_t wire_bytes = 0;
+  while (!queue_.empty() && taken < max_frames && (taken == 0 || wire_bytes < max_bytes)) {
+    out.push_back(queue_.take_front());
+    bytes += out.back().size();
+    wire_bytes += out.back().websocket_bytes().size();
+    ++taken;
+  }
+  queued_bytes_ -= bytes;
+  is_close = close_queued_ && queue_.empty() && out.back().storage == close_frame().storage;
+  counters::add(state_->stats.packets_out, taken);
+  counters::add(state_->stats.bytes_out, bytes);
   return true;
 }
 

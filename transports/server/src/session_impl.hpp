@@ -7,7 +7,6 @@
 
 #include <boost/asio/steady_timer.hpp>
 
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,6 +15,31 @@
 namespace fallbench::transport::detail {
 
 class websocket_connection;
+
+/// A FIFO of frames on a ring that keeps its capacity, so that once a session's queue has grown to its
+/// working size, queueing a packet allocates nothing. Starts empty (an idle session holds no ring) and
+/// lets go of a ring that a burst made large once it has drained.
+class frame_queue {
+ public:
+  bool empty() const noexcept { return size_ == 0; }
+  std::size_t size() const noexcept { return size_; }
+  frame const& back() const noexcept { return ring_[(head_ + size_ - 1) % ring_.size()]; }
+  void push_back(frame const& f);
+  frame take_front();
+  void clear();
+  template <class F>
+  void for_each(F&& f) const {
+    for (std::size_t i = 0; i < size_; ++i) f(ring_[(head_ + i) % ring_.size()]);
+  }
+
+ private:
+  static constexpr std::size_t first_capacity = 4;
+  /// A drained ring above this many frames (24 KiB) is released.
+  static constexpr std::size_t kept_capacity = 1024;
+  std::vector<frame> ring_;
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+};
 
 /// The GET request parked on a polling session, waiting for packets.
 class poll_sink {
@@ -53,6 +77,12 @@ class session_impl final : public session, public std::enable_shared_from_this<s
   /// Start the heartbeat and tell the application. For WebSocket sessions attach the socket first.
   void start();
 
+  /// Hold what send() queues until the matching uncork(): everything one inbound packet (or one
+  /// polling body, or one WebSocket read) makes the session send, e.g. a chat's own copy and its
+  /// ack, leaves in one poll response or one write (as uWebSockets corks). Nests.
+  void cork();
+  void uncork();
+
   /// Feed one packet from the client (either transport).
   void on_packet(codec::eio::packet&& p);
   /// End the session now, releasing a parked poll with `release` ("1" close or "6" noop).
@@ -79,8 +109,11 @@ class session_impl final : public session, public std::enable_shared_from_this<s
   bool complete_upgrade(websocket_connection const* ws);
   /// The probing WebSocket failed or timed out; the session stays on polling.
   void abort_probe(websocket_connection const* ws);
-  /// Next frame for the attached WebSocket to write; false when the queue is empty.
-  bool next_frame(websocket_connection const* ws, frame& out, bool& is_close);
+  /// Move up to `max_frames` queued frames (at least one, then up to `max_bytes` in all) to `out` for
+  /// the attached WebSocket to write in one go. `is_close`: the last one is the close packet, so the
+  /// graceful close is complete once they are written. False when the queue is empty.
+  bool take_frames(websocket_connection const* ws, std::vector<frame>& out, std::size_t max_frames,
+                   std::size_t max_bytes, bool& is_close);
   /// The attached WebSocket ended.
   void on_websocket_closed(websocket_connection const* ws, close_reason why);
 
@@ -90,6 +123,8 @@ class session_impl final : public session, public std::enable_shared_from_this<s
   std::string flush_locked();
   void deliver(codec::eio::packet&& p);
   void finish_close(close_reason why);
+  /// With the lock held: hand the queue to the parked poll or wake the WebSocket, unless corked.
+  void release_locked(std::shared_ptr<poll_sink>& sink, std::string& body, std::shared_ptr<websocket_connection>& ws);
 
   std::shared_ptr<server_state> const state_;
   session_handler& handler_;
@@ -99,7 +134,8 @@ class session_impl final : public session, public std::enable_shared_from_this<s
 
   std::mutex mutex_;
   enum class phase { open, upgrading, closing, closed } phase_ = phase::open;
-  std::deque<frame> queue_;
+  frame_queue queue_;
+  unsigned corked_ = 0;
   std::size_t queued_bytes_ = 0;
   bool close_queued_ = false;   ///< The close packet is in the queue (graceful close under way).
   bool close_flushed_ = false;  ///< The close packet went out in a poll response.
@@ -113,6 +149,22 @@ class session_impl final : public session, public std::enable_shared_from_this<s
   bool awaiting_pong_ = false;
 
   std::mutex inbound_mutex_;
+};
+
+/// Corks a session for a scope (session_impl::cork).
+class cork_guard {
+ public:
+  explicit cork_guard(session_impl* s) : s_(s) {
+    if (s_) s_->cork();
+  }
+  ~cork_guard() {
+    if (s_) s_->uncork();
+  }
+  cork_guard(cork_guard const&) = delete;
+  cork_guard& operator=(cork_guard const&) = delete;
+
+ private:
+  session_impl* s_;
 };
 
 }  // namespace fallbench::transport::detail

@@ -4,6 +4,7 @@
 #include "fallbench/codec/engineio.hpp"
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <string>
@@ -36,14 +37,29 @@ std::string_view to_string(close_reason r) noexcept;
 /// What happened to a packet handed to session::send.
 enum class send_result : std::uint8_t { queued, dropped, closed };
 
-/// An outbound Engine.IO packet, encoded once and shared by every session it goes to: the WebSocket
-/// frame (type digit then data; raw bytes when binary). Polling wraps it into a payload on the way out.
+/// An outbound Engine.IO packet, encoded once and shared by every session it goes to. One buffer holds
+/// the packet (type digit then data; raw bytes when binary) and, in the headroom before it, the header
+/// of the unmasked WebSocket frame that carries it: a WebSocket writes `websocket_bytes()` as they
+/// are, polling wraps `packet()` into a payload. A broadcast is framed once for every receiver.
 struct frame {
-  std::shared_ptr<std::string const> bytes;
+  /// Bytes reserved before the packet for the longest WebSocket header (2 + 8 length bytes).
+  static constexpr std::size_t headroom = 10;
+
+  std::shared_ptr<std::string const> storage;  ///< [head, headroom): the header; [headroom, end): the packet
+  std::uint8_t head = headroom;
   bool binary = false;
+
+  /// The Engine.IO packet.
+  std::string_view packet() const noexcept { return std::string_view(*storage).substr(headroom); }
+  /// The whole WebSocket frame (FIN, text or binary opcode, no mask): header then packet.
+  std::string_view websocket_bytes() const noexcept { return std::string_view(*storage).substr(head); }
+  /// The packet's size in bytes.
+  std::size_t size() const noexcept { return storage->size() - headroom; }
 
   /// A text message packet: `4` followed by `text` (e.g. an encoded Socket.IO packet).
   static frame message(std::string_view text);
+  /// A text message packet whose text is the concatenation of `parts` (no intermediate copy).
+  static frame message(std::initializer_list<std::string_view> parts);
   /// A binary message packet.
   static frame binary_message(std::string_view bytes);
   /// Any packet.

@@ -1,31 +1,67 @@
-// WebSocket, client side: one Engine.IO packet per frame, one write in flight, reads until closed.
+// WebSocket, client side: one Engine.IO packet per frame. Beast connects and does the opening
+// handshake; after it the transport frames by itself (codec::ws), as the server does: everything
+// queued meanwhile leaves in one write, and each wake-up reads every frame the socket holds into a
+// per-thread buffer, so a busy client costs one syscall for many messages and no per-message
+// composed operation.
 
 #include "eio_transport.hpp"
 
+#include "fallbench/codec/websocket.hpp"
+
 #include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/websocket/error.hpp>
-#include <boost/beast/websocket/stream.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/rfc7230.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/detail/hybi13.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
-#include <deque>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <utility>
 
 namespace fallbench::transport::detail {
 
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
+namespace http = beast::http;
 namespace net = boost::asio;
 using codec::eio::packet_type;
+namespace ws = codec::ws;
 
 namespace {
+
+/// The per-thread buffer reads go into; a transport keeps only what a split frame leaves over.
+std::span<char> read_scratch() {
+  thread_local std::array<char, 64 * 1024> buffer;
+  return buffer;
+}
+
+/// Masks for the client's frames (RFC 6455 5.3 asks for unpredictable ones against proxy cache
+/// poisoning by scripts; a load generator's peers are its own servers, so a fast generator will do).
+std::array<unsigned char, 4> next_mask() {
+  thread_local std::uint64_t state = 0x9E3779B97F4A7C15ull ^ reinterpret_cast<std::uintptr_t>(&state);
+  state ^= state << 13;
+  state ^= state >> 7;
+  state ^= state << 17;
+  return {static_cast<unsigned char>(state), static_cast<unsigned char>(state >> 8),
+          static_cast<unsigned char>(state >> 16), static_cast<unsigned char>(state >> 24)};
+}
 
 class websocket_transport final : public eio_transport, public std::enable_shared_from_this<websocket_transport> {
  public:
   websocket_transport(net::any_io_executor ex, endpoint_info const& where, std::weak_ptr<transport_owner> owner)
-      : where_(where), owner_(std::move(owner)), ws_(ex) {}
+      : where_(where), owner_(std::move(owner)), stream_(ex) {}
 
   transport_kind kind() const noexcept override { return transport_kind::websocket; }
 
@@ -33,17 +69,19 @@ class websocket_transport final : public eio_transport, public std::enable_share
     probe_ = !sid.empty();
     target_ = where_.path + "?EIO=4&transport=websocket";
     if (probe_) target_ += "&sid=" + sid;
-    auto& tcp = beast::get_lowest_layer(ws_);
     // One budget for connect and handshake: a handshake that never completes is a failed WebSocket.
-    deadline_ = std::chrono::steady_clock::now() + where_.websocket_timeout;
-    tcp.expires_after(where_.websocket_timeout);
-    tcp.async_connect(where_.endpoints, [self = shared_from_this()](error_code ec, auto const&) {
+    stream_.expires_after(where_.websocket_timeout);
+    stream_.async_connect(where_.endpoints, [self = shared_from_this()](error_code ec, auto const&) {
       self->on_connect(ec);
     });
   }
 
   void send(std::vector<std::string> frames) override {
-    for (auto& f : frames) outq_.push_back(std::move(f));
+    for (auto const& f : frames) {
+      auto const mask = next_mask();
+      ws::append_frame(ws::text, f, mask.data(), pending_);
+      ++pending_frames_;
+    }
     do_write();
   }
 
@@ -60,27 +98,37 @@ class websocket_transport final : public eio_transport, public std::enable_share
   void close() override {
     if (closed_) return;
     closed_ = true;
-    auto& socket = beast::get_lowest_layer(ws_).socket();
-    if (socket.is_open()) read_tcp_bytes(socket.native_handle(), closed_sent_, closed_received_);
+    auto& sock = socket();
+    if (sock.is_open()) read_tcp_bytes(sock.native_handle(), closed_sent_, closed_received_);
     boost::system::error_code ignored;
-    socket.close(ignored);
+    sock.close(ignored);
   }
 
   wire_counters counters() const noexcept override {
     wire_counters c = counters_;
     c.bytes_sent += closed_sent_;
     c.bytes_received += closed_received_;
-    auto& socket = beast::get_lowest_layer(ws_).socket();
-    if (socket.is_open()) read_tcp_bytes(socket.native_handle(), c.bytes_sent, c.bytes_received);
+    auto& sock = socket();
+    if (sock.is_open()) read_tcp_bytes(sock.native_handle(), c.bytes_sent, c.bytes_received);
     return c;
   }
 
  private:
+  /// The socket: Beast's until the handshake is done, the transport's own after.
+  net::ip::tcp::socket& socket() const { return framing_ ? socket_ : stream_.socket(); }
+
   void finish_shutdown() {
     if (closed_) return;
-    if (!outq_.empty() && ws_.is_open()) return do_write();
-    if (!ws_.is_open()) return close();
-    ws_.async_close(websocket::close_code::normal, [self = shared_from_this()](error_code) { self->close(); });
+    if (!framing_) return close();
+    if (!pending_.empty()) return do_write();
+    if (sent_close_) return;
+    // Our close frame, then the connection ends once it is written (the server needs no answer).
+    sent_close_ = true;
+    std::uint16_t const code = ws::normal;
+    char const payload[2] = {static_cast<char>(code >> 8), static_cast<char>(code & 0xFF)};
+    auto const mask = next_mask();
+    ws::append_frame(ws::close, std::string_view(payload, 2), mask.data(), pending_);
+    do_write();
   }
 
   void fail(error_code ec, std::string detail) {
@@ -95,18 +143,27 @@ class websocket_transport final : public eio_transport, public std::enable_share
     if (ec == beast::error::timeout) return fail(client_error::websocket_timeout, "websocket connect: " + timeout_text());
     if (ec) return fail(client_error::connect_failed, "websocket connect: " + ec.message());
     ++counters_.tcp_connections;
-    auto& tcp = beast::get_lowest_layer(ws_);
     boost::system::error_code ignored;
-    tcp.socket().set_option(net::ip::tcp::no_delay(true), ignored);
-    tcp.expires_never();
-    websocket::stream_base::timeout t = websocket::stream_base::timeout::suggested(beast::role_type::client);
-    t.handshake_timeout = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - std::chrono::steady_clock::now()),
-                                   std::chrono::milliseconds{1});
-    ws_.set_option(t);
-    ws_.read_message_max(where_.max_payload_bytes);
-    ws_.auto_fragment(false);
-    ws_.async_handshake(res_, where_.host_header, target_, [self = shared_from_this()](error_code hs_ec) {
-      self->on_handshake(hs_ec);
+    stream_.socket().set_option(net::ip::tcp::no_delay(true), ignored);
+    // The opening handshake (RFC 6455 4.1), within what is left of the budget.
+    websocket::detail::sec_ws_key_type key;
+    websocket::detail::make_sec_ws_key(key);
+    beast::string_view const key_text(key.data(), key.size());
+    websocket::detail::make_sec_ws_accept(accept_, key_text);
+    req_ = {http::verb::get, target_, 11};
+    req_.set(http::field::host, where_.host_header);
+    req_.set(http::field::upgrade, "websocket");
+    req_.set(http::field::connection, "Upgrade");
+    req_.set(http::field::sec_websocket_key, key_text);
+    req_.set(http::field::sec_websocket_version, "13");
+    req_.set(http::field::user_agent, "fallbench");
+    http::async_write(stream_, req_, [self = shared_from_this()](error_code write_ec, std::size_t) {
+      if (self->closed_) return;
+      if (write_ec) return self->on_handshake(write_ec);
+      self->res_.emplace();
+      self->res_->body_limit(64 * 1024);
+      http::async_read(self->stream_, self->read_buffer_, *self->res_,
+                       [self](error_code read_ec, std::size_t) { self->on_handshake(read_ec); });
     });
   }
 
@@ -114,18 +171,32 @@ class websocket_transport final : public eio_transport, public std::enable_share
     if (closed_) return;
     // A handshake that never got its answer (a middlebox swallowed it) is not a refusal.
     if (ec == beast::error::timeout) return fail(client_error::websocket_timeout, "websocket handshake: " + timeout_text());
-    if (ec) {
-      std::string detail = "websocket handshake: " + ec.message();
-      // The status only when a response came back (a declined handshake), not after a timeout or a
-      // cut, where res_ still holds its default.
-      bool const answered = ec.category() == websocket::make_error_code(websocket::error::upgrade_declined).category();
-      if (answered && res_.result_int() != 0) detail += " (HTTP " + std::to_string(res_.result_int()) + ")";
-      return fail(client_error::websocket_refused, detail);
+    if (ec) return fail(client_error::websocket_refused, "websocket handshake: " + ec.message());
+    auto const& res = res_->get();
+    bool const upgraded = res.result() == http::status::switching_protocols &&
+                          beast::iequals(res[http::field::upgrade], "websocket") &&
+                          beast::http::token_list{res[http::field::connection]}.exists("upgrade") &&
+                          res[http::field::sec_websocket_accept] == beast::string_view(accept_.data(), accept_.size());
+    if (!upgraded) {
+      // A declined handshake: the status says why (403 from a proxy, 400 from the server).
+      return fail(client_error::websocket_refused,
+                  "websocket handshake: declined (HTTP " + std::to_string(res.result_int()) + ")");
     }
-    res_ = {};
+    res_.reset();
+    req_ = {};
+    // From here on the transport frames by itself; what the server sent right after its answer is
+    // already in the read buffer.
+    socket_ = stream_.release_socket();
+    framing_ = true;
+    auto const early = read_buffer_.cdata();
+    partial_.assign(static_cast<char const*>(early.data()), early.size());
+    read_buffer_ = {};
+    boost::system::error_code ignored;
+    socket_.non_blocking(true, ignored);
     if (probe_) {
       if (auto o = owner_.lock()) o->on_transport_ready(this);
     }
+    if (!partial_.empty() && !absorb(nullptr, 0)) return;
     do_read();
     do_write();
   }
@@ -135,46 +206,146 @@ class websocket_transport final : public eio_transport, public std::enable_share
   }
 
   void do_read() {
-    ws_.async_read(buffer_, [self = shared_from_this()](error_code ec, std::size_t) { self->on_read(ec); });
+    if (closed_ || reading_) return;
+    reading_ = true;
+    socket_.async_wait(net::ip::tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
+      self->reading_ = false;
+      self->on_readable(ec);
+    });
   }
 
-  void on_read(error_code ec) {
+  void on_readable(error_code ec) {
     if (closed_) return;
-    if (ec == websocket::error::message_too_big) return fail(client_error::payload_too_large, "websocket frame over the limit");
     if (ec) return fail(client_error::transport_closed, "websocket read: " + ec.message());
+    auto const scratch = read_scratch();
+    auto self = shared_from_this();  // a callback may drop the owner's reference
+    for (int round = 0; round < 4; ++round) {
+      error_code read_ec;
+      std::size_t const n = socket_.read_some(net::buffer(scratch.data(), scratch.size()), read_ec);
+      if (read_ec == net::error::would_block || read_ec == net::error::try_again) break;
+      if (read_ec) {
+        if (shutting_down_) return close();
+        return fail(client_error::transport_closed, "websocket read: " + read_ec.message());
+      }
+      if (!absorb(scratch.data(), n)) return;
+      if (n < scratch.size()) break;
+    }
+    do_read();
+  }
+
+  /// Handle the frames that `size` new bytes complete (after what a split frame left over).
+  /// False when the transport ended meanwhile.
+  bool absorb(char* data, std::size_t size) {
+    std::size_t used = 0;
+    if (partial_.empty()) {
+      if (!consume(data, size, used)) return false;
+      if (used < size) partial_.assign(data + used, size - used);
+      return true;
+    }
+    partial_.append(data, size);
+    if (!consume(partial_.data(), partial_.size(), used)) return false;
+    partial_.erase(0, used);
+    if (partial_.empty()) std::string().swap(partial_);
+    return true;
+  }
+
+  bool consume(char* data, std::size_t size, std::size_t& used) {
+    used = 0;
+    for (;;) {
+      ws::frame_header h;
+      switch (ws::parse_header(std::string_view(data + used, size - used), false, h)) {
+        case ws::parse_result::need_more: return true;
+        case ws::parse_result::protocol_error:
+          fail(client_error::protocol_error, "websocket: malformed frame from the server");
+          return false;
+        case ws::parse_result::complete: break;
+      }
+      if (h.opcode < ws::close && h.length + (h.opcode == ws::continuation ? message_.size() : 0) > where_.max_payload_bytes) {
+        fail(client_error::payload_too_large, "websocket frame over the limit");
+        return false;
+      }
+      if (size - used < h.size + h.length) return true;
+      std::string_view const payload(data + used + h.size, static_cast<std::size_t>(h.length));
+      used += h.size + payload.size();
+      if (!handle_frame(h.opcode, h.fin, payload) || closed_) return false;
+    }
+  }
+
+  bool handle_frame(unsigned opcode, bool fin, std::string_view payload) {
+    switch (opcode) {
+      case ws::text:
+      case ws::binary:
+        if (in_message_) break;
+        if (fin) return on_message(payload, opcode == ws::binary);
+        in_message_ = true;
+        message_binary_ = opcode == ws::binary;
+        message_.assign(payload);
+        return true;
+      case ws::continuation: {
+        if (!in_message_) break;
+        message_.append(payload);
+        if (!fin) return true;
+        in_message_ = false;
+        std::string whole;
+        whole.swap(message_);
+        return on_message(whole, message_binary_);
+      }
+      case ws::close:
+        if (shutting_down_) {
+          close();
+          return false;
+        }
+        fail(client_error::transport_closed, "websocket read: closed by the server");
+        return false;
+      case ws::ping: {
+        auto const mask = next_mask();
+        ws::append_frame(ws::pong, payload, mask.data(), pending_);
+        do_write();
+        return true;
+      }
+      case ws::pong: return true;
+    }
+    fail(client_error::protocol_error, "websocket: unexpected frame from the server");
+    return false;
+  }
+
+  bool on_message(std::string_view frame, bool binary) {
     ++counters_.ws_frames_received;
-    auto const data = buffer_.cdata();
-    std::string_view const frame(static_cast<char const*>(data.data()), data.size());
     codec::eio::packet p;
-    auto const bad = codec::eio::decode_frame(frame, ws_.got_binary(), p, where_.max_payload_bytes);
-    buffer_.consume(buffer_.size());
-    if (bad) return fail(client_error::protocol_error, "websocket frame: " + bad.message());
+    if (auto const bad = codec::eio::decode_frame(frame, binary, p, where_.max_payload_bytes)) {
+      fail(client_error::protocol_error, "websocket frame: " + bad.message());
+      return false;
+    }
     auto owner = owner_.lock();
-    if (!owner) return;
+    if (!owner) return false;
     if (!opened_ && !probe_) {
       // A new session's first frame is the open packet.
       codec::eio::handshake h;
-      if (p.type != packet_type::open || codec::eio::decode_handshake(p.data, h))
-        return fail(client_error::bad_open_packet, "websocket: first frame is not an open packet");
+      if (p.type != packet_type::open || codec::eio::decode_handshake(p.data, h)) {
+        fail(client_error::bad_open_packet, "websocket: first frame is not an open packet");
+        return false;
+      }
       opened_ = true;
       owner->on_transport_open(this, std::move(h));
     } else {
       owner->on_transport_packet(this, std::move(p));
     }
-    if (!closed_) do_read();
+    return !closed_;
   }
 
   void do_write() {
-    if (writing_ || closed_ || outq_.empty() || !ws_.is_open()) return;
+    if (writing_ || closed_ || !framing_ || pending_.empty()) return;
     writing_ = true;
-    ws_.text(true);
-    ws_.async_write(net::buffer(outq_.front()), [self = shared_from_this()](error_code ec, std::size_t) {
+    inflight_.clear();
+    inflight_.swap(pending_);
+    auto const frames = std::exchange(pending_frames_, 0);
+    net::async_write(socket_, net::buffer(inflight_), [self = shared_from_this(), frames](error_code ec, std::size_t) {
       self->writing_ = false;
       if (self->closed_) return;
       if (ec) return self->fail(client_error::transport_closed, "websocket write: " + ec.message());
-      ++self->counters_.ws_frames_sent;
-      self->outq_.pop_front();
-      if (self->shutting_down_ && self->outq_.empty()) return self->finish_shutdown();
+      self->counters_.ws_frames_sent += frames;
+      if (self->sent_close_ && self->pending_.empty()) return self->close();
+      if (self->shutting_down_ && self->pending_.empty()) return self->finish_shutdown();
       self->do_write();
     });
   }
@@ -182,18 +353,29 @@ class websocket_transport final : public eio_transport, public std::enable_share
   endpoint_info const where_;
   std::weak_ptr<transport_owner> owner_;
   // Mutable: reading the kernel's byte counters needs the socket's native handle.
-  mutable websocket::stream<beast::tcp_stream> ws_;
-  websocket::response_type res_;
-  beast::flat_buffer buffer_;
-  std::deque<std::string> outq_;
+  mutable beast::tcp_stream stream_;  ///< connect and the opening handshake
+  mutable net::ip::tcp::socket socket_{stream_.get_executor()};  ///< after the handshake
+  http::request<http::empty_body> req_;
+  std::optional<http::response_parser<http::string_body>> res_;
+  beast::flat_buffer read_buffer_;
+  websocket::detail::sec_ws_accept_type accept_;
+  std::string partial_;   ///< the start of a frame split across reads
+  std::string message_;   ///< a fragmented message being assembled
+  std::string pending_;   ///< masked frames waiting for the write in flight
+  std::string inflight_;  ///< the frames being written
+  std::uint64_t pending_frames_ = 0;
   std::string target_;
-  std::chrono::steady_clock::time_point deadline_{};  ///< connect and handshake must end by then
   wire_counters counters_;
   std::uint64_t closed_sent_ = 0;
   std::uint64_t closed_received_ = 0;
   bool probe_ = false;
   bool opened_ = false;
+  bool framing_ = false;
+  bool reading_ = false;
+  bool in_message_ = false;
+  bool message_binary_ = false;
   bool writing_ = false;
+  bool sent_close_ = false;
   bool shutting_down_ = false;
   bool closed_ = false;
 };

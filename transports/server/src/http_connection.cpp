@@ -74,6 +74,8 @@ void http_connection::run() {
 }
 
 void http_connection::do_read() {
+  // A keep-alive connection between requests holds no read buffer (the next read allocates one).
+  if (buffer_.size() == 0) buffer_.shrink_to_fit();
   parser_.emplace();
   parser_->body_limit(state_->options.lim.max_payload_bytes);
   parser_->header_limit(static_cast<std::uint32_t>(state_->options.lim.max_header_bytes));
@@ -228,12 +230,18 @@ void http_connection::handle_poll(request& req, std::shared_ptr<session_impl> co
       send(req, std::move(res));
       return;
     }
-    case poll_outcome::parked:
+    case poll_outcome::parked: {
+      // Keep only what the answer needs (version, method, keep-alive, the CORS origin), and let go
+      // of the request and the read buffer: a parked poll is what an idle polling session costs.
       parked_on_ = s;
-      parked_req_ = request{req.method(), req.target(), req.version()};
-      parked_req_.base() = req.base();
+      parked_req_ = request{req.method(), {}, req.version()};
+      for (auto const field : {http::field::connection, http::field::origin})
+        if (auto const value = req[field]; !value.empty()) parked_req_.set(field, value);
       watch_parked();
+      parser_.reset();
+      if (buffer_.size() == 0) buffer_.shrink_to_fit();
       return;
+    }
     case poll_outcome::bad_request: send_error(req, 400, bad_request, "Bad request"); return;
     case poll_outcome::unknown: send_error(req, 400, session_unknown, "Session ID unknown"); return;
   }

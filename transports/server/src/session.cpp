@@ -2,6 +2,8 @@
 
 #include "websocket_connection.hpp"
 
+#include "fallbench/codec/websocket.hpp"
+
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
@@ -25,27 +27,16 @@ std::string_view to_string(close_reason r) noexcept {
 
 namespace {
 
-/// A frame of `size` packet bytes written by `fill`, with its WebSocket header (RFC 6455 5.2: FIN, the
-/// text or binary opcode, no mask, the shortest length form) in the headroom just before them.
+/// A frame of `size` packet bytes written by `fill`, with its unmasked WebSocket header in the headroom
+/// just before them.
 template <class Fill>
 frame make_frame(bool binary, std::size_t size, Fill&& fill) {
   auto storage = std::make_shared<std::string>(frame::headroom + size, '\0');
-  auto* const bytes = reinterpret_cast<unsigned char*>(storage->data());
   fill(storage->data() + frame::headroom);
-  std::size_t length_bytes = 0;
-  unsigned char length_code = static_cast<unsigned char>(size);
-  if (size > 0xffff) {
-    length_bytes = 8;
-    length_code = 127;
-  } else if (size >= 126) {
-    length_bytes = 2;
-    length_code = 126;
-  }
-  auto const head = static_cast<std::uint8_t>(frame::headroom - 2 - length_bytes);
-  bytes[head] = static_cast<unsigned char>(0x80 | (binary ? 0x2 : 0x1));
-  bytes[head + 1] = length_code;
-  for (std::size_t i = 0; i < length_bytes; ++i)
-    bytes[head + 2 + i] = static_cast<unsigned char>(static_cast<std::uint64_t>(size) >> (8 * (length_bytes - 1 - i)));
+  unsigned char header[frame::headroom];
+  auto const n = codec::ws::write_header(header, binary ? codec::ws::binary : codec::ws::text, size);
+  auto const head = static_cast<std::uint8_t>(frame::headroom - n);
+  std::copy(header, header + n, storage->data() + head);
   return {std::move(storage), head, binary};
 }
 

@@ -2,6 +2,8 @@
 
 #include "session_impl.hpp"
 
+#include "fallbench/codec/websocket.hpp"
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -21,56 +23,13 @@ using codec::eio::packet_type;
 
 namespace {
 
-// RFC 6455 5.2 opcodes.
-constexpr unsigned op_continuation = 0x0, op_text = 0x1, op_binary = 0x2, op_close = 0x8, op_ping = 0x9,
-                   op_pong = 0xA;
-
-// RFC 6455 7.4.1 status codes.
-constexpr std::uint16_t close_normal = 1000, close_protocol_error = 1002, close_invalid_data = 1007,
-                        close_too_big = 1009, close_try_again_later = 1013;
+namespace ws = codec::ws;
 
 /// How much of the session's queue one write takes: bounds the time between two control frames.
 constexpr std::size_t max_batch_frames = 256;
 constexpr std::size_t max_batch_bytes = 256 * 1024;
 /// How long the closing side waits for the other's close frame before dropping the connection.
 constexpr std::chrono::seconds close_deadline{5};
-
-/// A status code a peer may send in a close frame (RFC 6455 7.4.1, 7.4.2; 1012-1014 registered since).
-bool valid_close_code(std::uint16_t code) {
-  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
-}
-
-/// Well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF.
-bool valid_utf8(std::string_view s) {
-  auto const* p = reinterpret_cast<unsigned char const*>(s.data());
-  auto const* const end = p + s.size();
-  while (p < end) {
-    if (*p < 0x80) {
-      ++p;
-      continue;
-    }
-    std::size_t n = 0;
-    unsigned char lo = 0x80, hi = 0xBF;  // bounds of the second byte
-    if (*p >= 0xC2 && *p <= 0xDF) {
-      n = 1;
-    } else if (*p >= 0xE0 && *p <= 0xEF) {
-      n = 2;
-      if (*p == 0xE0) lo = 0xA0;
-      if (*p == 0xED) hi = 0x9F;
-    } else if (*p >= 0xF0 && *p <= 0xF4) {
-      n = 3;
-      if (*p == 0xF0) lo = 0x90;
-      if (*p == 0xF4) hi = 0x8F;
-    } else {
-      return false;
-    }
-    if (static_cast<std::size_t>(end - p) <= n || p[1] < lo || p[1] > hi) return false;
-    for (std::size_t i = 2; i <= n; ++i)
-      if ((p[i] & 0xC0) != 0x80) return false;
-    p += n + 1;
-  }
-  return true;
-}
 
 /// The per-thread buffer reads go into: a connection keeps only what a split frame leaves over.
 std::span<char> read_scratch() {
@@ -142,7 +101,7 @@ void websocket_connection::start_new_session() {
   do_read();
   if (!session_) {
     // Full or stopping: 1013 "try again later".
-    close_code_ = close_try_again_later;
+    close_code_ = ws::try_again_later;
     do_close();
     return;
   }
@@ -212,64 +171,39 @@ bool websocket_connection::absorb(char* data, std::size_t size) {
 bool websocket_connection::consume(char* data, std::size_t size, std::size_t& used) {
   used = 0;
   std::size_t const max = state_->options.lim.max_payload_bytes;
-  while (size - used >= 2) {
-    auto const* const p = reinterpret_cast<unsigned char const*>(data + used);
-    std::size_t const available = size - used;
-    bool const fin = (p[0] & 0x80) != 0;
-    unsigned const opcode = p[0] & 0x0F;
-    std::uint64_t length = p[1] & 0x7F;
-    std::size_t header = 2;
-    // No extension is negotiated, so RSV bits are errors; client frames must be masked (5.1, 5.2).
-    bool bad = (p[0] & 0x70) != 0 || (p[1] & 0x80) == 0;
-    if (length == 126) {
-      if (available < 4) return true;
-      length = (std::uint64_t{p[2]} << 8) | p[3];
-      header = 4;
-      bad = bad || length < 126;  // lengths use the shortest form (5.2)
-    } else if (length == 127) {
-      if (available < 10) return true;
-      length = 0;
-      for (int i = 0; i < 8; ++i) length = (length << 8) | p[2 + i];
-      header = 10;
-      bad = bad || length <= 0xFFFF || (length >> 63) != 0;
+  for (;;) {
+    ws::frame_header h;
+    switch (ws::parse_header(std::string_view(data + used, size - used), true, h)) {
+      case ws::parse_result::need_more: return true;
+      case ws::parse_result::protocol_error: fail(ws::protocol_error, close_reason::parse_error); return false;
+      case ws::parse_result::complete: break;
     }
-    if (opcode >= 0x8) {
-      bad = bad || !fin || length > 125 || opcode > op_pong;  // control frames (5.5)
-    } else {
-      bad = bad || opcode > op_binary;
-    }
-    if (bad) {
-      fail(close_protocol_error, close_reason::parse_error);
+    if (h.opcode < ws::close && h.length + (h.opcode == ws::continuation ? message_.size() : 0) > max) {
+      fail(ws::too_big, close_reason::payload_too_large);
       return false;
     }
-    if (opcode < 0x8 && length + (opcode == op_continuation ? message_.size() : 0) > max) {
-      fail(close_too_big, close_reason::payload_too_large);
-      return false;
-    }
-    header += 4;
-    if (available < header + length) return true;
-    unsigned char const mask[4] = {p[header - 4], p[header - 3], p[header - 2], p[header - 1]};
-    char* const payload = data + used + header;
-    for (std::size_t i = 0; i < length; ++i) payload[i] = static_cast<char>(payload[i] ^ mask[i & 3]);
-    used += header + static_cast<std::size_t>(length);
-    if (handle_frame(opcode, fin, payload, static_cast<std::size_t>(length)) != frame_status::done) return false;
+    if (size - used < h.size + h.length) return true;
+    char* const payload = data + used + h.size;
+    auto const length = static_cast<std::size_t>(h.length);
+    ws::unmask(payload, length, h.mask);
+    used += h.size + length;
+    if (handle_frame(h.opcode, h.fin, payload, length) != frame_status::done) return false;
   }
-  return true;
 }
 
 websocket_connection::frame_status websocket_connection::handle_frame(unsigned opcode, bool fin, char* payload,
                                                                        std::size_t size) {
   std::string_view const data(payload, size);
   switch (opcode) {
-    case op_text:
-    case op_binary:
+    case ws::text:
+    case ws::binary:
       if (in_message_) break;  // a new message before the last one's final fragment (5.4)
-      if (fin) return deliver(data, opcode == op_binary) ? frame_status::done : frame_status::failed;
+      if (fin) return deliver(data, opcode == ws::binary) ? frame_status::done : frame_status::failed;
       in_message_ = true;
-      message_binary_ = opcode == op_binary;
+      message_binary_ = opcode == ws::binary;
       message_.assign(data);
       return frame_status::done;
-    case op_continuation: {
+    case ws::continuation: {
       if (!in_message_) break;
       message_.append(data);
       if (!fin) return frame_status::done;
@@ -278,16 +212,16 @@ websocket_connection::frame_status websocket_connection::handle_frame(unsigned o
       whole.swap(message_);
       return deliver(whole, message_binary_) ? frame_status::done : frame_status::failed;
     }
-    case op_close: {
+    case ws::close: {
       peer_closed_ = true;
-      std::uint16_t code = close_normal;
+      std::uint16_t code = ws::normal;
       if (size >= 2) {
         code = static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8) |
                                           static_cast<unsigned char>(payload[1]));
-        if (!valid_close_code(code)) code = close_protocol_error;
-        if (!valid_utf8(data.substr(2))) code = close_invalid_data;
+        if (!ws::valid_close_code(code)) code = ws::protocol_error;
+        if (!ws::valid_utf8(data.substr(2))) code = ws::invalid_data;
       } else if (size == 1) {
-        code = close_protocol_error;
+        code = ws::protocol_error;
       }
       // Answer with the same code (5.5.1), then the connection ends.
       if (!close_queued_) close_code_ = code;
@@ -295,22 +229,22 @@ websocket_connection::frame_status websocket_connection::handle_frame(unsigned o
       if (close_sent_) close_socket();
       return frame_status::failed;
     }
-    case op_ping:
+    case ws::ping:
       if (!close_queued_) {
-        queue_control(op_pong, data);
+        queue_control(ws::pong, data);
         do_write();
       }
       return frame_status::done;
-    case op_pong: return frame_status::done;
+    case ws::pong: return frame_status::done;
   }
-  fail(close_protocol_error, close_reason::parse_error);
+  fail(ws::protocol_error, close_reason::parse_error);
   return frame_status::failed;
 }
 
 bool websocket_connection::deliver(std::string_view message, bool binary) {
   if (closing_) return true;  // the close frame is on its way: nothing more is read
-  if (!binary && !valid_utf8(message)) {
-    fail(close_invalid_data, close_reason::parse_error);
+  if (!binary && !ws::valid_utf8(message)) {
+    fail(ws::invalid_data, close_reason::parse_error);
     return false;
   }
   codec::eio::packet p;
@@ -334,7 +268,7 @@ bool websocket_connection::deliver(std::string_view message, bool binary) {
 
 void websocket_connection::on_probe_packet(codec::eio::packet&& p) {
   if (p.type == packet_type::ping && !p.binary && p.data == "probe") {
-    queue_control(op_text, "3probe");
+    queue_control(ws::text, "3probe");
     do_write();
     session_->probe_received();
     return;
@@ -350,9 +284,7 @@ void websocket_connection::on_probe_packet(codec::eio::packet&& p) {
 }
 
 void websocket_connection::queue_control(unsigned opcode, std::string_view payload) {
-  control_ += static_cast<char>(0x80 | opcode);
-  control_ += static_cast<char>(payload.size());  // control payloads are at most 125 bytes (5.5)
-  control_ += payload;
+  ws::append_frame(opcode, payload, nullptr, control_);
 }
 
 void websocket_connection::notify() {
@@ -423,7 +355,7 @@ void websocket_connection::do_close() {
   close_queued_ = true;
   close_in_control_ = true;
   char const code[2] = {static_cast<char>(close_code_ >> 8), static_cast<char>(close_code_ & 0xFF)};
-  queue_control(op_close, std::string_view(code, 2));
+  queue_control(ws::close, std::string_view(code, 2));
   do_write();
 }
 

@@ -1,8 +1,7 @@
-// WebSocket, client side: one Engine.IO packet per frame. Beast connects and does the opening
-// handshake; after it the transport frames by itself (codec::ws), as the server does: everything
-// queued meanwhile leaves in one write, and each wake-up reads every frame the socket holds into a
-// per-thread buffer, so a busy client costs one syscall for many messages and no per-message
-// composed operation.
+// WebSocket, client side: one Engine.IO packet per frame. Beast connects and writes and reads the
+// opening handshake; after it the transport frames by itself (codec::ws), as the server does:
+// everything queued meanwhile leaves in one write, and each read takes every frame it finds, so a
+// busy client costs one syscall for many messages and no per-message composed operation.
 
 #include "eio_transport.hpp"
 
@@ -24,10 +23,11 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <chrono>
 #include <cstdint>
 #include <optional>
-#include <span>
+#include <vector>
 #include <utility>
 
 namespace fallbench::transport::detail {
@@ -41,11 +41,8 @@ namespace ws = codec::ws;
 
 namespace {
 
-/// The per-thread buffer reads go into; a transport keeps only what a split frame leaves over.
-std::span<char> read_scratch() {
-  thread_local std::array<char, 64 * 1024> buffer;
-  return buffer;
-}
+/// The least free room a read is given.
+constexpr std::size_t min_read = 8 * 1024;
 
 /// Masks for the client's frames (RFC 6455 5.3 asks for unpredictable ones against proxy cache
 /// poisoning by scripts; a load generator's peers are its own servers, so a fast generator will do).
@@ -189,14 +186,16 @@ class websocket_transport final : public eio_transport, public std::enable_share
     socket_ = stream_.release_socket();
     framing_ = true;
     auto const early = read_buffer_.cdata();
-    partial_.assign(static_cast<char const*>(early.data()), early.size());
+    buffer_.resize(std::max(early.size(), min_read));
+    std::memcpy(buffer_.data(), early.data(), early.size());
+    filled_ = early.size();
     read_buffer_ = {};
     boost::system::error_code ignored;
     socket_.non_blocking(true, ignored);
     if (probe_) {
       if (auto o = owner_.lock()) o->on_transport_ready(this);
     }
-    if (!partial_.empty() && !absorb(nullptr, 0)) return;
+    if (filled_ > 0 && !absorb()) return;
     do_read();
     do_write();
   }
@@ -207,45 +206,39 @@ class websocket_transport final : public eio_transport, public std::enable_share
 
   void do_read() {
     if (closed_ || reading_) return;
+    // Room for at least a few frames; a frame larger than the buffer grows it (bounded by maxPayload).
+    if (buffer_.size() - filled_ < min_read) buffer_.resize(std::max(2 * buffer_.size(), filled_ + min_read));
     reading_ = true;
-    socket_.async_wait(net::ip::tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
-      self->reading_ = false;
-      self->on_readable(ec);
-    });
+    // A read, not a wait for readability: Asio tries it at once (no epoll_ctl to re-arm a wait), and
+    // under load it finds data and completes without the reactor.
+    socket_.async_read_some(net::buffer(buffer_.data() + filled_, buffer_.size() - filled_),
+                            [self = shared_from_this()](error_code ec, std::size_t n) {
+                              self->reading_ = false;
+                              self->on_read(ec, n);
+                            });
   }
 
-  void on_readable(error_code ec) {
+  void on_read(error_code ec, std::size_t n) {
     if (closed_) return;
-    if (ec) return fail(client_error::transport_closed, "websocket read: " + ec.message());
-    auto const scratch = read_scratch();
-    auto self = shared_from_this();  // a callback may drop the owner's reference
-    for (int round = 0; round < 4; ++round) {
-      error_code read_ec;
-      std::size_t const n = socket_.read_some(net::buffer(scratch.data(), scratch.size()), read_ec);
-      if (read_ec == net::error::would_block || read_ec == net::error::try_again) break;
-      if (read_ec) {
-        if (shutting_down_) return close();
-        return fail(client_error::transport_closed, "websocket read: " + read_ec.message());
-      }
-      if (!absorb(scratch.data(), n)) return;
-      if (n < scratch.size()) break;
+    if (ec) {
+      if (shutting_down_) return close();
+      return fail(client_error::transport_closed, "websocket read: " + ec.message());
     }
+    auto self = shared_from_this();  // a callback may drop the owner's reference
+    filled_ += n;
+    if (!absorb()) return;
     do_read();
   }
 
-  /// Handle the frames that `size` new bytes complete (after what a split frame left over).
+  /// Handle the complete frames in the buffer and keep what is left of a split one at its start.
   /// False when the transport ended meanwhile.
-  bool absorb(char* data, std::size_t size) {
+  bool absorb() {
     std::size_t used = 0;
-    if (partial_.empty()) {
-      if (!consume(data, size, used)) return false;
-      if (used < size) partial_.assign(data + used, size - used);
-      return true;
+    if (!consume(buffer_.data(), filled_, used)) return false;
+    if (used > 0) {
+      std::memmove(buffer_.data(), buffer_.data() + used, filled_ - used);
+      filled_ -= used;
     }
-    partial_.append(data, size);
-    if (!consume(partial_.data(), partial_.size(), used)) return false;
-    partial_.erase(0, used);
-    if (partial_.empty()) std::string().swap(partial_);
     return true;
   }
 
@@ -359,7 +352,8 @@ class websocket_transport final : public eio_transport, public std::enable_share
   std::optional<http::response_parser<http::string_body>> res_;
   beast::flat_buffer read_buffer_;
   websocket::detail::sec_ws_accept_type accept_;
-  std::string partial_;   ///< the start of a frame split across reads
+  std::vector<char> buffer_;  ///< bytes read: [0, filled_) holds the start of frames not yet handled
+  std::size_t filled_ = 0;
   std::string message_;   ///< a fragmented message being assembled
   std::string pending_;   ///< masked frames waiting for the write in flight
   std::string inflight_;  ///< the frames being written

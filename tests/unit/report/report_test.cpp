@@ -178,12 +178,12 @@ TEST(ReportTest, CapacityTablesShowTheKneeAndWhyTheLadderStopped) {
                     "per client (p99 812 ms &gt; 250 ms) |"),
             std::string::npos)
       << md;
-  EXPECT_NE(md.find("| not found: \u2265 512000 deliveries/s offered | generator saturated (its limit, not the server's) at "
+  EXPECT_NE(md.find("| knee not found, capacity \u2265 512000 deliveries/s offered | generator saturated (its limit, not the server's) at "
                     "1024 chats/s per client (97% CPU per generator thread) |"),
             std::string::npos)
       << md;
   auto const html = render_html(results, options{});
-  EXPECT_NE(html.find("not found: \u2265 512000 deliveries/s offered"), std::string::npos);
+  EXPECT_NE(html.find("knee not found, capacity \u2265 512000 deliveries/s offered"), std::string::npos);
   EXPECT_NE(html.find("generator saturated (its limit, not the server&#39;s)"), std::string::npos);
 }
 

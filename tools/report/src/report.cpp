@@ -725,7 +725,7 @@ struct capacity_row {
   std::string target, ladder_case;
   bool none;         ///< no step stayed within the bound
   double rate, deliveries, p99, bound;
-  std::string knee;  ///< "16000 deliveries/s", "\u2265 4000 deliveries/s (not found)", or "-"
+  std::string knee;  ///< "16000 deliveries/s offered", "knee not found, capacity \u2265 4000 deliveries/s offered", or "-"
   std::string stop;  ///< "over the p99 bound (p99 812 ms > 250 ms)", ...
 };
 
@@ -745,9 +745,9 @@ capacity_row capacity_row_of(json const& c) {
   if (found.is_boolean()) {
     auto const offered = number(num(c, "offered_deliveries_per_s", r.deliveries)) + " deliveries/s offered";
     if (r.none)
-      r.knee = found.get<bool>() ? "below the first step" : "not found (no step measured the server)";
+      r.knee = found.get<bool>() ? "below the first step" : "knee not found: no step measured the server";
     else
-      r.knee = found.get<bool>() ? offered : "not found: \u2265 " + offered;
+      r.knee = found.get<bool>() ? offered : "knee not found, capacity \u2265 " + offered;
   }
   if (auto const reason = str(c, "stop_reason"); !reason.empty()) {
     r.stop = stop_text(reason);

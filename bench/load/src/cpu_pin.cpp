@@ -3,8 +3,11 @@
 #include <sched.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <filesystem>
+#include <set>
 #include <stdexcept>
 #include <string>
 
@@ -47,6 +50,21 @@ std::vector<int> cpus_of(int pid) {
   for (std::size_t cpu = 0; cpu < CPU_SETSIZE; ++cpu)
     if (CPU_ISSET(cpu, &set)) out.push_back(static_cast<int>(cpu));
   return out;
+}
+
+std::vector<int> cpus_of_threads(int pid) {
+  std::set<int> all;
+  std::error_code ec;
+  for (auto const& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    int tid = 0;
+    try {
+      tid = std::stoi(task.path().filename().string());
+    } catch (std::exception const&) {
+      continue;
+    }
+    for (int const cpu : cpus_of(tid)) all.insert(cpu);  // a thread that just ended reads as none
+  }
+  return {all.begin(), all.end()};
 }
 
 }  // namespace fallbench::bench

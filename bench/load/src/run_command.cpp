@@ -454,6 +454,8 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
                           {"schedule_origin", "the run's start (t = 0 of fault_windows and of the connect ramp)"},
                           {"log", (log_dir / file_safe(t.name + "-" + c.name + "-proxy.log")).string()}};
         }
+        // Every thread the target started by now, not only its first: what the pinning really gave.
+        if (running.process) running.cpus["applied"] = cpus_of_threads(running.process->pid());
         if (running.process) run["server_exit_status"] = running.process->stop();
         run["target"] = t.name;
         run["target_index"] = target_index;

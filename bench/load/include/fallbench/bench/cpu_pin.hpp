@@ -24,4 +24,8 @@ class scoped_cpu_pin {
 /// The CPUs thread or process `pid` may run on (0: the calling thread), ascending; empty if unknown.
 std::vector<int> cpus_of(int pid);
 
+/// The CPUs any thread of process `pid` may run on (the union over /proc/PID/task), ascending; empty
+/// if unknown. What a pinned target's threads really got, those it started after the fork included.
+std::vector<int> cpus_of_threads(int pid);
+
 }  // namespace fallbench::bench

@@ -1,7 +1,9 @@
-// The load driver against a real `fallbench serve` process: the schedule under a server stall; and
-// `fallbench run` under a fault schedule: every event tagged with the fault window it happened in.
+// The load driver against a real `fallbench serve` process: the schedule under a server stall;
+// `fallbench run` under a fault schedule: every event tagged with the fault window it happened in; and
+// a rising capacity ladder with its knee, the target and the generator pinned to CPUs.
 
 #include "fallbench/bench/child_process.hpp"
+#include "fallbench/bench/cpu_pin.hpp"
 #include "fallbench/bench/driver.hpp"
 #include "fallbench/bench/scenario.hpp"
 
@@ -192,6 +194,74 @@ TEST(FaultWindowTest, ABadFaultIsRefusedBeforeAnyRun) {
   EXPECT_NE(err.find("case typo: bad fault: --schedule:"), std::string::npos) << err;
   EXPECT_NE(err.find("latncy"), std::string::npos) << err;
   EXPECT_EQ(err.find("target fallbench"), std::string::npos) << "no run started: " << err;
+  EXPECT_FALSE(std::filesystem::exists(dir.path / "r.json"));
+}
+
+// A rising ladder of three short steps at rates a loopback server shrugs off: it rises 2, 4, 8 chats/s
+// per client, runs out of steps, and says the knee was not found (capacity at least the last step);
+// the target runs on the first CPU we have and the generator's threads on the last, as asked. The
+// generator's bounds are loose: on a busy machine a late timer must not end the ladder early.
+TEST(CapacityLadderTest, RunReportsTheKneeOrHowFarTheLadderGot) {
+  temp_dir dir;
+  auto const cpus = cpus_of(0);
+  ASSERT_FALSE(cpus.empty());
+  auto const first = std::to_string(cpus.front()), last = std::to_string(cpus.back());
+  auto const scenario = dir.write("ladder.json", R"({"name":"ladder",
+    "phases":{"connect_ramp_s":0.2,"warmup_s":0.2,"measure_s":0.6,"drain_s":0.3},
+    "targets":[{"name":"fallbench","kind":"embedded","threads":1,"cpus":[)" + first + R"(]}],
+    "generator":{"max_lag_ms":2000,"max_cpu_utilisation":1.0,"cpus":[)" + last + R"(]},
+    "cases":[{"name":"tiny","clients":4,"rooms":1,"strategies":"websocket","message_bytes":16,"stop_p99_ms":1000,
+              "ladder":{"start_rate_per_client_hz":2,"factor":2,"max_steps":3,"refine_steps":1}}]})");
+  auto const result = dir.path / "result.json";
+  child_process run({FALLBENCH_BIN, "run", scenario.string(), "--quiet", "--output", result.string()},
+                    (dir.path / "stderr.log").string());
+  auto const [status, out] = run.output(60s);
+  ASSERT_EQ(status, 0) << out << read_file(dir.path / "stderr.log");
+
+  auto const doc = nlohmann::json::parse(read_file(result));
+  auto const& runs = doc["runs"];
+  ASSERT_EQ(runs.size(), 3u) << "three rising steps, no refinement without a knee";
+  std::vector<double> const rates{2, 4, 8};
+  for (std::size_t k = 0; k < 3; ++k) {
+    SCOPED_TRACE(k);
+    EXPECT_EQ(runs[k]["ladder"]["rate_per_client_hz"], rates[k]);
+    EXPECT_EQ(runs[k]["ladder"]["step"], k + 1);
+    EXPECT_EQ(runs[k]["ladder"]["outcome"], "within");
+    EXPECT_EQ(runs[k]["ladder"]["offered_deliveries_per_s"], rates[k] * 4 * 4) << "4 clients in one room";
+    EXPECT_EQ(runs[k]["cpus"]["target"]["requested"], nlohmann::json::array({cpus.front()}));
+    EXPECT_EQ(runs[k]["cpus"]["target"]["applied"], nlohmann::json::array({cpus.front()}));
+    EXPECT_EQ(runs[k]["cpus"]["generator"]["applied"], nlohmann::json::array({cpus.back()}));
+  }
+  ASSERT_EQ(doc["capacity"].size(), 1u);
+  auto const& knee = doc["capacity"][0];
+  SCOPED_TRACE(knee.dump(1));
+  EXPECT_EQ(knee["target"], "fallbench");
+  EXPECT_EQ(knee["case"], "tiny");
+  EXPECT_EQ(knee["knee_found"], false);
+  EXPECT_EQ(knee["stop_reason"], "max_steps");
+  EXPECT_EQ(knee["steps"], 3);
+  EXPECT_TRUE(knee["knee"].is_null());
+  EXPECT_EQ(knee["capacity_at_least"]["rate_per_client_hz"], 8);
+  EXPECT_EQ(knee["capacity_at_least"]["offered_deliveries_per_s"], 128);
+  EXPECT_EQ(knee["max_rate_per_client_hz"], 8);
+  EXPECT_NE(out.find("knee fallbench/tiny: knee not found, capacity \u2265 128 deliveries/s offered (8 chats/s per client"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("stopped: max steps reached (3) without a knee"), std::string::npos) << out;
+}
+
+// A CPU this machine does not have stops `fallbench run` before any run, naming the field.
+TEST(CapacityLadderTest, AnUnknownCpuIsRefusedBeforeAnyRun) {
+  temp_dir dir;
+  auto const scenario = dir.write("cpus.json", R"({"name":"cpus",
+    "targets":[{"name":"fallbench","kind":"embedded","cpus":[1023]}],
+    "cases":[{"name":"c","clients":2,"strategies":"websocket","rate_per_client_hz":1}]})");
+  child_process run({FALLBENCH_BIN, "run", scenario.string(), "--quiet", "--output", (dir.path / "r.json").string()},
+                    (dir.path / "stderr.log").string());
+  auto const [status, out] = run.output(30s);
+  auto const err = read_file(dir.path / "stderr.log");
+  EXPECT_EQ(status, 2) << out << err;
+  EXPECT_NE(err.find("targets[0].cpus: CPU 1023 is not available on this machine"), std::string::npos) << err;
   EXPECT_FALSE(std::filesystem::exists(dir.path / "r.json"));
 }
 

@@ -845,7 +845,10 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
     return metrics::to_seconds(b.cpu() - a.cpu());
   };
   double const gen_cpu = cpu(self_at_measure, self_at_end);
-  double const gen_util = gen_cpu / (measure_s * s.generator.threads);
+  // Pinned to fewer CPUs than it has threads, the generator is saturated once those CPUs are busy.
+  int const lanes = s.generator.cpus.empty() ? s.generator.threads
+                                             : std::min(s.generator.threads, static_cast<int>(s.generator.cpus.size()));
+  double const gen_util = gen_cpu / (measure_s * lanes);
   json cost;
   auto const per_client = [&](std::int64_t grown) {
     return total.clients_connected > 0 ? static_cast<double>(grown) / static_cast<double>(total.clients_connected) : 0.0;
@@ -867,11 +870,14 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
   // Validity: a run whose generator fell behind or saturated, or which failed too often, is not a result.
   json reasons = json::array();
   auto const lag_p99 = send_lag.value_at_percentile(99.0);
-  run["generator"] = {{"send_lag", histogram_json(send_lag)}, {"late_sends", late}, {"max_lag_ms", s.generator.max_lag.count()}};
-  if (lag_p99 > to_us(s.generator.max_lag))
+  bool const behind = lag_p99 > to_us(s.generator.max_lag);
+  bool const saturated = gen_util > s.generator.max_cpu_utilisation;
+  run["generator"] = {{"send_lag", histogram_json(send_lag)}, {"late_sends", late}, {"max_lag_ms", s.generator.max_lag.count()},
+                      {"fell_behind", behind}, {"saturated", saturated}};
+  if (behind)
     reasons.push_back("generator fell behind: p99 send lag " + std::to_string(lag_p99 / 1000) + " ms > " +
                       std::to_string(s.generator.max_lag.count()) + " ms");
-  if (gen_util > s.generator.max_cpu_utilisation)
+  if (saturated)
     reasons.push_back("generator saturated: " + std::to_string(static_cast<int>(gen_util * 100)) + "% CPU per thread");
   // Under an injected fault, failures are the measurement, not a broken run: only the generator's
   // own health decides validity then.

@@ -2,12 +2,15 @@
 
 #include "build_info.hpp"
 #include "fallbench/bench/child_process.hpp"
+#include "fallbench/bench/cpu_pin.hpp"
 #include "fallbench/bench/driver.hpp"
+#include "fallbench/bench/ladder.hpp"
 #include "fallbench/bench/scenario.hpp"
 #include "fallbench/cli/args.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <signal.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -162,6 +165,7 @@ struct running_target {
   endpoint at;
   std::unique_ptr<child_process> process;
   std::string description;
+  json cpus;  ///< {requested, applied}: what the scenario asked and the mask the process got
 };
 
 endpoint parse_url(std::string const& url) {
@@ -183,6 +187,7 @@ running_target start_target(target const& t, fs::path const& log_dir) {
   if (t.type == target::kind::url) {
     r.at = parse_url(t.url);
     r.description = "external server at " + t.url;
+    r.cpus = {{"requested", json::array()}, {"applied", nullptr}};
     return r;
   }
   std::vector<std::string> argv;
@@ -199,7 +204,13 @@ running_target start_target(target const& t, fs::path const& log_dir) {
     r.description = "socket.io 4.8 on Node.js (tools/peers/socketio-node)";
   }
   for (auto const& a : t.extra_args) argv.push_back(a);
-  r.process = std::make_unique<child_process>(argv, (log_dir / file_safe(t.name + ".log")).string());
+  {
+    // Pinned at the fork: the child inherits the mask before it starts a thread (Node starts several
+    // before its first line of JavaScript), so no thread of it runs elsewhere even briefly.
+    scoped_cpu_pin const pin(t.cpus);
+    r.process = std::make_unique<child_process>(argv, (log_dir / file_safe(t.name + ".log")).string());
+  }
+  r.cpus = {{"requested", t.cpus}, {"applied", cpus_of(r.process->pid())}};
   auto const url = r.process->first_line(std::chrono::seconds{15});
   if (!url.starts_with("http://")) throw std::runtime_error("target " + t.name + " printed '" + url + "', not a URL");
   r.at = parse_url(url);
@@ -234,16 +245,9 @@ void print_summary(json const& doc, std::ostream& out) {
     }
     for (auto const& why : run["invalid_reasons"]) out << "  invalid: " << why.get<std::string>() << "\n";
   }
-  for (auto const& c : doc["capacity"]) {
-    out << "capacity " << c["target"].get<std::string>() << "/" << c["case"].get<std::string>() << ": ";
-    if (c["max_rate_per_client_hz"].is_null()) {
-      out << "no step stayed within p99 " << c["stop_p99_ms"] << " ms\n";
-    } else {
-      out << fmt(c["max_rate_per_client_hz"].get<double>(), 2) << " chats/s per client, "
-          << fmt(c["deliveries_per_s"].get<double>(), 0) << " deliveries/s at p99 " << fmt(c["p99_ms"].get<double>(), 1)
-          << " ms\n";
-    }
-  }
+  for (auto const& c : doc["capacity"])
+    out << "knee " << c["target"].get<std::string>() << "/" << c["case"].get<std::string>() << ": "
+        << c["summary"].get<std::string>() << "\n";
   for (auto const& c : doc["comparisons"])
     out << "ratio " << c["case"].get<std::string>() << ": " << c["candidate"].get<std::string>() << " / "
         << c["reference"].get<std::string>() << ": p99 " << fmt(c["p99_ratio"].get<double>(), 2) << "x, deliveries/s "
@@ -283,24 +287,30 @@ json comparisons(json const& runs) {
   return out;
 }
 
-/// For each ladder case and target: the highest rate whose fan-out p99 stayed within the bound.
-json capacity(json const& runs) {
-  json out = json::array();
-  std::map<std::pair<std::string, std::string>, json> best;
-  for (auto const& r : runs) {
-    if (!r.contains("ladder")) continue;
-    auto key = std::make_pair(r["target"].get<std::string>(), r["ladder_case"].get<std::string>());
-    auto& b = best[key];
-    if (b.is_null()) b = {{"target", key.first}, {"case", key.second}, {"stop_p99_ms", r["ladder"]["stop_p99_ms"]},
-                          {"max_rate_per_client_hz", nullptr}, {"deliveries_per_s", nullptr}, {"p99_ms", nullptr}};
-    if (!r["ladder"]["over_bound"].get<bool>() && r["valid"].get<bool>()) {
-      b["max_rate_per_client_hz"] = r["ladder"]["rate_per_client_hz"];
-      b["deliveries_per_s"] = r["throughput"]["deliveries_per_s"];
-      b["p99_ms"] = r["latency"]["fanout_corrected"].value("p99_us", 0.0) / 1000.0;
-    }
-  }
-  for (auto& [k, v] : best) out.push_back(v);
-  return out;
+/// What a ladder needs of a finished run (ladder.hpp), read back from its result section.
+step_facts facts_of(json const& run, case_spec const& step) {
+  step_facts f;
+  f.rate_per_client_hz = step.rate_per_client_hz;
+  f.deliveries_per_s = run["throughput"]["deliveries_per_s"].get<double>();
+  f.p99_ms = run["latency"]["fanout_corrected"].value("p99_us", 0.0) / 1000.0;
+  f.valid = run["valid"].get<bool>();
+  f.generator_saturated = run["generator"].value("saturated", false);
+  f.generator_behind = run["generator"].value("fell_behind", false);
+  f.generator_utilisation = run["cost"]["generator"].value("utilisation_per_thread", 0.0);
+  f.lost = run["delivery"]["total"].value("lost", std::uint64_t{0});
+  // Ended by our own SIGTERM (or SIGKILL after its grace) is how a server's run ends; a crash (another
+  // signal) or an error exit is the server failing.
+  int const status = run.value("server_exit_status", 0);
+  f.server_exit_status = status == -SIGTERM || status == -SIGKILL ? 0 : status;
+  for (auto const& why : run["invalid_reasons"]) f.invalid_reasons.push_back(why.get<std::string>());
+  // Offered: the schedule's chats times the receivers of each (from the layout; for Zipf rooms, as
+  // measured, which equals it when nothing is lost).
+  double const chats_per_s = step.rate_per_client_hz * step.clients;
+  auto const receivers = receivers_per_chat(step);
+  auto const chats = run["counts"]["chats_measured"].get<double>();
+  f.offered_deliveries_per_s =
+      chats_per_s * receivers.value_or(chats > 0 ? run["counts"]["deliveries_measured"].get<double>() / chats : 0.0);
+  return f;
 }
 
 }  // namespace
@@ -335,7 +345,12 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
     auto const url = a.str("url");
     if (!url.starts_with("http://") || url.find(':', 7) == std::string::npos)
       throw cli::usage_error("--url must be http://HOST:PORT[/path], got '" + url + "'");
-    s.targets = {target{"external", target::kind::url, url, 0, {}}};
+    s.targets = {target{"external", target::kind::url, url, 0, {}, {}}};
+  }
+  try {
+    check_cpus(s, cpus_of(0));
+  } catch (scenario_error const& e) {
+    throw cli::usage_error(path + ": " + e.what());
   }
   auto const only_cases = a.all("case");
   auto const only_targets = a.all("target");
@@ -361,6 +376,7 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
   json doc = {{"schema_version", schema_version}, {"started_at", utc_now("%Y-%m-%dT%H:%M:%SZ")}};
   doc.update(metadata(s, path));
   doc["runs"] = json::array();
+  doc["capacity"] = json::array();
   bool const show_progress = !a.has("quiet") && ::isatty(STDERR_FILENO);
   bool all_valid = true;
   int target_index = 0;
@@ -369,10 +385,18 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
     std::cerr << "fallbench run: target " << t.name << "\n";
     for (auto const& c : s.cases) {
       if (!only_cases.empty() && std::find(only_cases.begin(), only_cases.end(), c.name) == only_cases.end()) continue;
-      // A ladder runs the case once per rate; a plain case once at its rate.
-      std::vector<double> rates = c.ladder_rates_per_client_hz;
-      if (rates.empty()) rates.push_back(c.rate_per_client_hz);
-      for (double const rate : rates) {
+      // A ladder runs the case once per step, rising until the knee (ladder.hpp); a plain case once.
+      std::optional<ladder_walk> walk;
+      if (c.ladder) walk.emplace(*c.ladder);
+      for (bool first = true;; first = false) {
+        std::optional<double> next;
+        if (walk)
+          next = walk->next_rate();
+        else if (first)
+          next = c.rate_per_client_hz;
+        if (!next) break;
+        double const rate = *next;
+        bool const refinement = walk && walk->refining();
         case_spec step = c;
         step.rate_per_client_hz = rate;
         // A fresh server for every run: one run's leftovers (sessions, memory) do not weigh on the next.
@@ -408,12 +432,19 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
           at.host = proxied.host;
           at.port = proxied.port;
         }
-        auto run = run_case(s, step, at, proc, [&](progress const& p) {
-          if (!show_progress) return;
-          std::cerr << "\r  " << t.name << "/" << c.name << " @" << fmt(rate, 2) << " Hz " << std::setw(8) << p.phase << " "
-                    << fmt(p.elapsed_s) << " s  connected " << p.connected << "  sent " << p.chats_sent << "  delivered "
-                    << p.deliveries << "   " << std::flush;
-        }, options);
+        json run;
+        json generator_cpus;
+        {
+          // The generator's worker threads start inside run_case and inherit this thread's mask.
+          scoped_cpu_pin const pin(s.generator.cpus);
+          generator_cpus = {{"requested", s.generator.cpus}, {"applied", cpus_of(0)}};
+          run = run_case(s, step, at, proc, [&](progress const& p) {
+            if (!show_progress) return;
+            std::cerr << "\r  " << t.name << "/" << c.name << " @" << fmt(rate, 2) << " Hz " << std::setw(8) << p.phase << " "
+                      << fmt(p.elapsed_s) << " s  connected " << p.connected << "  sent " << p.chats_sent << "  delivered "
+                      << p.deliveries << "   " << std::flush;
+          }, options);
+        }
         if (show_progress) std::cerr << "\n";
         if (proxy) {
           proxy->stop();
@@ -423,20 +454,34 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
                           {"schedule_origin", "the run's start (t = 0 of fault_windows and of the connect ramp)"},
                           {"log", (log_dir / file_safe(t.name + "-" + c.name + "-proxy.log")).string()}};
         }
+        // Every thread the target started by now, not only its first: what the pinning really gave.
+        if (running.process) running.cpus["applied"] = cpus_of_threads(running.process->pid());
         if (running.process) run["server_exit_status"] = running.process->stop();
         run["target"] = t.name;
         run["target_index"] = target_index;
         run["target_description"] = running.description;
-        bool const over = run["latency"]["fanout_corrected"].value("p99_us", 0.0) / 1000.0 > c.stop_p99_ms;
-        if (!c.ladder_rates_per_client_hz.empty()) {
-          run["ladder"] = {{"rate_per_client_hz", rate}, {"stop_p99_ms", c.stop_p99_ms}, {"over_bound", over}};
+        run["cpus"] = {{"target", running.cpus}, {"generator", generator_cpus}};
+        if (walk) {
+          auto const facts = facts_of(run, step);
+          auto const outcome = walk->record(facts);
+          run["ladder"] = {{"rate_per_client_hz", rate},
+                           {"stop_p99_ms", c.ladder->stop_p99_ms},
+                           {"over_bound", facts.p99_ms > c.ladder->stop_p99_ms},
+                           {"step", walk->result().steps},
+                           {"refinement", refinement},
+                           {"offered_deliveries_per_s", facts.offered_deliveries_per_s},
+                           {"outcome", std::string(to_string(outcome))}};
           run["case"] = c.name + "@" + fmt(rate, 2) + "Hz";
           run["ladder_case"] = c.name;
         }
         all_valid = all_valid && run["valid"].get<bool>();
         doc["runs"].push_back(std::move(run));
-        // A ladder stops at the first step over the bound, or that is not a valid measurement.
-        if (!c.ladder_rates_per_client_hz.empty() && (over || !doc["runs"].back()["valid"].get<bool>())) break;
+      }
+      if (walk) {
+        json knee = walk->result().to_json();
+        knee["target"] = t.name;
+        knee["case"] = c.name;
+        doc["capacity"].push_back(std::move(knee));
       }
     }
     ++target_index;
@@ -446,7 +491,6 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
                                      [](auto const& c) { return !c.fault.empty() || !c.fault_schedule.empty(); })
                              ? "per run (runs[].fault)"
                              : "pass";
-  doc["capacity"] = capacity(doc["runs"]);
   doc["finished_at"] = utc_now("%Y-%m-%dT%H:%M:%SZ");
   {
     std::ofstream out(output);

@@ -2,7 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sched.h>
+
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -14,6 +17,10 @@ namespace fallbench::bench {
 using json = nlohmann::json;
 
 namespace {
+
+/// The highest rate per client a case may ask for: 10 kHz is far past any single client's need and
+/// keeps a typo (a rate per room or per second of the whole case) from starting a run.
+constexpr double max_rate_hz = 10'000;
 
 std::string show(json const& v) {
   auto s = v.dump();
@@ -81,6 +88,55 @@ class reader {
   std::set<std::string> seen_;
 };
 
+/// A CPU list: distinct ids, as sched_setaffinity takes them (whether this machine has them is
+/// check_cpus's question, at run time).
+std::vector<int> parse_cpus(json const& j, std::string const& where) {
+  if (!j.is_array() || j.empty()) fail(where, "must be a non-empty array of CPU ids, e.g. [0], got " + show(j));
+  std::vector<int> cpus;
+  for (auto const& id : j) {
+    if (!id.is_number_integer() || id.get<std::int64_t>() < 0 || id.get<std::int64_t>() >= CPU_SETSIZE)
+      fail(where, "CPU ids are integers from 0 to " + std::to_string(CPU_SETSIZE - 1) + ", got " + show(id));
+    auto const cpu = id.get<int>();
+    if (std::find(cpus.begin(), cpus.end(), cpu) != cpus.end()) fail(where, "CPU " + std::to_string(cpu) + " listed twice");
+    cpus.push_back(cpu);
+  }
+  return cpus;
+}
+
+std::string cpu_ranges(std::vector<int> const& cpus) {
+  std::string out;
+  for (std::size_t i = 0; i < cpus.size();) {
+    std::size_t k = i;
+    while (k + 1 < cpus.size() && cpus[k + 1] == cpus[k] + 1) ++k;
+    out += (out.empty() ? "" : ",") + std::to_string(cpus[i]) + (k > i ? "-" + std::to_string(cpus[k]) : "");
+    i = k + 1;
+  }
+  return out;
+}
+
+/// A rising ladder: {start_rate_per_client_hz, factor, max_steps, refine_steps}.
+ladder_spec parse_ladder(json const& j, std::string const& where) {
+  reader r(j, where);
+  ladder_spec l;
+  auto const& start = r.need("start_rate_per_client_hz");
+  if (!start.is_number() || start.get<double>() <= 0 || start.get<double>() > max_rate_hz)
+    fail(r.path("start_rate_per_client_hz"), "must be a rate above 0 and up to 10000, got " + show(start));
+  l.start_rate_per_client_hz = start.get<double>();
+  if (auto const* f = r.find("factor"); f && (!f->is_number() || f->get<double>() <= 1 || f->get<double>() > 100))
+    fail(r.path("factor"), "must be a number above 1 (each step's rate over the previous one's) and up to 100, got " + show(*f));
+  l.factor = r.number("factor", 1, 100, 2);
+  l.max_steps = static_cast<int>(r.integer("max_steps", 1, 100, 10));
+  l.refine_steps = static_cast<int>(r.integer("refine_steps", 0, 4, 0));
+  double const top = l.start_rate_per_client_hz * std::pow(l.factor, l.max_steps - 1);
+  if (top > max_rate_hz * (1 + 1e-9)) {
+    std::ostringstream why;
+    why << "step " << l.max_steps << " would offer " << top << " chats/s per client, over 10000: fewer steps or a lower start";
+    fail(r.path("max_steps"), why.str());
+  }
+  r.done();
+  return l;
+}
+
 target parse_target(json const& j, std::string const& where) {
   reader r(j, where);
   target t;
@@ -104,6 +160,10 @@ target parse_target(json const& j, std::string const& where) {
       if (!a.is_string()) fail(r.path("args"), "must be an array of strings, got " + show(a));
       t.extra_args.push_back(a.get<std::string>());
     }
+  }
+  if (auto const* cpus = r.find("cpus")) {
+    if (t.type == target::kind::url) fail(r.path("cpus"), "a url target runs outside the harness: it cannot be pinned here");
+    t.cpus = parse_cpus(*cpus, r.path("cpus"));
   }
   r.done();
   return t;
@@ -158,10 +218,10 @@ case_spec parse_case(json const& j, std::string const& where, json const& defaul
   } else {
     fail(r.path("room_distribution"), "must be uniform or zipf, got " + show(spread));
   }
-  c.rate_per_client_hz = r.number("rate_per_client_hz", 0, 10'000,
-                                  merged.contains("ladder_rates_per_client_hz") || !c.trace.empty() ? 0.0 : -1.0);
+  bool const has_ladder = merged.contains("ladder_rates_per_client_hz") || merged.contains("ladder");
+  c.rate_per_client_hz = r.number("rate_per_client_hz", 0, max_rate_hz, has_ladder || !c.trace.empty() ? 0.0 : -1.0);
   if (!c.trace.empty() && c.rate_per_client_hz > 0) fail(r.path("rate_per_client_hz"), "a trace case sends what its trace says");
-  if (c.rate_per_client_hz < 0) fail(r.path("rate_per_client_hz"), "required (or a ladder_rates_per_client_hz)");
+  if (c.rate_per_client_hz < 0) fail(r.path("rate_per_client_hz"), "required (or a ladder)");
   auto const bytes = r.find("message_bytes");
   if (!bytes) {
     c.message_bytes_min = c.message_bytes_max = 16;
@@ -175,17 +235,25 @@ case_spec parse_case(json const& j, std::string const& where, json const& defaul
     fail(r.path("message_bytes"), "must be an integer or [min, max] from 1 to 900000, got " + show(*bytes));
   }
   c.churn_per_client_per_min = r.number("churn_per_client_per_min", 0, 600, 0);
-  if (auto const* ladder = r.find("ladder_rates_per_client_hz")) {
-    if (!ladder->is_array() || ladder->empty()) fail(r.path("ladder_rates_per_client_hz"), "must be a non-empty array of rates");
+  auto const* listed = r.find("ladder_rates_per_client_hz");
+  auto const* rising = r.find("ladder");
+  if (listed && rising) fail(r.path("ladder"), "give either ladder (rising) or ladder_rates_per_client_hz (listed), not both");
+  if (has_ladder && !c.trace.empty()) fail(r.path(listed ? "ladder_rates_per_client_hz" : "ladder"), "a trace case sends what its trace says");
+  if (listed) {
+    if (!listed->is_array() || listed->empty()) fail(r.path("ladder_rates_per_client_hz"), "must be a non-empty array of rates");
+    ladder_spec l;
     double previous = 0;
-    for (auto const& rate : *ladder) {
-      if (!rate.is_number() || rate.get<double>() <= previous || rate.get<double>() > 10'000)
+    for (auto const& rate : *listed) {
+      if (!rate.is_number() || rate.get<double>() <= previous || rate.get<double>() > max_rate_hz)
         fail(r.path("ladder_rates_per_client_hz"), "must be rising positive rates up to 10000, got " + show(rate));
       previous = rate.get<double>();
-      c.ladder_rates_per_client_hz.push_back(previous);
+      l.rates_per_client_hz.push_back(previous);
     }
-    c.stop_p99_ms = r.number("stop_p99_ms", 1, 60'000, 250);
+    c.ladder = l;
+  } else if (rising) {
+    c.ladder = parse_ladder(*rising, r.path("ladder"));
   }
+  if (c.ladder) c.ladder->stop_p99_ms = r.number("stop_p99_ms", 1, 60'000, 250);
   if (auto const* rc = r.find("reconnect")) {
     if (!rc->is_boolean()) fail(r.path("reconnect"), "must be true or false, got " + show(*rc));
     c.reconnect = rc->get<bool>();
@@ -272,7 +340,7 @@ scenario parse_scenario(std::string_view json_text, std::string const& base_dir)
         if (!names.insert(s.targets.back().name).second) fail("targets[" + std::to_string(i) + "].name", "duplicate name");
       }
     } else {
-      s.targets.push_back({"fallbench", target::kind::embedded, {}, 2, {}});
+      s.targets.push_back({"fallbench", target::kind::embedded, {}, 2, {}, {}});
     }
     json const defaults = r.find("defaults") ? r.need("defaults") : json::object();
     if (!defaults.is_object()) fail("defaults", "must be an object");
@@ -298,6 +366,7 @@ scenario parse_scenario(std::string_view json_text, std::string const& base_dir)
       s.generator.max_lag = std::chrono::milliseconds{gr.integer("max_lag_ms", 1, 60'000, 100)};
       s.generator.max_cpu_utilisation = gr.number("max_cpu_utilisation", 0.1, 1.0, 0.9);
       s.generator.error_budget = gr.number("error_budget", 0, 1, 0.01);
+      if (auto const* cpus = gr.find("cpus")) s.generator.cpus = parse_cpus(*cpus, gr.path("cpus"));
       gr.done();
     }
     r.done();
@@ -311,6 +380,17 @@ scenario parse_scenario(std::string_view json_text, std::string const& base_dir)
                 std::to_string(static_cast<int>(e.what)) + " " + c.trace_rooms[e.room] + " " + std::to_string(e.bytes);
   s.hash = fnv1a64(hashed);
   return s;
+}
+
+void check_cpus(scenario const& s, std::vector<int> const& available) {
+  auto check = [&](std::vector<int> const& cpus, std::string const& where) {
+    for (int const cpu : cpus)
+      if (std::find(available.begin(), available.end(), cpu) == available.end())
+        fail(where, "CPU " + std::to_string(cpu) + " is not available on this machine (CPUs " +
+                        (available.empty() ? std::string("unknown") : cpu_ranges(available)) + ")");
+  };
+  for (std::size_t i = 0; i < s.targets.size(); ++i) check(s.targets[i].cpus, "targets[" + std::to_string(i) + "].cpus");
+  check(s.generator.cpus, "generator.cpus");
 }
 
 scenario load_scenario(std::string const& path) {

@@ -118,6 +118,97 @@ TEST(ScenarioTest, ReadsClientTimeouts) {
                "cases[0].connect_timeout_ms");
 }
 
+/// A one-case scenario whose case ends with `extra` (JSON members) and whose top level adds `top`.
+std::string ladder_case(std::string const& extra, std::string const& top = "") {
+  return R"({"name":"t",)" + top + R"("cases":[{"name":"c","clients":4,"strategies":"websocket",)" + extra + "}]}";
+}
+
+TEST(ScenarioLadderTest, ReadsARisingLadder) {
+  auto const s = parse_scenario(
+      ladder_case(R"("ladder":{"start_rate_per_client_hz":0.5,"factor":3,"max_steps":5,"refine_steps":2},"stop_p99_ms":40)"));
+  ASSERT_TRUE(s.cases[0].ladder);
+  auto const& l = *s.cases[0].ladder;
+  EXPECT_TRUE(l.rates_per_client_hz.empty());
+  EXPECT_EQ(l.start_rate_per_client_hz, 0.5);
+  EXPECT_EQ(l.factor, 3);
+  EXPECT_EQ(l.max_steps, 5);
+  EXPECT_EQ(l.refine_steps, 2);
+  EXPECT_EQ(l.stop_p99_ms, 40);
+  auto const d = parse_scenario(ladder_case(R"("ladder":{"start_rate_per_client_hz":1})"));
+  EXPECT_EQ(d.cases[0].ladder->factor, 2) << "doubling by default";
+  EXPECT_EQ(d.cases[0].ladder->max_steps, 10);
+  EXPECT_EQ(d.cases[0].ladder->refine_steps, 0);
+  EXPECT_EQ(d.cases[0].ladder->stop_p99_ms, 250);
+}
+
+TEST(ScenarioLadderTest, KeepsListedLadders) {
+  auto const s = parse_scenario(ladder_case(R"("ladder_rates_per_client_hz":[1,4,16])"));
+  ASSERT_TRUE(s.cases[0].ladder);
+  EXPECT_EQ(s.cases[0].ladder->rates_per_client_hz, (std::vector<double>{1, 4, 16}));
+  EXPECT_FALSE(parse_scenario(ladder_case(R"("rate_per_client_hz":2)")).cases[0].ladder);
+}
+
+TEST(ScenarioLadderTest, RejectsBadLaddersNamingTheField) {
+  expect_error(ladder_case(R"("ladder":{"start_rate_per_client_hz":0})"),
+               "cases[0].ladder.start_rate_per_client_hz: must be a rate above 0 and up to 10000, got 0");
+  expect_error(ladder_case(R"("ladder":{"factor":2})"), "cases[0].ladder.start_rate_per_client_hz: required");
+  expect_error(ladder_case(R"("ladder":{"start_rate_per_client_hz":1,"factor":1})"),
+               "cases[0].ladder.factor: must be a number above 1");
+  expect_error(ladder_case(R"("ladder":{"start_rate_per_client_hz":1,"factor":"double"})"), "cases[0].ladder.factor");
+  expect_error(ladder_case(R"("ladder":{"start_rate_per_client_hz":1,"max_steps":0})"),
+               "cases[0].ladder.max_steps: must be an integer from 1 to 100, got 0");
+  expect_error(ladder_case(R"("ladder":{"start_rate_per_client_hz":100,"max_steps":12})"),
+               "cases[0].ladder.max_steps: step 12 would offer 204800 chats/s per client, over 10000");
+  expect_error(ladder_case(R"("ladder":{"start_rate_per_client_hz":1,"refine_steps":9})"), "cases[0].ladder.refine_steps");
+  expect_error(ladder_case(R"("ladder":{"start_rate_per_client_hz":1,"step":2})"), "cases[0].ladder.step: unknown field");
+  expect_error(ladder_case(R"("ladder":[1,2])"), "cases[0].ladder: must be an object");
+  expect_error(ladder_case(R"("ladder":{"start_rate_per_client_hz":1},"ladder_rates_per_client_hz":[1,2])"),
+               "cases[0].ladder: give either ladder (rising) or ladder_rates_per_client_hz (listed), not both");
+  expect_error(ladder_case(R"("ladder":{"start_rate_per_client_hz":1},"stop_p99_ms":0)"), "cases[0].stop_p99_ms");
+  expect_error(ladder_case(R"("stop_p99_ms":100,"rate_per_client_hz":1)"), "cases[0].stop_p99_ms: unknown field");
+}
+
+TEST(ScenarioCpusTest, ReadsTargetAndGeneratorCpus) {
+  auto const s = parse_scenario(ladder_case(R"("rate_per_client_hz":1)",
+                                            R"("targets":[{"name":"a","kind":"embedded","cpus":[0]},{"name":"b","kind":"node-peer"}],
+                                               "generator":{"cpus":[1,2]},)"));
+  EXPECT_EQ(s.targets[0].cpus, (std::vector<int>{0}));
+  EXPECT_TRUE(s.targets[1].cpus.empty());
+  EXPECT_EQ(s.generator.cpus, (std::vector<int>{1, 2}));
+  EXPECT_NO_THROW(check_cpus(s, {0, 1, 2, 3}));
+}
+
+TEST(ScenarioCpusTest, RejectsBadCpusNamingTheField) {
+  expect_error(ladder_case(R"("rate_per_client_hz":1)", R"("targets":[{"name":"a","kind":"embedded","cpus":[]}],)"),
+               "targets[0].cpus: must be a non-empty array of CPU ids");
+  expect_error(ladder_case(R"("rate_per_client_hz":1)", R"("targets":[{"name":"a","kind":"embedded","cpus":[-1]}],)"),
+               "targets[0].cpus: CPU ids are integers from 0 to");
+  expect_error(ladder_case(R"("rate_per_client_hz":1)", R"("targets":[{"name":"a","kind":"embedded","cpus":["0"]}],)"),
+               "targets[0].cpus: CPU ids are integers");
+  expect_error(ladder_case(R"("rate_per_client_hz":1)", R"("generator":{"cpus":[1,1]},)"), "generator.cpus: CPU 1 listed twice");
+  expect_error(ladder_case(R"("rate_per_client_hz":1)",
+                           R"("targets":[{"name":"a","kind":"url","url":"http://h:1","cpus":[0]}],)"),
+               "targets[0].cpus: a url target runs outside the harness");
+}
+
+TEST(ScenarioCpusTest, RefusesCpusThisMachineDoesNotHave) {
+  auto const s = parse_scenario(ladder_case(R"("rate_per_client_hz":1)",
+                                            R"("targets":[{"name":"a","kind":"embedded","cpus":[0]},{"name":"b","kind":"embedded","cpus":[7]}],
+                                               "generator":{"cpus":[1]},)"));
+  try {
+    check_cpus(s, {0, 1, 2, 3});
+    ADD_FAILURE() << "accepted CPU 7 on a 4-CPU machine";
+  } catch (scenario_error const& e) {
+    EXPECT_EQ(std::string(e.what()), "targets[1].cpus: CPU 7 is not available on this machine (CPUs 0-3)");
+  }
+  try {
+    check_cpus(s, {0, 2, 3, 4, 7});
+    ADD_FAILURE() << "accepted generator CPU 1";
+  } catch (scenario_error const& e) {
+    EXPECT_EQ(std::string(e.what()), "generator.cpus: CPU 1 is not available on this machine (CPUs 0,2-4,7)");
+  }
+}
+
 /// A trace file in the test's temporary folder.
 std::string write_trace(std::string const& name, std::string const& text) {
   auto const path = std::filesystem::temp_directory_path() / ("fallbench-" + std::to_string(::getpid()) + "-" + name);

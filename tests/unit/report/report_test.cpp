@@ -158,6 +158,35 @@ TEST(ReportTest, MarkdownSummaryHasARowPerStrategyAndEscapes) {
   EXPECT_NE(md.find("none within 250 ms"), std::string::npos);
 }
 
+// A ladder's knee and why it stopped, as `fallbench run` records them (run_command.cpp, ladder.cpp).
+TEST(ReportTest, CapacityTablesShowTheKneeAndWhyTheLadderStopped) {
+  json const doc = {
+      {"schema_version", 1},
+      {"runs", json::array()},
+      {"capacity",
+       json::array({{{"target", "fallbench"}, {"case", "room-100"}, {"stop_p99_ms", 250}, {"max_rate_per_client_hz", 32},
+                     {"deliveries_per_s", 639000}, {"offered_deliveries_per_s", 640000}, {"p99_ms", 12.5},
+                     {"knee_found", true}, {"stop_reason", "over_bound"}, {"stop_detail", "p99 812 ms > 250 ms"},
+                     {"stopped_at", {{"rate_per_client_hz", 64}}}},
+                    {{"target", "fallbench"}, {"case", "room-10"}, {"stop_p99_ms", 250}, {"max_rate_per_client_hz", 512},
+                     {"deliveries_per_s", 511000}, {"offered_deliveries_per_s", 512000}, {"p99_ms", 3},
+                     {"knee_found", false}, {"stop_reason", "generator_saturated"},
+                     {"stop_detail", "97% CPU per generator thread"}, {"stopped_at", {{"rate_per_client_hz", 1024}}}}})}};
+  std::vector<result> const results{{"knee.json", doc}};
+  auto const md = render_markdown(results, options{});
+  EXPECT_NE(md.find("| room-100 | 32.0 | 639000 | 12.5 | 640000 deliveries/s offered | over the p99 bound at 64.0 chats/s "
+                    "per client (p99 812 ms &gt; 250 ms) |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| knee not found, capacity \u2265 512000 deliveries/s offered | generator saturated (its limit, not the server's) at "
+                    "1024 chats/s per client (97% CPU per generator thread) |"),
+            std::string::npos)
+      << md;
+  auto const html = render_html(results, options{});
+  EXPECT_NE(html.find("knee not found, capacity \u2265 512000 deliveries/s offered"), std::string::npos);
+  EXPECT_NE(html.find("generator saturated (its limit, not the server&#39;s)"), std::string::npos);
+}
+
 TEST(ReportTest, RejectsWhatIsNotAResult) {
   EXPECT_THROW(load_results(FALLBENCH_FIXTURES_DIR "/make-fixtures.js"), std::runtime_error);
   EXPECT_THROW(load_results(FALLBENCH_FIXTURES_DIR "/does-not-exist.json"), std::runtime_error);

@@ -659,15 +659,16 @@ std::string ladder_figure(json const& doc, std::string const& prov) {
       s.points.emplace_back(num(*run, "ladder.rate_per_client_hz"), ms(at(*run, "latency.fanout_corrected"), "p99_us"));
       bound = std::max(bound, num(*run, "ladder.stop_p99_ms"));
     }
+    std::sort(s.points.begin(), s.points.end());  // refinement steps run after the rise, between its rates
     series.push_back(std::move(s));
   }
   svg::frame const f{"Capacity ladders",
-                     "Measured: fan-out p99 (corrected) at each offered rate per client; a ladder stops after the "
-                     "first step over the bound or that is not valid.",
+                     "Measured: fan-out p99 (corrected) at each offered rate per client; a ladder rises until a step is "
+                     "over the bound or not valid (then may bisect once or twice below it), or until its last step.",
                      prov};
   return figure("Capacity.",
-                "Fan-out p99 against the offered rate, per target and case. The capacity is the last step under the "
-                "dashed bound (table above).",
+                "Fan-out p99 against the offered rate, per target and case. The knee is the highest valid step under "
+                "the dashed bound (table above, with why each ladder stopped).",
                 svg::ladder_chart(f, series, bound > 0 ? bound : 250));
 }
 
@@ -718,18 +719,59 @@ std::string html_summary_table(json const& doc) {
   return h.str();
 }
 
+/// A capacity[] entry as the tables show it. Documents before knees were reported have no
+/// knee_found or stop_reason: their knee and stop cells stay "-".
+struct capacity_row {
+  std::string target, ladder_case;
+  bool none;         ///< no step stayed within the bound
+  double rate, deliveries, p99, bound;
+  std::string knee;  ///< "16000 deliveries/s offered", "knee not found, capacity \u2265 4000 deliveries/s offered", or "-"
+  std::string stop;  ///< "over the p99 bound (p99 812 ms > 250 ms)", ...
+};
+
+std::string stop_text(std::string_view reason) {
+  if (reason == "over_bound") return "over the p99 bound";
+  if (reason == "server_failed") return "server failed";
+  if (reason == "generator_saturated") return "generator saturated (its limit, not the server's)";
+  if (reason == "generator_behind") return "generator fell behind (its limit, not the server's)";
+  if (reason == "max_steps") return "max steps reached without a knee";
+  return std::string(reason);
+}
+
+capacity_row capacity_row_of(json const& c) {
+  capacity_row r{str(c, "target"), str(c, "case"), !at(c, "max_rate_per_client_hz").is_number(),
+                 num(c, "max_rate_per_client_hz"), num(c, "deliveries_per_s"), num(c, "p99_ms"), num(c, "stop_p99_ms"), "-", "-"};
+  auto const& found = at(c, "knee_found");
+  if (found.is_boolean()) {
+    auto const offered = number(num(c, "offered_deliveries_per_s", r.deliveries)) + " deliveries/s offered";
+    if (r.none)
+      r.knee = found.get<bool>() ? "below the first step" : "knee not found: no step measured the server";
+    else
+      r.knee = found.get<bool>() ? offered : "knee not found, capacity \u2265 " + offered;
+  }
+  if (auto const reason = str(c, "stop_reason"); !reason.empty()) {
+    r.stop = stop_text(reason);
+    if (auto const rate = at(c, "stopped_at.rate_per_client_hz"); rate.is_number())
+      r.stop += " at " + number(rate.get<double>()) + " chats/s per client";
+    if (auto const detail = str(c, "stop_detail"); !detail.empty()) r.stop += " (" + detail + ")";
+  }
+  return r;
+}
+
 std::string html_capacity_table(json const& doc) {
   auto const entries = items(doc, "capacity");
   if (entries.empty()) return {};
   std::ostringstream h;
   h << "<table class=\"summary\"><thead><tr><th>target</th><th>ladder case</th><th>capacity: chats/s per client</th>"
-       "<th>deliveries/s</th><th>p99 ms</th><th>bound ms</th></tr></thead><tbody>";
+       "<th>deliveries/s</th><th>p99 ms</th><th>bound ms</th><th>knee</th><th>stopped</th></tr></thead><tbody>";
   for (auto const* c : entries) {
-    bool const none = !at(*c, "max_rate_per_client_hz").is_number();
-    h << "<tr><td>" << escape(str(*c, "target")) << "</td><td>" << escape(str(*c, "case")) << "</td><td>"
-      << (none ? std::string("none within the bound") : number(num(*c, "max_rate_per_client_hz"))) << "</td><td>"
-      << (none ? "-" : number(num(*c, "deliveries_per_s"))) << "</td><td>" << (none ? "-" : number(num(*c, "p99_ms")))
-      << "</td><td>" << number(num(*c, "stop_p99_ms")) << "</td></tr>";
+    auto const r = capacity_row_of(*c);
+    bool const not_found = at(*c, "knee_found").is_boolean() && !at(*c, "knee_found").get<bool>();
+    h << "<tr><td>" << escape(r.target) << "</td><td>" << escape(r.ladder_case) << "</td><td>"
+      << (r.none ? std::string("none within the bound") : number(r.rate)) << "</td><td>"
+      << (r.none ? "-" : number(r.deliveries)) << "</td><td>" << (r.none ? "-" : number(r.p99)) << "</td><td>"
+      << number(r.bound) << "</td><td class=\"g" << (not_found ? 2 : 1) << "\">" << escape(r.knee) << "</td><td>"
+      << escape(r.stop) << "</td></tr>";
   }
   h << "</tbody></table>\n";
   return h.str();
@@ -1244,13 +1286,14 @@ std::string render_markdown(std::vector<result> const& results, options const& o
           << "\u00D7 | " << number(num(*c, "peak_rss_ratio")) << "\u00D7 |\n";
     }
     if (auto const capacity = items(doc, "capacity"); !capacity.empty()) {
-      m << "\n| target | ladder case | capacity (chats/s per client) | deliveries/s | p99 ms |\n|---|---|---:|---:|---:|\n";
+      m << "\n| target | ladder case | capacity (chats/s per client) | deliveries/s | p99 ms | knee | stopped |\n"
+           "|---|---|---:|---:|---:|---|---|\n";
       for (auto const* c : capacity) {
-        bool const none = !at(*c, "max_rate_per_client_hz").is_number();
-        m << "| " << md(str(*c, "target")) << " | " << md(str(*c, "case")) << " | "
-          << (none ? "none within " + number(num(*c, "stop_p99_ms")) + " ms" : number(num(*c, "max_rate_per_client_hz")))
-          << " | " << (none ? "-" : number(num(*c, "deliveries_per_s"))) << " | "
-          << (none ? "-" : number(num(*c, "p99_ms"))) << " |\n";
+        auto const row = capacity_row_of(*c);
+        m << "| " << md(row.target) << " | " << md(row.ladder_case) << " | "
+          << (row.none ? "none within " + number(row.bound) + " ms" : number(row.rate)) << " | "
+          << (row.none ? "-" : number(row.deliveries)) << " | " << (row.none ? "-" : number(row.p99)) << " | "
+          << md(row.knee) << " | " << md(row.stop) << " |\n";
       }
     }
     m << "\n";

@@ -39,6 +39,24 @@ struct target {
   std::string url;              ///< For url targets: http://host:port[/path].
   int server_threads = 2;       ///< Embedded server: --threads.
   std::vector<std::string> extra_args;  ///< Embedded server / peer: more flags.
+  /// CPUs the target's process runs on (sched_setaffinity; every thread it starts inherits them).
+  /// Empty: not pinned. Not for url targets (another process, perhaps another machine).
+  std::vector<int> cpus;
+};
+
+/// A capacity ladder: one run per step at a rising rate per client, until the knee (bench/README.md,
+/// "Capacity ladders"). Either listed rates or a start and a factor.
+struct ladder_spec {
+  /// Listed steps (`ladder_rates_per_client_hz`), rising; empty: a rising ladder from `start`.
+  std::vector<double> rates_per_client_hz;
+  double start_rate_per_client_hz = 0;  ///< Rising: the first step's rate.
+  double factor = 2;                    ///< Rising: each step's rate over the previous one's.
+  int max_steps = 10;                   ///< Rising: steps before the ladder gives up ("knee not found").
+  /// Bisection steps (geometric midpoints) between the last good and the first step over the bound,
+  /// once the server's knee is found; 0: the knee is the last good step of the rise.
+  int refine_steps = 0;
+  /// A step whose fan-out p99 (corrected) passes this is over the server's knee.
+  double stop_p99_ms = 250;
 };
 
 /// How clients spread over rooms.
@@ -60,10 +78,8 @@ struct case_spec {
   std::uint32_t message_bytes_max = 16;
   /// Each client leaves its room and joins another this many times per minute (0: no churn).
   double churn_per_client_per_min = 0;
-  /// A capacity ladder: run the case at each of these rates in turn (replacing rate_per_client_hz)
-  /// and stop after the first step whose fan-out p99 exceeds stop_p99_ms.
-  std::vector<double> ladder_rates_per_client_hz;
-  double stop_p99_ms = 250;
+  /// A capacity ladder: run the case at rising rates (replacing rate_per_client_hz) until the knee.
+  std::optional<ladder_spec> ladder;
   /// A fault profile between the clients and the server (shared/DESIGN.md section 7), applied by a
   /// `fallbench proxy` the harness starts for the run: a spec such as "refuse-upgrade" or
   /// "latency?up-ms=50&down-ms=50". Empty: no proxy, clients talk to the server directly.
@@ -104,6 +120,8 @@ struct generator_spec {
   double max_cpu_utilisation = 0.9;
   /// Fraction of operations (connects, acks) allowed to fail before the run is invalid.
   double error_budget = 0.01;
+  /// CPUs the generator's threads run on (sched_setaffinity); empty: not pinned.
+  std::vector<int> cpus;
 };
 
 struct scenario {
@@ -131,6 +149,13 @@ scenario parse_scenario(std::string_view json_text, std::string const& base_dir 
  * @throws scenario_error naming the file, line and field.
  */
 void load_trace(std::string const& path, case_spec& c);
+
+/**
+ * Check that every CPU a scenario pins to is one of `available` (this machine's: cpus_of(0) in
+ * cpu_pin.hpp). Kept out of parse_scenario so a scenario parses on any machine.
+ * @throws scenario_error naming the field, e.g. `targets[0].cpus: CPU 7 is not available here (CPUs 0-1)`.
+ */
+void check_cpus(scenario const& s, std::vector<int> const& available);
 
 /// Read and parse a scenario file. @throws scenario_error (also for an unreadable file).
 scenario load_scenario(std::string const& path);

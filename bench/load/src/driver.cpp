@@ -36,6 +36,11 @@ using transport::strategy;
 
 namespace {
 
+// The protocol's event names, from its one owner.
+std::string_view const join_event = chatproto::event_name(chatproto::event_kind::join);
+std::string_view const chat_event = chatproto::event_name(chatproto::event_kind::chat);
+std::string_view const leave_event = chatproto::event_name(chatproto::event_kind::leave);
+
 constexpr std::array<strategy, 4> all_strategies = {strategy::polling, strategy::websocket, strategy::upgrade,
                                                     strategy::fallback};
 
@@ -201,11 +206,11 @@ class worker {
         if (sc->client) {
           if (sc->joined) {
             ledger_.left(sc->id, sc->room, clock::now());
-            sc->client->emit("leave", membership(*sc));
+            sc->client->emit(leave_event, membership(*sc));
           }
           for (auto const room : sc->trace_rooms) {
             ledger_.left(sc->id, room, clock::now());
-            sc->client->emit("leave", membership(*sc, room));
+            sc->client->emit(leave_event, membership(*sc, room));
           }
           sc->trace_rooms.clear();
           collect_wire(*sc);
@@ -356,7 +361,7 @@ class worker {
         case trace_event::kind::join:
           if (sc.client->connected() && !sc.trace_rooms.contains(ev.room)) {
             auto const room = ev.room;
-            sc.client->emit("join", membership(sc, room), [this, &sc, room](error_code join_ec, std::string_view) {
+            sc.client->emit(join_event, membership(sc, room), [this, &sc, room](error_code join_ec, std::string_view) {
               if (join_ec) return;
               ledger_.joined(sc.id, room, clock::now());
               sc.trace_rooms.insert(room);
@@ -366,7 +371,7 @@ class worker {
         case trace_event::kind::leave:
           if (sc.trace_rooms.erase(ev.room) > 0) {
             ledger_.left(sc.id, ev.room, clock::now());
-            sc.client->emit("leave", membership(sc, ev.room));
+            sc.client->emit(leave_event, membership(sc, ev.room));
           }
           break;
         case trace_event::kind::chat: send_chat(sc, ev.room, intended, ev.bytes); break;
@@ -376,7 +381,7 @@ class worker {
   }
 
   void join(sim_client& sc, std::uint32_t room, std::function<void()> then) {
-    sc.client->emit("join", membership(sc, room), [this, &sc, room, then = std::move(then)](error_code ec, std::string_view) {
+    sc.client->emit(join_event, membership(sc, room), [this, &sc, room, then = std::move(then)](error_code ec, std::string_view) {
       if (ec) return;
       ledger_.joined(sc.id, room, clock::now());
       sc.joined = true;
@@ -449,7 +454,7 @@ class worker {
     if (measured) ++sm.chats_measured;
     sent_.fetch_add(1, std::memory_order_relaxed);
     ledger_.sent(stream, seq, intended);
-    sc.client->emit("chat", text, [this, &sc, intended, measured](error_code ec, std::string_view args) {
+    sc.client->emit(chat_event, text, [this, &sc, intended, measured](error_code ec, std::string_view args) {
       auto& am = m(sc);
       if (ec) {
         ++am.acks_failed;
@@ -466,7 +471,7 @@ class worker {
   }
 
   void on_event(sim_client& sc, std::string_view event, std::string_view args) {
-    if (event != "chat") return;
+    if (chatproto::event_of(event) != chatproto::event_kind::chat) return;
     auto const now = clock::now();
     chatproto::message chat;
     if (chat_decoder_.decode(chatproto::event_kind::chat, args, chat) != chatproto::decode_error::none || !chat.tags ||
@@ -523,7 +528,7 @@ class worker {
       if (sc.room != old_room) return;
       sc.room = next;
       ledger_.left(sc.id, old_room, clock::now());
-      sc.client->emit("leave", R"({"room":"r)" + std::to_string(old_room) + R"(","name":"c)" + std::to_string(sc.id) + "\"}");
+      sc.client->emit(leave_event, membership(sc, old_room));
     });
   }
 

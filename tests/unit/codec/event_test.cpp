@@ -110,6 +110,39 @@ TEST(JsonScanTest, RefusesMalformedValues) {
   }
 }
 
+// The scanner reads plain ASCII eight bytes at a time: a special byte at any offset of a word is seen.
+TEST(JsonScanTest, FindsASpecialByteAtEveryOffset) {
+  struct special {
+    std::string_view bytes;
+    json_scan::scan_error want;
+  };
+  special const specials[] = {{"\x01", json_scan::scan_error::control_char},
+                              {"\x1f", json_scan::scan_error::control_char},
+                              {"\xff", json_scan::scan_error::bad_utf8},
+                              {"\xc3\xa9", json_scan::scan_error::none},
+                              {"\\n", json_scan::scan_error::none},
+                              {"\x7f", json_scan::scan_error::none},
+                              {" ", json_scan::scan_error::none}};
+  for (auto const& sp : specials) {
+    for (std::size_t at = 0; at <= 24; ++at) {
+      std::string const body = std::string(at, 'a') + std::string(sp.bytes) + std::string(24 - at, 'b');
+      std::string const text = "\"" + body + "\"";
+      std::size_t pos = 0;
+      json_scan::string_token t;
+      ASSERT_EQ(json_scan::scan_string(text, pos, t), sp.want) << at;
+      if (sp.want == json_scan::scan_error::none) {
+        EXPECT_EQ(t.raw, body);
+        EXPECT_EQ(pos, text.size());
+      }
+      // A closing quote at any offset ends the string there.
+      std::string const early = "\"" + std::string(at, 'a') + "\"" + std::string(24 - at, 'b');
+      pos = 0;
+      ASSERT_EQ(json_scan::scan_string(early, pos, t), json_scan::scan_error::none);
+      EXPECT_EQ(t.raw.size(), at);
+    }
+  }
+}
+
 TEST(JsonScanTest, BoundsNesting) {
   std::string deep(200, '[');
   deep += std::string(200, ']');

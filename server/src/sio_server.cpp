@@ -83,7 +83,6 @@ struct sio_server::state {
   std::set<std::string, std::less<>> namespaces;
   sio::attachment_collector collector;
   boost::asio::steady_timer connect_timer;
-  std::string event_name;  ///< Decoded event names with escapes, reused (split_event's scratch).
 };
 
 sio_server::sio_server(boost::asio::io_context& ioc, sio_handler& handler, std::chrono::milliseconds connect_timeout)
@@ -138,8 +137,10 @@ bool sio_server::on_raw_event(transport::session_ptr const& s, state& st, std::s
   // Only the header is decoded here; the payload stays text unless the handler declines it.
   sio::header h;
   if (sio::decode_header(text, h) || h.type != sio::packet_type::event || !st.namespaces.contains(h.nsp)) return false;
+  // Names with escapes are decoded here; per thread rather than per session, which idle sessions pay for.
+  thread_local std::string name_scratch;
   sio::event_parts ev;
-  if (sio::split_event(h.payload, ev, st.event_name)) return false;  // the DOM path refuses it as it always has
+  if (sio::split_event(h.payload, ev, name_scratch)) return false;  // the DOM path refuses it as it always has
   switch (handler_.on_raw_event(st.c, h.nsp, ev.name, ev.args, h.id)) {
     case sio_handler::raw_result::unhandled: return false;
     case sio_handler::raw_result::handled: events_.fetch_add(1, std::memory_order_relaxed); return true;

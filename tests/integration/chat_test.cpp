@@ -279,6 +279,26 @@ TEST(ChatProtocolTest, ChatIsRelayedByteForByte) {
   EXPECT_EQ(srv.chat().stats().chats, 1u);
 }
 
+TEST(ChatProtocolTest, ChatSentAsBinaryEventTakesTheSamePath) {
+  test_server srv;
+  ws_client a;
+  ASSERT_TRUE(ws_connect(a, srv.port()));
+  ASSERT_TRUE(join(a, "r", "a", "1"));
+  // A BINARY_EVENT is decoded on the DOM path (its attachments must be gathered), then written back
+  // to text for the chat decoder: relayed as that text (keys sorted, the attachment not forwarded),
+  // acked as any chat.
+  ASSERT_TRUE(no_error(a.send(R"(451-7["chat",{"room":"r","name":"a","msg":"x","bin":{"_placeholder":true,"num":0}}])")));
+  ASSERT_TRUE(no_error(a.send_binary("\x01\x02")));
+  EXPECT_TRUE(expect_message(a, R"(42["chat",{"bin":{"_placeholder":true,"num":0},"msg":"x","name":"a","room":"r"}])"));
+  EXPECT_TRUE(expect_message(a, ok_ack("7")));
+  // Refused the same way too.
+  ASSERT_TRUE(no_error(a.send(R"(451-8["chat",{"room":"elsewhere","name":"a","msg":"x","bin":{"_placeholder":true,"num":0}}])")));
+  ASSERT_TRUE(no_error(a.send_binary("\x01\x02")));
+  EXPECT_TRUE(is_negative_ack(next_message(a), "8"));
+  EXPECT_EQ(srv.chat().stats().chats, 1u);
+  EXPECT_EQ(srv.chat().stats().rejected_chats, 1u);
+}
+
 TEST(ChatProtocolTest, MalformedChatClosesTheSessionAsAnyUnparsablePacket) {
   test_server srv;
   ws_client a, b;

@@ -37,9 +37,9 @@ using transport::strategy;
 namespace {
 
 // The protocol's event names, from its one owner.
-std::string_view const join_event = chatproto::event_name(chatproto::event_kind::join);
-std::string_view const chat_event = chatproto::event_name(chatproto::event_kind::chat);
-std::string_view const leave_event = chatproto::event_name(chatproto::event_kind::leave);
+constexpr std::string_view join_event = chatproto::event_name(chatproto::event_kind::join);
+constexpr std::string_view chat_event = chatproto::event_name(chatproto::event_kind::chat);
+constexpr std::string_view leave_event = chatproto::event_name(chatproto::event_kind::leave);
 
 constexpr std::array<strategy, 4> all_strategies = {strategy::polling, strategy::websocket, strategy::upgrade,
                                                     strategy::fallback};

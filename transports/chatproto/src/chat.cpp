@@ -144,22 +144,6 @@ void append_integer(std::int64_t v, std::string& out) {
 
 }  // namespace
 
-std::string_view event_name(event_kind k) noexcept {
-  switch (k) {
-    case event_kind::join: return "join";
-    case event_kind::chat: return "chat";
-    case event_kind::leave: return "leave";
-  }
-  return "chat";
-}
-
-std::optional<event_kind> event_of(std::string_view name) noexcept {
-  if (name == "chat") return event_kind::chat;
-  if (name == "join") return event_kind::join;
-  if (name == "leave") return event_kind::leave;
-  return std::nullopt;
-}
-
 std::string_view to_string(decode_error e) noexcept {
   switch (e) {
     case decode_error::none: return "no error";

@@ -25,10 +25,22 @@ inline constexpr std::size_t max_json_depth = 128;
 enum class event_kind : std::uint8_t { join, chat, leave };
 
 /// The event's name on the wire (`"join"`, `"chat"`, `"leave"`).
-std::string_view event_name(event_kind k) noexcept;
+constexpr std::string_view event_name(event_kind k) noexcept {
+  switch (k) {
+    case event_kind::join: return "join";
+    case event_kind::leave: return "leave";
+    case event_kind::chat: break;
+  }
+  return "chat";
+}
 
 /// The event named `name`, if it is one of the protocol's.
-std::optional<event_kind> event_of(std::string_view name) noexcept;
+constexpr std::optional<event_kind> event_of(std::string_view name) noexcept {
+  if (name == "chat") return event_kind::chat;
+  if (name == "join") return event_kind::join;
+  if (name == "leave") return event_kind::leave;
+  return std::nullopt;
+}
 
 /// What the load harness adds to each chat it sends (keys `k`, `q`, `t`, `a`), so a receiver can
 /// match a delivery to its send without a second channel.

@@ -5,6 +5,7 @@
 #include "fallbench/codec/socketio.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <string>
 #include <string_view>
@@ -29,6 +30,16 @@ TEST(EventFramingTest, BuildsNameThenArguments) {
 TEST(EventFramingTest, EscapesTheNameAsNlohmannDumps) {
   EXPECT_EQ(event_payload("a\"b\\c\n\x01", ""), R"(["a\"b\\c\n\u0001"])");
   EXPECT_EQ(event_payload("caf\xc3\xa9", ""), "[\"caf\xc3\xa9\"]");
+}
+
+// The names the server and client wrote were nlohmann's dump: every ASCII byte escapes the same way.
+TEST(EventFramingTest, EscapesEveryAsciiByteAsNlohmannDid) {
+  for (int c = 0; c < 0x80; ++c) {
+    std::string const s = std::string("a") + static_cast<char>(c) + "b";
+    std::string out;
+    json_scan::append_string(s, out);
+    EXPECT_EQ(out, nlohmann::json(s).dump()) << c;
+  }
 }
 
 TEST(EventFramingTest, SplitsNameAndRawArguments) {

@@ -304,8 +304,14 @@ scan_error skip_value(std::string_view text, std::size_t& pos, std::size_t depth
 void append_string(std::string_view s, std::string& out) {
   static constexpr char hex[] = "0123456789abcdef";
   out += '"';
-  for (char const c : s) {
-    switch (c) {
+  // Runs of bytes that need no escape are appended whole.
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto const u = static_cast<unsigned char>(s[i]);
+    if (u >= 0x20 && u != '"' && u != '\\') continue;
+    out.append(s, run, i - run);
+    run = i + 1;
+    switch (u) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
       case '\b': out += "\\b"; break;
@@ -314,15 +320,12 @@ void append_string(std::string_view s, std::string& out) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (auto const u = static_cast<unsigned char>(c); u < 0x20) {
-          out += "\\u00";
-          out += hex[u >> 4];
-          out += hex[u & 0xFu];
-        } else {
-          out += c;
-        }
+        out += "\\u00";
+        out += hex[u >> 4];
+        out += hex[u & 0xFu];
     }
   }
+  out.append(s, run, s.size() - run);
   out += '"';
 }
 

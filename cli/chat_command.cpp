@@ -3,13 +3,14 @@
 
 #include "chat_command.hpp"
 
+#include "fallbench/chatproto/chat.hpp"
 #include "fallbench/cli/args.hpp"
+#include "fallbench/codec/json_scan.hpp"
 #include "fallbench/transport/client.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <nlohmann/json.hpp>
 
 #include <iostream>
 #include <thread>
@@ -17,7 +18,6 @@
 namespace fallbench::cli {
 
 namespace net = boost::asio;
-using nlohmann::json;
 
 namespace {
 
@@ -56,9 +56,14 @@ url_parts parse_url(std::string const& url) {
   return u;
 }
 
-std::string field(json const& j, char const* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
+// What a received join/chat/leave says, as one line (empty when it is not a valid one).
+std::string describe(chatproto::decoder& d, chatproto::event_kind kind, std::string_view args_json) {
+  chatproto::message m;
+  if (d.decode(kind, args_json, m) != chatproto::decode_error::none) return {};
+  if (kind != chatproto::event_kind::chat)
+    return "* " + std::string(m.name) + (kind == chatproto::event_kind::join ? " joined" : " left");
+  std::string buffer;
+  return "<" + std::string(m.name) + "> " + std::string(codec::json_scan::string_value({m.msg, m.msg_escaped}, buffer));
 }
 
 }  // namespace
@@ -99,30 +104,24 @@ int chat_main(std::vector<std::string_view> const& argv) {
   c->on_transition([&](transport::transition const& t) {
     if (timeline) std::cerr << "[" << transport::to_string(t.event) << "] " << t.detail << "\n";
   });
-  json const membership = {{"room", room}, {"name", name}};
+  std::string membership;
+  chatproto::append_membership(room, name, membership);
   c->on_connect([&] {
     std::cout << "* connected over " << transport_name() << "; joining " << room << " as " << name << std::endl;
-    c->emit("join", membership.dump());
+    c->emit("join", membership);
   });
   c->on_disconnect([&](error_code ec) { std::cout << "* disconnected: " << ec.message() << std::endl; });
+  chatproto::decoder decoder;
   c->on_event([&](std::string_view event, std::string_view args_json) {
-    auto const args = json::parse("[" + std::string(args_json) + "]", nullptr, false);
-    json const first = args.is_array() && !args.empty() ? args.front() : json{};
-    std::string line;
-    if (event == "chat") {
-      line = "<" + field(first, "name") + "> " + field(first, "msg");
-    } else if (event == "join" || event == "leave") {
-      line = "* " + (first.is_string() ? first.get<std::string>() : field(first, "name")) + " " +
-             (event == "join" ? "joined" : "left");
-    } else {
-      line = "* " + std::string(event) + " " + std::string(args_json);
-    }
+    auto const kind = chatproto::event_of(event);
+    std::string line = kind ? describe(decoder, *kind, args_json) : std::string{};
+    if (line.empty()) line = "* " + std::string(event) + " " + std::string(args_json);
     std::cout << "[" << transport_name() << "] " << line << std::endl;
   });
 
   net::signal_set signals(ioc, SIGINT, SIGTERM);
   auto const quit = [&] {
-    if (c->connected()) c->emit("leave", membership.dump());
+    if (c->connected()) c->emit("leave", membership);
     c->close();
     signals.cancel();
   };
@@ -136,12 +135,13 @@ int chat_main(std::vector<std::string_view> const& argv) {
     for (std::string line; std::getline(std::cin, line);) {
       if (line.empty()) continue;
       net::post(ioc, [&, line] {
-        json msg = {{"room", room}, {"name", name}, {"msg", line}};
-        c->emit("chat", msg.dump(), [](error_code ec, std::string_view ack) {
-          auto const j = json::parse(std::string(ack), nullptr, false);
+        std::string text;
+        chatproto::append_chat({room, name, line, std::nullopt}, text);
+        c->emit("chat", text, [](error_code ec, std::string_view ack) {
+          chatproto::ack answer;
           if (ec) {
             std::cout << "* not sent: " << ec.message() << std::endl;
-          } else if (!j.is_array() || j.empty() || !j[0].is_object() || j[0].value("ok", false) != true) {
+          } else if (chatproto::decode_ack(ack, answer) != chatproto::decode_error::none || !answer.ok) {
             std::cout << "* refused: " << ack << std::endl;
           }
         });

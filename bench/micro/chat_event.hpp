@@ -1,8 +1,9 @@
 #pragma once
-// The chat event the benchmarks encode and decode, as the harness sends it (shared/DESIGN.md
-// section 3 plus the harness's seq and send time): ["chat",{"room","name","msg","seq","t"}].
+// The chat the benchmarks encode and decode, as the load harness sends it: written by the chat
+// protocol module (transports/chatproto), room `r0`, name `c7`, a message of `msg_bytes` and the
+// harness's tags k/q/t/a. The DOM form exists only for the benchmarks of the DOM path it replaces.
 
-#include "fallbench/codec/socketio.hpp"
+#include "fallbench/chatproto/chat.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -11,28 +12,28 @@
 
 namespace fallbench::micro {
 
-/// The event's arguments object with a `msg_bytes`-long message.
-inline nlohmann::json chat_args(std::int64_t msg_bytes) {
-  return {{"room", "r"},
-          {"name", "n"},
-          {"msg", std::string(static_cast<std::size_t>(msg_bytes), 'x')},
-          {"seq", 123},
-          {"t", 1'718'000'000'123}};
+/// The chat's arguments object `{"room":"r0","name":"c7","msg":"xx…","k":…,"q":…,"t":…,"a":…}`.
+inline std::string chat_args_text(std::int64_t msg_bytes) {
+  std::string const msg(static_cast<std::size_t>(msg_bytes), 'x');
+  std::string text;
+  chatproto::append_chat({"r0", "c7", msg, chatproto::harness_tags{3, 123, 1'718'000'000'123, 1'718'000'000'456}},
+                         text);
+  return text;
 }
 
-/// ["chat", {...}] as a DOM.
-inline nlohmann::json chat_event_json(std::int64_t msg_bytes) {
-  return nlohmann::json::array({"chat", chat_args(msg_bytes)});
-}
-
-/// ["chat", {...}] as JSON text.
-inline std::string chat_payload_text(std::int64_t msg_bytes) { return chat_event_json(msg_bytes).dump(); }
-
-/// The Socket.IO packet text: 2["chat", {...}] (an Engine.IO message's data).
+/// The Socket.IO packet text `2["chat",{...}]` (an Engine.IO message's data).
 inline std::string chat_event_text(std::int64_t msg_bytes) {
   std::string text;
-  codec::sio::append(codec::sio::packet_type::event, "/", std::nullopt, 0, chat_payload_text(msg_bytes), text);
+  chatproto::append_event_packet(chatproto::event_kind::chat, chat_args_text(msg_bytes), text);
   return text;
+}
+
+/// `["chat",{...}]` as JSON text (the packet's payload).
+inline std::string chat_payload_text(std::int64_t msg_bytes) { return chat_event_text(msg_bytes).substr(1); }
+
+/// `["chat",{...}]` as a DOM.
+inline nlohmann::json chat_event_json(std::int64_t msg_bytes) {
+  return nlohmann::json::parse(chat_payload_text(msg_bytes));
 }
 
 }  // namespace fallbench::micro

@@ -1,11 +1,6 @@
-// The C++ client's per-message cost (issue 3), over the codec's public functions the client uses
+// The C++ client's per-message cost (issue 3), over the codec functions the client calls
 // (transports/client/src/client.cpp): an emit of a chat with an ack id, and the handling of a received
-// chat event from its WebSocket frame to the event name and the arguments' JSON text.
-//
-// The receive side stops short of the client's own split_event (anonymous namespace in client.cpp):
-// it takes the event name by scanning to the closing quote, which is split_event's path for a name
-// without escapes (the chat event's case). Moving split_event into the codec would let this benchmark
-// call the real thing.
+// chat event from its WebSocket frame to the event name and the arguments' JSON text (split_event).
 
 #include "chat_event.hpp"
 
@@ -13,7 +8,6 @@
 #include "fallbench/codec/socketio.hpp"
 
 #include <benchmark/benchmark.h>
-#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -28,7 +22,7 @@ namespace sio = codec::sio;
 
 /// client::emit("chat", args_json, ack): the Engine.IO frame text of an EVENT with an ack id.
 void client_emit_chat(benchmark::State& state) {
-  std::string const args = chat_args(state.range(0)).dump();  // the driver encodes its arguments once
+  std::string const args = chat_args_text(state.range(0));  // the driver encodes its arguments once
   std::string_view const event = "chat";
   std::uint64_t ack_id = 0;
   std::size_t bytes = 0;
@@ -36,12 +30,8 @@ void client_emit_chat(benchmark::State& state) {
     std::string text;
     text.reserve(event.size() + args.size() + 32);
     text += eio::type_char(eio::packet_type::message);
-    std::string payload = "[";
-    payload += nlohmann::json(event).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    payload += ',';
-    payload += args;
-    payload += ']';
-    sio::append(sio::packet_type::event, "/", ack_id++, 0, payload, text);
+    sio::append(sio::packet_type::event, "/", ack_id++, 0, {}, text);
+    sio::append_event_payload(event, args, text);
     bytes = text.size();
     benchmark::DoNotOptimize(text.data());
     benchmark::ClobberMemory();
@@ -57,23 +47,24 @@ void client_receive_chat(benchmark::State& state) {
   eio::packet p;
   sio::header h;
   std::string event_name;  // reused across messages, as the client's member is
+  std::string_view name, args;
   for (auto _ : state) {
     if (eio::decode_frame(frame, false, p) || sio::decode_header(p.data, h)) {
       state.SkipWithError("decode failed");
       break;
     }
-    auto const end = h.payload.find('"', 2);
-    if (h.payload.size() < 4 || h.payload[0] != '[' || h.payload[1] != '"' || end == std::string_view::npos) {
+    sio::event_parts ev;
+    if (sio::split_event(h.payload, ev, event_name)) {
       state.SkipWithError("the payload is not [\"name\", ...]");
       break;
     }
-    event_name.assign(h.payload.substr(2, end - 2));
-    std::string_view const args = h.payload.substr(end + 2, h.payload.size() - end - 3);
-    benchmark::DoNotOptimize(event_name.data());
+    name = ev.name;
+    args = ev.args;
+    benchmark::DoNotOptimize(name.data());
     benchmark::DoNotOptimize(args.data());
     benchmark::ClobberMemory();
   }
-  if (!state.error_occurred() && event_name != "chat") state.SkipWithError("wrong event name");
+  if (!state.error_occurred() && name != "chat") state.SkipWithError("wrong event name");
   state.SetItemsProcessed(state.iterations());
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(frame.size()));
 }

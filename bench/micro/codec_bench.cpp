@@ -116,7 +116,7 @@ void eio_payload_split(benchmark::State& state) {
 }
 BENCHMARK(eio_payload_split)->Arg(1)->Arg(10)->Arg(100)->ArgName("packets");
 
-// ---- Socket.IO: 42["chat",{"room":"r","name":"n","msg":"...","seq":123,"t":...}] ------------------
+// ---- Socket.IO: 42["chat",{"room":"r0","name":"c7","msg":"...","k":3,"q":123,"t":...,"a":...}] -------
 
 /// From a JSON DOM, as a server that parsed the chat re-encodes it (sio::encode dumps the data).
 void sio_encode_chat_dom(benchmark::State& state) {

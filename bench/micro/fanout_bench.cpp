@@ -6,11 +6,9 @@
 #include "chat_event.hpp"
 
 #include "fallbench/codec/engineio.hpp"
-#include "fallbench/codec/socketio.hpp"
 #include "fallbench/transport/session.hpp"
 
 #include <benchmark/benchmark.h>
-#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <deque>
@@ -21,13 +19,13 @@
 namespace fallbench::micro {
 namespace {
 
-namespace sio = codec::sio;
-
-/// The chat as the server re-encodes it from the parsed arguments: Socket.IO text into an Engine.IO
-/// message frame, in one shared immutable string.
-transport::frame encode_chat(nlohmann::json const& args) {
+/// The chat as the server relays it: the sender's arguments text in a Socket.IO EVENT
+/// (chatproto::append_event_packet, what chat_app calls) in an Engine.IO message frame, framed once
+/// (transport::frame::message, the WebSocket header in its headroom).
+transport::frame encode_chat(std::string_view args) {
   std::string text;
-  sio::append(sio::packet_type::event, "/", std::nullopt, 0, "[\"chat\"," + args.dump() + ']', text);
+  text.reserve(args.size() + 16);
+  chatproto::append_event_packet(chatproto::event_kind::chat, args, text);
   return transport::frame::message(text);
 }
 
@@ -36,7 +34,7 @@ void drain(std::vector<std::deque<transport::frame>>& queues) {
 }
 
 void broadcast_encode_once(benchmark::State& state) {
-  auto const args = chat_args(256);
+  auto const args = chat_args_text(256);
   std::vector<std::deque<transport::frame>> queues(static_cast<std::size_t>(state.range(0)));
   std::size_t frame_bytes = 0;
   for (auto _ : state) {
@@ -52,7 +50,7 @@ void broadcast_encode_once(benchmark::State& state) {
 BENCHMARK(broadcast_encode_once)->Arg(10)->Arg(100)->Arg(1000)->ArgName("members");
 
 void broadcast_encode_per_member(benchmark::State& state) {
-  auto const args = chat_args(256);
+  auto const args = chat_args_text(256);
   std::vector<std::deque<transport::frame>> queues(static_cast<std::size_t>(state.range(0)));
   std::size_t frame_bytes = 0;
   for (auto _ : state) {

@@ -8,7 +8,7 @@
 #include "alloc_counter.hpp"
 
 #include "fallbench/chat/rooms.hpp"
-#include "fallbench/codec/socketio.hpp"
+#include "fallbench/chatproto/chat.hpp"
 
 #include "server_state.hpp"
 #include "session_impl.hpp"
@@ -24,7 +24,6 @@
 namespace fallbench::micro {
 namespace {
 
-namespace sio = codec::sio;
 using transport::detail::session_impl;
 
 struct no_app final : transport::session_handler {
@@ -67,10 +66,13 @@ struct room_fixture {
   std::vector<boost::asio::const_buffer> iov;
 };
 
+/// The Socket.IO text of a chat as chatproto writes it.
 std::string chat_text(std::size_t msg_bytes) {
+  std::string const msg(msg_bytes, 'x');
+  std::string args;
+  chatproto::append_chat({"lobby", "n", msg, std::nullopt}, args);
   std::string text;
-  sio::append(sio::packet_type::event, "/", std::nullopt, 0,
-              R"(["chat",{"room":"lobby","name":"n","msg":")" + std::string(msg_bytes, 'x') + R"(","seq":1}])", text);
+  chatproto::append_event_packet(chatproto::event_kind::chat, args, text);
   return text;
 }
 

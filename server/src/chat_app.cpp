@@ -8,6 +8,9 @@ namespace fallbench::chat {
 
 namespace {
 
+namespace proto = chatproto;
+using raw_result = sio_handler::raw_result;
+
 /// What the chat application remembers of one client; touched only from that client's callbacks.
 struct member_state {
   std::set<std::string, std::less<>> rooms;
@@ -15,25 +18,34 @@ struct member_state {
 
 member_state& state_of(client& c) { return *std::static_pointer_cast<member_state>(c.app_data); }
 
-// A valid name or room: a non-empty string within max_name_bytes.
-bool valid_name(json const& obj, char const* key) {
-  auto const it = obj.find(key);
-  if (it == obj.end() || !it->is_string()) return false;
-  auto const& s = it->get_ref<std::string const&>();
-  return !s.empty() && s.size() <= max_name_bytes;
+// The text of the packets this thread builds, reused from one to the next: frame::message copies it
+// into the frame every receiver shares, so the buffer's capacity outlives the packet.
+std::string& packet_buffer() {
+  thread_local std::string text;
+  text.clear();
+  return text;
 }
 
-bool valid_name(json const& value) {
-  return value.is_string() && !value.get_ref<std::string const&>().empty() &&
-         value.get_ref<std::string const&>().size() <= max_name_bytes;
+// The EVENT `2["<kind>",<payload>]`: the payload is the sender's own text, never re-serialised.
+transport::frame event_frame(proto::event_kind kind, std::string_view payload) {
+  auto& text = packet_buffer();
+  proto::append_event_packet(kind, payload, text);
+  return transport::frame::message(text);
 }
 
-json const& first(json const& args) {
-  static json const null;
-  return args.empty() ? null : args.front();
+// `3<id>[{"ok":true}]`: the arguments are a constant encoded once; only the id is written per chat.
+void send_ok(client& c, std::uint64_t id) {
+  auto& text = packet_buffer();
+  proto::append_ack_packet(id, proto::ok_ack_args, text);
+  c.send(transport::frame::message(text));
 }
 
-json const ok_ack = json::array({{{"ok", true}}});
+void send_refusal(client& c, std::uint64_t id, std::string_view why) {
+  auto& text = packet_buffer();
+  proto::append_ack_packet(id, {}, text);
+  proto::append_reject_args(why, text);
+  c.send(transport::frame::message(text));
+}
 
 }  // namespace
 
@@ -50,98 +62,109 @@ void chat_app::on_disconnect(client& c, std::string_view) {
   everyone_.leave("", c.session().get());
 }
 
-void chat_app::on_event(client& c, std::string_view, std::string const& event, json&& args,
-                        std::optional<std::uint64_t> ack, std::vector<std::string>&&) {
-  if (event == "chat") {
-    on_chat(c, first(args), ack);
-    return;
+sio_handler::raw_result chat_app::on_raw_event(client& c, std::string_view, std::string_view event,
+                                               std::string_view args, std::optional<std::uint64_t> ack) {
+  auto const kind = proto::event_of(event);
+  if (!kind) return raw_result::unhandled;  // answered on the DOM path, as an unknown event
+  thread_local proto::decoder decoder;
+  proto::message m;
+  auto const e = decoder.decode(*kind, args, m);
+  if (proto::is_malformed(e)) return raw_result::malformed;
+  if (e != proto::decode_error::none) {
+    // Refused before anything is encoded: only the negative ack, if asked for, is written.
+    if (*kind == proto::event_kind::chat) {
+      reject(c, ack, proto::reason(*kind, e));
+    } else {
+      count(invalid_);
+      if (ack) send_refusal(c, *ack, proto::reason(*kind, e));
+    }
+    return raw_result::handled;
   }
-  char const* error = nullptr;
-  if (event == "join") {
-    error = on_join(c, first(args));
-  } else if (event == "leave") {
-    error = on_leave(c, first(args));
-  } else {
-    count(invalid_);
-    error = "unknown event";
-  }
-  if (ack) c.ack("/", *ack, error ? json::array({{{"ok", false}, {"error", error}}}) : ok_ack);
+  on_message(c, m, ack);
+  return raw_result::handled;
 }
 
-char const* chat_app::on_join(client& c, json const& arg) {
-  if (valid_name(arg)) {
+void chat_app::on_event(client& c, std::string_view nsp, std::string const& event, json&& args,
+                        std::optional<std::uint64_t> ack, std::vector<std::string>&&) {
+  if (proto::event_of(event)) {
+    // A join/chat/leave that came as a BINARY_EVENT: its arguments as text, then the one path.
+    std::string text;
+    for (auto const& a : args) {
+      if (!text.empty()) text += ',';
+      text += a.dump(-1, ' ', false, json::error_handler_t::replace);
+    }
+    on_raw_event(c, nsp, event, text, ack);
+    return;
+  }
+  count(invalid_);
+  answer(c, ack, "unknown event");
+}
+
+void chat_app::on_message(client& c, proto::message const& m, std::optional<std::uint64_t> ack) {
+  switch (m.kind) {
+    case proto::event_kind::chat: on_chat(c, m, ack); return;
+    case proto::event_kind::join: answer(c, ack, on_join(c, m)); return;
+    case proto::event_kind::leave: answer(c, ack, on_leave(c, m)); return;
+  }
+}
+
+void chat_app::answer(client& c, std::optional<std::uint64_t> ack, char const* error) {
+  if (!ack) return;
+  if (error)
+    send_refusal(c, *ack, error);
+  else
+    send_ok(c, *ack);
+}
+
+char const* chat_app::on_join(client& c, proto::message const& m) {
+  if (m.legacy) {
     // The seed page's form: a bare name, announced to everyone.
     count(joins_);
-    count(deliveries_, everyone_.broadcast("", encode_event("/", "join", json::array({arg}))));
+    count(deliveries_, everyone_.broadcast("", event_frame(m.kind, m.payload)));
     return nullptr;
   }
-  if (!arg.is_object() || !valid_name(arg, "room") || !valid_name(arg, "name")) {
-    count(invalid_);
-    return "invalid join: room and name must be non-empty strings";
-  }
-  auto const& room = arg["room"].get_ref<std::string const&>();
-  rooms_.join(room, c.session());
-  state_of(c).rooms.insert(room);
+  rooms_.join(m.room, c.session());
+  state_of(c).rooms.emplace(m.room);
   count(joins_);
-  // The whole object goes out, unknown fields included: the harness tags its events.
-  count(deliveries_, rooms_.broadcast(room, encode_event("/", "join", json::array({arg}))));
+  // The whole object goes out as it came, unknown fields included: the harness tags its events.
+  count(deliveries_, rooms_.broadcast(m.room, event_frame(m.kind, m.payload)));
   return nullptr;
 }
 
-void chat_app::on_chat(client& c, json const& arg, std::optional<std::uint64_t> ack) {
-  if (!arg.is_object() || !valid_name(arg, "name")) {
-    reject(c, ack, "invalid chat: name must be a non-empty string");
-    return;
-  }
-  auto const msg = arg.find("msg");
-  if (msg == arg.end() || !msg->is_string()) {
-    reject(c, ack, "invalid chat: msg must be a string");
-    return;
-  }
-  auto const frame = encode_event("/", "chat", json::array({arg}));
-  if (!arg.contains("room")) {
+void chat_app::on_chat(client& c, proto::message const& m, std::optional<std::uint64_t> ack) {
+  if (m.legacy) {
     // The seed page's form: {name, msg} to everyone.
     count(chats_);
-    count(deliveries_, everyone_.broadcast("", frame));
-    if (ack) c.ack("/", *ack, ok_ack);
+    count(deliveries_, everyone_.broadcast("", event_frame(m.kind, m.payload)));
+    if (ack) send_ok(c, *ack);
     return;
   }
-  if (!valid_name(arg, "room")) {
-    reject(c, ack, "invalid chat: room must be a non-empty string");
-    return;
-  }
-  auto const& room = arg["room"].get_ref<std::string const&>();
-  if (!state_of(c).rooms.contains(room)) {
+  if (!state_of(c).rooms.contains(m.room)) {
     reject(c, ack, "not a member of room");
     return;
   }
   count(chats_);
-  count(deliveries_, rooms_.broadcast(room, frame));
-  if (ack) c.ack("/", *ack, ok_ack);
+  count(deliveries_, rooms_.broadcast(m.room, event_frame(m.kind, m.payload)));
+  if (ack) send_ok(c, *ack);
 }
 
-char const* chat_app::on_leave(client& c, json const& arg) {
-  if (valid_name(arg)) {
+char const* chat_app::on_leave(client& c, proto::message const& m) {
+  if (m.legacy) {
     // The seed page's form: announce to everyone, then disconnect the leaver.
     count(leaves_);
-    count(deliveries_, everyone_.broadcast("", encode_event("/", "leave", json::array({arg}))));
+    count(deliveries_, everyone_.broadcast("", event_frame(m.kind, m.payload)));
     c.disconnect();
     return nullptr;
   }
-  if (!arg.is_object() || !valid_name(arg, "room") || !valid_name(arg, "name")) {
-    count(invalid_);
-    return "invalid leave: room and name must be non-empty strings";
-  }
-  auto const& room = arg["room"].get_ref<std::string const&>();
   auto& st = state_of(c);
-  auto const it = st.rooms.find(room);
+  auto const it = st.rooms.find(m.room);
   if (it == st.rooms.end()) {
     count(invalid_);
     return "not a member of room";
   }
   count(leaves_);
-  count(deliveries_, rooms_.broadcast(room, encode_event("/", "leave", json::array({arg}))));
-  rooms_.leave(room, c.session().get());
+  count(deliveries_, rooms_.broadcast(m.room, event_frame(m.kind, m.payload)));
+  rooms_.leave(m.room, c.session().get());
   st.rooms.erase(it);
   return nullptr;
 }
@@ -149,7 +172,7 @@ char const* chat_app::on_leave(client& c, json const& arg) {
 void chat_app::reject(client& c, std::optional<std::uint64_t> ack, std::string_view why) {
   count(rejected_);
   count(invalid_);
-  if (ack) c.ack("/", *ack, json::array({{{"ok", false}, {"error", why}}}));
+  if (ack) send_refusal(c, *ack, why);
 }
 
 chat_stats chat_app::stats() const {

@@ -34,13 +34,13 @@ frame encode(sio::packet_type type, std::string_view nsp, std::optional<std::uin
 }
 
 std::string event_payload(std::string_view event, json const& args) {
-  std::string payload = "[";
-  payload += dump(json(event));
+  std::string args_text;
   for (auto const& a : args) {
-    payload += ',';
-    payload += dump(a);
+    if (!args_text.empty()) args_text += ',';
+    args_text += dump(a);
   }
-  payload += ']';
+  std::string payload;
+  sio::append_event_payload(event, args_text, payload);
   return payload;
 }
 
@@ -118,6 +118,7 @@ void sio_server::on_message(transport::session_ptr const& s, codec::eio::packet&
     }
     return;
   }
+  if (!st.collector.waiting() && on_raw_event(s, st, p.data)) return;
   sio::packet packet;
   if (st.collector.waiting() || sio::decode(p.data, packet)) {
     // A malformed packet, or text while attachments are due: close, as the reference does.
@@ -130,6 +131,25 @@ void sio_server::on_message(transport::session_ptr const& s, codec::eio::packet&
     return;
   }
   on_packet(s, st, std::move(packet), {});
+}
+
+bool sio_server::on_raw_event(transport::session_ptr const& s, state& st, std::string_view text) {
+  // Only the header is decoded here; the payload stays text unless the handler declines it.
+  sio::header h;
+  if (sio::decode_header(text, h) || h.type != sio::packet_type::event || !st.namespaces.contains(h.nsp)) return false;
+  // Names with escapes are decoded here; per thread rather than per session, which idle sessions pay for.
+  thread_local std::string name_scratch;
+  sio::event_parts ev;
+  if (sio::split_event(h.payload, ev, name_scratch)) return false;  // the DOM path refuses it as it always has
+  switch (handler_.on_raw_event(st.c, h.nsp, ev.name, ev.args, h.id)) {
+    case sio_handler::raw_result::unhandled: return false;
+    case sio_handler::raw_result::handled: events_.fetch_add(1, std::memory_order_relaxed); return true;
+    case sio_handler::raw_result::malformed:
+      parse_errors_.fetch_add(1, std::memory_order_relaxed);
+      s->close();
+      return true;
+  }
+  return false;
 }
 
 void sio_server::on_packet(transport::session_ptr const& s, state& st, sio::packet&& p,

@@ -40,10 +40,10 @@ TEST(ChatProtocolTest, JoinIsAnnouncedToTheRoomJoinerIncluded) {
   ASSERT_TRUE(ws_connect(b, srv.port()));
   ASSERT_TRUE(ws_connect(c, srv.port()));
   ASSERT_TRUE(no_error(a.send(R"(42["join",{"room":"r1","name":"a"}])")));
-  EXPECT_TRUE(expect_message(a, R"(42["join",{"name":"a","room":"r1"}])"));
+  EXPECT_TRUE(expect_message(a, R"(42["join",{"room":"r1","name":"a"}])"));
   ASSERT_TRUE(no_error(b.send(R"(42["join",{"room":"r1","name":"b"}])")));
-  EXPECT_TRUE(expect_message(b, R"(42["join",{"name":"b","room":"r1"}])"));
-  EXPECT_TRUE(expect_message(a, R"(42["join",{"name":"b","room":"r1"}])"));
+  EXPECT_TRUE(expect_message(b, R"(42["join",{"room":"r1","name":"b"}])"));
+  EXPECT_TRUE(expect_message(a, R"(42["join",{"room":"r1","name":"b"}])"));
   EXPECT_TRUE(join(c, "r2", "c", "1"));
   // c's join went to r2 only: the next message a and b get is a's chat.
   EXPECT_TRUE(chat(a, "r1", "a", "hi", "1"));
@@ -133,9 +133,9 @@ TEST(ChatProtocolTest, LeaveStopsDeliveryAndTheLeaverGetsItsOwnLeave) {
   EXPECT_TRUE(expect_message(a, join_event("r", "b")));
 
   ASSERT_TRUE(no_error(b.send(emit_leave("r", "b", "3"))));
-  EXPECT_TRUE(expect_message(b, R"(42["leave",{"name":"b","room":"r"}])"));
+  EXPECT_TRUE(expect_message(b, R"(42["leave",{"room":"r","name":"b"}])"));
   EXPECT_TRUE(expect_message(b, ok_ack("3")));
-  EXPECT_TRUE(expect_message(a, R"(42["leave",{"name":"b","room":"r"}])"));
+  EXPECT_TRUE(expect_message(a, R"(42["leave",{"room":"r","name":"b"}])"));
 
   EXPECT_TRUE(chat(a, "r", "a", "b is gone", "2"));
   // b gets nothing more from r: its next message answers its own chat there, which it may no longer send.
@@ -165,7 +165,7 @@ TEST(ChatProtocolTest, LegacyFormsBroadcastToEveryoneAndLegacyLeaveDisconnects) 
   ASSERT_TRUE(no_error(a.send(R"(42["join","alice"])")));
   for (auto* ws : {&a, &b, &c}) EXPECT_TRUE(expect_message(*ws, R"(42["join","alice"])"));
   ASSERT_TRUE(no_error(a.send(R"(421["chat",{"name":"alice","msg":"hi all"}])")));
-  for (auto* ws : {&a, &b, &c}) EXPECT_TRUE(expect_message(*ws, R"(42["chat",{"msg":"hi all","name":"alice"}])"));
+  for (auto* ws : {&a, &b, &c}) EXPECT_TRUE(expect_message(*ws, R"(42["chat",{"name":"alice","msg":"hi all"}])"));
   EXPECT_TRUE(expect_message(a, R"(431[{"ok":true}])"));
 
   ASSERT_TRUE(no_error(a.send(R"(42["leave","alice"])")));
@@ -175,7 +175,7 @@ TEST(ChatProtocolTest, LegacyFormsBroadcastToEveryoneAndLegacyLeaveDisconnects) 
 
   // The others carry on, without a.
   ASSERT_TRUE(no_error(b.send(R"(422["chat",{"name":"bob","msg":"bye alice"}])")));
-  for (auto* ws : {&b, &c}) EXPECT_TRUE(expect_message(*ws, R"(42["chat",{"msg":"bye alice","name":"bob"}])"));
+  for (auto* ws : {&b, &c}) EXPECT_TRUE(expect_message(*ws, R"(42["chat",{"name":"bob","msg":"bye alice"}])"));
   EXPECT_TRUE(expect_message(b, R"(432[{"ok":true}])"));
   EXPECT_TRUE(wait_for_condition([&] { return srv.engine().stats().sessions_open == 2; }));
   auto const st = srv.chat().stats();
@@ -246,14 +246,74 @@ TEST(ChatProtocolTest, UnknownFieldsPassThrough) {
   ws_client a;
   ASSERT_TRUE(ws_connect(a, srv.port()));
   ASSERT_TRUE(no_error(a.send(R"(421["join",{"room":"r","name":"a","client":"h1"}])")));
-  EXPECT_TRUE(expect_message(a, R"(42["join",{"client":"h1","name":"a","room":"r"}])"));
+  EXPECT_TRUE(expect_message(a, R"(42["join",{"room":"r","name":"a","client":"h1"}])"));
   EXPECT_TRUE(expect_message(a, ok_ack("1")));
-  // The harness's own fields (sender, sequence number, send time) come back unchanged, keys sorted.
+  // The harness's own fields (sender, sequence number, send time) come back unchanged, in their order.
   ASSERT_TRUE(no_error(
       a.send(R"(422["chat",{"room":"r","name":"a","msg":"x","seq":42,"sent_at":1712345678901,"from":"h1/7"}])")));
   EXPECT_TRUE(expect_message(
-      a, R"(42["chat",{"from":"h1/7","msg":"x","name":"a","room":"r","sent_at":1712345678901,"seq":42}])"));
+      a, R"(42["chat",{"room":"r","name":"a","msg":"x","seq":42,"sent_at":1712345678901,"from":"h1/7"}])"));
   EXPECT_TRUE(expect_message(a, ok_ack("2")));
+}
+
+TEST(ChatProtocolTest, ChatIsRelayedByteForByte) {
+  test_server srv;
+  ws_client a, b;
+  ASSERT_TRUE(ws_connect(a, srv.port()));
+  ASSERT_TRUE(ws_connect(b, srv.port()));
+  ASSERT_TRUE(join(a, "a", "a", "1"));
+  ASSERT_TRUE(join(b, "a", "b", "1"));
+  EXPECT_TRUE(expect_message(a, join_event("a", "b")));
+  // Odd whitespace, \u escapes (the room spelled `\u0061` is room "a"), escaped quotes and slashes,
+  // non-ASCII text, unknown fields nested in objects and arrays, numbers a DOM would rewrite
+  // (1.0, 1E2, -0), duplicate keys, and a second argument the relay drops: the receivers get the first
+  // argument exactly as it was sent.
+  std::string const payload =
+      "{ \"room\" : \"\\u0061\",\n\t\"name\":\"\\u0061\", \"msg\" : \"caf\\u00e9 \\\"q\\\" \\/ \xc3\xa9\\n\" ,"
+      " \"z\":{\"a\":[1.0, 1E2, -0, {\"room\":5}], \"b\":null},\"seq\":  7 , \"x\":\"1\",\"x\":\"2\" }";
+  ASSERT_TRUE(no_error(a.send(R"(423[ "chat" , )" + payload + R"( , "dropped" ])")));
+  std::string const relayed = R"(42["chat",)" + payload + "]";
+  EXPECT_TRUE(expect_message(a, relayed));
+  EXPECT_TRUE(expect_message(a, ok_ack("3")));
+  EXPECT_TRUE(expect_message(b, relayed));
+  EXPECT_EQ(srv.chat().stats().chats, 1u);
+}
+
+TEST(ChatProtocolTest, ChatSentAsBinaryEventTakesTheSamePath) {
+  test_server srv;
+  ws_client a;
+  ASSERT_TRUE(ws_connect(a, srv.port()));
+  ASSERT_TRUE(join(a, "r", "a", "1"));
+  // A BINARY_EVENT is decoded on the DOM path (its attachments must be gathered), then written back
+  // to text for the chat decoder: relayed as that text (keys sorted, the attachment not forwarded),
+  // acked as any chat.
+  ASSERT_TRUE(no_error(a.send(R"(451-7["chat",{"room":"r","name":"a","msg":"x","bin":{"_placeholder":true,"num":0}}])")));
+  ASSERT_TRUE(no_error(a.send_binary("\x01\x02")));
+  EXPECT_TRUE(expect_message(a, R"(42["chat",{"bin":{"_placeholder":true,"num":0},"msg":"x","name":"a","room":"r"}])"));
+  EXPECT_TRUE(expect_message(a, ok_ack("7")));
+  // Refused the same way too.
+  ASSERT_TRUE(no_error(a.send(R"(451-8["chat",{"room":"elsewhere","name":"a","msg":"x","bin":{"_placeholder":true,"num":0}}])")));
+  ASSERT_TRUE(no_error(a.send_binary("\x01\x02")));
+  EXPECT_TRUE(is_negative_ack(next_message(a), "8"));
+  EXPECT_EQ(srv.chat().stats().chats, 1u);
+  EXPECT_EQ(srv.chat().stats().rejected_chats, 1u);
+}
+
+TEST(ChatProtocolTest, MalformedChatClosesTheSessionAsAnyUnparsablePacket) {
+  test_server srv;
+  ws_client a, b;
+  ASSERT_TRUE(ws_connect(a, srv.port()));
+  ASSERT_TRUE(ws_connect(b, srv.port()));
+  ASSERT_TRUE(join(a, "r", "a", "1"));
+  ASSERT_TRUE(join(b, "r", "b", "1"));
+  EXPECT_TRUE(expect_message(a, join_event("r", "b")));
+  // Trailing garbage after the first argument: not JSON, so no ack and no relay; the session ends.
+  ASSERT_TRUE(no_error(a.send(R"(425["chat",{"room":"r","name":"a","msg":"x"} x])")));
+  EXPECT_TRUE(wait_for_condition([&] { return srv.engine().stats().sessions_open == 1; }));
+  EXPECT_EQ(srv.sio().stats().parse_errors, 1u);
+  // b got nothing from it: its next message is its own chat.
+  EXPECT_TRUE(chat(b, "r", "b", "still here", "2"));
+  EXPECT_EQ(srv.chat().stats().chats, 1u);
 }
 
 TEST(ChatProtocolTest, PollingAndWebSocketMembersShareARoom) {
@@ -360,7 +420,7 @@ TEST(ChatConcurrencyTest, ManyWebSocketClientsGetEveryChatOfTheirRoomExactlyOnce
     if (auto ec = ws.send(emit_join(room, name, "1"))) return fail("join: " + ec.message());
     std::uint64_t joins = 0;
     auto const is_room_join = [&](std::string const& msg) {
-      return msg.starts_with(R"(42["join",{"name":")") && msg.ends_with(R"(","room":")" + room + R"("}])");
+      return msg.starts_with(R"(42["join",{"room":")" + room + R"(","name":")") && msg.ends_with(R"("}])");
     };
     for (;;) {
       if (auto ec = ws.read(m)) return fail("read before join ack: " + ec.message());
@@ -410,7 +470,7 @@ TEST(ChatConcurrencyTest, ManyWebSocketClientsGetEveryChatOfTheirRoomExactlyOnce
         own_leave = true;
       } else if (m == ok_ack("99")) {
         break;
-      } else if (!(m.starts_with(R"(42["leave",{"name":")") && m.ends_with(R"(","room":")" + room + R"("}])"))) {
+      } else if (!(m.starts_with(R"(42["leave",{"room":")" + room + R"(","name":")") && m.ends_with(R"("}])"))) {
         return fail("unexpected in leave phase: " + m);
       }
     }

@@ -348,16 +348,16 @@ std::string with_ack(std::string_view ack) { return "42" + std::string(ack); }
 }  // namespace
 
 std::string join_event(std::string_view room, std::string_view name) {
-  return R"(42["join",{"name":")" + std::string(name) + R"(","room":")" + std::string(room) + R"("}])";
+  return R"(42["join",{"room":")" + std::string(room) + R"(","name":")" + std::string(name) + R"("}])";
 }
 
 std::string leave_event(std::string_view room, std::string_view name) {
-  return R"(42["leave",{"name":")" + std::string(name) + R"(","room":")" + std::string(room) + R"("}])";
+  return R"(42["leave",{"room":")" + std::string(room) + R"(","name":")" + std::string(name) + R"("}])";
 }
 
 std::string chat_event(std::string_view room, std::string_view name, std::string_view msg) {
-  return R"(42["chat",{"msg":")" + std::string(msg) + R"(","name":")" + std::string(name) + R"(","room":")" +
-         std::string(room) + R"("}])";
+  return R"(42["chat",{"room":")" + std::string(room) + R"(","name":")" + std::string(name) + R"(","msg":")" +
+         std::string(msg) + R"("}])";
 }
 
 std::string emit_join(std::string_view room, std::string_view name, std::string_view ack) {

@@ -142,13 +142,14 @@ struct raw_result {
 raw_result raw_exchange(unsigned short port, std::string_view bytes, bool half_close,
                         std::chrono::milliseconds deadline = io_deadline);
 
-// ---- Expected wire strings of the chat protocol (nlohmann::json writes keys in sorted order) ----
+// ---- Expected wire strings of the chat protocol (the server relays a payload byte for byte, so an
+// event comes back exactly as emit_* below sent it) ----
 
-/// 42["join",{"name":...,"room":...}]
+/// 42["join",{"room":...,"name":...}]
 std::string join_event(std::string_view room, std::string_view name);
-/// 42["leave",{"name":...,"room":...}]
+/// 42["leave",{"room":...,"name":...}]
 std::string leave_event(std::string_view room, std::string_view name);
-/// 42["chat",{"msg":...,"name":...,"room":...}]
+/// 42["chat",{"room":...,"name":...,"msg":...}]
 std::string chat_event(std::string_view room, std::string_view name, std::string_view msg);
 /// What a client emits: 42["join",{"room":...,"name":...}] etc., with the ack id when given.
 std::string emit_join(std::string_view room, std::string_view name, std::string_view ack = {});

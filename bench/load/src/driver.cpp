@@ -1,5 +1,7 @@
 #include "fallbench/bench/driver.hpp"
 
+#include "fallbench/chatproto/chat.hpp"
+
 #include "fallbench/metrics/clock.hpp"
 #include "fallbench/metrics/delivery_ledger.hpp"
 #include "fallbench/metrics/histogram.hpp"
@@ -34,24 +36,13 @@ using transport::strategy;
 
 namespace {
 
+// The protocol's event names, from its one owner.
+constexpr std::string_view join_event = chatproto::event_name(chatproto::event_kind::join);
+constexpr std::string_view chat_event = chatproto::event_name(chatproto::event_kind::chat);
+constexpr std::string_view leave_event = chatproto::event_name(chatproto::event_kind::leave);
+
 constexpr std::array<strategy, 4> all_strategies = {strategy::polling, strategy::websocket, strategy::upgrade,
                                                     strategy::fallback};
-
-/// Reads the integer after `"key":` in a flat JSON object the harness wrote (the server may reorder
-/// keys, never change them). The message filler has no quotes, so the key cannot appear inside it.
-bool read_field(std::string_view obj, std::string_view key, std::int64_t& out) {
-  std::size_t pos = 0;
-  while ((pos = obj.find(key, pos)) != std::string_view::npos) {
-    if (pos > 0 && obj[pos - 1] == '"' && pos + key.size() + 1 < obj.size() && obj[pos + key.size()] == '"' &&
-        obj[pos + key.size() + 1] == ':') {
-      auto const* first = obj.data() + pos + key.size() + 2;
-      auto const [ptr, ec] = std::from_chars(first, obj.data() + obj.size(), out);
-      return ec == std::errc{};
-    }
-    pos += key.size();
-  }
-  return false;
-}
 
 /// What one strategy's clients measured on one worker.
 struct strategy_metrics {
@@ -215,11 +206,11 @@ class worker {
         if (sc->client) {
           if (sc->joined) {
             ledger_.left(sc->id, sc->room, clock::now());
-            sc->client->emit("leave", membership(*sc));
+            sc->client->emit(leave_event, membership(*sc));
           }
           for (auto const room : sc->trace_rooms) {
             ledger_.left(sc->id, room, clock::now());
-            sc->client->emit("leave", membership(*sc, room));
+            sc->client->emit(leave_event, membership(*sc, room));
           }
           sc->trace_rooms.clear();
           collect_wire(*sc);
@@ -263,8 +254,13 @@ class worker {
 
   std::string membership(sim_client const& sc) const { return membership(sc, sc.room); }
   std::string membership(sim_client const& sc, std::uint32_t room) const {
-    return R"({"room":"r)" + std::to_string(room) + R"(","name":"c)" + std::to_string(sc.id) + "\"}";
+    std::string text;
+    chatproto::append_membership(room_name(room), client_name(sc.id), text);
+    return text;
   }
+  /// The harness's names on the wire: room `r<N>`, client `c<id>`.
+  static std::string room_name(std::uint32_t room) { return "r" + std::to_string(room); }
+  static std::string client_name(std::uint64_t id) { return "c" + std::to_string(id); }
 
   void schedule_connect(sim_client& sc) {
     sc.send_timer = std::make_unique<net::steady_timer>(ioc_);
@@ -365,7 +361,7 @@ class worker {
         case trace_event::kind::join:
           if (sc.client->connected() && !sc.trace_rooms.contains(ev.room)) {
             auto const room = ev.room;
-            sc.client->emit("join", membership(sc, room), [this, &sc, room](error_code join_ec, std::string_view) {
+            sc.client->emit(join_event, membership(sc, room), [this, &sc, room](error_code join_ec, std::string_view) {
               if (join_ec) return;
               ledger_.joined(sc.id, room, clock::now());
               sc.trace_rooms.insert(room);
@@ -375,7 +371,7 @@ class worker {
         case trace_event::kind::leave:
           if (sc.trace_rooms.erase(ev.room) > 0) {
             ledger_.left(sc.id, ev.room, clock::now());
-            sc.client->emit("leave", membership(sc, ev.room));
+            sc.client->emit(leave_event, membership(sc, ev.room));
           }
           break;
         case trace_event::kind::chat: send_chat(sc, ev.room, intended, ev.bytes); break;
@@ -385,8 +381,7 @@ class worker {
   }
 
   void join(sim_client& sc, std::uint32_t room, std::function<void()> then) {
-    auto const text = R"({"room":"r)" + std::to_string(room) + R"(","name":"c)" + std::to_string(sc.id) + "\"}";
-    sc.client->emit("join", text, [this, &sc, room, then = std::move(then)](error_code ec, std::string_view) {
+    sc.client->emit(join_event, membership(sc, room), [this, &sc, room, then = std::move(then)](error_code ec, std::string_view) {
       if (ec) return;
       ledger_.joined(sc.id, room, clock::now());
       sc.joined = true;
@@ -450,33 +445,23 @@ class worker {
     }
     std::string text;
     text.reserve(bytes + 128);
-    text += R"({"room":"r)";
-    text += std::to_string(room);
-    text += R"(","name":"c)";
-    text += std::to_string(sc.id);
-    text += R"(","msg":")";
-    text.append(filler_, 0, bytes);
-    text += R"(","k":)";
-    text += std::to_string(stream);
-    text += R"(,"q":)";
-    text += std::to_string(seq);
-    text += R"(,"t":)";
-    text += std::to_string(sched_.ns(intended));
-    text += R"(,"a":)";
-    text += std::to_string(sched_.ns(now));
-    text += '}';
+    chatproto::append_chat({room_name(room), client_name(sc.id), std::string_view(filler_).substr(0, bytes),
+                            chatproto::harness_tags{static_cast<std::int64_t>(stream), static_cast<std::int64_t>(seq),
+                                                    sched_.ns(intended), sched_.ns(now)}},
+                           text);
     auto& sm = m(sc);
     ++sm.chats_sent;
     if (measured) ++sm.chats_measured;
     sent_.fetch_add(1, std::memory_order_relaxed);
     ledger_.sent(stream, seq, intended);
-    sc.client->emit("chat", text, [this, &sc, intended, measured](error_code ec, std::string_view args) {
+    sc.client->emit(chat_event, text, [this, &sc, intended, measured](error_code ec, std::string_view args) {
       auto& am = m(sc);
       if (ec) {
         ++am.acks_failed;
         return;
       }
-      if (args.find("\"ok\":true") == std::string_view::npos) {
+      chatproto::ack answer;
+      if (chatproto::decode_ack(args, answer) != chatproto::decode_error::none || !answer.ok) {
         ++am.acks_rejected;
         return;
       }
@@ -486,14 +471,15 @@ class worker {
   }
 
   void on_event(sim_client& sc, std::string_view event, std::string_view args) {
-    if (event != "chat") return;
+    if (chatproto::event_of(event) != chatproto::event_kind::chat) return;
     auto const now = clock::now();
-    std::int64_t stream = 0, seq = 0, intended = 0, actual = 0;
-    if (!read_field(args, "k", stream) || !read_field(args, "q", seq) || !read_field(args, "t", intended) ||
-        !read_field(args, "a", actual) || stream < 0 || seq < 0) {
+    chatproto::message chat;
+    if (chat_decoder_.decode(chatproto::event_kind::chat, args, chat) != chatproto::decode_error::none || !chat.tags ||
+        chat.tags->stream < 0 || chat.tags->seq < 0) {
       ++m(sc).errors["chat without harness fields"];
       return;
     }
+    auto const [stream, seq, intended, actual] = *chat.tags;
     auto& sm = m(sc);
     ++sm.deliveries;
     delivered_.fetch_add(1, std::memory_order_relaxed);
@@ -542,7 +528,7 @@ class worker {
       if (sc.room != old_room) return;
       sc.room = next;
       ledger_.left(sc.id, old_room, clock::now());
-      sc.client->emit("leave", R"({"room":"r)" + std::to_string(old_room) + R"(","name":"c)" + std::to_string(sc.id) + "\"}");
+      sc.client->emit(leave_event, membership(sc, old_room));
     });
   }
 
@@ -569,6 +555,7 @@ class worker {
   std::thread thread_;
   std::vector<std::unique_ptr<sim_client>> clients_;
   std::string filler_;
+  chatproto::decoder chat_decoder_;  ///< Reads the chats this worker's clients receive (its buffers reused).
   std::array<strategy_metrics, 4> by_strategy_;
   metrics::interval_series series_;
   metrics::histogram send_lag_;

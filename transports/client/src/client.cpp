@@ -92,43 +92,6 @@ class client_category final : public boost::system::error_category {
 };
 #pragma GCC diagnostic pop
 
-// Splits an EVENT payload `["name",args...]` into the name and the arguments' JSON text.
-bool split_event(std::string_view payload, std::string& name, std::string_view& args) {
-  if (payload.size() < 2 || payload.front() != '[' || payload.back() != ']') return false;
-  std::string_view body = payload.substr(1, payload.size() - 2);
-  if (body.empty()) return false;
-  std::size_t end = 0;
-  if (body.front() == '"') {
-    bool escaped = false;
-    for (end = 1; end < body.size(); ++end) {
-      if (body[end] == '\\') {
-        escaped = true;
-        ++end;
-      } else if (body[end] == '"') {
-        break;
-      }
-    }
-    if (end >= body.size()) return false;
-    ++end;
-    if (escaped) {
-      auto const j = nlohmann::json::parse(body.substr(0, end), nullptr, false);
-      if (!j.is_string()) return false;
-      name = j.get<std::string>();
-    } else {
-      name.assign(body.substr(1, end - 2));
-    }
-  } else {
-    // The reference parser also accepts a number as the event name.
-    end = body.find(',');
-    if (end == std::string_view::npos) end = body.size();
-    name.assign(body.substr(0, end));
-  }
-  body.remove_prefix(end);
-  if (!body.empty() && body.front() != ',') return false;
-  args = body.empty() ? std::string_view{} : body.substr(1);
-  return true;
-}
-
 class client_impl final : public client, public detail::transport_owner {
  public:
   client_impl(net::any_io_executor ex, client_options options)
@@ -161,14 +124,8 @@ class client_impl final : public client, public detail::transport_owner {
       id = next_ack_id_++;
       acks_.emplace(*id, std::move(ack));
     }
-    std::string payload = "[";
-    payload += nlohmann::json(event).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    if (!args_json.empty()) {
-      payload += ',';
-      payload += args_json;
-    }
-    payload += ']';
-    sio::append(sio::packet_type::event, options_.nsp, id, 0, payload, text);
+    sio::append(sio::packet_type::event, options_.nsp, id, 0, {}, text);
+    sio::append_event_payload(event, args_json, text);
     if (!ns_connected_) {
       // Buffered until the namespace is connected, as the reference client does.
       sio_buffer_.push_back(std::move(text));
@@ -415,12 +372,12 @@ class client_impl final : public client, public detail::transport_owner {
       case sio::packet_type::event:
       case sio::packet_type::binary_event: {
         skip_binary_ += h.attachments;
-        std::string_view args;
-        if (!split_event(h.payload, event_name_, args)) {
+        sio::event_parts ev;
+        if (sio::split_event(h.payload, ev, event_name_)) {
           end_session(client_error::protocol_error, "Socket.IO event payload is not [name, ...]");
           return;
         }
-        if (on_event_) on_event_(event_name_, args);
+        if (on_event_) on_event_(ev.name, ev.args);
         return;
       }
       case sio::packet_type::ack:

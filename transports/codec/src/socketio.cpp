@@ -1,5 +1,7 @@
 #include "fallbench/codec/socketio.hpp"
 
+#include "fallbench/codec/json_scan.hpp"
+
 #include <charconv>
 
 namespace fallbench::codec::sio {
@@ -143,6 +145,57 @@ std::string encode(packet const& p) {
       p.data.is_null() ? std::string{} : p.data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   append(p.type, p.nsp, p.id, p.attachments, payload, out);
   return out;
+}
+
+void append_event_payload(std::string_view name, std::string_view args_json, std::string& out) {
+  out += '[';
+  json_scan::append_string(name, out);
+  if (!args_json.empty()) {
+    out += ',';
+    out += args_json;
+  }
+  out += ']';
+}
+
+error_code split_event(std::string_view payload, event_parts& out, std::string& scratch) {
+  namespace js = json_scan;
+  std::size_t pos = 0;
+  js::skip_space(payload, pos);
+  if (pos >= payload.size() || payload[pos] != '[') return error::invalid_payload;
+  ++pos;
+  js::skip_space(payload, pos);
+  if (pos >= payload.size()) return error::invalid_json;
+  std::string_view name;
+  if (payload[pos] == '"') {
+    js::string_token token;
+    if (js::scan_string(payload, pos, token) != js::scan_error::none) return error::invalid_json;
+    name = js::string_value(token, scratch);
+  } else {
+    // The reference parser also accepts a number as the event name.
+    std::size_t const start = pos;
+    std::int64_t ignored = 0;
+    bool is_integer = false;
+    if (js::scan_number(payload, pos, ignored, is_integer) != js::scan_error::none) return error::invalid_payload;
+    name = payload.substr(start, pos - start);
+  }
+  js::skip_space(payload, pos);
+  // The arguments run to the last `]`, which must be the payload's last non-space character.
+  std::size_t end = payload.size();
+  while (end > pos && js::is_space(payload[end - 1])) --end;
+  if (end == pos || payload[end - 1] != ']') return error::invalid_json;
+  --end;
+  std::string_view args;
+  if (pos < end) {
+    if (payload[pos] != ',') return error::invalid_json;
+    args = payload.substr(pos + 1, end - pos - 1);
+    std::size_t lead = 0;
+    js::skip_space(args, lead);
+    args.remove_prefix(lead);
+    while (!args.empty() && js::is_space(args.back())) args.remove_suffix(1);
+    if (args.empty()) return error::invalid_json;  // `["x",]`
+  }
+  out = {name, args};
+  return {};
 }
 
 nlohmann::json placeholder(std::size_t num) { return {{"_placeholder", true}, {"num", num}}; }

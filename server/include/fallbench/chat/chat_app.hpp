@@ -3,6 +3,7 @@
 /// seed page's older form (string names, chat without room, broadcast to everyone).
 
 #include "fallbench/chat/rooms.hpp"
+#include "fallbench/chatproto/chat.hpp"
 #include "fallbench/chat/sio_server.hpp"
 
 #include <atomic>
@@ -21,15 +22,20 @@ struct chat_stats {
   std::uint64_t rooms = 0;
 };
 
-/// Names and room names longer than this are invalid input: a bound on what one client makes the
-/// server hold per membership. Messages are bounded by maxPayload.
-inline constexpr std::size_t max_name_bytes = 256;
+/// Names and room names longer than this are invalid input (the protocol module's bound).
+using chatproto::max_name_bytes;
 
 /// The chat application on namespace `/`. Thread-safe.
+/// join, chat and leave are read by the protocol module's DOM-free decoder on the raw-payload path
+/// and relayed as their original text, byte for byte; nothing is encoded before it is checked.
 class chat_app final : public sio_handler {
  public:
   bool has_namespace(std::string_view nsp) const override { return nsp == "/"; }
   void on_connect(client& c, std::string_view nsp, json const& auth) override;
+  raw_result on_raw_event(client& c, std::string_view nsp, std::string_view event, std::string_view args,
+                          std::optional<std::uint64_t> ack) override;
+  /// The DOM path: unknown events, and join/chat/leave sent as BINARY_EVENT (their arguments are
+  /// written back to text and take the same path as on_raw_event).
   void on_event(client& c, std::string_view nsp, std::string const& event, json&& args,
                 std::optional<std::uint64_t> ack, std::vector<std::string>&& attachments) override;
   void on_disconnect(client& c, std::string_view nsp) override;
@@ -37,11 +43,13 @@ class chat_app final : public sio_handler {
   chat_stats stats() const;
 
  private:
+  void on_message(client& c, chatproto::message const& m, std::optional<std::uint64_t> ack);
   /// Join and leave return null when done, or why the event was ignored (the negative ack's error).
-  char const* on_join(client& c, json const& arg);
-  void on_chat(client& c, json const& arg, std::optional<std::uint64_t> ack);
-  char const* on_leave(client& c, json const& arg);
+  char const* on_join(client& c, chatproto::message const& m);
+  void on_chat(client& c, chatproto::message const& m, std::optional<std::uint64_t> ack);
+  char const* on_leave(client& c, chatproto::message const& m);
   void reject(client& c, std::optional<std::uint64_t> ack, std::string_view why);
+  void answer(client& c, std::optional<std::uint64_t> ack, char const* error);
   void count(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) { counter.fetch_add(n, std::memory_order_relaxed); }
 
   room_registry rooms_;

@@ -60,6 +60,23 @@ class sio_handler {
   /// Whether `nsp` exists; CONNECT to any other gets CONNECT_ERROR "Invalid namespace".
   virtual bool has_namespace(std::string_view nsp) const = 0;
   virtual void on_connect(client& c, std::string_view nsp, json const& auth) = 0;
+  /// What on_raw_event did with an event.
+  enum class raw_result : std::uint8_t {
+    unhandled,  ///< Not this handler's: decode it into a JSON DOM and call on_event.
+    handled,    ///< Done.
+    malformed,  ///< The arguments are not JSON: the session is closed, as for any unparsable packet.
+  };
+  /**
+   * A text EVENT in a connected namespace, before any JSON is parsed: the fast path of events the
+   * handler can read without a DOM (and forward byte for byte). `event` is the decoded name, `args`
+   * the raw JSON text of the arguments after it (codec::sio::split_event: delimited, not validated;
+   * the handler validates what it reads). Views valid for the call only. Binary events and events
+   * in namespaces the client has not connected never come here.
+   */
+  virtual raw_result on_raw_event(client&, std::string_view /*nsp*/, std::string_view /*event*/,
+                                  std::string_view /*args*/, std::optional<std::uint64_t> /*ack*/) {
+    return raw_result::unhandled;
+  }
   /// An EVENT: `args` is the array after the event name. `ack` is set when the client asked for one.
   virtual void on_event(client& c, std::string_view nsp, std::string const& event, json&& args,
                         std::optional<std::uint64_t> ack, std::vector<std::string>&& attachments) = 0;
@@ -91,6 +108,8 @@ class sio_server final : public transport::session_handler {
 
  private:
   struct state;
+  /// The raw-payload path: true when the handler took the EVENT `text` without a DOM.
+  bool on_raw_event(transport::session_ptr const& s, state& st, std::string_view text);
   void on_packet(transport::session_ptr const& s, state& st, codec::sio::packet&& p,
                  std::vector<std::string>&& attachments);
 

@@ -75,6 +75,27 @@ void append(packet_type type, std::string_view nsp, std::optional<std::uint64_t>
 /** The text of a packet. */
 std::string encode(packet const& p);
 
+/**
+ * Append an EVENT payload `["name",args…]` to `out`: the name as a JSON string, then `args_json`
+ * (the arguments' JSON text, comma-separated, written as given; empty for none).
+ */
+void append_event_payload(std::string_view name, std::string_view args_json, std::string& out);
+
+/// The parts of an EVENT payload `["name",args…]`, as views: no JSON DOM.
+struct event_parts {
+  std::string_view name;  ///< The event name, decoded (a number name as its text, as the reference parser allows).
+  std::string_view args;  ///< The arguments' JSON text between the name's comma and the closing `]`; empty for none.
+};
+
+/**
+ * Split an EVENT payload into its name and the raw text of its arguments. The name is checked as a
+ * JSON string (or number); the arguments are not parsed, only delimited: whoever reads them validates
+ * them. A name with escapes is decoded into `scratch`, which `out.name` then views.
+ * @return error::invalid_payload when the payload is not `[` name [`,` …] `]`, error::invalid_json
+ *         when the name is not valid JSON.
+ */
+error_code split_event(std::string_view payload, event_parts& out, std::string& scratch);
+
 /** Whether `type` carries binary attachments. */
 constexpr bool is_binary(packet_type t) noexcept {
   return t == packet_type::binary_event || t == packet_type::binary_ack;

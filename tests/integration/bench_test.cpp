@@ -83,6 +83,24 @@ TEST(DriverStallTest, CorrectedLatencyShowsAServerStallTheUncorrectedDoesNot) {
   EXPECT_EQ(run["delivery"]["total"]["lost"].get<std::uint64_t>(), 0u) << run["delivery"].dump();
 }
 
+// Every chat's sender gets its own copy back: the run records it apart (latency.own_copy), once per
+// measured chat, so the ack's time can be set beside the copy's (they share a poll response).
+TEST(DriverOwnCopyTest, EachMeasuredChatsOwnCopyIsRecordedOnce) {
+  auto const s = parse_scenario(R"({"name":"own","phases":{"connect_ramp_s":0.3,"warmup_s":0.3,"measure_s":1.5,"drain_s":1},
+    "cases":[{"name":"polling","clients":6,"rooms":2,"strategies":"polling","rate_per_client_hz":5,"message_bytes":32}]})");
+  server_child server;
+  auto const run = run_case(s, s.cases[0], server.at, {server.process.pid()}, {});
+  auto const chats = run["counts"]["chats_measured"].get<std::uint64_t>();
+  auto const& own = run["latency"]["own_copy"];
+  auto const& by_polling = run["by_strategy"]["polling"]["latency"]["own_copy"];
+  ASSERT_GT(chats, 0u) << run["counts"].dump();
+  ASSERT_EQ(run["delivery"]["total"]["lost"].get<std::uint64_t>(), 0u) << run["delivery"].dump();
+  EXPECT_EQ(own["count"].get<std::uint64_t>(), chats) << own.dump().substr(0, 200);
+  EXPECT_EQ(by_polling["count"].get<std::uint64_t>(), chats);
+  // Rooms of 3: a chat reaches its sender and two others.
+  EXPECT_EQ(run["counts"]["deliveries_measured"].get<std::uint64_t>(), 3 * chats);
+}
+
 /// A fresh directory under the test's temporary folder, removed afterwards.
 struct temp_dir {
   std::filesystem::path path;

@@ -736,6 +736,21 @@ TEST(MalformedInputTest, GarbageOnTheWireNeverStopsTheServer) {
   EXPECT_TRUE(c.connect());
 }
 
+// A connection that sends nothing, or idles after a kept-alive answer, is closed at the HTTP deadline:
+// the server waits for its next request without a pending read, on a timer of its own.
+TEST(HttpDeadlineTest, IdleConnectionsAreClosedAtTheDeadline) {
+  test_server_config cfg;
+  cfg.options.lim.http_timeout = 300ms;
+  test_server srv(cfg);
+  auto const silent = raw_exchange(srv.port(), "", false);
+  EXPECT_FALSE(is_timeout(silent.ec)) << "a silent connection was never closed";
+  EXPECT_TRUE(silent.received.empty()) << silent.received;
+  auto const kept_alive =
+      raw_exchange(srv.port(), "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n", false);
+  EXPECT_FALSE(is_timeout(kept_alive.ec)) << "an idle keep-alive connection was never closed";
+  EXPECT_TRUE(kept_alive.received.starts_with("HTTP/1.1 200")) << kept_alive.received.substr(0, 200);
+}
+
 TEST(MalformedInputTest, InvalidPacketsCloseOnlyTheirOwnSession) {
   test_server_config cfg;
   cfg.options.lim.max_payload_bytes = 1000;

@@ -67,15 +67,35 @@ bool is_engine_path(std::string_view path, std::string_view endpoint) {
 }  // namespace
 
 http_connection::http_connection(std::shared_ptr<server_state> state, net::ip::tcp::socket&& socket)
-    : state_(std::move(state)), stream_(std::move(socket)) {}
+    : state_(std::move(state)), stream_(std::move(socket)), idle_(stream_.get_executor()) {}
 
 void http_connection::run() {
   net::dispatch(stream_.get_executor(), beast::bind_front_handler(&http_connection::do_read, shared_from_this()));
 }
 
 void http_connection::do_read() {
-  // A keep-alive connection between requests holds no read buffer (the next read allocates one).
-  if (buffer_.size() == 0) buffer_.shrink_to_fit();
+  if (buffer_.size() > 0) {
+    start_read();  // a pipelined request is here already
+    return;
+  }
+  // Between requests a keep-alive connection (the POST connection of an idle polling session) holds
+  // no read operation and no buffer: it waits for readability, with its deadline on a timer, and
+  // reads once bytes arrive. Closing the socket at the deadline ends the wait.
+  buffer_.shrink_to_fit();
+  idle_.expires_after(state_->options.lim.http_timeout);
+  idle_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec) return;
+    boost::system::error_code ignored;
+    self->stream_.socket().close(ignored);
+  });
+  stream_.socket().async_wait(net::ip::tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+    self->idle_.cancel();
+    if (ec || !self->stream_.socket().is_open()) return;
+    self->start_read();
+  });
+}
+
+void http_connection::start_read() {
   parser_.emplace();
   parser_->body_limit(state_->options.lim.max_payload_bytes);
   parser_->header_limit(static_cast<std::uint32_t>(state_->options.lim.max_header_bytes));

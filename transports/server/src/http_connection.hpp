@@ -4,6 +4,7 @@
 
 #include "session_impl.hpp"
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
@@ -34,7 +35,10 @@ class http_connection : public poll_sink, public std::enable_shared_from_this<ht
   using request = boost::beast::http::request<boost::beast::http::string_body>;
   using response = boost::beast::http::response<boost::beast::http::string_body>;
 
+  /// Wait for the next request (readability, then start_read), within the HTTP deadline.
   void do_read();
+  /// Read one request.
+  void start_read();
   void on_read(boost::system::error_code ec, std::size_t bytes);
   void handle(request& req);
   void handle_engine(request& req, std::string_view query, session_handler& handler);
@@ -50,6 +54,7 @@ class http_connection : public poll_sink, public std::enable_shared_from_this<ht
 
   std::shared_ptr<server_state> const state_;
   boost::beast::tcp_stream stream_;
+  boost::asio::steady_timer idle_;  ///< The deadline of a connection waiting for its next request.
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   std::optional<response> res_;

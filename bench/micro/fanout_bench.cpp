@@ -1,5 +1,5 @@
 // Broadcast fan-out into a room of N members: encode the chat once and hand the same shared frame to
-// every member's queue (what server/ does, shared/STYLE.md 2.5), against encoding it per member. The
+// every member's queue (what server/ does, docs/conventions.md section 5), against encoding it per member. The
 // queues are fake: a std::deque<transport::frame> each, drained after every broadcast as the writes
 // would drain them. No locking or session lookup: this isolates the encoding and sharing cost.
 

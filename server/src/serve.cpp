@@ -24,7 +24,7 @@ namespace {
 
 cli::args make_args() {
   cli::args a("serve", "Run the chat server: Engine.IO v4 / Socket.IO v5 over HTTP long-polling and WebSocket,\n"
-                       "with the join/chat/leave protocol of shared/DESIGN.md. Prints its URL as the first line.");
+                       "with the join/chat/leave protocol of docs/design.md. Prints its URL as the first line.");
   a.flag("host", "ADDR", "Address to listen on", "127.0.0.1")
       .flag("port", "PORT", "Port to listen on; 0 picks a free one", "3000")
       .flag("transports", "LIST", "Transports offered: polling, websocket or both, comma-separated", "polling,websocket")

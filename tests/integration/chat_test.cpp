@@ -1,4 +1,4 @@
-// The chat protocol of shared/DESIGN.md section 3 over the real server, the Socket.IO layer around it,
+// The chat protocol of docs/design.md section 3 over the real server, the Socket.IO layer around it,
 // and many clients at once. Expected bytes are written out, never encoded.
 
 #include "test_clients.hpp"

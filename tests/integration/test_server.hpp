@@ -94,7 +94,7 @@ class test_server {
   }
 
   ~test_server() {
-    // Shutdown order of shared/STYLE.md 2.5: stop accepting and close every session with a close
+    // Shutdown order of docs/conventions.md section 5: stop accepting and close every session with a close
     // packet, wait until each has ended and been told so, then stop and join. Polling sessions whose
     // client does not fetch the close packet end after close_timeout.
     engine_.shutdown();

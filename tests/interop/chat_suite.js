@@ -1,5 +1,5 @@
 // The chat behaviours every Socket.IO chat server of this project must show to the official
-// socket.io-client (shared/DESIGN.md section 3), as one suite: socketio_client.test.js runs it against
+// socket.io-client (docs/design.md section 3), as one suite: socketio_client.test.js runs it against
 // `fallbench serve`, peer.test.js against the reference peer (tools/peers/socketio-node), each adding
 // what is particular to its server. Every wait is bounded (harness.js), every test has a timeout.
 

@@ -1,5 +1,5 @@
 // Interop: the official socket.io-client (npm, pinned in package-lock.json) against `fallbench serve`,
-// over each transport strategy, speaking the chat protocol of shared/DESIGN.md section 3: the shared
+// over each transport strategy, speaking the chat protocol of docs/design.md section 3: the shared
 // chat suite (chat_suite.js, also run against the reference peer by peer.test.js) and what is
 // particular to our server.
 //

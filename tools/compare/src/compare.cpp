@@ -68,7 +68,7 @@ std::string lower(std::string s) {
 }
 
 /// Debug builds and sanitizer builds (a custom `Sanitize`/`ASan` build type, or a name saying so) time
-/// something else than the code as shipped (shared/STYLE.md 2.6).
+/// something else than the code as shipped (docs/conventions.md section 6).
 bool unfit_build_type(std::string const& build_type) {
   auto const t = lower(build_type);
   return t == "debug" || t.find("san") != std::string::npos || t.empty();

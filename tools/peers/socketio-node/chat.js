@@ -1,4 +1,4 @@
-// The chat protocol of shared/DESIGN.md section 3 on the official `socket.io` server, written to
+// The chat protocol of docs/design.md section 3 on the official `socket.io` server, written to
 // behave exactly as fallbench's own server/src/chat_app.cpp does: the same validation, the same
 // acks and error strings, the same broadcasts, the same counters.
 //

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The reference peer: the chat protocol of shared/DESIGN.md section 3 on the official `socket.io`
+// The reference peer: the chat protocol of docs/design.md section 3 on the official `socket.io`
 // server (the version pinned in the repository's package-lock.json), with the command line of
 // `fallbench serve`. Studies run it beside our server as the yardstick. See README.md here.
 //
@@ -37,7 +37,7 @@ function help() {
   const lines = [
     `usage: node tools/peers/socketio-node/server.js [flags]`,
     ``,
-    `The chat protocol of shared/DESIGN.md on socket.io ${SOCKET_IO_VERSION} (Node.js ${process.version}),`,
+    `The chat protocol of docs/design.md on socket.io ${SOCKET_IO_VERSION} (Node.js ${process.version}),`,
     `the reference peer studies run beside \`fallbench serve\`. Prints its URL as the first line.`,
     ``,
     `flags:`,

@@ -14,7 +14,7 @@ listener::listener(net::io_context& ioc, std::shared_ptr<proxy_state> state)
     : ioc_(ioc), state_(std::move(state)), strand_(net::make_strand(ioc)), acceptor_(strand_), schedule_timer_(strand_), retry_timer_(strand_) {}
 
 tcp::endpoint listener::listen(tcp::endpoint const& at) {
-  // Startup code: errors throw (shared/STYLE.md 2.4). Called before any accept is pending.
+  // Startup code: errors throw (docs/conventions.md section 4). Called before any accept is pending.
   tcp::acceptor acceptor(strand_);
   acceptor.open(at.protocol());
   acceptor.set_option(tcp::acceptor::reuse_address(true));
@@ -39,7 +39,7 @@ tcp::endpoint listener::endpoint() const {
 }
 
 void listener::do_accept() {
-  // Each connection gets its own strand, chosen here (shared/STYLE.md 2.5).
+  // Each connection gets its own strand, chosen here (docs/conventions.md section 5).
   acceptor_.async_accept(net::make_strand(ioc_), [self = shared_from_this()](error_code ec, tcp::socket socket) {
     self->on_accept(ec, std::move(socket));
   });

@@ -24,7 +24,7 @@ using tcp = net::ip::tcp;
 namespace {
 
 std::string profiles_help() {
-  return "Profiles (shared/DESIGN.md §7; the flags below set their parameters):\n"
+  return "Profiles (docs/design.md §7; the flags below set their parameters):\n"
          "  pass                  relay everything unchanged\n"
          "  strip-upgrade         remove Upgrade, the Connection upgrade token and Sec-WebSocket-* from\n"
          "                        requests, as an old proxy does; the server sees a plain GET\n"

@@ -1,5 +1,5 @@
 #pragma once
-/// The chat protocol of shared/DESIGN.md section 3: join, chat (with ack) and leave in rooms, plus the
+/// The chat protocol of docs/design.md section 3: join, chat (with ack) and leave in rooms, plus the
 /// seed page's older form (string names, chat without room, broadcast to everyone).
 
 #include "fallbench/chat/rooms.hpp"

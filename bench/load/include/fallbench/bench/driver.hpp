@@ -1,6 +1,6 @@
 #pragma once
 /// The open-loop load driver: runs one case of a scenario against one server and measures it
-/// (shared/DESIGN.md section 6).
+/// (docs/design.md section 6).
 
 #include "fallbench/bench/scenario.hpp"
 #include "fallbench/metrics/clock.hpp"

@@ -9,7 +9,7 @@
 namespace fallbench::bench {
 
 /// Renders the result file `result` into the directory `dir` (`--report DIR`). The front door passes
-/// `fallbench report`; the harness does not depend on the renderer (shared/DESIGN.md section 2).
+/// `fallbench report`; the harness does not depend on the renderer (docs/design.md section 2).
 using render_report = std::function<void(std::string const& result, std::string const& dir)>;
 
 /// @return the exit code: 0 when every run is valid, 3 when a run is invalid (the result is still

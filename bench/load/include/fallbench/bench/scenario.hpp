@@ -80,7 +80,7 @@ struct case_spec {
   double churn_per_client_per_min = 0;
   /// A capacity ladder: run the case at rising rates (replacing rate_per_client_hz) until the knee.
   std::optional<ladder_spec> ladder;
-  /// A fault profile between the clients and the server (shared/DESIGN.md section 7), applied by a
+  /// A fault profile between the clients and the server (docs/design.md section 7), applied by a
   /// `fallbench proxy` the harness starts for the run: a spec such as "refuse-upgrade" or
   /// "latency?up-ms=50&down-ms=50". Empty: no proxy, clients talk to the server directly.
   std::string fault;

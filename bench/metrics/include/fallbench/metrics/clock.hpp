@@ -1,5 +1,5 @@
 #pragma once
-/// The one clock of the project (shared/STYLE.md 2.2): the driver, the recorders and the delivery
+/// The one clock of the project (docs/conventions.md section 2): the driver, the recorders and the delivery
 /// ledger all read std::chrono::steady_clock through these names, so their times compare.
 /// Header only, no state; every function is safe to call from any thread.
 

@@ -1,5 +1,5 @@
 #pragma once
-/// The delivery ledger (shared/DESIGN.md section 6): checks every receiver's deliveries for loss,
+/// The delivery ledger (docs/design.md section 6): checks every receiver's deliveries for loss,
 /// duplication and reordering against what it should have received while it was a member of a room.
 ///
 /// A chat is identified by (stream, seq): a stream is one (sender, room) pair, registered once with

@@ -1,6 +1,6 @@
 #pragma once
 /// A log-linear histogram of int64 values (microseconds in practice) with bounded relative error:
-/// HdrHistogram's bucket scheme (shared/DESIGN.md section 6), written for fallbench.
+/// HdrHistogram's bucket scheme (docs/design.md section 6), written for fallbench.
 ///
 /// Layout. Values are split into buckets by power of two; each bucket holds `sub_bucket_count / 2`
 /// linear sub-buckets (bucket 0 holds `sub_bucket_count`), where sub_bucket_count is the smallest

@@ -1,5 +1,5 @@
 #pragma once
-/// CPU time and memory of a process (shared/DESIGN.md section 6, "Cost"), read from Linux's /proc on
+/// CPU time and memory of a process (docs/design.md section 6, "Cost"), read from Linux's /proc on
 /// demand: the server's and the generator's, so a run can report messages per CPU-second and flag a
 /// generator that ran out of CPU. Every function is safe to call from any thread; cpu_meter is not.
 

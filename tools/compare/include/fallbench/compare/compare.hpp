@@ -1,7 +1,7 @@
 #pragma once
 /// `fallbench compare`: a baseline and a candidate, each from repeated runs of one scenario (result
 /// documents, reports/schema/result.schema.json), judged metric by metric. It reads only the result
-/// JSON (shared/STYLE.md 2.1).
+/// JSON (docs/conventions.md section 1).
 ///
 /// Three kinds of metric, each with its own rule:
 /// - timing (latencies, time to first message, throughput, capacity): a two-sided Mann-Whitney U test

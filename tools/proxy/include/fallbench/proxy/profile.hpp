@@ -1,5 +1,5 @@
 #pragma once
-/// The fault profiles of shared/DESIGN.md §7 and their parameters: what the proxy does to the traffic
+/// The fault profiles of docs/design.md §7 and their parameters: what the proxy does to the traffic
 /// it relays. Plain data and parsing, no I/O.
 
 #include <chrono>
@@ -11,7 +11,7 @@
 
 namespace fallbench::proxy {
 
-/// Which fault the proxy applies (shared/DESIGN.md §7).
+/// Which fault the proxy applies (docs/design.md §7).
 enum class profile_kind {
   pass,                  ///< Relay everything unchanged.
   strip_upgrade,         ///< Drop Upgrade, the `upgrade` Connection token and Sec-WebSocket-* from requests.

@@ -1,6 +1,6 @@
 #pragma once
 /// The fault-injecting proxy as a library: an HTTP-aware TCP relay between clients and one upstream
-/// that applies a fault profile (shared/DESIGN.md §7), changeable at any time or on a schedule. The
+/// that applies a fault profile (docs/design.md §7), changeable at any time or on a schedule. The
 /// benchmark harness runs it in process; `fallbench proxy` is a thin CLI over it.
 
 #include "fallbench/proxy/profile.hpp"

@@ -1,7 +1,7 @@
 #pragma once
 /// `fallbench report`: result documents (reports/schema/result.schema.json) rendered as one
 /// self-contained HTML page (inline CSS and SVG, no script, nothing fetched from anywhere) and a
-/// Markdown summary fit for a CI job summary. Reads only the result JSON (shared/STYLE.md 2.1).
+/// Markdown summary fit for a CI job summary. Reads only the result JSON (docs/conventions.md section 1).
 
 #include "fallbench/results/result_files.hpp"
 

@@ -1,5 +1,5 @@
 #pragma once
-/// The chat protocol (shared/DESIGN.md section 3, README "The chat protocol"): the join, chat and leave
+/// The chat protocol (docs/design.md section 3, README "The chat protocol"): the join, chat and leave
 /// events, the load harness's tags on a chat, their wire form, and a decoder that checks what the
 /// protocol needs without a JSON DOM and keeps the original payload bytes, so a relay forwards a chat
 /// exactly as it was sent. The one owner of this format: server, client, harness, CLI, benchmarks and

@@ -1,6 +1,6 @@
 #pragma once
 /// The client side of Engine.IO v4 / Socket.IO v5 with the connection strategies real clients use
-/// (shared/DESIGN.md section 5): one interface whatever the transport, so the code that drives traffic
+/// (docs/design.md section 5): one interface whatever the transport, so the code that drives traffic
 /// never branches on it.
 ///
 /// Threading: a client lives on the executor it was created with. Every member function must be called

@@ -30,6 +30,15 @@ testing::AssertionResult chat(ws_client& ws, std::string_view room, std::string_
   return expect_message(ws, ok_ack(id));
 }
 
+// Connect `a` and `b` over WebSocket and join both to room r (acks "1"); `a` has read b's join.
+testing::AssertionResult two_members_of_r(test_server& srv, ws_client& a, ws_client& b) {
+  for (auto* ws : {&a, &b})
+    if (auto r = ws_connect(*ws, srv.port()); !r) return r;
+  if (auto r = join(a, "r", "a", "1"); !r) return r;
+  if (auto r = join(b, "r", "b", "1"); !r) return r;
+  return expect_message(a, join_event("r", "b"));
+}
+
 // ---------------------------------------------------------------------------------------------------
 // join / chat / leave in rooms
 
@@ -126,11 +135,7 @@ TEST(ChatProtocolTest, InvalidChatGetsNegativeAckAndIsCounted) {
 TEST(ChatProtocolTest, LeaveStopsDeliveryAndTheLeaverGetsItsOwnLeave) {
   test_server srv;
   ws_client a, b;
-  ASSERT_TRUE(ws_connect(a, srv.port()));
-  ASSERT_TRUE(ws_connect(b, srv.port()));
-  ASSERT_TRUE(join(a, "r", "a", "1"));
-  ASSERT_TRUE(join(b, "r", "b", "1"));
-  EXPECT_TRUE(expect_message(a, join_event("r", "b")));
+  ASSERT_TRUE(two_members_of_r(srv, a, b));
 
   ASSERT_TRUE(no_error(b.send(emit_leave("r", "b", "3"))));
   EXPECT_TRUE(expect_message(b, R"(42["leave",{"room":"r","name":"b"}])"));
@@ -302,11 +307,7 @@ TEST(ChatProtocolTest, ChatSentAsBinaryEventTakesTheSamePath) {
 TEST(ChatProtocolTest, MalformedChatClosesTheSessionAsAnyUnparsablePacket) {
   test_server srv;
   ws_client a, b;
-  ASSERT_TRUE(ws_connect(a, srv.port()));
-  ASSERT_TRUE(ws_connect(b, srv.port()));
-  ASSERT_TRUE(join(a, "r", "a", "1"));
-  ASSERT_TRUE(join(b, "r", "b", "1"));
-  EXPECT_TRUE(expect_message(a, join_event("r", "b")));
+  ASSERT_TRUE(two_members_of_r(srv, a, b));
   // Trailing garbage after the first argument: not JSON, so no ack and no relay; the session ends.
   ASSERT_TRUE(no_error(a.send(R"(425["chat",{"room":"r","name":"a","msg":"x"} x])")));
   EXPECT_TRUE(wait_for_condition([&] { return srv.engine().stats().sessions_open == 1; }));

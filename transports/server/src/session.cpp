@@ -42,14 +42,10 @@ frame make_frame(bool binary, std::size_t size, Fill&& fill) {
 
 }  // namespace
 
-frame frame::message(std::string_view text) { return message({text}); }
-
-frame frame::message(std::initializer_list<std::string_view> parts) {
-  std::size_t size = 1;
-  for (auto const part : parts) size += part.size();
-  return make_frame(false, size, [&](char* out) {
+frame frame::message(std::string_view text) {
+  return make_frame(false, 1 + text.size(), [&](char* out) {
     *out++ = codec::eio::type_char(codec::eio::packet_type::message);
-    for (auto const part : parts) out = std::copy(part.begin(), part.end(), out);
+    std::copy(text.begin(), text.end(), out);
   });
 }
 

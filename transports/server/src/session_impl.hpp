@@ -23,7 +23,6 @@ class frame_queue {
  public:
   bool empty() const noexcept { return size_ == 0; }
   std::size_t size() const noexcept { return size_; }
-  frame const& back() const noexcept { return ring_[(head_ + size_ - 1) % ring_.size()]; }
   void push_back(frame const& f);
   frame take_front();
   void clear();

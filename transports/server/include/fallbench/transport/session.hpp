@@ -4,7 +4,6 @@
 #include "fallbench/codec/engineio.hpp"
 
 #include <cstdint>
-#include <initializer_list>
 #include <memory>
 #include <span>
 #include <string>
@@ -58,8 +57,6 @@ struct frame {
 
   /// A text message packet: `4` followed by `text` (e.g. an encoded Socket.IO packet).
   static frame message(std::string_view text);
-  /// A text message packet whose text is the concatenation of `parts` (no intermediate copy).
-  static frame message(std::initializer_list<std::string_view> parts);
   /// A binary message packet.
   static frame binary_message(std::string_view bytes);
   /// Any packet.

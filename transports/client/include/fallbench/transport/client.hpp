@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace fallbench::transport {
@@ -100,6 +101,22 @@ struct client_options {
   std::string nsp = "/";
   /// JSON object sent with CONNECT (the `auth` option); empty for none.
   std::string auth_json;
+  /// https and wss instead of http and ws (the target URL's scheme).
+  bool tls = false;
+  /// TLS: verify the server's certificate chain and host name (socket.io-client's `rejectUnauthorized`,
+  /// on by default). Off only by an explicit opt-out (`--insecure`).
+  bool tls_verify = true;
+  /// TLS: a PEM file of certificate authorities to trust; empty: the system's default store.
+  std::string tls_ca_file;
+  /// Extra request headers sent with every polling request and with the WebSocket handshake
+  /// (socket.io-client's `extraHeaders`), e.g. {"Authorization", "Bearer …"}.
+  std::vector<std::pair<std::string, std::string>> headers;
+  /// Cookies sent from the first request on, as name and value.
+  std::vector<std::pair<std::string, std::string>> cookies;
+  /// Keep the cookies the server sets (`Set-Cookie`) and send them back on this client's later requests
+  /// and reconnections, as a browser does (socket.io-client's `withCredentials`), so a load balancer's
+  /// cookie-based stickiness works. Each client has its own jar.
+  bool cookie_jar = true;
   /// From connect() to the namespace connected (socket.io-client `timeout`).
   std::chrono::milliseconds connect_timeout{20'000};
   /// A WebSocket's TCP connect and handshake together (the first transport of `websocket` and

@@ -69,6 +69,9 @@ int main(int argc, char** argv) {
     } catch (fallbench::cli::usage_error const& e) {
       std::cerr << "fallbench " << name << ": " << e.what() << "\n(see fallbench " << name << " --help)\n";
       return 2;
+    } catch (fallbench::cli::exit_error const& e) {
+      std::cerr << "fallbench " << name << ": " << e.what() << "\n";
+      return e.status();
     } catch (std::exception const& e) {
       std::cerr << "fallbench " << name << ": " << e.what() << "\n";
       return 1;

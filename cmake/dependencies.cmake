@@ -3,6 +3,12 @@ find_package(Threads REQUIRED)
 # Beast 345 (Boost 1.81): Debian's default Boost 1.74 does not build under C++20.
 find_package(Boost 1.81...<1.82 REQUIRED CONFIG)
 find_package(nlohmann_json 3.11 REQUIRED CONFIG)
+# valijson (Debian libvalijson-dev, header only, no CMake package): result documents are validated
+# against reports/schema/result.schema.json before `report` and `compare` read them.
+find_path(VALIJSON_INCLUDE_DIR valijson/validator.hpp)
+if(NOT VALIJSON_INCLUDE_DIR)
+  message(FATAL_ERROR "valijson not found (apt-get install libvalijson-dev; scripts/setup installs it)")
+endif()
 
 if(FALLBENCH_BUILD_TESTS)
   find_package(GTest REQUIRED CONFIG)

@@ -124,7 +124,40 @@ TEST(CompareCliTest, ExitsTwoOnUsageErrors) {
   auto const missing = fallbench("compare " + f("baseline") + " " + f("no-such-dir"));
   EXPECT_EQ(missing.status, 2) << missing.out;
   EXPECT_NE(missing.out.find("cannot read"), std::string::npos) << missing.out;
-  EXPECT_EQ(fallbench("compare " + f("baseline") + " " + q(fixtures + "/make-fixtures.js")).status, 2);
+  // Not JSON at all is not a result document: exit 3, like any document that breaks the schema.
+  EXPECT_EQ(fallbench("compare " + f("baseline") + " " + q(fixtures + "/make-fixtures.js")).status, 3);
+}
+
+/// The fixture run-01 of the baseline with `edit` applied to its text, written to `dir`/name.
+std::string edited(scratch const& dir, std::string const& name, std::string const& from, std::string const& to) {
+  auto text = slurp(fs::path(fixtures) / "compare/baseline/run-01.json");
+  auto const at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  if (at != std::string::npos) text.replace(at, from.size(), to);
+  auto const path = dir.path() / name;
+  std::ofstream(path) << text;
+  return q(path.string());
+}
+
+TEST(CompareCliTest, ExitsThreeOnADocumentThatBreaksTheSchemaNamingWhereAndWhy) {
+  scratch dir;
+  // A required part of the run gone (renamed away, so nothing else moves).
+  auto const no_latency = edited(dir, "no-latency.json", "\"by_strategy\"", "\"by_strategy_gone\"");
+  auto const r1 = fallbench("compare " + f("baseline") + " " + no_latency);
+  EXPECT_EQ(r1.status, 3) << r1.out;
+  EXPECT_NE(r1.out.find("no-latency.json: not a valid result document"), std::string::npos) << r1.out;
+  EXPECT_NE(r1.out.find("runs[0]: Missing required property 'by_strategy'"), std::string::npos) << r1.out;
+
+  auto const lots = edited(dir, "lots.json", "\"bytes_per_delivery\":548.9", "\"bytes_per_delivery\":\"lots\"");
+  auto const r2 = fallbench("compare " + f("baseline") + " " + lots);
+  EXPECT_EQ(r2.status, 3) << r2.out;
+  EXPECT_NE(r2.out.find("runs[0].by_strategy.polling.wire.bytes_per_delivery: Value type not permitted"),
+            std::string::npos)
+      << r2.out;
+
+  auto const r3 = fallbench("report " + lots + " -o " + q((dir.path() / "out").string()));
+  EXPECT_EQ(r3.status, 3) << r3.out;
+  EXPECT_FALSE(fs::exists(dir.path() / "out" / "report.html"));
 }
 
 TEST(CompareCliTest, PrintsTheMachineClass) {
@@ -146,12 +179,13 @@ TEST(ReportCliTest, WritesTheHtmlPageAndTheMarkdownSummary) {
   EXPECT_NE(r.out.find("report.html"), std::string::npos) << r.out;
 }
 
-TEST(ReportCliTest, ExitsTwoOnUsageErrors) {
+TEST(ReportCliTest, ExitsTwoOnUsageErrorsAndThreeOnANonResult) {
   scratch dir;
   EXPECT_EQ(fallbench("report " + f("baseline/run-01.json")).status, 2) << "no -o";
   EXPECT_EQ(fallbench("report -o " + q(dir.path().string())).status, 2) << "no result";
   auto const r = fallbench("report " + q(fixtures + "/make-fixtures.js") + " -o " + q(dir.path().string()));
-  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_EQ(r.status, 3) << r.out;  // not a result document (not JSON at all)
+  EXPECT_NE(r.out.find("make-fixtures.js: not JSON"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(dir.path() / "report.html"));
 }
 

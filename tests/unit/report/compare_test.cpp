@@ -142,6 +142,40 @@ TEST(CompareTest, MalformedDocumentsAreIncomparableNotACrash) {
   EXPECT_NE(flagged(o).find("empty.json: missing or malformed schema_version"), std::string::npos) << flagged(o);
 }
 
+TEST(CompareTest, AMetricTheCandidateDidNotMeasureIsNeverAPass) {
+  // Every candidate run without a time to first message for polling (its histogram counted nothing):
+  // schema-valid, and still a broken result.
+  auto candidate = load("same");
+  for (auto& f : candidate) f.doc["runs"][0]["by_strategy"]["polling"]["ttfm"] = json{{"count", 0}};
+  auto const o = compare(load("baseline"), candidate, options{});
+  EXPECT_EQ(o.code, status::invalid) << flagged(o);
+  EXPECT_NE(flagged(o).find("fallbench/mixed/polling/ttfm_p50_ms: measured in the baseline, absent from every candidate run"),
+            std::string::npos)
+      << flagged(o);
+  // The other way round it is new, not broken: a note, and the verdict of the rest.
+  auto const reverse = compare(candidate, load("baseline"), options{});
+  EXPECT_EQ(reverse.code, status::pass) << flagged(reverse);
+}
+
+TEST(ResultSchemaTest, NamesThePlaceAndTheRuleOfEachViolation) {
+  auto doc = load("baseline").front().doc;
+  EXPECT_TRUE(results::schema_violations(doc).empty());
+  doc["runs"][0].erase("latency");
+  doc["runs"][0]["by_strategy"]["websocket"]["wire"]["bytes_per_delivery"] = "lots";
+  doc["schema_version"] = 2;
+  auto const v = results::schema_violations(doc);
+  auto const has = [&](std::string const& what) {
+    return std::any_of(v.begin(), v.end(), [&](std::string const& line) { return line.find(what) != std::string::npos; });
+  };
+  std::string all;
+  for (auto const& line : v) all += line + "\n";
+  EXPECT_TRUE(has("runs[0]: Missing required property 'latency'")) << all;
+  EXPECT_TRUE(has("runs[0].by_strategy.websocket.wire.bytes_per_delivery: Value type not permitted")) << all;
+  EXPECT_TRUE(has("schema_version:")) << all;
+  EXPECT_THROW(results::check_result("x.json", doc), results::invalid_result);
+  EXPECT_THROW(results::check_result("x.json", json::array()), results::invalid_result);
+}
+
 TEST(CompareTest, IsDirectionAware) {
   // Throughput down is worse, up is better; latency the other way round.
   auto slower = load("same");

@@ -90,6 +90,9 @@ struct metric_spec {
   std::string label, unit;
   metric_kind kind;
   bool higher_is_better;
+  /// A ladder step's or capacity's metric: a ladder stops where p99 passes its bound, so a step may be
+  /// reached on one side only. Any other metric absent from one side is a broken result, not a pass.
+  bool may_be_absent = false;
 };
 
 /// The metrics of one document, in a stable order.
@@ -103,25 +106,26 @@ struct extracted {
 
 extracted metrics_of(json const& doc) {
   extracted out;
-  auto const timing = [](std::string label, std::string unit, bool higher = false) {
-    return metric_spec{std::move(label), std::move(unit), metric_kind::timing, higher};
-  };
-  auto const deterministic = [](std::string label, std::string unit) {
-    return metric_spec{std::move(label), std::move(unit), metric_kind::deterministic, false};
-  };
-  auto const correctness = [](std::string label, std::string unit) {
-    return metric_spec{std::move(label), std::move(unit), metric_kind::correctness, false};
-  };
-  // A latency from a histogram, in ms; only when the histogram counted something.
-  auto const latency = [&](std::string const& id, json const& h, char const* key, std::string label) {
-    auto const count = number(h, "count");
-    auto const v = number(h, key);
-    if (count && *count > 0 && v) out.add(id, timing(std::move(label), "ms"), *v / 1000.0);
-  };
   json const* runs = find(doc, "runs");
   if (!runs || !runs->is_array()) return out;
   for (auto const& run : *runs) {
     auto const key = run_key(run);
+    bool const ladder_step = run.contains("ladder");
+    auto const timing = [&](std::string label, std::string unit, bool higher = false) {
+      return metric_spec{std::move(label), std::move(unit), metric_kind::timing, higher, ladder_step};
+    };
+    auto const deterministic = [&](std::string label, std::string unit) {
+      return metric_spec{std::move(label), std::move(unit), metric_kind::deterministic, false, ladder_step};
+    };
+    auto const correctness = [&](std::string label, std::string unit) {
+      return metric_spec{std::move(label), std::move(unit), metric_kind::correctness, false, ladder_step};
+    };
+    // A latency from a histogram, in ms; only when the histogram counted something.
+    auto const latency = [&](std::string const& id, json const& h, char const* field, std::string label) {
+      auto const count = number(h, "count");
+      auto const v = number(h, field);
+      if (count && *count > 0 && v) out.add(id, timing(std::move(label), "ms"), *v / 1000.0);
+    };
     if (auto const* l = find(run, "latency"); l && l->is_object()) {
       if (auto const* h = find(*l, "fanout_corrected")) {
         latency(key + "/fanout_p50_ms", *h, "p50_us", "fan-out p50 (corrected)");
@@ -169,7 +173,7 @@ extracted metrics_of(json const& doc) {
       auto const* rate = find(c, "max_rate_per_client_hz");
       double const v = rate && rate->is_number() ? rate->get<double>() : 0.0;
       out.add("capacity/" + text_or(c, "target", "?") + "/" + text_or(c, "case", "?"),
-              timing("capacity: highest rate within the p99 bound", "Hz", true), v);
+              metric_spec{"capacity: highest rate within the p99 bound", "Hz", metric_kind::timing, true, true}, v);
     }
   }
   return out;
@@ -578,6 +582,7 @@ outcome compare(std::vector<result_file> const& baseline, std::vector<result_fil
 
   // Per metric id, the per-run values of each side, in the order the metrics first appear.
   std::vector<metric_row> rows;
+  std::vector<bool> may_be_absent;  // per row
   std::map<std::string, std::size_t> index;
   auto const collect = [&](std::vector<result_file> const& side, bool is_baseline) {
     for (auto const& f : side) {
@@ -596,6 +601,7 @@ outcome compare(std::vector<result_file> const& baseline, std::vector<result_fil
           row.kind = spec.kind;
           row.higher_is_better = spec.higher_is_better;
           rows.push_back(std::move(row));
+          may_be_absent.push_back(spec.may_be_absent);
         }
         (is_baseline ? rows[it->second].baseline : rows[it->second].candidate).push_back(m.values.at(id));
       }
@@ -605,11 +611,20 @@ outcome compare(std::vector<result_file> const& baseline, std::vector<result_fil
   collect(candidate, false);
   if (rows.empty() && !opts.metric_filters.empty()) out.notes.push_back("no metric matches the --metric filter");
 
-  for (auto& row : rows) {
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    auto& row = rows[i];
     if (row.baseline.empty() || row.candidate.empty()) {
-      // Only ladder steps and capacity may be missing on one side (a ladder stops where p99 passes its bound).
-      out.notes.push_back(row.id + ": only in the " + (row.baseline.empty() ? "candidate" : "baseline") +
-                          " (a ladder step reached on one side only)");
+      if (may_be_absent[i]) {
+        out.notes.push_back(row.id + ": only in the " + (row.baseline.empty() ? "candidate" : "baseline") +
+                            " (a ladder step reached on one side only)");
+      } else if (row.candidate.empty()) {
+        // What the candidate did not measure cannot pass (a histogram that counted nothing, a strategy
+        // whose clients never connected).
+        out.problems.push_back(row.id + ": measured in the baseline, absent from every candidate run");
+        if (out.code == status::pass || out.code == status::regression) out.code = status::invalid;
+      } else {
+        out.notes.push_back(row.id + ": measured in the candidate only (new in the candidate; nothing to compare)");
+      }
       continue;
     }
     judge(row, opts);
@@ -698,7 +713,8 @@ int compare_main(std::vector<std::string_view> const& argv) {
               "bytes and requests per delivery: strictly (outside the baseline's range +- tolerance);\n"
               "delivery verdicts, lost, duplicated, reordered, errors: any change for the worse.\n"
               "Exit status: 0 pass, 1 regression, 2 usage error, 3 invalid run (a run not valid, or whose\n"
-              "delivery verdict is fail, on either side), 4 incomparable (scenario, build type, CPU model or\n"
+              "delivery verdict is fail, on either side, a document that breaks the result schema, or a metric of the\n"
+              "baseline that no candidate run measured), 4 incomparable (scenario, build type, CPU model or\n"
               "cores, schema version or run configuration differ; Debug and sanitizer builds are refused).");
   a.positional("BASELINE CANDIDATE", "Each a result file or a directory of result files (*.json)")
       .flag("baseline", "PATH", "A baseline result file or directory (repeatable; instead of the positionals)")
@@ -764,6 +780,8 @@ int compare_main(std::vector<std::string_view> const& argv) {
       try {
         auto files = load_results(p);
         std::move(files.begin(), files.end(), std::back_inserter(out));
+      } catch (results::invalid_result const& e) {
+        throw cli::exit_error(static_cast<int>(status::invalid), e.what());
       } catch (std::exception const& e) {
         throw cli::usage_error(e.what());
       }

@@ -1301,22 +1301,15 @@ std::string render_markdown(std::vector<result> const& results, options const& o
   return m.str();
 }
 
-std::vector<result> load_results(std::string const& operand) {
-  auto out = results::read_result_files(operand);
-  for (auto const& [p, doc] : out) {
-    if (!doc.is_object() || !at(doc, "schema_version").is_number() || num(doc, "schema_version") != 1 ||
-        !at(doc, "runs").is_array())
-      throw std::runtime_error(p + ": not a result document of schema_version 1 (reports/schema/result.schema.json)");
-  }
-  return out;
-}
+std::vector<result> load_results(std::string const& operand) { return results::read_result_files(operand); }
 
 int report_main(std::vector<std::string_view> const& argv) {
   cli::args a("report",
               "Render result documents of `fallbench run` as one self-contained HTML page (inline SVG charts, no\n"
               "script, nothing loaded from elsewhere) and a Markdown summary for a CI job summary:\n"
               "DIR/report.html and DIR/summary.md. Several results: one section each.\n"
-              "Exit status: 0 written, 2 bad flags or an input that is not a result document.");
+              "Exit status: 0 written, 2 bad flags or an unreadable input, 3 an input that is not a valid result\n"
+              "document (reports/schema/result.schema.json; the message names the place and the rule).");
   a.positional("RESULT...", "Result files, or directories of them (*.json)")
       .flag("output", "DIR", "Where to write report.html and summary.md (also -o DIR)")
       .flag("title", "TEXT", "The page's heading (default: fallbench report: and the scenario names)")
@@ -1339,6 +1332,8 @@ int report_main(std::vector<std::string_view> const& argv) {
     try {
       auto more = load_results(operand);
       std::move(more.begin(), more.end(), std::back_inserter(results));
+    } catch (fallbench::results::invalid_result const& e) {
+      throw cli::exit_error(3, e.what());
     } catch (std::exception const& e) {
       throw cli::usage_error(e.what());
     }

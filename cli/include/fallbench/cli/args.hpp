@@ -22,6 +22,17 @@ class usage_error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// A failure with an exit status of its own (documented in the command's --help), e.g. an input that
+/// is not a valid result document (3); main prints it and exits with `status`.
+class exit_error : public std::runtime_error {
+ public:
+  exit_error(int status, std::string const& what) : std::runtime_error(what), status_(status) {}
+  int status() const noexcept { return status_; }
+
+ private:
+  int status_;
+};
+
 /// Declares flags, parses argv, answers typed questions about them.
 class args {
  public:

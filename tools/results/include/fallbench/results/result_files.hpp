@@ -1,12 +1,13 @@
 #pragma once
 /// Reading result documents (reports/schema/result.schema.json) from files or folders of them: what the
-/// report and the compare tools both take as input. Header only; startup code, so errors are exceptions.
+/// report and the compare tools both take as input, each document checked against the schema first.
+/// Startup code, so errors are exceptions.
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstddef>
 #include <filesystem>
-#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -19,31 +20,26 @@ struct result_file {
   nlohmann::json doc;
 };
 
+/// A file that is not a valid result document: what() names the file, the place in the document and
+/// the rule it breaks, e.g. `a.json: ... runs[0]: Missing required property 'latency'.` (exit 3 in
+/// `report` and `compare`).
+class invalid_result : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Where `doc` breaks the result schema, at most `limit` entries of the form `PATH: rule`; empty when valid.
+std::vector<std::string> schema_violations(nlohmann::json const& doc, std::size_t limit = 20);
+
+/// @throws invalid_result naming `path` and the first violations.
+void check_result(std::string const& path, nlohmann::json const& doc);
+
 /**
- * Read `operand`: a result file, or a directory whose *.json files are read in name order.
- * @throws std::runtime_error naming the file: unreadable, not JSON, or a directory without results.
+ * Read `operand`: a result file, or a directory whose *.json files are read in name order. Each is
+ * checked against the schema.
+ * @throws invalid_result for a file that is not JSON or not a valid result document;
+ *         std::runtime_error for one that cannot be read, or a directory without results.
  */
-inline std::vector<result_file> read_result_files(std::string const& operand) {
-  namespace fs = std::filesystem;
-  std::vector<std::string> paths;
-  std::error_code ec;
-  if (fs::is_directory(operand, ec)) {
-    for (auto const& entry : fs::directory_iterator(operand))
-      if (entry.is_regular_file() && entry.path().extension() == ".json") paths.push_back(entry.path().string());
-    std::sort(paths.begin(), paths.end());
-    if (paths.empty()) throw std::runtime_error(operand + ": a directory without result files (*.json)");
-  } else {
-    paths.push_back(operand);
-  }
-  std::vector<result_file> out;
-  for (auto const& p : paths) {
-    std::ifstream in(p);
-    if (!in) throw std::runtime_error(p + ": cannot read");
-    auto doc = nlohmann::json::parse(in, nullptr, false);
-    if (doc.is_discarded()) throw std::runtime_error(p + ": not JSON");
-    out.push_back({p, std::move(doc)});
-  }
-  return out;
-}
+std::vector<result_file> read_result_files(std::string const& operand);
 
 }  // namespace fallbench::results

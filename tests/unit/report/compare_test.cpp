@@ -221,10 +221,19 @@ TEST(CompareTest, TooFewRunsCannotShowATimingChange) {
   base.resize(2);
   cand.resize(2);
   auto const o = compare(base, cand, options{});
-  EXPECT_EQ(o.code, status::pass);
+  // Not a pass: nothing was shown about the timings.
+  EXPECT_EQ(o.code, status::inconclusive);
   EXPECT_EQ(row(o, "fallbench/mixed/fanout_p99_ms")->judged, verdict::too_few_runs);
   ASSERT_FALSE(o.notes.empty());
   EXPECT_NE(o.notes.front().find("too few runs"), std::string::npos);
+  auto const md = to_markdown(o, options{});
+  EXPECT_NE(md.find("fallbench compare: inconclusive (exit 5)"), std::string::npos) << md;
+  EXPECT_NE(md.find("none could be tested (too few runs)"), std::string::npos) << md;
+  EXPECT_EQ(md.find("for the 0 of them"), std::string::npos) << md;
+  // A deterministic regression is shown whatever the number of runs.
+  auto bytes = load("bytes");
+  bytes.resize(2);
+  EXPECT_EQ(compare(base, bytes, options{}).code, status::regression);
 }
 
 TEST(CompareTest, MarkdownTableEscapesWhatTheDocumentsSay) {

@@ -507,6 +507,7 @@ std::string_view to_string(status s) {
     case status::usage: return "usage error";
     case status::invalid: return "invalid run";
     case status::incomparable: return "incomparable";
+    case status::inconclusive: return "inconclusive";
   }
   return "unknown";
 }
@@ -647,6 +648,7 @@ outcome compare(std::vector<result_file> const& baseline, std::vector<result_fil
     }
     if (row.judged == verdict::regression && out.code == status::pass) out.code = status::regression;
   }
+  if (few_runs_noted && out.code == status::pass) out.code = status::inconclusive;
   return out;
 }
 
@@ -669,9 +671,12 @@ std::string to_markdown(outcome const& o, options const& opts) {
   std::size_t const tested = static_cast<std::size_t>(std::count_if(o.rows.begin(), o.rows.end(), [](metric_row const& r) {
     return r.kind == metric_kind::timing && r.judged != verdict::too_few_runs;
   }));
-  md << "Timing metrics (median of the runs): two-sided Mann-Whitney U test at alpha " << number_text(opts.alpha)
+  md << "Timing metrics (median of the runs): "
+     << (tested == 0 ? std::string("none could be tested (too few runs); were they, ") : std::string())
+     << "two-sided Mann-Whitney U test at alpha " << number_text(opts.alpha)
      << (opts.multiple == correction::holm
-             ? " for the " + std::to_string(tested) + " of them together (Holm-adjusted p-values)"
+             ? (tested == 0 ? std::string(" for all of them together (Holm-adjusted p-values)")
+                            : " for the " + std::to_string(tested) + " of them together (Holm-adjusted p-values)")
              : std::string(" per metric"))
      << " and a change of the medians beyond " << format(opts.min_effect * 100.0, "%g") << "% in the worse direction";
   for (std::size_t i = 0; i < opts.min_effect_overrides.size(); ++i) {
@@ -715,7 +720,9 @@ int compare_main(std::vector<std::string_view> const& argv) {
               "Exit status: 0 pass, 1 regression, 2 usage error, 3 invalid run (a run not valid, or whose\n"
               "delivery verdict is fail, on either side, a document that breaks the result schema, or a metric of the\n"
               "baseline that no candidate run measured), 4 incomparable (scenario, build type, CPU model or\n"
-              "cores, schema version or run configuration differ; Debug and sanitizer builds are refused).");
+              "cores, schema version or run configuration differ; Debug and sanitizer builds are refused),\n"
+              "5 inconclusive (nothing worse among what could be judged, but too few runs a side for the U test\n"
+              "on timing metrics: repeat each side at least 4 times, better 10).");
   a.positional("BASELINE CANDIDATE", "Each a result file or a directory of result files (*.json)")
       .flag("baseline", "PATH", "A baseline result file or directory (repeatable; instead of the positionals)")
       .flag("candidate", "PATH", "A candidate result file or directory (repeatable)")

@@ -28,9 +28,13 @@ namespace fallbench::compare {
 
 /// Exit statuses of `fallbench compare`, in order of precedence (the first that applies wins):
 /// incomparable, invalid, regression, pass. 2 is a usage error (bad flags, unreadable file).
-enum class status : int { pass = 0, regression = 1, usage = 2, invalid = 3, incomparable = 4 };
+/// How a comparison ends, and the exit status of `fallbench compare`. `inconclusive`: nothing got worse
+/// among what could be judged, but some timing metric had too few runs for the U test to reach alpha
+/// (a pass would claim what was not shown).
+enum class status : int { pass = 0, regression = 1, usage = 2, invalid = 3, incomparable = 4, inconclusive = 5 };
 
-/// The name of a status, as printed: "pass", "regression", "usage error", "invalid run", "incomparable".
+/// The name of a status, as printed: "pass", "regression", "usage error", "invalid run", "incomparable",
+/// "inconclusive".
 std::string_view to_string(status s);
 
 enum class metric_kind { timing, deterministic, correctness };

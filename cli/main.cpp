@@ -8,6 +8,8 @@
 #include "fallbench/proxy/proxy_main.hpp"
 #include "fallbench/report/report_main.hpp"
 
+#include "build_info.hpp"
+
 #include <cstring>
 #include <exception>
 #include <iostream>
@@ -47,7 +49,8 @@ constexpr command commands[] = {
 };
 
 int usage(std::ostream& out) {
-  out << "usage: fallbench <command> [flags]   (fallbench <command> --help for its flags)\n\ncommands:\n";
+  out << "usage: fallbench <command> [flags]   (fallbench <command> --help for its flags)\n"
+         "       fallbench --version\n\ncommands:\n";
   for (auto const& c : commands) out << "  " << c.name << std::string(10 - c.name.size(), ' ') << c.summary << "\n";
   return 2;
 }
@@ -59,6 +62,12 @@ int main(int argc, char** argv) {
   std::string_view const name = argv[1];
   if (name == "--help" || name == "-h" || name == "help") {
     usage(std::cout);
+    return 0;
+  }
+  if (name == "--version" || name == "version") {
+    namespace info = fallbench::build_info;
+    std::cout << "fallbench " << info::version << "\ncommit " << info::git_commit << "\nbuild " << info::build_type
+              << " (" << info::compiler << ")\n";
     return 0;
   }
   std::vector<std::string_view> rest(argv + 2, argv + argc);

@@ -190,3 +190,18 @@ TEST(ReportCliTest, ExitsTwoOnUsageErrorsAndThreeOnANonResult) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(FrontDoorTest, VersionNamesTheCommitAndTheBuild) {
+  auto const r = fallbench("--version");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out.rfind("fallbench ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("\ncommit "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nbuild "), std::string::npos) << r.out;
+  auto const unknown = fallbench("--verzion");
+  EXPECT_EQ(unknown.status, 2) << unknown.out;
+  EXPECT_NE(unknown.out.find("unknown command '--verzion'"), std::string::npos) << unknown.out;
+}
+
+}  // namespace

@@ -351,6 +351,21 @@ TEST(ReportFaultTest, MarkdownHasTheGrid) {
   EXPECT_NE(md.find(" | - |\n"), std::string::npos) << "socketio-node ran no fallback under refuse-upgrade";
 }
 
+TEST(ReportFaultTest, TheTableAndTheGridGiveOneVerdict) {
+  // A strategy that never connected passed the ledger (nothing was lost, as nothing was sent), but it
+  // failed: the summary table says so in the grid's words, in Markdown and in HTML.
+  auto const results = load_results(study);
+  auto const md = render_markdown(results, options{});
+  auto const html = render_html(results, options{});
+  auto const row = md.find("| fallbench | refuse-upgrade/websocket | websocket | 0/8 |");
+  ASSERT_NE(row, std::string::npos) << md;
+  auto const line = md.substr(row, md.find('\n', row) - row);
+  EXPECT_NE(line.find("| fail: no session connected |"), std::string::npos) << line;
+  EXPECT_EQ(line.find("| pass |"), std::string::npos) << line;
+  EXPECT_NE(html.find("<td class=\"g3\">fail: no session connected</td>"), std::string::npos);
+  EXPECT_NE(md.find("| degraded: fell back to polling |"), std::string::npos) << md;
+}
+
 TEST(ReportFaultTest, EscapesFaultLabelsAndErrors) {
   auto const results = load_results(study);
   auto const html = render_html(results, options{});

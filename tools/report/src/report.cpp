@@ -674,10 +674,17 @@ std::string ladder_figure(json const& doc, std::string const& prov) {
 
 // ---- tables ------------------------------------------------------------------------------------------------
 
+/// A strategy's grade (0 pass, 1 degraded, 2 fail) in a run, and "pass" or "degraded: WHY" / "fail: WHY",
+/// as the strategy-by-fault grid grades it (defined with the grid, below).
+std::pair<int, std::string> strategy_verdict(json const& run, std::string const& strategy, json const& st);
+
 struct summary_row {
   std::string target, run_case, strategy;
   double clients, connected, deliveries_per_s, p50, p99, p999, p99_uncorrected, ack_p99, ttfm_p50, bytes, requests;
-  std::string delivery;  ///< the ledger's overall verdict
+  /// The strategy's verdict, graded as the strategy-by-fault grid grades it (one rule, so the table and
+  /// the grid never disagree): "pass", or "degraded: ..." / "fail: ..." with the worst reason.
+  std::string verdict;
+  int grade;
   bool valid;
 };
 
@@ -689,12 +696,13 @@ std::vector<summary_row> summary_rows(json const& doc) {
     if (!bs.is_object()) continue;
     for (auto const& [name, st] : bs.items()) {
       auto const& lat = at(st, "latency.fanout_corrected");
+      auto const [grade, verdict] = strategy_verdict(*run, name, st);
       out.push_back({str(*run, "target", "?"), str(*run, "case", "?"), name, num(st, "clients"),
                      num(st, "clients_connected", num(st, "clients")), num(lat, "count") / (measure_s > 0 ? measure_s : 1),
                      ms(lat, "p50_us"), ms(lat, "p99_us"), ms(lat, "p99_9_us"),
                      ms(at(st, "latency.fanout_uncorrected"), "p99_us"), ms(at(st, "latency.ack"), "p99_us"),
                      ms(at(st, "ttfm"), "p50_us"), num(st, "wire.bytes_per_delivery"),
-                     num(st, "wire.requests_per_delivery"), str(*run, "delivery.verdict.overall", "n/a"),
+                     num(st, "wire.requests_per_delivery"), verdict, grade,
                      at(*run, "valid").is_boolean() && at(*run, "valid").get<bool>()});
     }
   }
@@ -705,14 +713,14 @@ std::string html_summary_table(json const& doc) {
   std::ostringstream h;
   h << "<table class=\"summary\"><thead><tr><th>target</th><th>case</th><th>strategy</th><th>clients</th>"
        "<th>deliveries/s</th><th>p50 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>p99 uncorr. ms</th><th>ack p99 ms</th>"
-       "<th>TTFM p50 ms</th><th>B/delivery</th><th>req/delivery</th><th>delivery</th><th>valid</th></tr></thead><tbody>";
+       "<th>TTFM p50 ms</th><th>B/delivery</th><th>req/delivery</th><th>verdict</th><th>valid</th></tr></thead><tbody>";
   for (auto const& r : summary_rows(doc)) {
     h << "<tr><td>" << escape(r.target) << "</td><td>" << escape(r.run_case) << "</td><td>" << escape(r.strategy)
       << "</td><td>" << whole(r.connected) << "/" << whole(r.clients) << "</td><td>" << number(r.deliveries_per_s)
       << "</td><td>" << number(r.p50) << "</td><td>" << number(r.p99) << "</td><td>" << number(r.p999) << "</td><td>"
       << number(r.p99_uncorrected) << "</td><td>" << number(r.ack_p99) << "</td><td>" << number(r.ttfm_p50)
       << "</td><td>" << number(r.bytes) << "</td><td>" << number(r.requests) << "</td><td class=\"g"
-      << grade_of(r.delivery) + 1 << "\">" << escape(r.delivery) << "</td><td class=\"g" << (r.valid ? 1 : 3) << "\">"
+      << r.grade + 1 << "\">" << escape(r.verdict) << "</td><td class=\"g" << (r.valid ? 1 : 3) << "\">"
       << (r.valid ? "yes" : "NO") << "</td></tr>";
   }
   h << "</tbody></table>\n";
@@ -930,6 +938,12 @@ fault_cell fault_cell_of(json const& run, std::string const& strategy, json cons
   std::stable_sort(c.why.begin(), c.why.end(), [](auto const& a, auto const& b) { return a.first > b.first; });
   for (auto const& reason : c.why) c.grade = std::max(c.grade, reason.first);
   return c;
+}
+
+std::pair<int, std::string> strategy_verdict(json const& run, std::string const& strategy, json const& st) {
+  auto const c = fault_cell_of(run, strategy, st);
+  if (c.grade == 0 || c.why.empty()) return {0, "pass"};
+  return {c.grade, std::string(c.grade == 2 ? "fail: " : "degraded: ") + c.why.front().second};
 }
 
 /// One fault's row of a target's grid.
@@ -1264,13 +1278,13 @@ std::string render_markdown(std::vector<result> const& results, options const& o
       << "\n\n"
       << md(provenance(doc)) << "\n\n";
     m << "| target | case | strategy | clients | deliveries/s | p50 ms | p99 ms | p99.9 ms | ack p99 ms | TTFM p50 ms | "
-         "B/delivery | req/delivery | delivery | valid |\n"
+         "B/delivery | req/delivery | verdict | valid |\n"
          "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n";
     for (auto const& s : summary_rows(doc))
       m << "| " << md(s.target) << " | " << md(s.run_case) << " | " << md(s.strategy) << " | " << whole(s.connected)
         << "/" << whole(s.clients) << " | " << number(s.deliveries_per_s) << " | " << number(s.p50) << " | "
         << number(s.p99) << " | " << number(s.p999) << " | " << number(s.ack_p99) << " | " << number(s.ttfm_p50)
-        << " | " << number(s.bytes) << " | " << number(s.requests) << " | " << md(s.delivery) << " | "
+        << " | " << number(s.bytes) << " | " << number(s.requests) << " | " << md(s.verdict) << " | "
         << (s.valid ? "yes" : "**NO**") << " |\n";
     for (auto const* run : items(doc, "runs"))
       for (auto const* why : items(*run, "invalid_reasons"))

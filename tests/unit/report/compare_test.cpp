@@ -142,6 +142,28 @@ TEST(CompareTest, MalformedDocumentsAreIncomparableNotACrash) {
   EXPECT_NE(flagged(o).find("empty.json: missing or malformed schema_version"), std::string::npos) << flagged(o);
 }
 
+TEST(CompareTest, UpgradeWireCostIsBoundedNoiseNotExact) {
+  // One run a side, as two back-to-back smoke runs: the upgrade's requests per delivery moved by 21 %
+  // (when the upgrade lands decides it), its bytes by 1.8 %. Within their measured noise: not a regression.
+  auto base = load("baseline");
+  auto cand = load("same");
+  base.resize(1);
+  cand.resize(1);
+  for (auto* side : {&base, &cand}) side->front().doc["runs"][0]["by_strategy"]["upgrade"] = side->front().doc["runs"][0]["by_strategy"]["websocket"];
+  auto& up = cand.front().doc["runs"][0]["by_strategy"]["upgrade"]["wire"];
+  auto const& was = base.front().doc["runs"][0]["by_strategy"]["upgrade"]["wire"];
+  base.front().doc["runs"][0]["by_strategy"]["upgrade"]["wire"]["requests_per_delivery"] = 0.095;
+  up["requests_per_delivery"] = 0.095 * 1.211;
+  up["bytes_per_delivery"] = was["bytes_per_delivery"].get<double>() * 1.018;
+  auto const o = compare(base, cand, options{});
+  EXPECT_EQ(row(o, "fallbench/mixed/upgrade/requests_per_delivery")->judged, verdict::same) << flagged(o);
+  EXPECT_EQ(row(o, "fallbench/mixed/upgrade/bytes_per_delivery")->judged, verdict::same) << flagged(o);
+  // Beyond it, still caught: twice the requests.
+  up["requests_per_delivery"] = 0.19;
+  auto const twice = compare(base, cand, options{});
+  EXPECT_EQ(row(twice, "fallbench/mixed/upgrade/requests_per_delivery")->judged, verdict::regression) << flagged(twice);
+}
+
 TEST(CompareTest, AMetricTheCandidateDidNotMeasureIsNeverAPass) {
   // Every candidate run without a time to first message for polling (its histogram counted nothing):
   // schema-valid, and still a broken result.

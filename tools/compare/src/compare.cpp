@@ -194,6 +194,28 @@ double min_effect_for(std::string const& id, options const& opts) {
   return bound;
 }
 
+/// Wire cost that is not exact: how far a same-build run strays from another, measured (README, "Metric
+/// classes"). The rest of the deterministic metrics are exact up to `--tolerance` beyond the baseline's
+/// range (a few bytes of timestamp digits: over ten runs websocket and fallback bytes spanned 0.2-0.3 %,
+/// polling's 0.5 % and its requests 0.8 %, within the range of ten baseline runs).
+struct noise_bound {
+  std::string_view pattern;
+  double tolerance;
+};
+constexpr noise_bound bounded_noise[] = {
+    // The upgrade lands at another point of each run, so the polling requests before it vary: ten
+    // same-build smoke runs spanned 0.093-0.107 requests per delivery (13 % of the median), bytes 1.2 %.
+    {"*/upgrade/requests_per_delivery", 0.25},
+    {"*/upgrade/bytes_per_delivery", 0.03},
+};
+
+double tolerance_for(std::string const& id, options const& opts) {
+  double t = opts.deterministic_tolerance;
+  for (auto const& n : bounded_noise)
+    if (glob_match(n.pattern, id)) t = std::max(t, n.tolerance);
+  return t;
+}
+
 void judge(metric_row& row, options const& opts) {
   auto const& b = row.baseline;
   auto const& c = row.candidate;
@@ -213,8 +235,9 @@ void judge(metric_row& row, options const& opts) {
       row.baseline_value = median(b);
       row.candidate_value = median(c);
       row.change = relative_change(row.baseline_value, row.candidate_value);
-      double const lo = *std::min_element(b.begin(), b.end()) * (1.0 - opts.deterministic_tolerance);
-      double const hi = *std::max_element(b.begin(), b.end()) * (1.0 + opts.deterministic_tolerance);
+      row.min_effect = tolerance_for(row.id, opts);
+      double const lo = *std::min_element(b.begin(), b.end()) * (1.0 - row.min_effect);
+      double const hi = *std::max_element(b.begin(), b.end()) * (1.0 + row.min_effect);
       // Lower is better for every deterministic metric (bytes, requests).
       if (row.candidate_value > hi)
         row.judged = verdict::regression;
@@ -686,7 +709,8 @@ std::string to_markdown(outcome const& o, options const& opts) {
   if (!opts.min_effect_overrides.empty()) md << ")";
   md << ". Deterministic metrics (median): outside the baseline runs' range widened by "
      << format(opts.deterministic_tolerance * 100.0, "%.1f")
-     << "%. Correctness (worst run): any change for the worse.\n\n";
+     << "% (bounded-noise wire metrics by their measured spread: upgrade requests 25 %, upgrade bytes 3 %). "
+        "Correctness (worst run): any change for the worse.\n\n";
   if (!o.problems.empty()) {
     md << "**Not valid as measurements:**\n\n";
     for (auto const& p : o.problems) md << "- " << md_escape(p) << "\n";

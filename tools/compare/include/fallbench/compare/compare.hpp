@@ -89,7 +89,7 @@ struct metric_row {
   double change = 0;           ///< relative change candidate / baseline - 1 (0 when both are 0)
   std::optional<double> p_value;  ///< the U test's, adjusted for multiplicity (Holm) unless disabled
   std::optional<double> p_raw;    ///< the U test's own
-  double min_effect = 0;       ///< the bound applied (timing)
+  double min_effect = 0;       ///< the bound applied: minimum effect (timing) or tolerance (deterministic)
   verdict judged = verdict::same;
 };
 

@@ -1,7 +1,9 @@
 # Every dependency comes from a Debian package; scripts/setup installs them. Nothing is downloaded here.
 find_package(Threads REQUIRED)
 # Beast 345 (Boost 1.81): Debian's default Boost 1.74 does not build under C++20.
-find_package(Boost 1.81...<1.82 REQUIRED CONFIG)
+find_package(Boost 1.81...<1.82 REQUIRED CONFIG COMPONENTS url)
+# OpenSSL (Debian libssl-dev) through Asio's ssl::stream: https and wss for serve, the client, the proxy.
+find_package(OpenSSL 3 REQUIRED)
 find_package(nlohmann_json 3.11 REQUIRED CONFIG)
 # valijson (Debian libvalijson-dev, header only, no CMake package): result documents are validated
 # against reports/schema/result.schema.json before `report` and `compare` read them.

@@ -1,6 +1,7 @@
 #include "fallbench/proxy/proxy_main.hpp"
 
 #include "fallbench/cli/args.hpp"
+#include "fallbench/transport/url.hpp"
 #include "fallbench/proxy/proxy.hpp"
 
 #include <boost/asio/ip/address.hpp>
@@ -87,28 +88,17 @@ tcp::endpoint parse_listen(std::string const& text) {
 }
 
 tcp::endpoint resolve_upstream(net::io_context& ioc, std::string const& url) {
-  std::string_view rest = url;
-  if (rest.starts_with("http://")) {
-    rest.remove_prefix(7);
-  } else if (rest.starts_with("ws://")) {
-    rest.remove_prefix(5);
-  } else {
-    throw cli::usage_error("--upstream: want http://HOST:PORT, got '" + url + "' (TLS is not supported)");
+  transport::server_url u;
+  try {
+    u = transport::parse_server_url(url);
+  } catch (transport::url_error const& e) {
+    throw cli::usage_error(std::string("--upstream: ") + e.what());
   }
-  auto const slash = rest.find('/');
-  if (slash != std::string_view::npos && rest.substr(slash) != "/")
-    throw cli::usage_error("--upstream: a URL without a path, got '" + url + "'");
-  rest = rest.substr(0, slash);
-  std::string host(rest);
-  std::string port = "80";
-  auto const close_bracket = host.rfind(']');
-  auto const colon = host.rfind(':');
-  if (colon != std::string::npos && (close_bracket == std::string::npos || colon > close_bracket)) {
-    port = host.substr(colon + 1);
-    host = host.substr(0, colon);
-  }
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.empty() || port.empty()) throw cli::usage_error("--upstream: no host or port in '" + url + "'");
+  if (u.tls) throw cli::usage_error("--upstream: want http:// or ws://, got '" + url + "' (the proxy relays plain HTTP only)");
+  if (u.path_given || !u.query.empty())
+    throw cli::usage_error("--upstream: a URL without a path, got '" + url + "' (the proxy relays every path)");
+  std::string const host = u.host;
+  std::string const port = std::to_string(u.port);
   tcp::resolver resolver(ioc);
   boost::system::error_code ec;
   auto const results = resolver.resolve(host, port, ec);

@@ -66,6 +66,7 @@ class websocket_transport final : public eio_transport, public std::enable_share
     probe_ = !sid.empty();
     target_ = where_.path + "?EIO=4&transport=websocket";
     if (probe_) target_ += "&sid=" + sid;
+    if (!where_.query.empty()) target_ += "&" + where_.query;
     // One budget for connect and handshake: a handshake that never completes is a failed WebSocket.
     stream_.expires_after(where_.websocket_timeout);
     stream_.async_connect(where_.endpoints, [self = shared_from_this()](error_code ec, auto const&) {
@@ -154,6 +155,7 @@ class websocket_transport final : public eio_transport, public std::enable_share
     req_.set(http::field::sec_websocket_key, key_text);
     req_.set(http::field::sec_websocket_version, "13");
     req_.set(http::field::user_agent, "fallbench");
+    where_.extras->decorate(req_, where_.path);
     http::async_write(stream_, req_, [self = shared_from_this()](error_code write_ec, std::size_t) {
       if (self->closed_) return;
       if (write_ec) return self->on_handshake(write_ec);
@@ -170,6 +172,7 @@ class websocket_transport final : public eio_transport, public std::enable_share
     if (ec == beast::error::timeout) return fail(client_error::websocket_timeout, "websocket handshake: " + timeout_text());
     if (ec) return fail(client_error::websocket_refused, "websocket handshake: " + ec.message());
     auto const& res = res_->get();
+    where_.extras->absorb(res, where_.path);
     bool const upgraded = res.result() == http::status::switching_protocols &&
                           beast::iequals(res[http::field::upgrade], "websocket") &&
                           beast::http::token_list{res[http::field::connection]}.exists("upgrade") &&
@@ -177,7 +180,7 @@ class websocket_transport final : public eio_transport, public std::enable_share
     if (!upgraded) {
       // A declined handshake: the status says why (403 from a proxy, 400 from the server).
       return fail(client_error::websocket_refused,
-                  "websocket handshake: declined (HTTP " + std::to_string(res.result_int()) + ")");
+                  "websocket handshake: declined (" + http_error_text(res.result_int(), res.body()) + ")");
     }
     res_.reset();
     req_ = {};

@@ -198,6 +198,33 @@ TEST(FaultWindowTest, RunTagsEventsWithTheFaultWindowTheyHappenedIn) {
   EXPECT_GE(r["by_strategy"]["websocket"]["reconnections"].get<int>(), 6);
 }
 
+// A field preset from a scenario, scaled as a study writes it (docs/faults.md): polling clients that
+// chat rarely hold their long-polls past Envoy's route timeout (15 s scaled to 1.5 s), and the proxy
+// answers them 504 itself, as Envoy does in front of a Socket.IO server.
+TEST(FaultWindowTest, AScenarioNamesAFieldPresetWithAScale) {
+  temp_dir dir;
+  auto const scenario = dir.write("envoy.json", R"({"name":"envoy",
+    "phases":{"connect_ramp_s":0.5,"warmup_s":0.5,"measure_s":3,"drain_s":0.5},
+    "targets":[{"name":"fallbench","kind":"embedded","threads":1}],
+    "cases":[{"name":"envoy","clients":4,"rooms":4,"strategies":"polling","rate_per_client_hz":0.2,
+              "message_bytes":32,"reconnect":true,"fault":"envoy-route-timeout?scale=0.1"}]})");
+  auto const result = dir.path / "result.json";
+  child_process run({FALLBENCH_BIN, "run", scenario.string(), "--quiet", "--output", result.string()},
+                    (dir.path / "stderr.log").string());
+  auto const [status, out] = run.output(60s);
+  ASSERT_TRUE(status == 0 || status == 3) << out << read_file(dir.path / "stderr.log");
+  auto const doc = nlohmann::json::parse(read_file(result));
+  auto const& r = doc["runs"][0];
+  EXPECT_EQ(r["fault"]["profile"], "envoy-route-timeout?scale=0.1");
+  EXPECT_EQ(r["fault"]["label"], "envoy-route-timeout (scale=0.1)");
+  ASSERT_EQ(r["fault_windows"].size(), 1u);
+  EXPECT_EQ(r["fault_windows"][0]["profile"], "request-deadline?deadline-ms=1500&deadline-status=504")
+      << "the window records the effective values";
+  auto const log = read_file(r["fault"]["log"].get<std::string>());
+  EXPECT_NE(log.find("envoy-route-timeout?scale=0.1 = request-deadline?deadline-ms=1500"), std::string::npos) << log;
+  EXPECT_NE(log.find("request-deadline: answered 504 to GET /socket.io/"), std::string::npos) << log;
+}
+
 // A fault the proxy does not know stops `fallbench run` before any run, naming the case and the fault.
 TEST(FaultWindowTest, ABadFaultIsRefusedBeforeAnyRun) {
   temp_dir dir;

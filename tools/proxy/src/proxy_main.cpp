@@ -70,7 +70,7 @@ cli::args make_args() {
                   profiles_help());
   profile const defaults;
   a.flag("listen", "ADDR:PORT", "Address and port to listen on; port 0 picks a free one", "127.0.0.1:0")
-      .flag("upstream", "URL", "Server to relay to: http://HOST:PORT (ws:// works too); required")
+      .flag("upstream", "URL", "Server to relay to: http://HOST:PORT (ws:// works too; https:// with --tls-passthrough); required")
       .flag("profile", "SPEC", "Fault profile applied from the start", "pass")
       .flag("schedule", "FILE_OR_SPEC", "Profiles to switch to during the run, by offset from the start")
       .flag("schedule-origin", "NS",

@@ -1431,13 +1431,28 @@ std::pair<std::string, std::string> spread_texts(spread const& s, bool count) {
   return {f(s.median), f(s.min) + "\u2013" + f(s.max)};
 }
 
-/// The provenance of a set: the first run's, with the span of the runs for its date.
-std::string set_provenance(std::vector<result const*> const& set) {
+/// When a set ran: the earliest start and the latest finish (ISO 8601 UTC, so text order is time order).
+std::pair<std::string, std::string> span_of_set(std::vector<result const*> const& set) {
   std::string first = str(set.front()->doc, "started_at"), last = str(set.front()->doc, "finished_at");
   for (auto const* r : set) {
     if (auto const s = str(r->doc, "started_at"); !s.empty() && (first.empty() || s < first)) first = s;
     if (auto const f = str(r->doc, "finished_at", str(r->doc, "started_at")); f > last) last = f;
   }
+  return {first, last};
+}
+
+/// The files of a set: "DIR: run-01.json, run-02.json" when they share a folder, else their paths.
+std::string files_of_set(std::vector<result const*> const& set) {
+  auto const dir = fs::path(set.front()->path).parent_path();
+  bool const shared = std::all_of(set.begin(), set.end(), [&](result const* r) { return fs::path(r->path).parent_path() == dir; });
+  std::string out;
+  for (auto const* r : set) out += (out.empty() ? "" : ", ") + (shared ? file_name(r->path) : r->path);
+  return shared && !dir.empty() ? dir.string() + ": " + out : out;
+}
+
+/// The provenance of a set: the first run's, with the span of the runs for its date.
+std::string set_provenance(std::vector<result const*> const& set) {
+  auto const [first, last] = span_of_set(set);
   return std::to_string(set.size()) + " runs, " + first + " to " + last;
 }
 
@@ -1814,13 +1829,8 @@ std::string repeated_section_html(std::vector<result const*> const& set, std::si
   h << "<section id=\"result-" << id << "\">\n<h2>" << set.size() << " runs of " << escape(str(doc, "scenario.name", "?"))
     << "</h2>\n";
   if (auto d = str(doc, "scenario.description"); !d.empty()) h << "<p>" << escape(d) << "</p>\n";
-  std::string paths;
-  for (auto const* r : set) paths += (paths.empty() ? "" : ", ") + r->path;
-  std::string first = str(doc, "started_at"), last = str(doc, "finished_at");
-  for (auto const* r : set) {
-    first = std::min(first, str(r->doc, "started_at"));
-    last = std::max(last, str(r->doc, "finished_at"));
-  }
+  auto const paths = files_of_set(set);
+  auto const [first, last] = span_of_set(set);
   h << "<dl class=\"meta\">";
   for (auto const& [label, value] : std::vector<std::pair<std::string, std::string>>{
            {"scenario", str(doc, "scenario.name") + " (hash " + str(doc, "scenario.hash_fnv1a64") + ", seed " +
@@ -1910,8 +1920,7 @@ std::string repeated_section_markdown(std::vector<result const*> const& set) {
       reordered += num(*run, "delivery.total.reordered");
     }
   bool const clean = invalid == 0 && lost == 0 && duplicated == 0 && reordered == 0;
-  std::string paths;
-  for (auto const* r : set) paths += (paths.empty() ? "" : ", ") + r->path;
+  auto const paths = files_of_set(set);
   m << "### " << (clean ? "\u2705 " : "\u274C ") << set.size() << " runs of " << md(str(doc, "scenario.name", "?"))
     << "\n\n"
     << (clean ? "All " + std::to_string(runs) + " run(s) of the " + std::to_string(set.size()) +

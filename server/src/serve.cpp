@@ -1,6 +1,8 @@
 #include "fallbench/chat/serve.hpp"
 
 #include "fallbench/chat/chat_app.hpp"
+#include "fallbench/chat/cluster.hpp"
+#include "fallbench/chat/redis_link.hpp"
 #include "fallbench/chat/sio_server.hpp"
 #include "fallbench/chat/static_site.hpp"
 #include "fallbench/cli/args.hpp"
@@ -11,7 +13,11 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <unistd.h>
+
 #include <iostream>
+#include <memory>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -44,11 +50,24 @@ cli::args make_args() {
       .flag("client-js", "PATH",
             "The official Socket.IO browser client, served at /socket.io/socket.io.js (default: "
             "node_modules/socket.io-client/dist/socket.io.js in the executable's directory or one above it, "
-            "else in the source tree; when none is found that URL answers 404)");
+            "else in the source tree; when none is found that URL answers 404)")
+      .flag("redis", "URL",
+            "Join a cluster: share rooms with the other servers on this Redis (redis://HOST:PORT) through "
+            "pub/sub; the server waits up to 10 s for Redis at startup and reconnects after (docs/cluster.md)")
+      .flag("redis-channel", "NAME", "The cluster's pub/sub channel (with --redis)", "fallbench")
+      .flag("node-id", "ID",
+            "This server's name in the cluster, 1-64 of [A-Za-z0-9._-] (with --redis; default: node-PID-RANDOM)");
   return a;
 }
 
-std::string metrics_json(transport::engine_server const& engine, sio_server const& sio, chat_app const* chat) {
+/// The cluster part of /metrics: the Redis link's counters and what the relay delivered.
+struct cluster_view {
+  std::string node_id;
+  redis_link const* link = nullptr;
+};
+
+std::string metrics_json(transport::engine_server const& engine, sio_server const& sio, chat_app const* chat,
+                         cluster_view const& cluster = {}) {
   auto const e = engine.stats();
   auto const s = sio.stats();
   json j;
@@ -69,6 +88,16 @@ std::string metrics_json(transport::engine_server const& engine, sio_server cons
                  {"chats", c.chats},       {"deliveries", c.deliveries},
                  {"invalid_events", c.invalid_events}, {"rejected_chats", c.rejected_chats},
                  {"rooms", c.rooms}};
+  }
+  if (chat && cluster.link) {
+    auto const l = cluster.link->stats();
+    auto const r = chat->relay_counters();
+    j["cluster"] = {{"node_id", cluster.node_id},       {"publisher_up", l.publisher_up},
+                    {"subscribed", l.subscribed},       {"published", l.published},
+                    {"received", l.received},           {"dropped", l.dropped},
+                    {"reconnects", l.reconnects},       {"protocol_errors", l.protocol_errors},
+                    {"relayed_in", r.relayed_in},       {"relayed_deliveries", r.relayed_deliveries},
+                    {"own_skipped", r.own_skipped},     {"malformed", r.malformed}};
   }
   return j.dump();
 }
@@ -155,6 +184,44 @@ int serve_main(std::vector<std::string_view> const& argv) {
   conformance_app conformance_handler(ioc);
   echo_engine echo;
   sio_handler& app = conformance ? static_cast<sio_handler&>(conformance_handler) : chat;
+  // A cluster: broadcasts go to Redis too, and what other nodes publish reaches local members.
+  std::unique_ptr<redis_link> link;
+  cluster_view cluster;
+  if (args.has("redis")) {
+    if (conformance) throw cli::usage_error("--redis: the conformance profile has no rooms to share");
+    redis_link_options ro;
+    try {
+      ro.address = parse_redis_url(args.str("redis"));
+    } catch (std::invalid_argument const& e) {
+      throw cli::usage_error(std::string("--redis: ") + e.what());
+    }
+    ro.channel = args.str("redis-channel");
+    if (ro.channel.empty()) throw cli::usage_error("--redis-channel: empty");
+    if (args.has("node-id")) {
+      cluster.node_id = args.str("node-id");
+      if (!valid_node_id(cluster.node_id))
+        throw cli::usage_error("--node-id: 1-64 of [A-Za-z0-9._-], got '" + cluster.node_id + "'");
+    } else {
+      std::random_device rd;
+      std::ostringstream id;
+      id << "node-" << ::getpid() << "-" << std::hex << (rd() & 0xffffff);
+      cluster.node_id = id.str();
+    }
+    link = std::make_unique<redis_link>(ioc.get_executor(), ro, [&chat](std::string_view m) { chat.deliver_relayed(m); });
+    chat.set_relay(cluster.node_id, [l = link.get()](std::string_view m) { l->publish(m); });
+    cluster.link = link.get();
+    link->start();
+    // Wait for both connections before taking clients, so the first broadcasts are not dropped. Only
+    // this thread runs the loop until then.
+    auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+    while (!(link->stats().subscribed && link->stats().publisher_up) && std::chrono::steady_clock::now() < deadline)
+      ioc.run_one_for(std::chrono::milliseconds{50});
+    if (!(link->stats().subscribed && link->stats().publisher_up))
+      throw std::runtime_error("--redis: no connection to Redis at " + args.str("redis") + " within 10 s");
+    ioc.restart();
+    std::cerr << "fallbench serve: node " << cluster.node_id << " in the cluster on " << args.str("redis")
+              << ", channel " << ro.channel << "\n";
+  }
   sio_server sio(ioc, app, connect_timeout);
   transport::engine_server engine(ioc, options, sio);
   if (conformance) engine.mount("/engine.io/", echo);
@@ -162,7 +229,7 @@ int serve_main(std::vector<std::string_view> const& argv) {
     if (ex.method == "GET" && (ex.target == "/metrics" || ex.target.starts_with("/metrics?"))) {
       ex.status = 200;
       ex.content_type = "application/json";
-      ex.body = metrics_json(engine, sio, conformance ? nullptr : &chat);
+      ex.body = metrics_json(engine, sio, conformance ? nullptr : &chat, cluster);
       return;
     }
     site.answer(ex);
@@ -191,6 +258,7 @@ int serve_main(std::vector<std::string_view> const& argv) {
   signals.async_wait([&](boost::system::error_code e, int) {
     if (e) return;
     engine.shutdown();
+    if (link) link->stop();
     wait_drained(static_cast<int>(lim.close_timeout / std::chrono::milliseconds{20}));
   });
 
@@ -198,7 +266,7 @@ int serve_main(std::vector<std::string_view> const& argv) {
   for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
   ioc.run();
   for (auto& t : pool) t.join();
-  std::cerr << "fallbench serve: stopped; " << metrics_json(engine, sio, conformance ? nullptr : &chat) << "\n";
+  std::cerr << "fallbench serve: stopped; " << metrics_json(engine, sio, conformance ? nullptr : &chat, cluster) << "\n";
   return 0;
 }
 

@@ -281,6 +281,8 @@ class worker {
     o.seed = rng_();
     o.connect_timeout = c_.connect_timeout;
     o.websocket_timeout = c_.websocket_timeout;
+    if (at_.distinct_sources)
+      o.local_address = "127.1." + std::to_string(sc.id / 250) + "." + std::to_string(sc.id % 250 + 1);
     if (c_.reconnect) {
       o.reconnect = true;
       o.reconnect_delay = std::chrono::milliseconds{200};

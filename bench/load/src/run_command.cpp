@@ -2,6 +2,7 @@
 
 #include "build_info.hpp"
 #include "fallbench/bench/child_process.hpp"
+#include "fallbench/bench/cluster.hpp"
 #include "fallbench/bench/cpu_pin.hpp"
 #include "fallbench/bench/driver.hpp"
 #include "fallbench/bench/ladder.hpp"
@@ -182,6 +183,31 @@ endpoint parse_url(std::string const& url) {
   return e;
 }
 
+/// tools/peers/socketio-node/server.js, found above the executable or the working directory.
+std::string find_peer_script(target const& t) {
+  auto const exe_dir = fs::path(self_executable()).parent_path().string();
+  std::string const peer = "tools/peers/socketio-node/server.js";
+  auto root = find_upwards(exe_dir, peer);
+  if (root.empty()) root = find_upwards(fs::current_path().string(), peer);
+  if (root.empty()) throw std::runtime_error("target " + t.name + ": " + peer + " not found above " + exe_dir);
+  return (fs::path(root) / peer).string();
+}
+
+/// A cluster of `t`'s servers for one run of `c` (cluster.hpp), reached through its balancer.
+std::unique_ptr<cluster_target> start_cluster(target const& t, case_spec const& c, fs::path const& log_dir,
+                                              running_target& r) {
+  auto const kind = t.type == target::kind::embedded ? cluster_target::node_kind::fallbench
+                                                     : cluster_target::node_kind::socketio_node;
+  auto cluster = std::make_unique<cluster_target>(kind, c.topology, t.server_threads, t.extra_args,
+                                                  kind == cluster_target::node_kind::socketio_node ? find_peer_script(t) : "",
+                                                  log_dir, t.name + "-" + c.name);
+  r.at = cluster->entry();
+  r.at.distinct_sources = true;
+  r.description = cluster->description();
+  r.cpus = {{"requested", json::array()}, {"applied", nullptr}};
+  return cluster;
+}
+
 running_target start_target(target const& t, fs::path const& log_dir) {
   running_target r;
   if (t.type == target::kind::url) {
@@ -195,12 +221,7 @@ running_target start_target(target const& t, fs::path const& log_dir) {
     argv = {self_executable(), "serve", "--host", "127.0.0.1", "--port", "0", "--threads", std::to_string(t.server_threads)};
     r.description = "fallbench serve, " + std::to_string(t.server_threads) + " thread(s)";
   } else {
-    auto const exe_dir = fs::path(self_executable()).parent_path().string();
-    std::string const peer = "tools/peers/socketio-node/server.js";
-    auto root = find_upwards(exe_dir, peer);
-    if (root.empty()) root = find_upwards(fs::current_path().string(), peer);
-    if (root.empty()) throw std::runtime_error("target " + t.name + ": " + peer + " not found above " + exe_dir);
-    argv = {"node", (fs::path(root) / peer).string(), "--host", "127.0.0.1", "--port", "0"};
+    argv = {"node", find_peer_script(t), "--host", "127.0.0.1", "--port", "0"};
     r.description = "socket.io 4.8 on Node.js (tools/peers/socketio-node)";
   }
   for (auto const& a : t.extra_args) argv.push_back(a);
@@ -361,6 +382,19 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
     if (std::none_of(s.targets.begin(), s.targets.end(), [&](auto const& t) { return t.name == name; }))
       throw cli::usage_error("--target " + name + ": no such target in " + path);
 
+  // A cluster is started by the harness: of our server or the Node peer, never of a URL, and unpinned.
+  for (auto const& c : s.cases) {
+    if (c.topology.type != topology_spec::kind::cluster) continue;
+    for (auto const& t : s.targets) {
+      if (t.type == target::kind::url)
+        throw cli::usage_error("case " + c.name + ": a cluster topology needs embedded or node-peer targets; target " +
+                               t.name + " is a URL");
+      if (!t.cpus.empty())
+        throw cli::usage_error("case " + c.name + ": a cluster's nodes are not pinned; target " + t.name + " has cpus");
+    }
+  }
+  stop_children_on_signal();
+
   // Every fault is checked before the first run: a typo must not surface an hour into a study.
   std::map<std::string, fault_plan> faults;
   for (auto const& c : s.cases) {
@@ -400,7 +434,13 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
         case_spec step = c;
         step.rate_per_client_hz = rate;
         // A fresh server for every run: one run's leftovers (sessions, memory) do not weigh on the next.
-        auto running = start_target(t, log_dir);
+        // A cluster (redis-server, the nodes, haproxy) is as fresh: started for this run, stopped after it.
+        std::unique_ptr<cluster_target> cluster;
+        running_target running;
+        if (c.topology.type == topology_spec::kind::cluster)
+          cluster = start_cluster(t, c, log_dir, running);
+        else
+          running = start_target(t, log_dir);
         server_process proc;
         if (running.process) proc.pid = running.process->pid();
         // A faulty network: a `fallbench proxy` between the clients and the server, for this run only.
@@ -457,6 +497,8 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
         // Every thread the target started by now, not only its first: what the pinning really gave.
         if (running.process) running.cpus["applied"] = cpus_of_threads(running.process->pid());
         if (running.process) run["server_exit_status"] = running.process->stop();
+        run["topology"] = cluster ? cluster->topology_json() : json{{"kind", "single"}};
+        if (cluster) cluster->stop();
         run["target"] = t.name;
         run["target_index"] = target_index;
         run["target_description"] = running.description;

@@ -137,6 +137,34 @@ ladder_spec parse_ladder(json const& j, std::string const& where) {
   return l;
 }
 
+/// {"kind": "single"} or {"kind": "cluster", "nodes": N, "balancer": "haproxy", "sticky": ...}.
+topology_spec parse_topology(json const& j, std::string const& where) {
+  reader r(j, where);
+  topology_spec t;
+  auto const kind = r.str("kind");
+  if (kind == "single") {
+    r.done();
+    return t;
+  }
+  if (kind != "cluster") fail(r.path("kind"), "must be single or cluster, got " + show(kind));
+  t.type = topology_spec::kind::cluster;
+  t.nodes = static_cast<int>(r.integer("nodes", 2, 16));
+  t.balancer = r.str("balancer", std::string("haproxy"));
+  if (t.balancer != "haproxy") fail(r.path("balancer"), "must be haproxy (the only balancer the harness runs), got " + show(t.balancer));
+  auto const sticky = r.str("sticky");
+  if (sticky == "cookie") {
+    t.sticky = topology_spec::sticky_kind::cookie;
+  } else if (sticky == "source") {
+    t.sticky = topology_spec::sticky_kind::source;
+  } else if (sticky == "none") {
+    t.sticky = topology_spec::sticky_kind::none;
+  } else {
+    fail(r.path("sticky"), "must be cookie, source or none, got " + show(sticky));
+  }
+  r.done();
+  return t;
+}
+
 target parse_target(json const& j, std::string const& where) {
   reader r(j, where);
   target t;
@@ -268,6 +296,7 @@ case_spec parse_case(json const& j, std::string const& where, json const& defaul
   c.fault_schedule = r.str("fault_schedule", std::string("-"));
   if (c.fault_schedule == "-") c.fault_schedule.clear();
   if (c.churn_per_client_per_min > 0 && c.rooms.count < 2) fail(r.path("churn_per_client_per_min"), "churn needs at least 2 rooms");
+  if (auto const* t = r.find("topology")) c.topology = parse_topology(*t, r.path("topology"));
   r.done();
   return c;
 }
@@ -282,6 +311,15 @@ std::uint64_t fnv1a64(std::string_view s) {
 }
 
 }  // namespace
+
+std::string_view to_string(topology_spec::sticky_kind s) noexcept {
+  switch (s) {
+    case topology_spec::sticky_kind::cookie: return "cookie";
+    case topology_spec::sticky_kind::source: return "source";
+    case topology_spec::sticky_kind::none: return "none";
+  }
+  return "none";
+}
 
 void load_trace(std::string const& path, case_spec& c) {
   std::ifstream in(path);
@@ -342,8 +380,10 @@ scenario parse_scenario(std::string_view json_text, std::string const& base_dir)
     } else {
       s.targets.push_back({"fallbench", target::kind::embedded, {}, 2, {}, {}});
     }
-    json const defaults = r.find("defaults") ? r.need("defaults") : json::object();
+    json defaults = r.find("defaults") ? r.need("defaults") : json::object();
     if (!defaults.is_object()) fail("defaults", "must be an object");
+    // A scenario-wide topology is every case's default (a case, or "defaults", may set its own).
+    if (auto const* t = r.find("topology"); t && !defaults.contains("topology")) defaults["topology"] = *t;
     auto const& cases = r.need("cases");
     if (!cases.is_array() || cases.empty()) fail("cases", "must be a non-empty array");
     std::set<std::string> names;

@@ -254,6 +254,35 @@ TEST(TraceTest, RejectsBadLinesNamingFileLineAndField) {
 }
 
 // A typo must not silently become a default.
+TEST(ScenarioTopologyTest, ReadsClustersAndTheScenarioWideDefault) {
+  auto const s = parse_scenario(R"({"name":"t","topology":{"kind":"cluster","nodes":3,"sticky":"source"},
+    "defaults":{"clients":4,"strategies":"websocket","rate_per_client_hz":1},
+    "cases":[{"name":"a"},{"name":"b","topology":{"kind":"single"}},
+             {"name":"c","topology":{"kind":"cluster","nodes":2,"balancer":"haproxy","sticky":"none"}}]})");
+  EXPECT_EQ(s.cases[0].topology.type, topology_spec::kind::cluster);
+  EXPECT_EQ(s.cases[0].topology.nodes, 3);
+  EXPECT_EQ(s.cases[0].topology.balancer, "haproxy");
+  EXPECT_EQ(s.cases[0].topology.sticky, topology_spec::sticky_kind::source);
+  EXPECT_EQ(s.cases[1].topology.type, topology_spec::kind::single);
+  EXPECT_EQ(s.cases[2].topology.sticky, topology_spec::sticky_kind::none);
+  EXPECT_EQ(to_string(topology_spec::sticky_kind::cookie), "cookie");
+  EXPECT_EQ(parse_scenario(minimal).cases[0].topology.type, topology_spec::kind::single);
+}
+
+TEST(ScenarioTopologyTest, RejectsBadTopologiesNamingTheField) {
+  auto with = [](std::string const& topology) {
+    return R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"websocket","rate_per_client_hz":1,"topology":)" +
+           topology + "}]}";
+  };
+  expect_error(with(R"({"kind":"mesh"})"), "cases[0].topology.kind: must be single or cluster");
+  expect_error(with(R"({"kind":"cluster","nodes":1,"sticky":"none"})"), "cases[0].topology.nodes: must be an integer from 2 to 16");
+  expect_error(with(R"({"kind":"cluster","nodes":2})"), "cases[0].topology.sticky: required");
+  expect_error(with(R"({"kind":"cluster","nodes":2,"sticky":"ip"})"), "cases[0].topology.sticky: must be cookie, source or none");
+  expect_error(with(R"({"kind":"cluster","nodes":2,"sticky":"none","balancer":"nginx"})"), "cases[0].topology.balancer: must be haproxy");
+  expect_error(with(R"({"kind":"cluster","nodes":2,"sticky":"none","weights":[1]})"), "cases[0].topology.weights: unknown field");
+  expect_error(with(R"("cluster")"), "cases[0].topology: must be an object");
+}
+
 TEST(ScenarioTest, RejectsUnknownFields) {
   expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"polling","rate_per_client_hz":1,"rate_hz":9}]})",
                "cases[0].rate_hz: unknown field");

@@ -102,6 +102,11 @@ class client_impl final : public client, public detail::transport_owner {
     where_.max_payload_bytes = options_.max_payload_bytes;
     where_.connect_timeout = options_.connect_timeout;
     where_.websocket_timeout = std::min(options_.websocket_timeout, options_.connect_timeout);
+    if (!options_.local_address.empty()) {
+      error_code ec;
+      auto const a = net::ip::make_address(options_.local_address, ec);
+      if (!ec) where_.local_address = a;  // the caller passes an IP address; anything else is ignored
+    }
   }
 
   void on_event(event_handler h) override { on_event_ = std::move(h); }

@@ -5,9 +5,11 @@
 #include "fallbench/transport/client.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,7 +38,42 @@ struct endpoint_info {
   std::size_t max_payload_bytes = 0;
   std::chrono::milliseconds connect_timeout{20'000};
   std::chrono::milliseconds websocket_timeout{10'000};  ///< client_options::websocket_timeout
+  std::optional<boost::asio::ip::address> local_address;  ///< client_options::local_address
 };
+
+/// Connect `stream` (a beast::tcp_stream) to `where`: to any resolved endpoint, or, bound to
+/// where.local_address, to the first of its family. `handler(error_code, tcp::endpoint)`.
+template <class Stream, class Handler>
+void connect_stream(Stream& stream, endpoint_info const& where, Handler handler) {
+  if (!where.local_address) {
+    stream.async_connect(where.endpoints, std::move(handler));
+    return;
+  }
+  namespace net = boost::asio;
+  using tcp = net::ip::tcp;
+  tcp::endpoint to;
+  bool found = false;
+  for (auto const& e : where.endpoints) {
+    if (e.endpoint().address().is_v4() == where.local_address->is_v4()) {
+      to = e.endpoint();
+      found = true;
+      break;
+    }
+  }
+  error_code ec = found ? error_code{} : make_error_code(net::error::address_family_not_supported);
+  auto& socket = stream.socket();
+  if (!ec) {
+    error_code ignored;
+    socket.close(ignored);
+    socket.open(to.protocol(), ec);
+  }
+  if (!ec) socket.bind(tcp::endpoint(*where.local_address, 0), ec);
+  if (ec) {
+    net::post(stream.get_executor(), [handler = std::move(handler), ec, to]() mutable { handler(ec, to); });
+    return;
+  }
+  stream.async_connect(to, [handler = std::move(handler), to](error_code e) mutable { handler(e, to); });
+}
 
 /// One transport of one client session. Owned by the client; its pending operations hold it alive.
 class eio_transport {

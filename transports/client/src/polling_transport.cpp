@@ -57,7 +57,7 @@ class http_channel {
       return;
     }
     stream_.expires_after(where_.connect_timeout);
-    stream_.async_connect(where_.endpoints, [this, write](error_code ec, auto const&) {
+    connect_stream(stream_, where_, [this, write](error_code ec, auto const&) {
       if (ec) return finish(ec, {});
       connected_ = true;
       ++counters_.tcp_connections;

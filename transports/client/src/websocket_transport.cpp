@@ -68,7 +68,7 @@ class websocket_transport final : public eio_transport, public std::enable_share
     if (probe_) target_ += "&sid=" + sid;
     // One budget for connect and handshake: a handshake that never completes is a failed WebSocket.
     stream_.expires_after(where_.websocket_timeout);
-    stream_.async_connect(where_.endpoints, [self = shared_from_this()](error_code ec, auto const&) {
+    connect_stream(stream_, where_, [self = shared_from_this()](error_code ec, auto const&) {
       self->on_connect(ec);
     });
   }

@@ -20,6 +20,9 @@ struct endpoint {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
   std::string path = "/socket.io/";
+  /// Each client connects from its own loopback address (127.1.x.y, from its index), so a balancer
+  /// hashing source addresses sees as many hosts as clients (a cluster's `sticky: source`).
+  bool distinct_sources = false;
 };
 
 /// A progress report, about once a second, for a terminal's status line.

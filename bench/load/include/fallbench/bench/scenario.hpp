@@ -65,6 +65,21 @@ struct room_layout {
   double zipf_exponent = 0;  ///< 0: uniform; s > 0: room k has weight 1/k^s.
 };
 
+/// What the clients talk to: one server, or a cluster of servers sharing rooms through Redis behind a
+/// load balancer the harness starts (docs/cluster.md).
+struct topology_spec {
+  enum class kind { single, cluster };
+  /// How the balancer keeps a client's requests on one node: a cookie it inserts, a hash of the
+  /// client's address, or not at all (round robin: only WebSocket-only clients can work).
+  enum class sticky_kind { cookie, source, none };
+  kind type = kind::single;
+  int nodes = 1;
+  std::string balancer = "haproxy";
+  sticky_kind sticky = sticky_kind::cookie;
+};
+
+std::string_view to_string(topology_spec::sticky_kind s) noexcept;
+
 /// The traffic of one case (one run per target).
 struct case_spec {
   std::string name;
@@ -101,6 +116,8 @@ struct case_spec {
   std::string trace_file;
   std::vector<trace_event> trace;
   std::vector<std::string> trace_rooms;
+  /// One server (default) or a cluster; a scenario's top-level "topology" is every case's default.
+  topology_spec topology;
 };
 
 /// Phases of every run (DESIGN section 6): connect ramp, warm-up (not recorded), measure, drain.

@@ -117,6 +117,9 @@ struct client_options {
   /// and reconnections, as a browser does (socket.io-client's `withCredentials`), so a load balancer's
   /// cookie-based stickiness works. Each client has its own jar.
   bool cookie_jar = true;
+  /// The local IP address every connection is made from (empty: the system's choice). Clients on one
+  /// machine look like many hosts to a load balancer that hashes source addresses (any 127.x.y.z).
+  std::string local_address;
   /// From connect() to the namespace connected (socket.io-client `timeout`).
   std::chrono::milliseconds connect_timeout{20'000};
   /// A WebSocket's TCP connect and handshake together (the first transport of `websocket` and

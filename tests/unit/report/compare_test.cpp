@@ -209,7 +209,7 @@ TEST(ResultSchemaTest, ByStrategyKeysAreTheStrategies) {
   std::string all;
   for (auto const& line : v) all += line + "\n";
   EXPECT_FALSE(v.empty());
-  EXPECT_NE(all.find("runs[0].by_strategy"), std::string::npos) << all;
+  EXPECT_NE(all.find("by_strategy"), std::string::npos) << all;
 }
 
 TEST(CompareTest, IsDirectionAware) {

@@ -72,7 +72,13 @@ int chat_main(std::vector<std::string_view> const& argv) {
   args a("chat", "A terminal chat client: joins ROOM as NAME on the server at URL, sends each line typed as a chat,\n"
                  "prints every event received with the transport in use. End with Ctrl-D or Ctrl-C.");
   a.positional("URL", "The server, e.g. http://127.0.0.1:3000 (the Socket.IO path defaults to /socket.io/)")
-      .flag("strategy", "S", "polling, websocket, upgrade (Socket.IO's default) or fallback", "upgrade")
+      .flag("strategy", "S",
+            "polling, websocket, upgrade (Socket.IO's default), fallback (WebSocket, polling after an error or\n      "
+            "the WebSocket timeout), race (both, polling --race-stagger behind; the first connected wins),\n      "
+            "tryall (Socket.IO 4.8's tryAllTransports: polling after a WebSocket error or the connect timeout)\n      "
+            "or remember (fallback, and start on polling next time after a fallback)",
+            "upgrade")
+      .flag("race-stagger", "MS", "race: milliseconds the WebSocket opens ahead of polling (0: together)", "250")
       .flag("room", "ROOM", "Room to join", "lobby")
       .flag("name", "NAME", "Your name", "guest")
       .toggle("reconnect", "Reconnect with backoff when the connection is lost")
@@ -84,7 +90,12 @@ int chat_main(std::vector<std::string_view> const& argv) {
   if (a.positionals().size() != 1) throw usage_error("expected exactly one URL");
   auto const url = parse_url(a.positionals().front());
   auto const strat = transport::parse_strategy(a.str("strategy"));
-  if (!strat) throw usage_error("--strategy must be polling, websocket, upgrade or fallback");
+  if (!strat) {
+    std::string names;
+    for (auto const s : transport::all_strategies) names += (names.empty() ? "" : ", ") + std::string(transport::to_string(s));
+    throw usage_error("--strategy must be one of " + names + ", got '" + a.str("strategy") + "'");
+  }
+  auto const race_stagger = std::chrono::milliseconds{a.integer("race-stagger", 0, 600'000)};
   std::string const room = a.str("room");
   std::string const name = a.str("name");
 
@@ -94,6 +105,7 @@ int chat_main(std::vector<std::string_view> const& argv) {
   options.port = url.port;
   options.path = url.path;
   options.strat = *strat;
+  options.race_stagger = race_stagger;
   options.reconnect = a.has("reconnect");
   auto c = transport::client::create(ioc.get_executor(), options);
   auto const transport_name = [&] {

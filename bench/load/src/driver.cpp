@@ -41,8 +41,9 @@ constexpr std::string_view join_event = chatproto::event_name(chatproto::event_k
 constexpr std::string_view chat_event = chatproto::event_name(chatproto::event_kind::chat);
 constexpr std::string_view leave_event = chatproto::event_name(chatproto::event_kind::leave);
 
-constexpr std::array<strategy, 4> all_strategies = {strategy::polling, strategy::websocket, strategy::upgrade,
-                                                    strategy::fallback};
+using transport::all_strategies;
+/// One slot per strategy, indexed by its enum value.
+constexpr std::size_t strategy_count = std::size(all_strategies);
 
 /// What one strategy's clients measured on one worker.
 struct strategy_metrics {
@@ -238,13 +239,13 @@ class worker {
     return p;
   }
 
-  std::array<strategy_metrics, 4>& by_strategy() { return by_strategy_; }
+  std::array<strategy_metrics, strategy_count>& by_strategy() { return by_strategy_; }
   metrics::interval_series& series() { return series_; }
   metrics::histogram& send_lag() { return send_lag_; }
   metrics::delivery_log& ledger() { return ledger_; }
   std::uint64_t late_sends() const { return late_sends_; }
   std::vector<json>& timelines() { return timelines_; }
-  std::vector<std::array<window_metrics, 4>>& windows() { return windows_; }
+  std::vector<std::array<window_metrics, strategy_count>>& windows() { return windows_; }
 
  private:
   strategy_metrics& m(sim_client const& sc) { return by_strategy_[static_cast<std::size_t>(sc.strat)]; }
@@ -283,6 +284,7 @@ class worker {
     o.websocket_timeout = c_.websocket_timeout;
     if (at_.distinct_sources)
       o.local_address = "127.1." + std::to_string(sc.id / 250) + "." + std::to_string(sc.id % 250 + 1);
+    o.race_stagger = c_.race_stagger;
     if (c_.reconnect) {
       o.reconnect = true;
       o.reconnect_delay = std::chrono::milliseconds{200};
@@ -320,6 +322,10 @@ class worker {
       case transport::client_event::handshake_done: sm.handshake.record(since); break;
       case transport::client_event::upgraded: sm.upgrade.record(since); break;
       case transport::client_event::upgrade_failed: ++sm.upgrades_failed; break;
+      case transport::client_event::race_won:
+        // A race that polling won is the race's fallback; one that WebSocket won is not.
+        if (t.detail != "polling") break;
+        [[fallthrough]];
       case transport::client_event::fell_back:
         ++sm.fallbacks;
         sm.fallback.record(since);
@@ -564,14 +570,14 @@ class worker {
   std::vector<std::unique_ptr<sim_client>> clients_;
   std::string filler_;
   chatproto::decoder chat_decoder_;  ///< Reads the chats this worker's clients receive (its buffers reused).
-  std::array<strategy_metrics, 4> by_strategy_;
+  std::array<strategy_metrics, strategy_count> by_strategy_;
   metrics::interval_series series_;
   metrics::histogram send_lag_;
   metrics::delivery_log ledger_;
   std::uint64_t late_sends_ = 0;
-  std::array<int, 4> timelines_per_strategy_{};
+  std::array<int, strategy_count> timelines_per_strategy_{};
   std::vector<json> timelines_;
-  std::vector<std::array<window_metrics, 4>> windows_;  ///< [fault window][strategy]
+  std::vector<std::array<window_metrics, strategy_count>> windows_;  ///< [fault window][strategy]
   std::atomic<std::uint64_t> connected_{0}, sent_{0}, delivered_{0};
 };
 
@@ -614,7 +620,7 @@ json histogram_json(metrics::histogram const& h) {
 }
 
 /// The run's figures per fault window (result document: runs[].fault_windows).
-json fault_windows_json(std::vector<fault_window> const& plan, std::vector<std::array<window_metrics, 4>> const& windows,
+json fault_windows_json(std::vector<fault_window> const& plan, std::vector<std::array<window_metrics, strategy_count>> const& windows,
                         metrics::delivery_report const& delivery, schedule const& sched) {
   json out = json::array();
   for (std::size_t k = 0; k < windows.size(); ++k) {
@@ -623,7 +629,7 @@ json fault_windows_json(std::vector<fault_window> const& plan, std::vector<std::
     auto const overlap = std::min(to, sched.measure_end) - std::max(from, sched.measure_start);
     double const measured_s = overlap.count() > 0 ? metrics::to_seconds(overlap) : 0.0;
     json by_strategy = json::object();
-    for (std::size_t i = 0; i < 4; ++i) {
+    for (std::size_t i = 0; i < strategy_count; ++i) {
       auto const& w = windows[k][i];
       if (w.chats_due == 0 && w.deliveries == 0 && w.disconnects == 0 && w.recovery.count() == 0) continue;
       by_strategy[std::string(transport::to_string(all_strategies[i]))] = {
@@ -720,16 +726,16 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
   for (auto& w : workers) w->finish();
 
   // Merge the workers' recorders.
-  std::array<strategy_metrics, 4> by_strategy;
+  std::array<strategy_metrics, strategy_count> by_strategy;
   metrics::interval_series series(sched.measure_start, std::chrono::seconds{1});
   metrics::histogram send_lag;
   std::uint64_t late = 0;
   json timelines = json::array();
-  std::vector<std::array<window_metrics, 4>> windows(sched.window_starts.size());
+  std::vector<std::array<window_metrics, strategy_count>> windows(sched.window_starts.size());
   for (auto& w : workers) {
     for (std::size_t k = 0; k < windows.size(); ++k)
-      for (std::size_t i = 0; i < 4; ++i) windows[k][i].merge(w->windows()[k][i]);
-    for (std::size_t i = 0; i < 4; ++i) by_strategy[i].merge(w->by_strategy()[i]);
+      for (std::size_t i = 0; i < strategy_count; ++i) windows[k][i].merge(w->windows()[k][i]);
+    for (std::size_t i = 0; i < strategy_count; ++i) by_strategy[i].merge(w->by_strategy()[i]);
     series.merge(w->series());
     send_lag.merge(w->send_lag());
     ledger.add(std::move(w->ledger()));
@@ -762,6 +768,7 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
                    {"reconnect", c.reconnect},
                    {"connect_timeout_ms", c.connect_timeout.count()},
                    {"websocket_timeout_ms", c.websocket_timeout.count()},
+                   {"race_stagger_ms", c.race_stagger.count()},
                    {"trace", c.trace_file},
                    {"trace_events", c.trace.size()},
                    {"fault", c.fault},
@@ -789,7 +796,7 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
                     {"ack", histogram_json(total.ack)},
                     {"own_copy", histogram_json(total.own_copy)}};
   json strategies_json = json::object();
-  for (std::size_t i = 0; i < 4; ++i) {
+  for (std::size_t i = 0; i < strategy_count; ++i) {
     auto const& m = by_strategy[i];
     if (m.clients == 0) continue;
     auto const per_delivery = [&](std::uint64_t v) {

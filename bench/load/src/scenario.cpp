@@ -197,6 +197,13 @@ target parse_target(json const& j, std::string const& where) {
   return t;
 }
 
+/// The strategies a scenario may name, for its error messages.
+std::string strategy_names() {
+  std::string names;
+  for (auto const s : transport::all_strategies) names += (names.empty() ? "" : ", ") + std::string(transport::to_string(s));
+  return names;
+}
+
 case_spec parse_case(json const& j, std::string const& where, json const& defaults, std::string const& base_dir) {
   // A case inherits every field it does not set from the scenario's "defaults".
   json merged = defaults.is_object() ? defaults : json::object();
@@ -223,12 +230,12 @@ case_spec parse_case(json const& j, std::string const& where, json const& defaul
   auto const& mix = r.need("strategies");
   if (mix.is_string()) {
     auto s = transport::parse_strategy(mix.get<std::string>());
-    if (!s) fail(r.path("strategies"), "unknown strategy " + show(mix) + " (polling, websocket, upgrade, fallback)");
+    if (!s) fail(r.path("strategies"), "unknown strategy " + show(mix) + " (" + strategy_names() + ")");
     c.mix[*s] = 1;
   } else if (mix.is_object() && !mix.empty()) {
     for (auto const& [name, weight] : mix.items()) {
       auto s = transport::parse_strategy(name);
-      if (!s) fail(r.path("strategies") + "." + name, "unknown strategy (polling, websocket, upgrade, fallback)");
+      if (!s) fail(r.path("strategies") + "." + name, "unknown strategy (" + strategy_names() + ")");
       if (!weight.is_number() || weight.get<double>() <= 0) fail(r.path("strategies") + "." + name, "weight must be a positive number");
       c.mix[*s] = weight.get<double>();
     }
@@ -291,6 +298,7 @@ case_spec parse_case(json const& j, std::string const& where, json const& defaul
   if (c.websocket_timeout > c.connect_timeout)
     fail(r.path("websocket_timeout_ms"), "must not exceed connect_timeout_ms (" + std::to_string(c.connect_timeout.count()) +
                                              "): a fallback needs time left to connect over polling");
+  c.race_stagger = std::chrono::milliseconds{r.integer("race_stagger_ms", 0, 600'000, 250)};
   c.fault = r.str("fault", std::string("-"));
   if (c.fault == "-") c.fault.clear();
   c.fault_schedule = r.str("fault_schedule", std::string("-"));

@@ -118,6 +118,24 @@ TEST(ScenarioTest, ReadsClientTimeouts) {
                "cases[0].connect_timeout_ms");
 }
 
+TEST(ScenarioTest, ReadsTheFieldsStrategiesAndTheRaceStagger) {
+  auto const s = parse_scenario(R"({"name":"t","defaults":{"clients":6,"rate_per_client_hz":1},
+    "cases":[{"name":"a","strategies":{"race":1,"tryall":1,"remember":1}},
+             {"name":"b","strategies":"race","race_stagger_ms":0},
+             {"name":"c","strategies":"race","race_stagger_ms":2000}]})");
+  EXPECT_EQ(s.cases[0].mix.size(), 3u);
+  EXPECT_EQ(s.cases[0].mix.count(transport::strategy::tryall), 1u);
+  EXPECT_EQ(s.cases[0].mix.count(transport::strategy::remember), 1u);
+  EXPECT_EQ(s.cases[0].race_stagger, std::chrono::milliseconds{250}) << "the default stagger";
+  EXPECT_EQ(s.cases[1].race_stagger, std::chrono::milliseconds{0});
+  EXPECT_EQ(s.cases[2].race_stagger, std::chrono::milliseconds{2000}) << "Pusher's";
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"race","rate_per_client_hz":1,
+                   "race_stagger_ms":-5}]})",
+               "cases[0].race_stagger_ms");
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"pigeon","rate_per_client_hz":1}]})",
+               "(polling, websocket, upgrade, fallback, race, tryall, remember)");
+}
+
 /// A one-case scenario whose case ends with `extra` (JSON members) and whose top level adds `top`.
 std::string ladder_case(std::string const& extra, std::string const& top = "") {
   return R"({"name":"t",)" + top + R"("cases":[{"name":"c","clients":4,"strategies":"websocket",)" + extra + "}]}";

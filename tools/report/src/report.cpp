@@ -75,6 +75,11 @@ std::vector<json const*> items(json const& j, std::string_view dotted) {
 double ms(json const& histogram, char const* key) { return num(histogram, key) / 1000.0; }
 
 /// A count: no decimals.
+/// Strategies that start on (or race) WebSocket and may end on polling: their fallbacks are counted.
+bool falls_back(std::string_view strategy) {
+  return strategy == "fallback" || strategy == "race" || strategy == "tryall" || strategy == "remember";
+}
+
 std::string whole(double v) { return std::isfinite(v) ? std::to_string(static_cast<long long>(std::llround(v))) : "-"; }
 
 std::string short_commit(std::string const& commit) {
@@ -538,12 +543,12 @@ std::vector<svg::grid_cell> verdict_row(strand const& s) {
   if (s.strategy == "upgrade") {
     double const failed = num(st, "upgrades_failed");
     row.push_back({failed > 0 ? 1 : 0, failed > 0 ? whole(failed) + " failed" : "upgraded", "upgrades that failed"});
-  } else if (s.strategy == "fallback") {
+  } else if (falls_back(s.strategy)) {
     double const fell = num(st, "fallbacks");
     row.push_back({fell > 0 ? 1 : 0, fell > 0 ? "fell back " + whole(fell) : "websocket",
-                   "sessions that fell back to polling"});
+                   s.strategy == "race" ? "races that polling won" : "sessions that fell back to polling"});
   } else {
-    row.push_back({-1, "n/a", "only upgrade and fallback change transport"});
+    row.push_back({-1, "n/a", "polling and websocket never change transport"});
   }
   for (char const* check : {"loss", "duplication", "reordering"}) {
     auto const gv = str(run, std::string("delivery.verdict.") + check, "n/a");
@@ -852,8 +857,9 @@ std::string md(std::string_view s) {
 
 // ---- the fallback study: every strategy under every fault, per target ---------------------------------------
 
-/// The strategies in the order the study compares them: a fixed transport first, then the ones that switch.
-constexpr std::array<std::string_view, 4> strategy_order{"polling", "websocket", "upgrade", "fallback"};
+/// The strategies in the order the study compares them: fixed transports first, then the ones that switch.
+constexpr std::array<std::string_view, 7> strategy_order{"polling", "websocket", "upgrade", "fallback",
+                                                         "race",    "tryall",    "remember"};
 
 /// Sorts strategy names into strategy_order, others after them in their order.
 void sort_strategies(std::vector<std::string>& strategies) {
@@ -901,7 +907,7 @@ fault_cell fault_cell_of(json const& run, std::string const& strategy, json cons
       lines.back() += " \u00B7 " + whole(failed) + " upgrades failed";
       if (num(st, "upgrade.count") > 0) flag(1, whole(failed) + " upgrades failed");
     }
-  } else if (strategy == "fallback") {
+  } else if (falls_back(strategy)) {
     double const fell = std::max(num(st, "fallbacks"), num(st, "fallback.count"));
     if (fell > 0) {
       lines.push_back("fell back: " + whole(fell) +

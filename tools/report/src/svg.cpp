@@ -377,6 +377,9 @@ std::string strategy_color(std::string_view strategy) {
   if (strategy == "websocket") return "#009E73";
   if (strategy == "upgrade") return "#E69F00";
   if (strategy == "fallback") return "#CC79A7";
+  if (strategy == "race") return "#D55E00";
+  if (strategy == "tryall") return "#56B4E9";
+  if (strategy == "remember") return "#999933";
   return "#555555";
 }
 

@@ -110,6 +110,8 @@ struct case_spec {
   /// (blackhole-upgrade) costs a fallback client websocket_timeout before it tries polling.
   std::chrono::milliseconds connect_timeout{20'000};
   std::chrono::milliseconds websocket_timeout{10'000};
+  /// The race strategy's head start for the WebSocket before polling opens too (race_stagger_ms).
+  std::chrono::milliseconds race_stagger{250};
   /// A trace replayed instead of rate-driven traffic: its JSON-lines file (relative to the scenario's
   /// folder), its events sorted by time, and the names of its rooms. Clients then join, chat and leave
   /// only as the trace says.

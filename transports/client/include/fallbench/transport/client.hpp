@@ -31,8 +31,21 @@ enum class strategy : std::uint8_t {
   polling,    ///< `transports: ['polling']`
   websocket,  ///< `transports: ['websocket']`
   upgrade,    ///< Socket.IO's default: open on polling, probe and upgrade to WebSocket.
-  fallback,   ///< `transports: ['websocket', 'polling']`, `tryAllTransports`: WebSocket first, polling when it fails.
+  fallback,   ///< WebSocket first, polling when it fails or passes client_options::websocket_timeout.
+  /// WebSocket and polling opened together, polling client_options::race_stagger behind (Pusher's
+  /// transport race); the first to carry the namespace CONNECT wins, the other's session is closed.
+  race,
+  /// socket.io-client 4.8's `transports: ['websocket', 'polling']` with `tryAllTransports`: polling is
+  /// tried on a WebSocket error only, no timer of its own, so a hanging WebSocket costs connect_timeout.
+  tryall,
+  /// Phoenix's fallback memory: WebSocket first (websocket_timeout), polling when it fails, and a
+  /// client that had to fall back starts on polling next time (client_options::remember_*).
+  remember,
 };
+
+/// Every strategy, in the order reports show them: fixed transports, then the ones that switch.
+inline constexpr strategy all_strategies[] = {strategy::polling, strategy::websocket, strategy::upgrade, strategy::fallback,
+                                              strategy::race,    strategy::tryall,    strategy::remember};
 
 std::string_view to_string(strategy s) noexcept;
 std::optional<strategy> parse_strategy(std::string_view name) noexcept;
@@ -49,6 +62,8 @@ enum class client_event : std::uint8_t {
   namespace_connected,  ///< The Socket.IO CONNECT was answered: the client is usable.
   disconnected,         ///< The session ended (detail gives the reason).
   reconnecting,         ///< A reconnection attempt is scheduled (detail: attempt and delay).
+  race_won,             ///< The race strategy's winner carried the CONNECT (detail: websocket or polling).
+  remembered,           ///< The remember strategy starts on polling: a fallback to this target is remembered.
 };
 
 std::string_view to_string(client_event e) noexcept;
@@ -127,6 +142,14 @@ struct client_options {
   /// back and an upgrade is abandoned while polling goes on. Capped at connect_timeout; kept below it
   /// so a fallback still has time to connect over polling (a proxy that swallows the handshake).
   std::chrono::milliseconds websocket_timeout{10'000};
+  /// The race strategy: polling opens this long after the WebSocket (at once if the WebSocket fails
+  /// first). Pusher staggers by 2 s; 0 opens both together.
+  std::chrono::milliseconds race_stagger{250};
+  /// The remember strategy: after a fallback, this many of the process's next sessions to the same
+  /// target (scheme, host, port, path) start on polling, within remember_for of the fallback; then
+  /// WebSocket is tried first again.
+  int remember_sessions = 5;
+  std::chrono::milliseconds remember_for{300'000};
   /// Largest frame or polling body accepted from the server.
   std::size_t max_payload_bytes = 16u << 20;
   /// Reconnection with exponential backoff and jitter (socket.io-client `reconnection*` options).

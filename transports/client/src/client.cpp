@@ -86,6 +86,7 @@ class client_category final : public boost::system::error_category {
       case client_error::namespace_refused: return "namespace refused";
       case client_error::client_close: return "closed by the client";
       case client_error::websocket_timeout: return "WebSocket handshake timed out";
+      case client_error::tls_handshake_failed: return "TLS handshake failed";
     }
     return "unknown client error";
   }
@@ -102,6 +103,11 @@ class client_impl final : public client, public detail::transport_owner {
     where_.max_payload_bytes = options_.max_payload_bytes;
     where_.connect_timeout = options_.connect_timeout;
     where_.websocket_timeout = std::min(options_.websocket_timeout, options_.connect_timeout);
+    if (options_.tls) {
+      where_.tls = client_tls_context(options_);
+      where_.tls_host = options_.host;
+      where_.tls_verify = options_.tls_verify;
+    }
   }
 
   void on_event(event_handler h) override { on_event_ = std::move(h); }

@@ -7,6 +7,10 @@
 #include <boost/asio/ssl/error.hpp>
 
 #include <openssl/err.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <openssl/ssl.h>
 
 namespace fallbench::transport {
@@ -27,6 +31,12 @@ std::string openssl_reason(boost::system::error_code const& ec) {
   return reason;
 }
 
+// A file that cannot be opened at all: the system's reason (OpenSSL would only say "system lib").
+void check_readable(std::string const& what, std::string const& file) {
+  std::ifstream in(file);
+  if (!in) throw tls_config_error(what + " '" + file + "': " + std::strerror(errno));
+}
+
 std::shared_ptr<ssl::context> base_context(ssl::context::method method) {
   auto ctx = std::make_shared<ssl::context>(method);
   // TLS 1.2 and 1.3 (what browsers and Node offer); no compression; renegotiation off.
@@ -39,6 +49,8 @@ std::shared_ptr<ssl::context> base_context(ssl::context::method method) {
 }  // namespace
 
 std::shared_ptr<ssl::context> make_server_tls_context(std::string const& cert_chain_file, std::string const& key_file) {
+  check_readable("certificate", cert_chain_file);
+  check_readable("private key", key_file);
   auto ctx = base_context(ssl::context::tls_server);
   boost::system::error_code ec;
   ERR_clear_error();
@@ -53,6 +65,7 @@ std::shared_ptr<ssl::context> make_server_tls_context(std::string const& cert_ch
 }
 
 std::shared_ptr<ssl::context> make_client_tls_context(bool verify, std::string const& ca_file) {
+  if (verify && !ca_file.empty()) check_readable("CA file", ca_file);
   auto ctx = base_context(ssl::context::tls_client);
   boost::system::error_code ec;
   ERR_clear_error();

@@ -7,6 +7,7 @@
 #include "fallbench/cli/args.hpp"
 #include "fallbench/codec/json_scan.hpp"
 #include "fallbench/transport/client.hpp"
+#include "fallbench/transport/tls.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -25,16 +26,21 @@ struct url_parts {
   std::string host;
   std::uint16_t port = 80;
   std::string path = "/socket.io/";
+  bool tls = false;
 };
 
 url_parts parse_url(std::string const& url) {
   std::string rest = url;
+  url_parts u;
   if (rest.starts_with("http://")) {
     rest.erase(0, 7);
+  } else if (rest.starts_with("https://")) {
+    rest.erase(0, 8);
+    u.tls = true;
+    u.port = 443;
   } else if (rest.find("://") != std::string::npos) {
-    throw usage_error("only http:// URLs are supported, got '" + url + "'");
+    throw usage_error("only http:// and https:// URLs are supported, got '" + url + "'");
   }
-  url_parts u;
   auto const slash = rest.find('/');
   std::string hostport = rest.substr(0, slash);
   if (slash != std::string::npos && rest.size() > slash + 1) u.path = rest.substr(slash);
@@ -71,7 +77,8 @@ std::string describe(chatproto::decoder& d, chatproto::event_kind kind, std::str
 int chat_main(std::vector<std::string_view> const& argv) {
   args a("chat", "A terminal chat client: joins ROOM as NAME on the server at URL, sends each line typed as a chat,\n"
                  "prints every event received with the transport in use. End with Ctrl-D or Ctrl-C.");
-  a.positional("URL", "The server, e.g. http://127.0.0.1:3000 (the Socket.IO path defaults to /socket.io/)")
+  a.positional("URL", "The server, e.g. http://127.0.0.1:3000 or https://127.0.0.1:3443 (the Socket.IO path "
+                      "defaults to /socket.io/)")
       .flag("strategy", "S",
             "polling, websocket, upgrade (Socket.IO's default), fallback (WebSocket, polling after an error or\n      "
             "the WebSocket timeout), race (both, polling --race-stagger behind; the first connected wins),\n      "
@@ -82,6 +89,8 @@ int chat_main(std::vector<std::string_view> const& argv) {
       .flag("room", "ROOM", "Room to join", "lobby")
       .flag("name", "NAME", "Your name", "guest")
       .toggle("reconnect", "Reconnect with backoff when the connection is lost")
+      .flag("ca-file", "PEM", "https: trust the certificate authorities in this file instead of the system's")
+      .toggle("insecure", "https: do not verify the server's certificate or host name")
       .toggle("timeline", "Print the client's transitions (handshake, probe, upgrade, fallback...)");
   if (!a.parse(argv)) {
     std::cout << a.help();
@@ -107,6 +116,16 @@ int chat_main(std::vector<std::string_view> const& argv) {
   options.strat = *strat;
   options.race_stagger = race_stagger;
   options.reconnect = a.has("reconnect");
+  options.tls = url.tls;
+  options.tls_verify = !a.has("insecure");
+  if (a.has("ca-file")) options.tls_ca_file = a.str("ca-file");
+  if (options.tls) {
+    try {
+      transport::client_tls_context(options);  // a bad CA file is a usage error, found before connecting
+    } catch (transport::tls_config_error const& e) {
+      throw usage_error(std::string("--ca-file: ") + e.what());
+    }
+  }
   auto c = transport::client::create(ioc.get_executor(), options);
   auto const transport_name = [&] {
     auto t = c->transport();
@@ -122,7 +141,12 @@ int chat_main(std::vector<std::string_view> const& argv) {
     std::cout << "* connected over " << transport_name() << "; joining " << room << " as " << name << std::endl;
     c->emit("join", membership);
   });
-  c->on_disconnect([&](error_code ec) { std::cout << "* disconnected: " << ec.message() << std::endl; });
+  c->on_disconnect([&](error_code ec) {
+    // The last transition's detail says more than the code ("TLS handshake failed: certificate verify failed").
+    auto const& t = c->transitions();
+    std::string detail = !t.empty() && t.back().event == transport::client_event::disconnected ? t.back().detail : "";
+    std::cout << "* disconnected: " << (detail.empty() ? ec.message() : detail) << std::endl;
+  });
   chatproto::decoder decoder;
   c->on_event([&](std::string_view event, std::string_view args_json) {
     auto const kind = chatproto::event_of(event);

@@ -7,6 +7,7 @@
 #include "fallbench/chat/static_site.hpp"
 #include "fallbench/cli/args.hpp"
 #include "fallbench/transport/engine_server.hpp"
+#include "fallbench/transport/tls.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -33,6 +34,10 @@ cli::args make_args() {
                        "with the join/chat/leave protocol of docs/design.md. Prints its URL as the first line.");
   a.flag("host", "ADDR", "Address to listen on", "127.0.0.1")
       .flag("port", "PORT", "Port to listen on; 0 picks a free one", "3000")
+      .flag("tls-cert", "PEM",
+            "Serve https and wss (instead of http and ws) on the port, with this certificate chain "
+            "(PEM, the server's certificate first); needs --tls-key")
+      .flag("tls-key", "PEM", "The private key of --tls-cert (PEM, unencrypted)")
       .flag("transports", "LIST", "Transports offered: polling, websocket or both, comma-separated", "polling,websocket")
       .flag("ping-interval", "MS", "Heartbeat interval in milliseconds", "25000")
       .flag("ping-timeout", "MS", "How long a pong may take, in milliseconds", "20000")
@@ -75,7 +80,8 @@ std::string metrics_json(transport::engine_server const& engine, sio_server cons
                  {"upgrades", e.upgrades},               {"http_requests", e.http_requests},
                  {"http_errors", e.http_errors},         {"packets_in", e.packets_in},
                  {"packets_out", e.packets_out},         {"bytes_in", e.bytes_in},
-                 {"bytes_out", e.bytes_out},             {"dropped_packets", e.dropped_packets}};
+                 {"bytes_out", e.bytes_out},             {"dropped_packets", e.dropped_packets},
+                 {"tls_handshakes", e.tls_handshakes},   {"tls_handshake_failures", e.tls_handshake_failures}};
   json closed = json::object();
   for (std::size_t i = 0; i < e.sessions_closed.size(); ++i)
     closed[std::string(transport::to_string(static_cast<transport::close_reason>(i)))] = e.sessions_closed[i];
@@ -177,6 +183,16 @@ int serve_main(std::vector<std::string_view> const& argv) {
   auto const address = net::ip::make_address(args.str("host"), ec);
   if (ec) throw cli::usage_error("--host: not an IP address: '" + args.str("host") + "'");
 
+  if (args.has("tls-cert") != args.has("tls-key"))
+    throw cli::usage_error("--tls-cert and --tls-key go together");
+  if (args.has("tls-cert")) {
+    try {
+      options.tls = transport::make_server_tls_context(args.str("tls-cert"), args.str("tls-key"));
+    } catch (transport::tls_config_error const& e) {
+      throw cli::usage_error(std::string("TLS: ") + e.what());
+    }
+  }
+
   auto const site = make_site(args);
 
   net::io_context ioc{threads};
@@ -238,9 +254,9 @@ int serve_main(std::vector<std::string_view> const& argv) {
 
   std::string host = bound.address().to_string();
   if (bound.address().is_v6()) host = "[" + host + "]";
-  std::cout << "http://" << host << ":" << bound.port() << std::endl;
+  std::cout << (options.tls ? "https://" : "http://") << host << ":" << bound.port() << std::endl;
   std::cerr << "fallbench serve: profile " << args.str("profile") << ", " << threads << " thread(s), transports "
-            << args.str("transports") << "; Ctrl-C stops\n";
+            << args.str("transports") << (options.tls ? " over TLS" : "") << "; Ctrl-C stops\n";
 
   // Graceful stop: close every session with a close packet, give clients a moment to take it, stop.
   net::signal_set signals(ioc, SIGINT, SIGTERM);

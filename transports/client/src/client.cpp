@@ -93,6 +93,7 @@ class client_category final : public boost::system::error_category {
       case client_error::namespace_refused: return "namespace refused";
       case client_error::client_close: return "closed by the client";
       case client_error::websocket_timeout: return "WebSocket handshake timed out";
+      case client_error::tls_handshake_failed: return "TLS handshake failed";
     }
     return "unknown client error";
   }
@@ -165,6 +166,11 @@ class client_impl final : public client, public detail::transport_owner {
     // up on the WebSocket first, see on_connect_timeout), moves it on to polling.
     if (options_.strat == strategy::tryall) where_.websocket_timeout = options_.connect_timeout + ws_backstop;
     memory_key_ = std::string(options_.tls ? "https://" : "http://") + where_.host_header + options_.path;
+    if (options_.tls) {
+      where_.tls = client_tls_context(options_);
+      where_.tls_host = options_.host;
+      where_.tls_verify = options_.tls_verify;
+    }
   }
 
   void on_event(event_handler h) override { on_event_ = std::move(h); }

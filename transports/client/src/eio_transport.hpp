@@ -6,6 +6,8 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <functional>
 #include <memory>
@@ -39,7 +41,23 @@ struct endpoint_info {
   std::chrono::milliseconds connect_timeout{20'000};
   std::chrono::milliseconds websocket_timeout{10'000};  ///< client_options::websocket_timeout
   std::optional<boost::asio::ip::address> local_address;  ///< client_options::local_address
+  /// https/wss: the shared context (client_tls_context); null for http/ws.
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  std::string tls_host;  ///< The name SNI sends and the certificate must match (client_options::host).
+  bool tls_verify = true;
 };
+
+/// A client connection over TLS (Beast's ssl_stream: its flat_stream packs a gather write into one record).
+using tls_stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+
+/// A new TLS stream for `where`, with SNI (for a name, not an address: RFC 6066 section 3) and, when
+/// verifying, the certificate's host-name check (RFC 6125: subjectAltName DNS or IP) set.
+std::unique_ptr<tls_stream> make_tls_stream(boost::asio::any_io_executor ex, endpoint_info const& where);
+
+/// OpenSSL's reason for a failed TLS handshake, with X.509's when verification failed:
+/// "certificate verify failed (unable to get local issuer certificate)". The client reports it after
+/// client_error::tls_handshake_failed's message.
+std::string tls_failure(tls_stream& s, error_code ec);
 
 /// Connect `stream` (a beast::tcp_stream) to `where`: to any resolved endpoint, or, bound to
 /// where.local_address, to the first of its family. `handler(error_code, tcp::endpoint)`.
@@ -102,7 +120,7 @@ std::shared_ptr<eio_transport> make_polling_transport(boost::asio::any_io_execut
 std::shared_ptr<eio_transport> make_websocket_transport(boost::asio::any_io_executor ex, endpoint_info const& where,
                                                         std::weak_ptr<transport_owner> owner);
 
-/// Add the TCP payload bytes the kernel counted on socket `fd` (TCP_INFO) to `sent` and `received`.
+/// Add the TCP payload bytes (over TLS: the TLS records, handshake included) the kernel counted on socket `fd` (TCP_INFO) to `sent` and `received`.
 /// Call before closing the socket.
 void read_tcp_bytes(int fd, std::uint64_t& sent, std::uint64_t& received) noexcept;
 

@@ -24,6 +24,10 @@
 #include <utility>
 #include <vector>
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace fallbench::transport {
 
 /// How a client reaches the server (DESIGN section 5).
@@ -89,13 +93,14 @@ enum class client_error {
   namespace_refused,    ///< The server answered CONNECT with CONNECT_ERROR.
   client_close,         ///< close() was called.
   websocket_timeout,    ///< No WebSocket within client_options::websocket_timeout (connect and handshake).
+  tls_handshake_failed, ///< The TLS handshake failed (the detail gives OpenSSL's reason, e.g. certificate verify failed).
 };
 
 boost::system::error_category const& client_error_category() noexcept;
 error_code make_error_code(client_error e) noexcept;
 
 /// Bytes and requests counted at the sockets (TCP payload bytes from the kernel's TCP_INFO, so HTTP
-/// headers, WebSocket framing and handshakes are all in).
+/// headers, WebSocket framing and handshakes are all in; over TLS, the TLS records and handshake too).
 struct wire_counters {
   std::uint64_t bytes_sent = 0;
   std::uint64_t bytes_received = 0;
@@ -160,6 +165,11 @@ struct client_options {
   double randomization_factor = 0.5;
   std::uint64_t seed = 0;  ///< For the jitter; 0 picks one.
 };
+
+/// The TLS context every client with `o`'s TLS settings (tls_verify, tls_ca_file) shares: one per
+/// configuration in the process, made on first use. client::create calls it; call it first to check a
+/// CA file at startup. Throws tls_config_error (tls.hpp) naming the file and OpenSSL's reason.
+std::shared_ptr<boost::asio::ssl::context> client_tls_context(client_options const& o);
 
 /// One Socket.IO client on one namespace.
 class client : public std::enable_shared_from_this<client> {

@@ -1228,6 +1228,16 @@ std::string render_html(std::vector<result> const& results, options const& opts)
       for (auto const& p : problems) h << "<li>" << escape(p) << "</li>";
       h << "</ul>\n";
     }
+    if (auto const rows = threshold_rows(doc); !rows.empty()) {
+      auto const met = std::count_if(rows.begin(), rows.end(), [](auto const& r) { return r.ok; });
+      h << "<h3>Thresholds: " << met << " of " << rows.size() << " met</h3>\n<table class=\"summary\"><thead><tr>"
+        << "<th>run</th><th>threshold</th><th>on</th><th>observed</th><th>met</th></tr></thead><tbody>";
+      for (auto const& r : rows)
+        h << "<tr><td>" << escape(r.run) << "</td><td><code>" << escape(r.threshold) << "</code></td><td>"
+          << escape(r.scope) << "</td><td>" << escape(r.observed) << "</td><td class=\"g" << (r.ok ? 1 : 3) << "\">"
+          << (r.ok ? "yes" : "NO") << "</td></tr>";
+      h << "</tbody></table>\n";
+    }
     h << html_fault_grids(doc);
     std::set<std::string> faults;
     for (auto const& g : groups_of(doc)) faults.insert(g.fault);
@@ -1253,6 +1263,30 @@ std::string render_html(std::vector<result> const& results, options const& opts)
        "(reports/schema/result.schema.json). How to read each chart: README.md, section \u201cReports\u201d.</footer>\n"
        "</main>\n</body>\n</html>\n";
   return h.str();
+}
+
+/// The thresholds of every run that has them: target/case, threshold, scope, observed, met.
+struct threshold_row {
+  std::string run;
+  std::string threshold;
+  std::string scope;
+  std::string observed;
+  bool ok = false;
+};
+
+std::vector<threshold_row> threshold_rows(json const& doc) {
+  std::vector<threshold_row> rows;
+  for (auto const* run : items(doc, "runs"))
+    for (auto const* t : items(*run, "thresholds")) {
+      threshold_row r;
+      r.run = str(*run, "target") + "/" + str(*run, "case");
+      r.threshold = str(*t, "threshold");
+      r.scope = str(*t, "scope");
+      r.ok = at(*t, "ok").is_boolean() && at(*t, "ok").get<bool>();
+      r.observed = at(*t, "observed").is_number() ? number(num(*t, "observed")) : str(*t, "why", "not measured");
+      rows.push_back(std::move(r));
+    }
+  return rows;
 }
 
 std::string render_markdown(std::vector<result> const& results, options const& opts) {
@@ -1289,6 +1323,14 @@ std::string render_markdown(std::vector<result> const& results, options const& o
     for (auto const* run : items(doc, "runs"))
       for (auto const* why : items(*run, "invalid_reasons"))
         m << "\n- " << md(str(*run, "target") + "/" + str(*run, "case")) << " not valid: " << md(str(*why, ""));
+    if (auto const rows = threshold_rows(doc); !rows.empty()) {
+      auto const met = std::count_if(rows.begin(), rows.end(), [](auto const& r) { return r.ok; });
+      m << "\n\n**Thresholds: " << met << " of " << rows.size() << " met**\n\n"
+        << "| run | threshold | on | observed | met |\n|---|---|---|---:|---|\n";
+      for (auto const& r : rows)
+        m << "| " << md(r.run) << " | `" << md(r.threshold) << "` | " << md(r.scope) << " | " << md(r.observed) << " | "
+          << (r.ok ? "yes" : "**NO**") << " |\n";
+    }
     m << "\n" << markdown_fault_grids(doc);
     if (auto const comparisons = items(doc, "comparisons"); !comparisons.empty()) {
       m << "\n| case | candidate / reference | p50 | p99 | deliveries/s | CPU/delivery | peak RSS |\n"

@@ -2,6 +2,7 @@
 /// A benchmark scenario: who connects how, into which rooms, sending what at which rate, for how long,
 /// against which servers. Read from JSON (bench/scenarios/*.json; the format is in bench/README.md).
 
+#include "fallbench/bench/thresholds.hpp"
 #include "fallbench/transport/client.hpp"
 
 #include <chrono>
@@ -101,6 +102,8 @@ struct case_spec {
   std::string trace_file;
   std::vector<trace_event> trace;
   std::vector<std::string> trace_rooms;
+  /// Limits its results must meet (the scenario's `thresholds`, then the case's), checked after each run.
+  std::vector<threshold> thresholds;
 };
 
 /// Phases of every run (DESIGN section 6): connect ramp, warm-up (not recorded), measure, drain.

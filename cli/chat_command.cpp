@@ -13,6 +13,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <deque>
 #include <iostream>
 #include <thread>
 
@@ -137,30 +138,80 @@ int chat_main(std::vector<std::string_view> const& argv) {
   });
   std::string membership;
   chatproto::append_membership(room, name, membership);
+
+  // Lines typed before the join is confirmed (by its ack or by the room's echo of it) wait for it: a
+  // chat sent earlier would be refused as "not a member of room". At the end of input the client
+  // leaves only once every line has been sent and answered, so `echo hi | fallbench chat` delivers.
+  bool joined = false;
+  bool input_ended = false;
+  bool quitting = false;
+  std::size_t unanswered = 0;
+  std::deque<std::string> held;
+  net::signal_set signals(ioc, SIGINT, SIGTERM);
+  auto const quit = [&] {
+    if (quitting) return;
+    quitting = true;
+    if (c->connected()) c->emit("leave", membership);
+    c->close();
+    signals.cancel();
+  };
+  auto const quit_when_done = [&] {
+    if (input_ended && held.empty() && unanswered == 0) quit();
+  };
+  auto const send = [&](std::string const& line) {
+    std::string text;
+    chatproto::append_chat({room, name, line, std::nullopt}, text);
+    ++unanswered;
+    c->emit("chat", text, [&](error_code ec, std::string_view ack) {
+      chatproto::ack answer;
+      if (ec) {
+        std::cout << "* not sent: " << ec.message() << std::endl;
+      } else if (chatproto::decode_ack(ack, answer) != chatproto::decode_error::none || !answer.ok) {
+        std::cout << "* refused: " << ack << std::endl;
+      }
+      --unanswered;
+      quit_when_done();
+    });
+  };
+  auto const joined_now = [&] {
+    if (joined) return;
+    joined = true;
+    for (; !held.empty(); held.pop_front()) send(held.front());
+    quit_when_done();
+  };
   c->on_connect([&] {
     std::cout << "* connected over " << transport_name() << "; joining " << room << " as " << name << std::endl;
-    c->emit("join", membership);
+    joined = false;
+    c->emit("join", membership, [&](error_code ec, std::string_view) {
+      if (!ec) joined_now();
+    });
   });
   c->on_disconnect([&](error_code ec) {
     // The last transition's detail says more than the code ("TLS handshake failed: certificate verify failed").
     auto const& t = c->transitions();
     std::string detail = !t.empty() && t.back().event == transport::client_event::disconnected ? t.back().detail : "";
     std::cout << "* disconnected: " << (detail.empty() ? ec.message() : detail) << std::endl;
+    joined = false;
+    // Without --reconnect nothing more can be sent: lines still held are reported, not silently lost.
+    if (!options.reconnect) {
+      if (!held.empty()) std::cout << "* not sent: " << held.size() << " line(s) typed before the join" << std::endl;
+      held.clear();
+      quit();
+    }
   });
   chatproto::decoder decoder;
   c->on_event([&](std::string_view event, std::string_view args_json) {
     auto const kind = chatproto::event_of(event);
+    if (kind == chatproto::event_kind::join) {
+      chatproto::message m;
+      if (decoder.decode(*kind, args_json, m) == chatproto::decode_error::none && m.room == room && m.name == name)
+        joined_now();
+    }
     std::string line = kind ? describe(decoder, *kind, args_json) : std::string{};
     if (line.empty()) line = "* " + std::string(event) + " " + std::string(args_json);
     std::cout << "[" << transport_name() << "] " << line << std::endl;
   });
 
-  net::signal_set signals(ioc, SIGINT, SIGTERM);
-  auto const quit = [&] {
-    if (c->connected()) c->emit("leave", membership);
-    c->close();
-    signals.cancel();
-  };
   signals.async_wait([&](error_code ec, int) {
     if (!ec) quit();
   });
@@ -171,19 +222,18 @@ int chat_main(std::vector<std::string_view> const& argv) {
     for (std::string line; std::getline(std::cin, line);) {
       if (line.empty()) continue;
       net::post(ioc, [&, line] {
-        std::string text;
-        chatproto::append_chat({room, name, line, std::nullopt}, text);
-        c->emit("chat", text, [](error_code ec, std::string_view ack) {
-          chatproto::ack answer;
-          if (ec) {
-            std::cout << "* not sent: " << ec.message() << std::endl;
-          } else if (chatproto::decode_ack(ack, answer) != chatproto::decode_error::none || !answer.ok) {
-            std::cout << "* refused: " << ack << std::endl;
-          }
-        });
+        if (quitting) return;
+        if (joined) {
+          send(line);
+        } else {
+          held.push_back(line);
+        }
       });
     }
-    net::post(ioc, quit);
+    net::post(ioc, [&] {
+      input_ended = true;
+      quit_when_done();
+    });
   });
   reader.detach();  // a blocked getline cannot be interrupted; the process exits with the io_context
   ioc.run();

@@ -236,6 +236,7 @@ class worker {
     p.connected = connected_.load(std::memory_order_relaxed);
     p.chats_sent = sent_.load(std::memory_order_relaxed);
     p.deliveries = delivered_.load(std::memory_order_relaxed);
+    p.errors = errors_.load(std::memory_order_relaxed);
     return p;
   }
 
@@ -249,6 +250,11 @@ class worker {
 
  private:
   strategy_metrics& m(sim_client const& sc) { return by_strategy_[static_cast<std::size_t>(sc.strat)]; }
+  /// A failed operation, by the name a user reads (the result's `errors`; the progress line's count).
+  void count_error(sim_client const& sc, std::string const& what) {
+    ++m(sc).errors[what];
+    errors_.fetch_add(1, std::memory_order_relaxed);
+  }
   /// sc's strategy in the fault window holding `t`; null without fault windows.
   window_metrics* wm(sim_client const& sc, clock::time_point t) {
     if (windows_.empty()) return nullptr;
@@ -299,7 +305,7 @@ class worker {
       auto const now = clock::now();
       ++m(sc).disconnects;
       if (auto* w = wm(sc, now); w && sched_.measured(now)) ++w->disconnects;
-      if (ec != transport::client_error::client_close) ++m(sc).errors[ec.message()];
+      if (ec != transport::client_error::client_close) count_error(sc, ec.message());
       // A lost session ends the membership: what is sent to the room meanwhile is not expected
       // here, but missed (the ledger counts it apart) until the client is back and joins again.
       if (sc.joined) ledger_.disconnected(sc.id, sc.room, now);
@@ -438,7 +444,7 @@ class worker {
     if (w) ++w->chats_due;
     bool const member = c_.trace.empty() ? sc.joined : sc.trace_rooms.contains(room);
     if (!member || !sc.client->connected()) {
-      ++m(sc).errors[c_.trace.empty() ? "send skipped: not connected" : "send skipped: not in the room"];
+      count_error(sc, c_.trace.empty() ? "send skipped: not connected" : "send skipped: not in the room");
       if (w) ++w->sends_skipped;
       return;
     }
@@ -486,7 +492,7 @@ class worker {
     chatproto::message chat;
     if (chat_decoder_.decode(chatproto::event_kind::chat, args, chat) != chatproto::decode_error::none || !chat.tags ||
         chat.tags->stream < 0 || chat.tags->seq < 0) {
-      ++m(sc).errors["chat without harness fields"];
+      count_error(sc, "chat without harness fields");
       return;
     }
     auto const [stream, seq, intended, actual] = *chat.tags;
@@ -578,7 +584,7 @@ class worker {
   std::array<int, strategy_count> timelines_per_strategy_{};
   std::vector<json> timelines_;
   std::vector<std::array<window_metrics, strategy_count>> windows_;  ///< [fault window][strategy]
-  std::atomic<std::uint64_t> connected_{0}, sent_{0}, delivered_{0};
+  std::atomic<std::uint64_t> connected_{0}, sent_{0}, delivered_{0}, errors_{0};
 };
 
 /// Which room each client joins: uniform, or Zipf-weighted (room k has weight 1/k^s).
@@ -701,11 +707,13 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
     progress p;
     p.phase = phase;
     p.elapsed_s = std::chrono::duration<double>(clock::now() - sched.t0).count();
+    p.total_s = std::chrono::duration<double>(sched.drain_end - sched.t0).count();
     for (auto& w : workers) {
       auto const q = w->snapshot();
       p.connected += q.connected;
       p.chats_sent += q.chats_sent;
       p.deliveries += q.deliveries;
+      p.errors += q.errors;
     }
     on_progress(p);
   };

@@ -7,7 +7,9 @@
 #include "fallbench/bench/driver.hpp"
 #include "fallbench/bench/ladder.hpp"
 #include "fallbench/bench/scenario.hpp"
+#include "fallbench/bench/thresholds.hpp"
 #include "fallbench/cli/args.hpp"
+#include "fallbench/results/pipeline.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -15,16 +17,18 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
-#include <map>
 #include <thread>
 
 namespace fallbench::bench {
@@ -265,6 +269,28 @@ void print_summary(json const& doc, std::ostream& out) {
           << run["delivery"]["total"].value("duplicated", 0) << "  " << (run["valid"].get<bool>() ? "yes" : "NO") << "\n";
     }
     for (auto const& why : run["invalid_reasons"]) out << "  invalid: " << why.get<std::string>() << "\n";
+    if (!run["valid"].get<bool>()) {
+      // The causes, which the latency columns of an invalid run cannot show: its most frequent errors.
+      std::map<std::string, std::uint64_t> errors;
+      for (auto const& [name, st] : run["by_strategy"].items()) {
+        if (!st.contains("errors")) continue;
+        for (auto const& [what, n] : st["errors"].items()) errors[what] += n.get<std::uint64_t>();
+      }
+      std::vector<std::pair<std::uint64_t, std::string>> top;
+      for (auto const& [what, n] : errors) top.emplace_back(n, what);
+      std::sort(top.begin(), top.end(), [](auto const& x, auto const& y) { return x.first > y.first; });
+      if (top.size() > 3) top.resize(3);
+      for (auto const& [n, what] : top) out << "  cause: " << what << " (" << n << ")\n";
+    }
+    if (run.contains("thresholds")) {
+      auto const& th = run["thresholds"];
+      auto const met = std::count_if(th.begin(), th.end(), [](json const& o) { return o["ok"].get<bool>(); });
+      out << "  thresholds: " << met << " of " << th.size() << " met\n";
+      for (auto const& o : th)
+        if (!o["ok"].get<bool>())
+          out << "  crossed: " << o["threshold"].get<std::string>() << " [" << o["scope"].get<std::string>()
+              << "]: " << o["why"].get<std::string>() << "\n";
+    }
   }
   for (auto const& c : doc["capacity"])
     out << "knee " << c["target"].get<std::string>() << "/" << c["case"].get<std::string>() << ": "
@@ -339,14 +365,18 @@ step_facts facts_of(json const& run, case_spec const& step) {
 int run_main(std::vector<std::string_view> const& argv, render_report const& render) {
   cli::args a("run", "Replay a scenario (bench/scenarios/*.json) against its targets, open loop, and write a result\n"
                      "document (reports/schema/result.schema.json). Prints a summary table and the result's path.\n"
-                     "Exit status: 0 all runs valid, 3 some run invalid (result still written), 2 bad input.");
+                     "Exit status: 0 all runs valid and every threshold met, 3 some run invalid (result still written),\n"
+                     "6 a threshold of the scenario crossed (result still written), 2 bad input.");
   a.positional("SCENARIO", "The scenario file, e.g. bench/scenarios/smoke.json")
       .flag("output", "FILE", "Where to write the result (default: reports/results/<scenario>-<UTC time>.json)")
       .flag("case", "NAME", "Run only this case (repeatable)")
       .flag("target", "NAME", "Run only against this target (repeatable)")
-      .flag("measure", "SECONDS", "Override the scenario's measure phase")
+      .flag("measure", "SECONDS", "Override the scenario's measure phase (fractions allowed, e.g. 0.5)")
       .flag("url", "URL", "Run against this server (http://HOST:PORT) instead of the scenario's targets")
       .flag("report", "DIR", "Also render the result as DIR/report.html and DIR/summary.md (fallbench report)")
+      .flag("junit", "FILE", "Also write JUnit XML: per run one test case for its validity and one per threshold")
+      .flag("csv", "FILE", "Also write the summary table as CSV (one row per run and strategy)")
+      .flag("summary-json", "FILE", "Also write a compact JSON summary (headline figures, validity, thresholds, exit status)")
       .toggle("quiet", "No progress line");
   if (!a.parse(argv)) {
     std::cout << a.help();
@@ -361,7 +391,8 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
   } catch (scenario_error const& e) {
     throw cli::usage_error(e.what());
   }
-  if (a.has("measure")) s.timing.measure = std::chrono::seconds{a.integer("measure", 1, 86'400)};
+  if (a.has("measure"))
+    s.timing.measure = std::chrono::milliseconds{std::llround(a.number("measure", 0.1, 86'400) * 1000.0)};
   if (a.has("url")) {
     auto const url = a.str("url");
     if (!url.starts_with("http://") || url.find(':', 7) == std::string::npos)
@@ -411,7 +442,14 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
   doc.update(metadata(s, path));
   doc["runs"] = json::array();
   doc["capacity"] = json::array();
-  bool const show_progress = !a.has("quiet") && ::isatty(STDERR_FILENO);
+  // Progress: a line rewritten in place on a terminal; piped, a full line every few seconds and at each
+  // phase, so a long study is not silent in CI. --quiet silences both.
+  bool const quiet = a.has("quiet");
+  bool const on_terminal = ::isatty(STDERR_FILENO) != 0;
+  auto const progress_every = std::chrono::seconds{5};
+  auto last_line = metrics::now();
+  std::string last_phase;
+  bool thresholds_met = true;
   bool all_valid = true;
   int target_index = 0;
   for (auto const& t : s.targets) {
@@ -479,13 +517,22 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
           scoped_cpu_pin const pin(s.generator.cpus);
           generator_cpus = {{"requested", s.generator.cpus}, {"applied", cpus_of(0)}};
           run = run_case(s, step, at, proc, [&](progress const& p) {
-            if (!show_progress) return;
-            std::cerr << "\r  " << t.name << "/" << c.name << " @" << fmt(rate, 2) << " Hz " << std::setw(8) << p.phase << " "
-                      << fmt(p.elapsed_s) << " s  connected " << p.connected << "  sent " << p.chats_sent << "  delivered "
-                      << p.deliveries << "   " << std::flush;
+            if (quiet) return;
+            std::ostringstream line;
+            line << t.name << "/" << c.name << " @" << fmt(rate, 2) << " Hz " << std::setw(8) << p.phase << " "
+                 << fmt(p.elapsed_s) << "/" << fmt(p.total_s) << " s  connected " << p.connected << "  sent "
+                 << p.chats_sent << "  delivered " << p.deliveries << "  errors " << p.errors;
+            if (on_terminal) {
+              std::cerr << "\r  " << line.str() << "   " << std::flush;
+            } else if (p.phase != last_phase || metrics::now() - last_line >= progress_every) {
+              // Piped (CI): a whole line every few seconds and at each phase, never a carriage return.
+              std::cerr << "fallbench run: " << line.str() << "\n" << std::flush;
+              last_line = metrics::now();
+              last_phase = p.phase;
+            }
           }, options);
         }
-        if (show_progress) std::cerr << "\n";
+        if (on_terminal && !quiet) std::cerr << "\n";
         if (proxy) {
           proxy->stop();
           run["fault"] = {{"profile", c.fault.empty() ? "pass" : c.fault},
@@ -516,6 +563,11 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
           run["case"] = c.name + "@" + fmt(rate, 2) + "Hz";
           run["ladder_case"] = c.name;
         }
+        if (!c.thresholds.empty()) {
+          auto const outcomes = evaluate(c.thresholds, run);
+          run["thresholds"] = to_json(outcomes);
+          thresholds_met = thresholds_met && std::all_of(outcomes.begin(), outcomes.end(), [](auto const& o) { return o.ok; });
+        }
         all_valid = all_valid && run["valid"].get<bool>();
         doc["runs"].push_back(std::move(run));
       }
@@ -545,7 +597,19 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
     render(output.string(), a.str("report"));
     std::cout << "report: " << (fs::path(a.str("report")) / "report.html").string() << std::endl;
   }
-  return all_valid ? 0 : 3;
+  // An invalid run measured nothing trustworthy, so it outranks a threshold it may have crossed.
+  int const status = !all_valid ? 3 : thresholds_met ? 0 : exit_threshold_crossed;
+  auto write = [](std::string const& file, std::string const& text) {
+    fs::path const p(file);
+    if (p.has_parent_path()) fs::create_directories(p.parent_path());
+    std::ofstream out(p, std::ios::binary);
+    out << text;
+    if (!out) throw std::runtime_error("cannot write " + file);
+  };
+  if (a.has("junit")) write(a.str("junit"), results::run_junit(doc));
+  if (a.has("csv")) write(a.str("csv"), results::run_csv(doc));
+  if (a.has("summary-json")) write(a.str("summary-json"), results::run_summary(doc, output.string(), status).dump(1) + "\n");
+  return status;
 }
 
 }  // namespace fallbench::bench

@@ -1,5 +1,7 @@
 #include "fallbench/bench/scenario.hpp"
 
+#include "fallbench/bench/thresholds.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <sched.h>
@@ -29,6 +31,59 @@ std::string show(json const& v) {
 
 [[noreturn]] void fail(std::string const& where, std::string const& why) { throw scenario_error(where + ": " + why); }
 
+/// Levenshtein distance, for naming the field a typo meant.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t const above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+/// The candidate closest to `name`, if it is close enough to be a typo of it (a third of its length).
+std::optional<std::string> nearest(std::string_view name, std::set<std::string> const& candidates) {
+  std::optional<std::string> best;
+  std::size_t best_distance = std::max<std::size_t>(2, name.size() / 3) + 1;
+  for (auto const& c : candidates)
+    if (auto const d = edit_distance(name, c); d < best_distance) {
+      best_distance = d;
+      best = c;
+    }
+  return best;
+}
+
+/// Parses JSON text, or fails naming the line and column of the first error.
+json parse_json(std::string_view text, std::string const& where) {
+  try {
+    return json::parse(text);
+  } catch (json::parse_error const& e) {
+    std::size_t const at = std::min<std::size_t>(e.byte > 0 ? e.byte - 1 : 0, text.size());
+    std::size_t line = 1;
+    std::size_t column = 1;
+    for (std::size_t i = 0; i < at; ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        column = 1;
+      } else {
+        ++column;
+      }
+    }
+    // nlohmann's message reads "[json.exception.parse_error.101] parse error at line 3, column 7: syntax
+    // error while parsing object - unexpected ..."; keep only what follows the position.
+    std::string why = e.what();
+    if (auto const colon = why.find(": "); colon != std::string::npos) why = why.substr(colon + 2);
+    throw scenario_error((where.empty() ? "" : where + ": ") + "not valid JSON at line " + std::to_string(line) +
+                         ", column " + std::to_string(column) + " (" + why + ")");
+  }
+}
+
 /// Reads an object's fields, refusing unknown ones.
 class reader {
  public:
@@ -37,8 +92,11 @@ class reader {
   }
   /// Refuse the fields nobody asked for: a typo must not silently become a default.
   void done() const {
-    for (auto const& [key, value] : j_.items())
-      if (!seen_.contains(key)) fail(path(key), "unknown field");
+    for (auto const& [key, value] : j_.items()) {
+      if (seen_.contains(key)) continue;
+      auto const guess = nearest(key, seen_);
+      fail(path(key), guess ? "unknown field (did you mean '" + *guess + "'?)" : "unknown field");
+    }
   }
   reader(reader const&) = delete;
   reader& operator=(reader const&) = delete;
@@ -51,7 +109,13 @@ class reader {
   }
   json const& need(std::string const& key) {
     auto const* v = find(key);
-    if (!v) fail(path(key), "required");
+    if (!v) {
+      // A misspelt field reads better as what it is than as the field it failed to be.
+      for (auto const& [other, value] : j_.items())
+        if (!seen_.contains(other) && nearest(other, {key}))
+          fail(path(other), "unknown field (did you mean '" + key + "'?)");
+      fail(path(key), "required");
+    }
     return *v;
   }
 
@@ -204,6 +268,22 @@ std::string strategy_names() {
   return names;
 }
 
+/// A list of thresholds ("p99_ms < 50", "websocket: ttfm_p50_ms < 100").
+std::vector<threshold> parse_thresholds(json const& j, std::string const& where) {
+  if (!j.is_array()) fail(where, "must be an array of strings such as \"p99_ms < 50\", got " + show(j));
+  std::vector<threshold> out;
+  for (std::size_t i = 0; i < j.size(); ++i) {
+    std::string const at = where + "[" + std::to_string(i) + "]";
+    if (!j[i].is_string()) fail(at, "must be a string such as \"p99_ms < 50\", got " + show(j[i]));
+    try {
+      out.push_back(parse_threshold(j[i].get<std::string>()));
+    } catch (std::invalid_argument const& e) {
+      fail(at, e.what());
+    }
+  }
+  return out;
+}
+
 case_spec parse_case(json const& j, std::string const& where, json const& defaults, std::string const& base_dir) {
   // A case inherits every field it does not set from the scenario's "defaults".
   json merged = defaults.is_object() ? defaults : json::object();
@@ -289,6 +369,13 @@ case_spec parse_case(json const& j, std::string const& where, json const& defaul
     c.ladder = parse_ladder(*rising, r.path("ladder"));
   }
   if (c.ladder) c.ladder->stop_p99_ms = r.number("stop_p99_ms", 1, 60'000, 250);
+  if (auto const* t = r.find("thresholds")) {
+    c.thresholds = parse_thresholds(*t, r.path("thresholds"));
+    for (std::size_t i = 0; i < c.thresholds.size(); ++i)
+      if (auto const s = c.thresholds[i].strategy; s && !c.mix.contains(*s))
+        fail(r.path("thresholds") + "[" + std::to_string(i) + "]",
+             "no " + std::string(transport::to_string(*s)) + " client in this case");
+  }
   if (auto const* rc = r.find("reconnect")) {
     if (!rc->is_boolean()) fail(r.path("reconnect"), "must be true or false, got " + show(*rc));
     c.reconnect = rc->get<bool>();
@@ -340,8 +427,7 @@ void load_trace(std::string const& path, case_spec& c) {
     auto const first = line.find_first_not_of(" \t\r");
     if (first == std::string::npos || line[first] == '#') continue;
     std::string const where = path + ":" + std::to_string(number);
-    auto const j = json::parse(line, nullptr, false);
-    if (j.is_discarded()) throw scenario_error(where + ": not valid JSON");
+    auto const j = parse_json(line, where);
     reader r(j, where);
     trace_event e;
     e.at = std::chrono::microseconds{static_cast<std::int64_t>(r.number("t_ms", 0, 86'400'000.0) * 1000.0)};
@@ -370,8 +456,7 @@ void load_trace(std::string const& path, case_spec& c) {
 }
 
 scenario parse_scenario(std::string_view json_text, std::string const& base_dir) {
-  auto const j = json::parse(json_text, nullptr, false);
-  if (j.is_discarded()) throw scenario_error("scenario: not valid JSON");
+  auto const j = parse_json(json_text, "");
   scenario s;
   {
     reader r(j, "");
@@ -399,6 +484,17 @@ scenario parse_scenario(std::string_view json_text, std::string const& base_dir)
       s.cases.push_back(parse_case(cases[i], "cases[" + std::to_string(i) + "]", defaults, base_dir));
       if (!names.insert(s.cases.back().name).second) fail("cases[" + std::to_string(i) + "].name", "duplicate name");
     }
+    // Thresholds for every case come first, then the case's own.
+    if (auto const* t = r.find("thresholds")) {
+      auto const all = parse_thresholds(*t, "thresholds");
+      for (auto& c : s.cases) {
+        for (std::size_t i = 0; i < all.size(); ++i)
+          if (auto const st = all[i].strategy; st && !c.mix.contains(*st))
+            fail("thresholds[" + std::to_string(i) + "]", "no " + std::string(transport::to_string(*st)) +
+                                                             " client in case " + c.name);
+        c.thresholds.insert(c.thresholds.begin(), all.begin(), all.end());
+      }
+    }
     if (auto const* p = r.find("phases")) {
       reader ph(*p, "phases");
       s.timing.connect_ramp = ph.seconds("connect_ramp_s", 600, 1);
@@ -420,8 +516,15 @@ scenario parse_scenario(std::string_view json_text, std::string const& base_dir)
     r.done();
   }
   s.canonical_json = j.dump();
-  // The hash covers the traces too: the same scenario file over another trace is another scenario.
-  std::string hashed = s.canonical_json;
+  // The hash says whether two results measured the same thing: thresholds only judge a result, so
+  // they are left out (tightening one keeps the baseline comparable). It covers the traces: the same
+  // scenario file over another trace is another scenario.
+  json measured = j;
+  measured.erase("thresholds");
+  if (measured.contains("defaults") && measured["defaults"].is_object()) measured["defaults"].erase("thresholds");
+  for (auto& c : measured["cases"])
+    if (c.is_object()) c.erase("thresholds");
+  std::string hashed = measured.dump();
   for (auto const& c : s.cases)
     for (auto const& e : c.trace)
       hashed += "\n" + std::to_string(e.at.count()) + " " + std::to_string(e.client) + " " +

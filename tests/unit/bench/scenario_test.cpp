@@ -55,7 +55,13 @@ TEST(ScenarioTest, HashChangesWithTheScenario) {
 }
 
 TEST(ScenarioTest, RejectsBadInputNamingTheField) {
-  expect_error("not json", "not valid JSON");
+  expect_error("not json", "not valid JSON at line 1, column 2");
+  expect_error("{\"name\": \"t\",\n  \"cases\": [}", "not valid JSON at line 2, column 13");
+  // A misspelt field is named as what it is, with the field it meant, not as a missing one.
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategy":"polling","rate_per_client_hz":1}]})",
+               "cases[0].strategy: unknown field (did you mean 'strategies'?)");
+  expect_error(R"({"name":"t","seeed":3,"cases":[{"name":"c","clients":4,"strategies":"polling","rate_per_client_hz":1}]})",
+               "seeed: unknown field (did you mean 'seed'?)");
   expect_error(R"({"cases":[]})", "name: required");
   expect_error(R"({"name":"t"})", "cases: required");
   expect_error(R"({"name":"t","cases":[]})", "cases: must be a non-empty array");

@@ -1252,6 +1252,30 @@ std::string title_of(std::vector<result> const& results, options const& opts) {
 }
 
 /// The section of one result, as it always was.
+/// The thresholds of every run that has them: target/case, threshold, scope, observed, met.
+struct threshold_row {
+  std::string run;
+  std::string threshold;
+  std::string scope;
+  std::string observed;
+  bool ok = false;
+};
+
+std::vector<threshold_row> threshold_rows(json const& doc) {
+  std::vector<threshold_row> rows;
+  for (auto const* run : items(doc, "runs"))
+    for (auto const* t : items(*run, "thresholds")) {
+      threshold_row r;
+      r.run = str(*run, "target") + "/" + str(*run, "case");
+      r.threshold = str(*t, "threshold");
+      r.scope = str(*t, "scope");
+      r.ok = at(*t, "ok").is_boolean() && at(*t, "ok").get<bool>();
+      r.observed = at(*t, "observed").is_number() ? number(num(*t, "observed")) : str(*t, "why", "not measured");
+      rows.push_back(std::move(r));
+    }
+  return rows;
+}
+
 std::string single_section_html(result const& r, std::size_t id, options const& opts) {
   std::ostringstream h;
   auto const& doc = r.doc;
@@ -1279,6 +1303,16 @@ std::string single_section_html(result const& r, std::size_t id, options const& 
     h << "<ul class=\"problems\">";
     for (auto const& p : problems) h << "<li>" << escape(p) << "</li>";
     h << "</ul>\n";
+  }
+  if (auto const rows = threshold_rows(doc); !rows.empty()) {
+    auto const met = std::count_if(rows.begin(), rows.end(), [](auto const& t) { return t.ok; });
+    h << "<h3>Thresholds: " << met << " of " << rows.size() << " met</h3>\n<table class=\"summary\"><thead><tr>"
+      << "<th>run</th><th>threshold</th><th>on</th><th>observed</th><th>met</th></tr></thead><tbody>";
+    for (auto const& t : rows)
+      h << "<tr><td>" << escape(t.run) << "</td><td><code>" << escape(t.threshold) << "</code></td><td>"
+        << escape(t.scope) << "</td><td>" << escape(t.observed) << "</td><td class=\"g" << (t.ok ? 1 : 3) << "\">"
+        << (t.ok ? "yes" : "NO") << "</td></tr>";
+    h << "</tbody></table>\n";
   }
   h << html_fault_grids(doc);
   std::set<std::string> faults;
@@ -1336,6 +1370,14 @@ std::string single_section_markdown(result const& r) {
   for (auto const* run : items(doc, "runs"))
     for (auto const* why : items(*run, "invalid_reasons"))
       m << "\n- " << md(str(*run, "target") + "/" + str(*run, "case")) << " not valid: " << md(str(*why, ""));
+  if (auto const rows = threshold_rows(doc); !rows.empty()) {
+    auto const met = std::count_if(rows.begin(), rows.end(), [](auto const& t) { return t.ok; });
+    m << "\n\n**Thresholds: " << met << " of " << rows.size() << " met**\n\n"
+      << "| run | threshold | on | observed | met |\n|---|---|---|---:|---|\n";
+    for (auto const& t : rows)
+      m << "| " << md(t.run) << " | `" << md(t.threshold) << "` | " << md(t.scope) << " | " << md(t.observed) << " | "
+        << (t.ok ? "yes" : "**NO**") << " |\n";
+  }
   m << "\n" << markdown_fault_grids(doc);
   if (auto const comparisons = items(doc, "comparisons"); !comparisons.empty()) {
     m << "\n| case | candidate / reference | p50 | p99 | deliveries/s | CPU/delivery | peak RSS |\n"
@@ -2031,6 +2073,7 @@ std::string render_html(std::vector<result> const& results, options const& opts)
        "</main>\n</body>\n</html>\n";
   return h.str();
 }
+
 
 std::string render_markdown(std::vector<result> const& results, options const& opts) {
   std::ostringstream m;

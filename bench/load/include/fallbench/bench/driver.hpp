@@ -28,10 +28,12 @@ struct endpoint {
 /// A progress report, about once a second, for a terminal's status line.
 struct progress {
   std::string phase;
-  double elapsed_s = 0;
+  double elapsed_s = 0;  ///< Since the run's start.
+  double total_s = 0;    ///< The run's planned length (connect ramp to the end of the drain).
   std::uint64_t connected = 0;
   std::uint64_t chats_sent = 0;
   std::uint64_t deliveries = 0;
+  std::uint64_t errors = 0;  ///< Failed operations so far (connects, sends, acks).
 };
 
 /// The server's process, if the driver may measure it (CPU and peak RSS from /proc).

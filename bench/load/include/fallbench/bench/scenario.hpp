@@ -2,6 +2,7 @@
 /// A benchmark scenario: who connects how, into which rooms, sending what at which rate, for how long,
 /// against which servers. Read from JSON (bench/scenarios/*.json; the format is in bench/README.md).
 
+#include "fallbench/bench/thresholds.hpp"
 #include "fallbench/transport/client.hpp"
 
 #include <chrono>
@@ -120,6 +121,8 @@ struct case_spec {
   std::vector<std::string> trace_rooms;
   /// One server (default) or a cluster; a scenario's top-level "topology" is every case's default.
   topology_spec topology;
+  /// Limits its results must meet (the scenario's `thresholds`, then the case's), checked after each run.
+  std::vector<threshold> thresholds;
 };
 
 /// Phases of every run (DESIGN section 6): connect ramp, warm-up (not recorded), measure, drain.

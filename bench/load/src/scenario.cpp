@@ -47,15 +47,18 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
-/// The candidate closest to `name`, if it is close enough to be a typo of it (a third of its length).
+/// The candidate closest to `name`, if it is close enough to be a typo of it.
 std::optional<std::string> nearest(std::string_view name, std::set<std::string> const& candidates) {
   std::optional<std::string> best;
-  std::size_t best_distance = std::max<std::size_t>(2, name.size() / 3) + 1;
-  for (auto const& c : candidates)
-    if (auto const d = edit_distance(name, c); d < best_distance) {
+  std::size_t best_distance = SIZE_MAX;
+  for (auto const& c : candidates) {
+    // A typo changes about a third of a word at most ("strategy" for "strategies": 3 of 10).
+    std::size_t const limit = std::max<std::size_t>(2, std::max(name.size(), c.size()) / 3);
+    if (auto const d = edit_distance(name, c); d <= limit && d < best_distance) {
       best_distance = d;
       best = c;
     }
+  }
   return best;
 }
 

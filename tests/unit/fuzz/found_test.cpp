@@ -6,6 +6,8 @@
 #include "fallbench/codec/error.hpp"
 #include "fallbench/codec/socketio.hpp"
 
+#include "http_framer.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -36,6 +38,20 @@ TEST(FuzzFoundTest, HandshakeWithNulAndTrailingBytesIsInvalid) {
   bad += '\0';
   bad += "junk";
   EXPECT_EQ(eio::decode_handshake(bad, h), error::invalid_handshake);
+}
+
+// fuzz_proxy_http: a response status line shorter than its 3-digit code ("HTTP/1.1 96") was read one
+// byte past its end (AddressSanitizer: heap-buffer-overflow in http_framer::parse_head).
+TEST(FuzzFoundTest, ProxyFramerRefusesAStatusLineShorterThanItsCode) {
+  using proxy::detail::http_framer;
+  for (std::string_view const head : {"HTTP/1.1 96\r\n\r\n"sv, "HTTP/1.1 9\r\n\r\n"sv, "HTTP/1.1 \r\n\r\n"sv}) {
+    http_framer framer(http_framer::role::response, 8192);
+    EXPECT_EQ(framer.step(head).what, http_framer::event::error) << head;
+  }
+  http_framer framer(http_framer::role::response, 8192);
+  auto const r = framer.step("HTTP/1.1 204\r\n\r\n");
+  EXPECT_EQ(r.what, http_framer::event::head);
+  EXPECT_EQ(framer.head().status, 204u);
 }
 
 }  // namespace

@@ -422,14 +422,22 @@ std::string_view to_string(topology_spec::sticky_kind s) noexcept {
 void load_trace(std::string const& path, case_spec& c) {
   std::ifstream in(path);
   if (!in) throw scenario_error(path + ": cannot read the trace");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw scenario_error(path + ": cannot read the trace");
+  parse_trace(std::move(text).str(), path, c);
+}
+
+void parse_trace(std::string_view text, std::string const& name, case_spec& c) {
   std::map<std::string, std::uint32_t> rooms;
   c.trace.clear();
   c.trace_rooms.clear();
+  std::istringstream in{std::string(text)};
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
     auto const first = line.find_first_not_of(" \t\r");
     if (first == std::string::npos || line[first] == '#') continue;
-    std::string const where = path + ":" + std::to_string(number);
+    std::string const where = name + ":" + std::to_string(number);
     auto const j = parse_json(line, where);
     reader r(j, where);
     trace_event e;
@@ -454,7 +462,7 @@ void load_trace(std::string const& path, case_spec& c) {
     r.done();
     c.trace.push_back(e);
   }
-  if (c.trace.empty()) throw scenario_error(path + ": the trace has no event");
+  if (c.trace.empty()) throw scenario_error(name + ": the trace has no event");
   std::stable_sort(c.trace.begin(), c.trace.end(), [](auto const& a, auto const& b) { return a.at < b.at; });
 }
 

@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace fallbench::bench {
@@ -171,6 +172,13 @@ scenario parse_scenario(std::string_view json_text, std::string const& base_dir 
  * @throws scenario_error naming the file, line and field.
  */
 void load_trace(std::string const& path, case_spec& c);
+
+/**
+ * Parse a trace's text (the format of load_trace) into `c`; `name` (the file's path) starts every
+ * error message. What load_trace does once it has read the file; the fuzz target calls it directly.
+ * @throws scenario_error naming `name`, the line and the field.
+ */
+void parse_trace(std::string_view text, std::string const& name, case_spec& c);
 
 /**
  * Check that every CPU a scenario pins to is one of `available` (this machine's: cpus_of(0) in

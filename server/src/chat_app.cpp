@@ -1,5 +1,7 @@
 #include "fallbench/chat/chat_app.hpp"
 
+#include "fallbench/chat/cluster.hpp"
+
 #include <boost/asio/steady_timer.hpp>
 
 #include <set>
@@ -26,13 +28,6 @@ std::string& packet_buffer() {
   return text;
 }
 
-// The EVENT `2["<kind>",<payload>]`: the payload is the sender's own text, never re-serialised.
-transport::frame event_frame(proto::event_kind kind, std::string_view payload) {
-  auto& text = packet_buffer();
-  proto::append_event_packet(kind, payload, text);
-  return transport::frame::message(text);
-}
-
 // `3<id>[{"ok":true}]`: the arguments are a constant encoded once; only the id is written per chat.
 void send_ok(client& c, std::uint64_t id) {
   auto& text = packet_buffer();
@@ -48,6 +43,45 @@ void send_refusal(client& c, std::uint64_t id, std::string_view why) {
 }
 
 }  // namespace
+
+// The EVENT `2["<kind>",<payload>]`: the payload is the sender's own text, never re-serialised. The
+// same packet bytes go to the cluster, so other nodes frame them as they are (docs/cluster.md).
+std::size_t chat_app::broadcast(bool all, std::string_view room, proto::event_kind kind, std::string_view payload) {
+  auto& text = packet_buffer();
+  proto::append_event_packet(kind, payload, text);
+  auto const delivered = (all ? everyone_ : rooms_).broadcast(all ? std::string_view{} : room, transport::frame::message(text));
+  if (publish_) {
+    thread_local std::string message;
+    message.clear();
+    encode_relay(node_id_, all, all ? std::string_view{} : room, text, message);
+    publish_(message);
+  }
+  return delivered;
+}
+
+void chat_app::set_relay(std::string node_id, std::function<void(std::string_view)> publish) {
+  node_id_ = std::move(node_id);
+  publish_ = std::move(publish);
+}
+
+void chat_app::deliver_relayed(std::string_view message) {
+  auto const m = decode_relay(message);
+  if (!m) {
+    count(relay_malformed_);
+    return;
+  }
+  if (m->node == node_id_) {
+    count(own_skipped_);  // Redis sends a channel's messages to every subscriber, the publisher's included
+    return;
+  }
+  count(relayed_in_);
+  auto const& registry = m->everyone ? everyone_ : rooms_;
+  count(relayed_deliveries_, registry.broadcast(m->room, transport::frame::message(m->packet)));
+}
+
+relay_stats chat_app::relay_counters() const {
+  return {relayed_in_.load(), relayed_deliveries_.load(), own_skipped_.load(), relay_malformed_.load()};
+}
 
 void chat_app::on_connect(client& c, std::string_view, json const&) {
   c.app_data = std::make_shared<member_state>();
@@ -120,14 +154,14 @@ char const* chat_app::on_join(client& c, proto::message const& m) {
   if (m.legacy) {
     // The seed page's form: a bare name, announced to everyone.
     count(joins_);
-    count(deliveries_, everyone_.broadcast("", event_frame(m.kind, m.payload)));
+    count(deliveries_, broadcast(true, {}, m.kind, m.payload));
     return nullptr;
   }
   rooms_.join(m.room, c.session());
   state_of(c).rooms.emplace(m.room);
   count(joins_);
   // The whole object goes out as it came, unknown fields included: the harness tags its events.
-  count(deliveries_, rooms_.broadcast(m.room, event_frame(m.kind, m.payload)));
+  count(deliveries_, broadcast(false, m.room, m.kind, m.payload));
   return nullptr;
 }
 
@@ -135,7 +169,7 @@ void chat_app::on_chat(client& c, proto::message const& m, std::optional<std::ui
   if (m.legacy) {
     // The seed page's form: {name, msg} to everyone.
     count(chats_);
-    count(deliveries_, everyone_.broadcast("", event_frame(m.kind, m.payload)));
+    count(deliveries_, broadcast(true, {}, m.kind, m.payload));
     if (ack) send_ok(c, *ack);
     return;
   }
@@ -144,7 +178,7 @@ void chat_app::on_chat(client& c, proto::message const& m, std::optional<std::ui
     return;
   }
   count(chats_);
-  count(deliveries_, rooms_.broadcast(m.room, event_frame(m.kind, m.payload)));
+  count(deliveries_, broadcast(false, m.room, m.kind, m.payload));
   if (ack) send_ok(c, *ack);
 }
 
@@ -152,7 +186,7 @@ char const* chat_app::on_leave(client& c, proto::message const& m) {
   if (m.legacy) {
     // The seed page's form: announce to everyone, then disconnect the leaver.
     count(leaves_);
-    count(deliveries_, everyone_.broadcast("", event_frame(m.kind, m.payload)));
+    count(deliveries_, broadcast(true, {}, m.kind, m.payload));
     c.disconnect();
     return nullptr;
   }
@@ -163,7 +197,7 @@ char const* chat_app::on_leave(client& c, proto::message const& m) {
     return "not a member of room";
   }
   count(leaves_);
-  count(deliveries_, rooms_.broadcast(m.room, event_frame(m.kind, m.payload)));
+  count(deliveries_, broadcast(false, m.room, m.kind, m.payload));
   rooms_.leave(m.room, c.session().get());
   st.rooms.erase(it);
   return nullptr;

@@ -1,17 +1,24 @@
 #include "fallbench/chat/serve.hpp"
 
 #include "fallbench/chat/chat_app.hpp"
+#include "fallbench/chat/cluster.hpp"
+#include "fallbench/chat/redis_link.hpp"
 #include "fallbench/chat/sio_server.hpp"
 #include "fallbench/chat/static_site.hpp"
 #include "fallbench/cli/args.hpp"
 #include "fallbench/transport/engine_server.hpp"
+#include "fallbench/transport/tls.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <unistd.h>
+
 #include <iostream>
+#include <memory>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -27,6 +34,10 @@ cli::args make_args() {
                        "with the join/chat/leave protocol of docs/design.md. Prints its URL as the first line.");
   a.flag("host", "ADDR", "Address to listen on", "127.0.0.1")
       .flag("port", "PORT", "Port to listen on; 0 picks a free one", "3000")
+      .flag("tls-cert", "PEM",
+            "Serve https and wss (instead of http and ws) on the port, with this certificate chain "
+            "(PEM, the server's certificate first); needs --tls-key")
+      .flag("tls-key", "PEM", "The private key of --tls-cert (PEM, unencrypted)")
       .flag("transports", "LIST", "Transports offered: polling, websocket or both, comma-separated", "polling,websocket")
       .flag("ping-interval", "MS", "Heartbeat interval in milliseconds", "25000")
       .flag("ping-timeout", "MS", "How long a pong may take, in milliseconds", "20000")
@@ -44,11 +55,24 @@ cli::args make_args() {
       .flag("client-js", "PATH",
             "The official Socket.IO browser client, served at /socket.io/socket.io.js (default: "
             "node_modules/socket.io-client/dist/socket.io.js in the executable's directory or one above it, "
-            "else in the source tree; when none is found that URL answers 404)");
+            "else in the source tree; when none is found that URL answers 404)")
+      .flag("redis", "URL",
+            "Join a cluster: share rooms with the other servers on this Redis (redis://HOST:PORT) through "
+            "pub/sub; the server waits up to 10 s for Redis at startup and reconnects after (docs/cluster.md)")
+      .flag("redis-channel", "NAME", "The cluster's pub/sub channel (with --redis)", "fallbench")
+      .flag("node-id", "ID",
+            "This server's name in the cluster, 1-64 of [A-Za-z0-9._-] (with --redis; default: node-PID-RANDOM)");
   return a;
 }
 
-std::string metrics_json(transport::engine_server const& engine, sio_server const& sio, chat_app const* chat) {
+/// The cluster part of /metrics: the Redis link's counters and what the relay delivered.
+struct cluster_view {
+  std::string node_id;
+  redis_link const* link = nullptr;
+};
+
+std::string metrics_json(transport::engine_server const& engine, sio_server const& sio, chat_app const* chat,
+                         cluster_view const& cluster = {}) {
   auto const e = engine.stats();
   auto const s = sio.stats();
   json j;
@@ -56,7 +80,8 @@ std::string metrics_json(transport::engine_server const& engine, sio_server cons
                  {"upgrades", e.upgrades},               {"http_requests", e.http_requests},
                  {"http_errors", e.http_errors},         {"packets_in", e.packets_in},
                  {"packets_out", e.packets_out},         {"bytes_in", e.bytes_in},
-                 {"bytes_out", e.bytes_out},             {"dropped_packets", e.dropped_packets}};
+                 {"bytes_out", e.bytes_out},             {"dropped_packets", e.dropped_packets},
+                 {"tls_handshakes", e.tls_handshakes},   {"tls_handshake_failures", e.tls_handshake_failures}};
   json closed = json::object();
   for (std::size_t i = 0; i < e.sessions_closed.size(); ++i)
     closed[std::string(transport::to_string(static_cast<transport::close_reason>(i)))] = e.sessions_closed[i];
@@ -69,6 +94,16 @@ std::string metrics_json(transport::engine_server const& engine, sio_server cons
                  {"chats", c.chats},       {"deliveries", c.deliveries},
                  {"invalid_events", c.invalid_events}, {"rejected_chats", c.rejected_chats},
                  {"rooms", c.rooms}};
+  }
+  if (chat && cluster.link) {
+    auto const l = cluster.link->stats();
+    auto const r = chat->relay_counters();
+    j["cluster"] = {{"node_id", cluster.node_id},       {"publisher_up", l.publisher_up},
+                    {"subscribed", l.subscribed},       {"published", l.published},
+                    {"received", l.received},           {"dropped", l.dropped},
+                    {"reconnects", l.reconnects},       {"protocol_errors", l.protocol_errors},
+                    {"relayed_in", r.relayed_in},       {"relayed_deliveries", r.relayed_deliveries},
+                    {"own_skipped", r.own_skipped},     {"malformed", r.malformed}};
   }
   return j.dump();
 }
@@ -148,6 +183,16 @@ int serve_main(std::vector<std::string_view> const& argv) {
   auto const address = net::ip::make_address(args.str("host"), ec);
   if (ec) throw cli::usage_error("--host: not an IP address: '" + args.str("host") + "'");
 
+  if (args.has("tls-cert") != args.has("tls-key"))
+    throw cli::usage_error("--tls-cert and --tls-key go together");
+  if (args.has("tls-cert")) {
+    try {
+      options.tls = transport::make_server_tls_context(args.str("tls-cert"), args.str("tls-key"));
+    } catch (transport::tls_config_error const& e) {
+      throw cli::usage_error(std::string("TLS: ") + e.what());
+    }
+  }
+
   auto const site = make_site(args);
 
   net::io_context ioc{threads};
@@ -155,6 +200,44 @@ int serve_main(std::vector<std::string_view> const& argv) {
   conformance_app conformance_handler(ioc);
   echo_engine echo;
   sio_handler& app = conformance ? static_cast<sio_handler&>(conformance_handler) : chat;
+  // A cluster: broadcasts go to Redis too, and what other nodes publish reaches local members.
+  std::unique_ptr<redis_link> link;
+  cluster_view cluster;
+  if (args.has("redis")) {
+    if (conformance) throw cli::usage_error("--redis: the conformance profile has no rooms to share");
+    redis_link_options ro;
+    try {
+      ro.address = parse_redis_url(args.str("redis"));
+    } catch (std::invalid_argument const& e) {
+      throw cli::usage_error(std::string("--redis: ") + e.what());
+    }
+    ro.channel = args.str("redis-channel");
+    if (ro.channel.empty()) throw cli::usage_error("--redis-channel: empty");
+    if (args.has("node-id")) {
+      cluster.node_id = args.str("node-id");
+      if (!valid_node_id(cluster.node_id))
+        throw cli::usage_error("--node-id: 1-64 of [A-Za-z0-9._-], got '" + cluster.node_id + "'");
+    } else {
+      std::random_device rd;
+      std::ostringstream id;
+      id << "node-" << ::getpid() << "-" << std::hex << (rd() & 0xffffff);
+      cluster.node_id = id.str();
+    }
+    link = std::make_unique<redis_link>(ioc.get_executor(), ro, [&chat](std::string_view m) { chat.deliver_relayed(m); });
+    chat.set_relay(cluster.node_id, [l = link.get()](std::string_view m) { l->publish(m); });
+    cluster.link = link.get();
+    link->start();
+    // Wait for both connections before taking clients, so the first broadcasts are not dropped. Only
+    // this thread runs the loop until then.
+    auto const deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+    while (!(link->stats().subscribed && link->stats().publisher_up) && std::chrono::steady_clock::now() < deadline)
+      ioc.run_one_for(std::chrono::milliseconds{50});
+    if (!(link->stats().subscribed && link->stats().publisher_up))
+      throw std::runtime_error("--redis: no connection to Redis at " + args.str("redis") + " within 10 s");
+    ioc.restart();
+    std::cerr << "fallbench serve: node " << cluster.node_id << " in the cluster on " << args.str("redis")
+              << ", channel " << ro.channel << "\n";
+  }
   sio_server sio(ioc, app, connect_timeout);
   transport::engine_server engine(ioc, options, sio);
   if (conformance) engine.mount("/engine.io/", echo);
@@ -162,7 +245,7 @@ int serve_main(std::vector<std::string_view> const& argv) {
     if (ex.method == "GET" && (ex.target == "/metrics" || ex.target.starts_with("/metrics?"))) {
       ex.status = 200;
       ex.content_type = "application/json";
-      ex.body = metrics_json(engine, sio, conformance ? nullptr : &chat);
+      ex.body = metrics_json(engine, sio, conformance ? nullptr : &chat, cluster);
       return;
     }
     site.answer(ex);
@@ -171,9 +254,9 @@ int serve_main(std::vector<std::string_view> const& argv) {
 
   std::string host = bound.address().to_string();
   if (bound.address().is_v6()) host = "[" + host + "]";
-  std::cout << "http://" << host << ":" << bound.port() << std::endl;
+  std::cout << (options.tls ? "https://" : "http://") << host << ":" << bound.port() << std::endl;
   std::cerr << "fallbench serve: profile " << args.str("profile") << ", " << threads << " thread(s), transports "
-            << args.str("transports") << "; Ctrl-C stops\n";
+            << args.str("transports") << (options.tls ? " over TLS" : "") << "; Ctrl-C stops\n";
 
   // Graceful stop: close every session with a close packet, give clients a moment to take it, stop.
   net::signal_set signals(ioc, SIGINT, SIGTERM);
@@ -191,6 +274,7 @@ int serve_main(std::vector<std::string_view> const& argv) {
   signals.async_wait([&](boost::system::error_code e, int) {
     if (e) return;
     engine.shutdown();
+    if (link) link->stop();
     wait_drained(static_cast<int>(lim.close_timeout / std::chrono::milliseconds{20}));
   });
 
@@ -198,7 +282,7 @@ int serve_main(std::vector<std::string_view> const& argv) {
   for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
   ioc.run();
   for (auto& t : pool) t.join();
-  std::cerr << "fallbench serve: stopped; " << metrics_json(engine, sio, conformance ? nullptr : &chat) << "\n";
+  std::cerr << "fallbench serve: stopped; " << metrics_json(engine, sio, conformance ? nullptr : &chat, cluster) << "\n";
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include "fallbench/bench/scenario.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -198,6 +200,33 @@ TEST(FaultWindowTest, RunTagsEventsWithTheFaultWindowTheyHappenedIn) {
   EXPECT_GE(r["by_strategy"]["websocket"]["reconnections"].get<int>(), 6);
 }
 
+// A field preset from a scenario, scaled as a study writes it (docs/faults.md): polling clients that
+// chat rarely hold their long-polls past Envoy's route timeout (15 s scaled to 1.5 s), and the proxy
+// answers them 504 itself, as Envoy does in front of a Socket.IO server.
+TEST(FaultWindowTest, AScenarioNamesAFieldPresetWithAScale) {
+  temp_dir dir;
+  auto const scenario = dir.write("envoy.json", R"({"name":"envoy",
+    "phases":{"connect_ramp_s":0.5,"warmup_s":0.5,"measure_s":3,"drain_s":0.5},
+    "targets":[{"name":"fallbench","kind":"embedded","threads":1}],
+    "cases":[{"name":"envoy","clients":4,"rooms":4,"strategies":"polling","rate_per_client_hz":0.2,
+              "message_bytes":32,"reconnect":true,"fault":"envoy-route-timeout?scale=0.1"}]})");
+  auto const result = dir.path / "result.json";
+  child_process run({FALLBENCH_BIN, "run", scenario.string(), "--quiet", "--output", result.string()},
+                    (dir.path / "stderr.log").string());
+  auto const [status, out] = run.output(60s);
+  ASSERT_TRUE(status == 0 || status == 3) << out << read_file(dir.path / "stderr.log");
+  auto const doc = nlohmann::json::parse(read_file(result));
+  auto const& r = doc["runs"][0];
+  EXPECT_EQ(r["fault"]["profile"], "envoy-route-timeout?scale=0.1");
+  EXPECT_EQ(r["fault"]["label"], "envoy-route-timeout (scale=0.1)");
+  ASSERT_EQ(r["fault_windows"].size(), 1u);
+  EXPECT_EQ(r["fault_windows"][0]["profile"], "request-deadline?deadline-ms=1500&deadline-status=504")
+      << "the window records the effective values";
+  auto const log = read_file(r["fault"]["log"].get<std::string>());
+  EXPECT_NE(log.find("envoy-route-timeout?scale=0.1 = request-deadline?deadline-ms=1500"), std::string::npos) << log;
+  EXPECT_NE(log.find("request-deadline: answered 504 to GET /socket.io/"), std::string::npos) << log;
+}
+
 // A fault the proxy does not know stops `fallbench run` before any run, naming the case and the fault.
 TEST(FaultWindowTest, ABadFaultIsRefusedBeforeAnyRun) {
   temp_dir dir;
@@ -266,6 +295,61 @@ TEST(CapacityLadderTest, RunReportsTheKneeOrHowFarTheLadderGot) {
             std::string::npos)
       << out;
   EXPECT_NE(out.find("stopped: max steps reached (3) without a knee"), std::string::npos) << out;
+}
+
+// Thresholds: a run that meets them exits 0, one that crosses one exits 6 and says which, with the
+// value observed, in the table, the result, JUnit XML and the compact summary. Piped (as in CI), the
+// run leaves whole progress lines on stderr.
+TEST(ThresholdRunTest, ACrossedThresholdExitsSixAndAMetOneZero) {
+  temp_dir dir;
+  auto const scenario = [&](std::string const& name, std::string const& thresholds) {
+    return dir.write(name + ".json", R"({"name":")" + name + R"(",
+      "phases":{"connect_ramp_s":0.2,"warmup_s":0.2,"measure_s":1,"drain_s":0.3},
+      "generator":{"max_lag_ms":2000,"max_cpu_utilisation":1.0},
+      "thresholds":)" + thresholds + R"(,
+      "cases":[{"name":"c","clients":4,"rooms":1,"strategies":{"websocket":1,"polling":1},"rate_per_client_hz":2}]})");
+  };
+  {
+    auto const meets = scenario("meets", R"(["lost == 0", "p99_ms < 60000", "websocket: connected_share >= 1"])");
+    child_process run({FALLBENCH_BIN, "run", meets.string(), "--output", (dir.path / "meets.json").string()},
+                      (dir.path / "meets.log").string());
+    auto const [status, out] = run.output(60s);
+    auto const err = read_file(dir.path / "meets.log");
+    EXPECT_EQ(status, 0) << out << err;
+    EXPECT_NE(out.find("thresholds: 3 of 3 met"), std::string::npos) << out;
+    // stderr is a file here, not a terminal: progress comes as whole lines, never carriage returns.
+    EXPECT_NE(err.find("fallbench run: fallbench/c @2.00 Hz"), std::string::npos) << err;
+    EXPECT_NE(err.find(" measure "), std::string::npos) << err;
+    EXPECT_EQ(err.find('\r'), std::string::npos) << err;
+  }
+  auto const crosses = scenario("crosses", R"(["lost == 0", "p50_ms < 0.000001"])");
+  auto const junit = dir.path / "crosses.xml";
+  auto const summary = dir.path / "crosses-summary.json";
+  child_process run({FALLBENCH_BIN, "run", crosses.string(), "--quiet", "--output", (dir.path / "crosses.json").string(),
+                     "--junit", junit.string(), "--summary-json", summary.string(), "--csv", (dir.path / "c.csv").string()},
+                    (dir.path / "crosses.log").string());
+  auto const [status, out] = run.output(60s);
+  auto const err = read_file(dir.path / "crosses.log");
+  EXPECT_EQ(status, 6) << out << err;
+  EXPECT_EQ(err.find("fallbench run: fallbench/c"), std::string::npos) << "--quiet: " << err;
+  EXPECT_NE(out.find("thresholds: 1 of 2 met"), std::string::npos) << out;
+  EXPECT_NE(out.find("crossed: p50_ms < 0.000001 [run]: observed "), std::string::npos) << out;
+  auto const doc = nlohmann::json::parse(read_file(dir.path / "crosses.json"));
+  auto const& th = doc["runs"][0]["thresholds"];
+  ASSERT_EQ(th.size(), 2u) << th.dump();
+  EXPECT_EQ(th[0]["ok"], true);
+  EXPECT_EQ(th[1]["ok"], false);
+  EXPECT_GT(th[1]["observed"].get<double>(), 0);
+  auto const xml = read_file(junit);
+  EXPECT_NE(xml.find("<testcase classname=\"run.fallbench/c\" name=\"p50_ms &lt; 0.000001 [run]\">\n      <failure message=\"observed "),
+            std::string::npos) << xml;
+  EXPECT_NE(xml.find("failures=\"1\""), std::string::npos) << xml;
+  // Valid JUnit as CI servers read it (tests/support/junit.xsd; xmllint from libxml2-utils, which
+  // scripts/setup installs).
+  ASSERT_EQ(std::system("command -v xmllint >/dev/null"), 0) << "xmllint missing: apt-get install libxml2-utils";
+  EXPECT_EQ(std::system(("xmllint --noout --schema '" + std::string(FALLBENCH_JUNIT_XSD) + "' '" + junit.string() + "'").c_str()), 0);
+  EXPECT_EQ(nlohmann::json::parse(read_file(summary))["exit_status"], 6);
+  EXPECT_EQ(read_file(dir.path / "c.csv").rfind("target,case,strategy,", 0), 0u);
 }
 
 // A CPU this machine does not have stops `fallbench run` before any run, naming the field.

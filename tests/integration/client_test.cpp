@@ -221,8 +221,7 @@ TEST_P(ClientStrategyTest, JoinsChatsWithAckAndLeaves) {
   EXPECT_TRUE(poll_until([&] { return server.closed(transport::close_reason::client_close) == 1; }));
 }
 
-INSTANTIATE_TEST_SUITE_P(AllStrategies, ClientStrategyTest,
-                         testing::Values(strategy::polling, strategy::websocket, strategy::upgrade, strategy::fallback),
+INSTANTIATE_TEST_SUITE_P(AllStrategies, ClientStrategyTest, testing::ValuesIn(transport::all_strategies),
                          [](auto const& param_info) { return std::string(transport::to_string(param_info.param)); });
 
 TEST(ClientFallbackTest, FallsBackToPollingWhenWebSocketIsDisabled) {
@@ -533,8 +532,7 @@ TEST_P(ClientPeerTest, JoinsChatsWithAckAndLeaves) {
   join_chat_leave(peer.port(), GetParam());
 }
 
-INSTANTIATE_TEST_SUITE_P(AllStrategies, ClientPeerTest,
-                         testing::Values(strategy::polling, strategy::websocket, strategy::upgrade, strategy::fallback),
+INSTANTIATE_TEST_SUITE_P(AllStrategies, ClientPeerTest, testing::ValuesIn(transport::all_strategies),
                          [](auto const& param_info) { return std::string(transport::to_string(param_info.param)); });
 
 TEST(ClientPeerUpgradeTest, BurstAcrossUpgradeArrivesOnceInOrder) {
@@ -796,6 +794,242 @@ TEST(ClientReconnectTest, FallbackReconnectsOnPollingAfterAWebSocketLostBeforeIt
     EXPECT_EQ(seen.connects, 0) << "the second session went to polling, which this fake cannot serve";
     c->close();
   });
+}
+
+// ---- The field's other strategies: race, tryall, remember (docs/strategies.md) -----------------------
+
+/// When `e` first happened, from the client's first transition; -1 ms when it never did.
+std::chrono::milliseconds first_at(client const& c, client_event e) {
+  auto const& t = c.transitions();
+  auto const it = std::find_if(t.begin(), t.end(), [&](auto const& x) { return x.event == e; });
+  return it == t.end() ? std::chrono::milliseconds{-1}
+                       : std::chrono::duration_cast<std::chrono::milliseconds>(it->at - t.front().at);
+}
+
+std::string detail_of(client const& c, client_event e) {
+  auto const& t = c.transitions();
+  auto const it = std::find_if(t.begin(), t.end(), [&](auto const& x) { return x.event == e; });
+  return it == t.end() ? std::string("(none)") : it->detail;
+}
+
+// Both lanes of a race open together (no stagger): the server sees two Engine.IO sessions, the winner
+// keeps one, and the loser's is ended by its close packet (a client close, not a timeout). Only the
+// winner joins, so a member of the room gets each chat once, in order.
+TEST(ClientRaceTest, TheLoserIsClosedCleanlyOneSessionStaysAndNothingIsDoubled) {
+  test_server server;
+  client_thread thread;
+  observer racer_seen, member_seen;
+  std::shared_ptr<client> racer, member;
+  thread.run([&] {
+    member = client::create(thread.executor(), options_for(server.port(), strategy::websocket));
+    member_seen.attach(*member);
+    member->connect();
+  });
+  ASSERT_TRUE(member_seen.wait([&] { return member_seen.connects == 1; }));
+  std::promise<void> member_joined;
+  thread.run([&] { member->emit("join", R"({"room":"r1","name":"member"})", [&](error_code, std::string_view) { member_joined.set_value(); }); });
+  ASSERT_EQ(member_joined.get_future().wait_for(deadline), std::future_status::ready);
+
+  auto options = options_for(server.port(), strategy::race);
+  options.race_stagger = 0ms;
+  thread.run([&] {
+    racer = client::create(thread.executor(), options);
+    racer_seen.attach(*racer);
+    racer->connect();
+  });
+  ASSERT_TRUE(racer_seen.wait([&] { return racer_seen.connects == 1; })) << timeline(*racer);
+  // Both lanes had a session (the loser's handshake may still be in flight when the race is settled:
+  // it is closed once it opens); in the end one stays, and the other ended as a client close.
+  ASSERT_TRUE(poll_until([&] {
+    auto const st = server.engine().stats();
+    return st.sessions_opened == 3 && st.sessions_open == 2 && server.closed(transport::close_reason::client_close) == 1;
+  })) << "opened " << server.engine().stats().sessions_opened << ", open " << server.engine().stats().sessions_open
+      << ", client closes " << server.closed(transport::close_reason::client_close) << "; " << timeline(*racer);
+  thread.run([&] {
+    EXPECT_EQ(std::count_if(racer->transitions().begin(), racer->transitions().end(),
+                            [](auto const& x) { return x.event == client_event::race_won; }),
+              1)
+        << timeline(*racer);
+    // With no stagger either lane may win on loopback; the client is on the winner.
+    ASSERT_TRUE(racer->transport().has_value());
+    EXPECT_EQ(std::string(transport::to_string(*racer->transport())), detail_of(*racer, client_event::race_won))
+        << timeline(*racer);
+    racer->emit("join", room_r1);
+    racer->emit("chat", R"({"room":"r1","name":"cpp","msg":"one","seq":1})");
+    racer->emit("chat", R"({"room":"r1","name":"cpp","msg":"two","seq":2})");
+  });
+  ASSERT_TRUE(member_seen.wait([&] { return member_seen.count("chat") >= 2; })) << timeline(*racer);
+  ASSERT_TRUE(racer_seen.wait([&] { return racer_seen.count("chat") >= 2; })) << timeline(*racer);
+  // A doubled chat would follow its original within the same few milliseconds: a third chat from the
+  // member marks the end of what the racer's chats could bring.
+  thread.run([&] { member->emit("chat", R"({"room":"r1","name":"member","msg":"end","seq":3})"); });
+  ASSERT_TRUE(member_seen.wait([&] { return member_seen.count("chat") >= 3; }));
+  ASSERT_TRUE(racer_seen.wait([&] { return racer_seen.count("chat") >= 3; }));
+  for (auto* seen : {&member_seen, &racer_seen}) {
+    std::lock_guard lock(seen->mutex);
+    std::vector<std::string> msgs;
+    for (auto const& [name, args] : seen->events)
+      if (name == "chat") msgs.push_back(args[0].value("msg", ""));
+    EXPECT_EQ(msgs, (std::vector<std::string>{"one", "two", "end"}));
+  }
+  thread.run([&] {
+    racer->close();
+    member->close();
+  });
+  EXPECT_TRUE(poll_until([&] { return server.engine().stats().sessions_open == 0; }));
+  EXPECT_EQ(server.closed(transport::close_reason::client_close), 3u);
+}
+
+// A proxy that swallows the WebSocket handshake: the race's polling lane, a stagger behind, connects
+// in a fraction of a second where the fallback strategy would wait its WebSocket timeout (10 s here).
+TEST(ClientRaceTest, UnderABlackholedUpgradePollingWinsWithinTheStagger) {
+  test_server server;
+  proxy_in_front blackhole(server.port(), "blackhole-upgrade");
+  client_thread thread;
+  observer seen;
+  std::shared_ptr<client> c;
+  auto options = options_for(blackhole.port(), strategy::race);
+  options.websocket_timeout = 10s;
+  options.connect_timeout = 20s;
+  thread.run([&] {
+    c = client::create(thread.executor(), options);
+    seen.attach(*c);
+    c->connect();
+    c->emit("join", room_r1);
+    c->emit("chat", R"({"room":"r1","name":"cpp","msg":"past the blackhole"})");
+  });
+  ASSERT_TRUE(seen.wait([&] { return seen.count("chat") == 1; }, 5s)) << timeline(*c);
+  thread.run([&] {
+    EXPECT_EQ(c->transport(), transport::transport_kind::polling) << timeline(*c);
+    EXPECT_EQ(detail_of(*c, client_event::race_won), "polling") << timeline(*c);
+    auto const connected = first_at(*c, client_event::namespace_connected);
+    EXPECT_GE(connected, 240ms) << "polling waits the 250 ms stagger: " << timeline(*c);
+    EXPECT_LT(connected, 2s) << timeline(*c);
+    c->close();
+  });
+  ASSERT_TRUE(seen.wait([&] { return seen.disconnects == 1; }));
+  // The swallowed WebSocket never reached the server; the polling session ended with the close.
+  EXPECT_TRUE(poll_until([&] { return server.engine().stats().sessions_open == 0; }));
+  EXPECT_EQ(server.engine().stats().sessions_opened, 1u);
+}
+
+// tryAllTransports is error-driven: a swallowed handshake raises no error, so the client waits the
+// whole connect timeout (its WebSocket timeout is not used) before it tries polling, which then gets
+// a budget of its own and connects.
+TEST(ClientTryAllTest, AHangingWebSocketWaitsForTheConnectTimeoutThenPollingConnects) {
+  test_server server;
+  proxy_in_front blackhole(server.port(), "blackhole-upgrade");
+  client_thread thread;
+  observer seen;
+  std::shared_ptr<client> c;
+  auto options = options_for(blackhole.port(), strategy::tryall);
+  options.connect_timeout = 1500ms;
+  options.websocket_timeout = 300ms;  // fallback's timer: tryall has none
+  thread.run([&] {
+    c = client::create(thread.executor(), options);
+    seen.attach(*c);
+    c->connect();
+    c->emit("join", room_r1);
+    c->emit("chat", R"({"room":"r1","name":"cpp","msg":"after the timeout"})");
+  });
+  ASSERT_TRUE(seen.wait([&] { return seen.count("chat") == 1; })) << timeline(*c);
+  thread.run([&] {
+    EXPECT_EQ(c->transport(), transport::transport_kind::polling) << timeline(*c);
+    auto const fell = first_at(*c, client_event::fell_back);
+    EXPECT_GE(fell, 1450ms) << "the connect timeout, not the 300 ms WebSocket timeout: " << timeline(*c);
+    EXPECT_LT(fell, 3s) << timeline(*c);
+    EXPECT_NE(detail_of(*c, client_event::websocket_failed).find("connect timeout"), std::string::npos) << timeline(*c);
+    EXPECT_EQ(seen.disconnects, 0) << "the timeout moved on to polling, it did not end the session: " << timeline(*c);
+    c->close();
+  });
+}
+
+// An error (the server refuses WebSocket) moves tryall on to polling at once.
+TEST(ClientTryAllTest, ARefusedWebSocketFallsBackAtOnce) {
+  test_server_config config;
+  config.options.allow_websocket = false;
+  test_server server(config);
+  client_thread thread;
+  observer seen;
+  std::shared_ptr<client> c;
+  thread.run([&] {
+    c = client::create(thread.executor(), options_for(server.port(), strategy::tryall));
+    seen.attach(*c);
+    c->connect();
+  });
+  ASSERT_TRUE(seen.wait([&] { return seen.connects == 1; })) << timeline(*c);
+  thread.run([&] {
+    EXPECT_EQ(c->transport(), transport::transport_kind::polling) << timeline(*c);
+    EXPECT_GE(first_at(*c, client_event::fell_back), 0ms) << timeline(*c);
+    EXPECT_LT(first_at(*c, client_event::fell_back), 1s) << timeline(*c);
+    c->close();
+  });
+}
+
+/// One remember client's session: connect, wait for the namespace, close. @return its transitions.
+std::vector<transport::transition> remember_session(transport::client_options const& o) {
+  client_thread thread;
+  observer seen;
+  std::shared_ptr<client> c;
+  thread.run([&] {
+    c = client::create(thread.executor(), o);
+    seen.attach(*c);
+    c->connect();
+  });
+  EXPECT_TRUE(seen.wait([&] { return seen.connects == 1; })) << timeline(*c);
+  std::vector<transport::transition> t;
+  thread.run([&] {
+    EXPECT_EQ(c->transport(), transport::transport_kind::polling) << timeline(*c);
+    t = c->transitions();
+    c->close();
+  });
+  EXPECT_TRUE(seen.wait([&] { return seen.disconnects == 1; }));
+  return t;
+}
+
+bool happened(std::vector<transport::transition> const& t, client_event e) {
+  return std::any_of(t.begin(), t.end(), [&](auto const& x) { return x.event == e; });
+}
+
+// Phoenix-style memory: once a client of this process had to fall back to a target, the next ones
+// start on polling (no WebSocket attempt) until remember_for has passed.
+TEST(ClientRememberTest, StartsOnPollingAfterAFallbackAndForgetsAfterTheDuration) {
+  test_server_config config;
+  config.options.allow_websocket = false;
+  test_server server(config);
+  auto options = options_for(server.port(), strategy::remember);
+  options.remember_for = 600ms;
+  auto const first = remember_session(options);
+  EXPECT_TRUE(happened(first, client_event::websocket_failed));
+  EXPECT_TRUE(happened(first, client_event::fell_back));
+  auto const fell_at = std::chrono::steady_clock::now();
+  auto const second = remember_session(options);
+  EXPECT_TRUE(happened(second, client_event::remembered));
+  EXPECT_FALSE(happened(second, client_event::websocket_failed)) << "no WebSocket attempt while remembered";
+  ASSERT_GE(second.size(), 3u);
+  EXPECT_EQ(second[1].event, client_event::remembered);
+  EXPECT_EQ(second[2].detail, "polling") << "the first transport opened";
+  std::this_thread::sleep_until(fell_at + 700ms);
+  auto const third = remember_session(options);
+  EXPECT_FALSE(happened(third, client_event::remembered)) << "forgotten after remember_for";
+  EXPECT_TRUE(happened(third, client_event::websocket_failed)) << "WebSocket is tried again";
+}
+
+// The memory is also bounded in sessions: remember_sessions of them start on polling, then WebSocket
+// is tried again (and its failure is remembered anew).
+TEST(ClientRememberTest, RemembersForRememberSessionsSessions) {
+  test_server_config config;
+  config.options.allow_websocket = false;
+  test_server server(config);
+  auto options = options_for(server.port(), strategy::remember);
+  options.remember_sessions = 2;
+  EXPECT_TRUE(happened(remember_session(options), client_event::fell_back));
+  EXPECT_TRUE(happened(remember_session(options), client_event::remembered));
+  EXPECT_TRUE(happened(remember_session(options), client_event::remembered));
+  auto const fourth = remember_session(options);
+  EXPECT_FALSE(happened(fourth, client_event::remembered));
+  EXPECT_TRUE(happened(fourth, client_event::fell_back));
+  EXPECT_TRUE(happened(remember_session(options), client_event::remembered)) << "the new fallback is remembered";
 }
 
 }  // namespace

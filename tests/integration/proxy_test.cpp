@@ -16,6 +16,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -27,6 +30,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/error.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
 #include <poll.h>
@@ -37,6 +41,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdint>
@@ -487,6 +493,11 @@ class ws_client {
     auto const ec = run_bounded(ioc_, ws_.next_layer(), deadline, [&](auto h) { ws_.async_read(buffer, h); });
     out = beast::buffers_to_string(buffer.data());
     return ec;
+  }
+  /// Send a WebSocket ping (a control frame; the upstream answers with a pong, which a later read
+  /// consumes without returning it).
+  error_code ping() {
+    return run_bounded(ioc_, ws_.next_layer(), io_deadline, [&](auto h) { ws_.async_ping({}, h); });
   }
 
  private:
@@ -999,6 +1010,574 @@ TEST(ProxyCliTest, CheckPrintsTheTimelineWithoutListening) {
   EXPECT_EQ(check({"--check", "--profile", "latency?up-ms=20"}), "0\tlatency?up-ms=20&down-ms=50&jitter-ms=0&seed=1\n");
 }
 
+
+// ---- request-deadline ----
+
+TEST(ProxyRequestDeadlineTest, AnswersALongPollItselfOnceTheDeadlinePasses) {
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "request-deadline?deadline-ms=300");
+  tcp_client client;
+  ASSERT_FALSE(client.connect(proxy.port()));
+  get_ok(client, "/hello", "hello");  // a quick answer passes untouched
+  auto const start = clock_type::now();
+  http::response<http::string_body> res;
+  ASSERT_FALSE(client.exchange(get_request("/poll?delay_ms=2000"), res));
+  auto const waited = since(start);
+  EXPECT_EQ(res.result_int(), 504u);
+  EXPECT_GE(waited, 300ms) << "answered before deadline-ms";
+  EXPECT_LT(waited, 2000ms) << "the upstream's own answer came first";
+  std::string rest;
+  EXPECT_EQ(client.read_to_end(rest), net::error::eof) << "the proxy closes after its answer";
+  EXPECT_EQ(rest, "") << "the upstream's late answer must not follow";
+  EXPECT_TRUE(has_event(proxy->log(), 1, "request-deadline", "answered 504 to GET /poll?delay_ms=2000"))
+      << dump(proxy->log());
+}
+
+TEST(ProxyRequestDeadlineTest, PresetsAnswerTheirVendorsStatusAfterTheScaledDeadline) {
+  struct preset_case {
+    char const* spec;
+    unsigned status;
+    milliseconds deadline;
+  };
+  for (auto const& c : {preset_case{"envoy-route-timeout?scale=0.02", 504, 300ms},
+                        preset_case{"heroku-router-timeout?scale=0.01", 503, 300ms},
+                        preset_case{"cloudflare-origin-timeout?scale=0.003", 524, 300ms}}) {
+    SCOPED_TRACE(c.spec);
+    test_upstream upstream;
+    running_proxy proxy(upstream.port(), c.spec);
+    tcp_client client;
+    ASSERT_FALSE(client.connect(proxy.port()));
+    auto const start = clock_type::now();
+    http::response<http::string_body> res;
+    ASSERT_FALSE(client.exchange(get_request("/poll?delay_ms=2000"), res));
+    EXPECT_EQ(res.result_int(), c.status);
+    EXPECT_GE(since(start), c.deadline);
+    EXPECT_LT(since(start), 2000ms);
+  }
+}
+
+// ---- max-lifetime ----
+
+TEST(ProxyMaxLifetimeTest, ClosesABusyConnectionAfterItsLifetime) {
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "max-lifetime?lifetime-ms=400");
+  tcp_client busy;
+  auto const start = clock_type::now();
+  ASSERT_FALSE(busy.connect(proxy.port()));
+  // Requests back to back until the proxy closes the connection: busy or not, it ends at 400 ms.
+  error_code ec;
+  while (!ec && since(start) < io_deadline) {
+    http::response<http::string_body> res;
+    ec = busy.exchange(get_request("/hello"), res);
+  }
+  auto const lived = since(start);
+  EXPECT_TRUE(ec && ec != beast::error::timeout) << ec.message();
+  EXPECT_GE(lived, 400ms);
+  EXPECT_LT(lived, 400ms + io_deadline);
+  EXPECT_TRUE(has_event(proxy->log(), 1, "max-lifetime", "after it opened, busy or not")) << dump(proxy->log());
+}
+
+TEST(ProxyMaxLifetimeTest, GcpPresetCutsAnActiveWebSocketButNotPolling) {
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "gcp-backend-timeout?scale=0.01");  // 300 ms, upgraded connections
+  tcp_client poll;
+  ASSERT_FALSE(poll.connect(proxy.port()));
+  auto const poll_connection = get_ok(poll, "/hello", "hello");
+  ws_client ws;
+  ASSERT_FALSE(ws.connect(proxy.port()));
+  auto const start = clock_type::now();
+  error_code ec;
+  int echoes = 0;
+  while (!ec && since(start) < io_deadline) {
+    std::string echo;
+    ec = ws.write("busy", false);
+    if (!ec) ec = ws.read(echo);
+    if (!ec) ++echoes;
+  }
+  auto const lived = since(start);
+  EXPECT_TRUE(ec && ec != beast::error::timeout) << ec.message();
+  EXPECT_GT(echoes, 1) << "the WebSocket was busy";
+  EXPECT_GE(lived, 290ms) << "counted from the 101, a moment before `start`";
+  EXPECT_LT(lived, 300ms + io_deadline);
+  EXPECT_TRUE(has_event(proxy->log(), 2, "max-lifetime", "after the upgrade, busy or not")) << dump(proxy->log());
+  // The keep-alive HTTP connection, older than the lifetime, is untouched.
+  EXPECT_EQ(get_ok(poll, "/hello", "hello"), poll_connection);
+}
+
+// ---- idle-timeout: which activity counts ----
+
+/// POST /sink with a chunked body sent a chunk every 50 ms for `span`: bytes flow up only.
+error_code trickle_up(tcp_client& client, milliseconds span) {
+  if (auto ec = client.write("POST /sink HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n")) return ec;
+  auto const start = clock_type::now();
+  while (since(start) < span) {
+    if (auto ec = client.write("1\r\nx\r\n")) return ec;
+    std::this_thread::sleep_for(50ms);
+  }
+  return client.write("0\r\n\r\n");
+}
+
+TEST(ProxyIdleCountsTest, NginxReadTimeoutCountsOnlyTheUpstreamsBytes) {
+  test_upstream upstream;
+  {
+    // Bytes flowing up only: nginx's proxy_read_timeout still fires (scaled 60 s -> 300 ms).
+    running_proxy proxy(upstream.port(), "nginx-read-timeout?scale=0.005");
+    tcp_client client;
+    ASSERT_FALSE(client.connect(proxy.port()));
+    auto const start = clock_type::now();
+    auto const ec = trickle_up(client, 1500ms);
+    EXPECT_TRUE(ec) << "the upload outlived the read timeout";
+    EXPECT_GE(since(start), 300ms);
+    EXPECT_TRUE(proxy.wait_event([](fp::fault_event const& e) {
+      return e.what.find("without a byte from the upstream") != std::string::npos;
+    })) << dump(proxy->log());
+  }
+  {
+    // Control: the same upload where bytes either way count is never idle.
+    running_proxy proxy(upstream.port(), "idle-timeout?idle-ms=300&idle-counts=both");
+    tcp_client client;
+    ASSERT_FALSE(client.connect(proxy.port()));
+    ASSERT_FALSE(trickle_up(client, 900ms));
+    std::string got;
+    ASSERT_FALSE(client.read_until(got, [](std::string const& s) { return s.find("\r\n\r\n") != std::string::npos; }));
+    EXPECT_TRUE(got.starts_with("HTTP/1.1 200")) << got;
+    EXPECT_EQ(proxy->stats().faults, 0u) << dump(proxy->log());
+  }
+}
+
+TEST(ProxyIdleCountsTest, CountingTheClientOnlyCutsADownloadTheClientIsSilentIn) {
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "idle-timeout?idle-ms=300&idle-counts=up");
+  tcp_client client;
+  ASSERT_FALSE(client.connect(proxy.port()));
+  auto const start = clock_type::now();
+  // A chunked response streaming for 1.5 s while the client says nothing after its request.
+  ASSERT_FALSE(client.write(get_request("/slow?chunks=15&interval_ms=100")));
+  std::string got;
+  auto const ec = client.read_to_end(got);
+  EXPECT_EQ(ec, net::error::eof) << ec.message();
+  EXPECT_GE(since(start), 300ms);
+  EXPECT_LT(since(start), 1400ms) << "the stream ran to its end";
+  EXPECT_FALSE(got.ends_with("0\r\n\r\n")) << "the response was complete";
+  EXPECT_TRUE(has_event(proxy->log(), 1, "idle-timeout", "without a byte from the client")) << dump(proxy->log());
+}
+
+TEST(ProxyIdleCountsTest, IgnoringPingsCutsAWebSocketKeptAliveByHeartbeatsOnly) {
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "idle-timeout?idle-ms=300&idle-pings=ignore");
+  // Heartbeats only: WebSocket pings (the upstream pongs) and Engine.IO's "2"/"3" packets.
+  ws_client heartbeats;
+  ASSERT_FALSE(heartbeats.connect(proxy.port()));
+  auto const start = clock_type::now();
+  error_code ec;
+  for (int i = 0; !ec && since(start) < 1500ms; ++i) {
+    std::string echo;
+    if (i % 3 == 0) {
+      ec = heartbeats.ping();
+    } else {
+      ec = heartbeats.write(i % 3 == 1 ? "2" : "3", false);
+      if (!ec) ec = heartbeats.read(echo);
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(ec && ec != beast::error::timeout) << "heartbeats kept it alive: " << ec.message();
+  EXPECT_GE(since(start), 300ms);
+  EXPECT_TRUE(has_event(proxy->log(), 1, "idle-timeout", "heartbeats not counted")) << dump(proxy->log());
+
+  // Chat traffic at the same pace keeps a connection alive.
+  ws_client chatty;
+  ASSERT_FALSE(chatty.connect(proxy.port()));
+  auto const chat_start = clock_type::now();
+  while (since(chat_start) < 900ms && !testing::Test::HasFailure()) {
+    std::string echo;
+    ASSERT_FALSE(chatty.write("42[\"chat\",{}]", false));
+    ASSERT_FALSE(chatty.read(echo));
+    std::this_thread::sleep_for(50ms);
+  }
+}
+
+TEST(ProxyIdleCountsTest, CountingPingsKeepsAWebSocketOfHeartbeatsAlive) {
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "idle-timeout?idle-ms=300&idle-pings=count");
+  ws_client ws;
+  ASSERT_FALSE(ws.connect(proxy.port()));
+  auto const start = clock_type::now();
+  while (since(start) < 900ms && !testing::Test::HasFailure()) {
+    std::string echo;
+    ASSERT_FALSE(ws.write("2", false));
+    ASSERT_FALSE(ws.read(echo));
+    EXPECT_EQ(echo, "2");
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(proxy->stats().faults, 0u) << dump(proxy->log());
+}
+
+// ---- upgrade-then-stall ----
+
+TEST(ProxyUpgradeStallTest, AntivirusStallLetsTheUpgradeThroughThenHoldsFrames) {
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "antivirus-stall?scale=0.02");  // 25 s -> 500 ms
+  ws_client ws;
+  auto const start = clock_type::now();
+  ASSERT_FALSE(ws.connect(proxy.port())) << "the handshake itself is not held";
+  EXPECT_LT(since(start), 500ms);
+  ASSERT_FALSE(ws.write("held", false));
+  std::string echo;
+  ASSERT_FALSE(ws.read(echo));
+  EXPECT_EQ(echo, "held") << "held, not lost";
+  EXPECT_GE(since(start), 500ms) << "the echo came through during the stall";
+  // After the stall frames flow again at once.
+  auto const after = clock_type::now();
+  ASSERT_FALSE(ws.write("free", false));
+  ASSERT_FALSE(ws.read(echo));
+  EXPECT_EQ(echo, "free");
+  EXPECT_LT(since(after), 400ms);
+  EXPECT_TRUE(has_event(proxy->log(), 1, "upgrade-then-stall", "holding the frames both ways")) << dump(proxy->log());
+}
+
+TEST(ProxyUpgradeStallTest, AntivirusOneWayDropsTheClientsFrames) {
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "antivirus-one-way");
+  ws_client ws;
+  ASSERT_FALSE(ws.connect(proxy.port()));
+  ASSERT_FALSE(ws.write("never arrives", false));
+  std::string echo;
+  EXPECT_EQ(ws.read(echo, 600ms), beast::error::timeout) << "got '" << echo << "'";
+  EXPECT_TRUE(has_event(proxy->log(), 1, "upgrade-then-stall", "dropping the client -> upstream bytes"))
+      << dump(proxy->log());
+}
+
+TEST(ProxyUpgradeStallTest, SwitchingToPassReleasesWhatWasHeld) {
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "upgrade-then-stall?stall-ms=0");  // held until the connection ends
+  ws_client ws;
+  ASSERT_FALSE(ws.connect(proxy.port()));
+  ASSERT_FALSE(ws.write("held", false));
+  std::string echo;
+  EXPECT_EQ(ws.read(echo, 300ms), beast::error::timeout);
+  // Held: the frame has not reached the upstream (the handshake is all it got so far).
+  auto const before = proxy->stats();
+  proxy->set_profile(fp::parse_profile("pass"));
+  // The timed-out read left the client's stream unusable (Beast), so the counters show the release:
+  // the frame goes up and its echo comes down.
+  EXPECT_TRUE(proxy.wait_stats([&](fp::proxy_stats const& s) {
+    return s.bytes_up > before.bytes_up && s.bytes_down > before.bytes_down;
+  })) << "bytes up " << proxy->stats().bytes_up << " (was " << before.bytes_up << ")";
+}
+
+// ---- rewrite-headers ----
+
+TEST(ProxyRewriteHeadersTest, ForceCloseSaysConnectionCloseAndCloses) {
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "force-close");
+  tcp_client client;
+  ASSERT_FALSE(client.connect(proxy.port()));
+  http::response<http::string_body> res;
+  ASSERT_FALSE(client.exchange(get_request("/hello"), res));
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(res.body(), "hello");
+  EXPECT_EQ(res[http::field::connection], "close");
+  std::string rest;
+  EXPECT_EQ(client.read_to_end(rest), net::error::eof) << "the proxy must close what it said it closes";
+  ASSERT_EQ(upstream.requests().size(), 1u);
+  EXPECT_FALSE(upstream.requests()[0].has("Connection")) << "the upstream saw a keep-alive request";
+  EXPECT_TRUE(has_event(proxy->log(), 1, "rewrite-headers", "closed the connection after a response")) << dump(proxy->log());
+
+  // The upgrade still passes: a 101 is not rewritten.
+  ws_client ws;
+  ASSERT_FALSE(ws.connect(proxy.port()));
+  ASSERT_FALSE(ws.write("through", false));
+  std::string echo;
+  ASSERT_FALSE(ws.read(echo));
+  EXPECT_EQ(echo, "through");
+}
+
+TEST(ProxyRewriteHeadersTest, RequestRewritesReachTheUpstreamAndDecideTheUpgrade) {
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "rewrite-headers?request-remove=Upgrade&request-set=X-Forwarded-Proto:https");
+  ws_client ws;
+  EXPECT_EQ(ws.connect(proxy.port()), websocket::error::upgrade_declined);
+  EXPECT_EQ(ws.response().result_int(), 400u) << "the upstream's answer to a GET /ws without Upgrade";
+  auto const requests = upstream.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_FALSE(requests[0].has("Upgrade"));
+  EXPECT_EQ(requests[0].value("X-Forwarded-Proto"), "https");
+  EXPECT_EQ(proxy->stats().upgrades_seen, 0u) << "without Upgrade it is no upgrade";
+}
+
+// ---- TLS ----
+
+/// A throwaway CA and server certificate for 127.0.0.1 (tests/support/make-test-pki), removed after.
+class test_pki {
+ public:
+  test_pki() {
+    std::string pattern = (std::filesystem::path(::testing::TempDir()) / "fallbench-pki-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) return;
+    dir_ = pattern;
+    std::string const command = std::string("'") + FALLBENCH_SOURCE_DIR + "/tests/support/make-test-pki' '" +
+                                dir_.string() + "' >/dev/null 2>&1";
+    int const status = std::system(command.c_str());
+    ok_ = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
+  ~test_pki() {
+    std::error_code ignored;
+    if (!dir_.empty()) std::filesystem::remove_all(dir_, ignored);
+  }
+  bool ok() const { return ok_; }
+  std::string file(char const* name) const { return (dir_ / name).string(); }
+
+ private:
+  std::filesystem::path dir_;
+  bool ok_ = false;
+};
+
+#define REQUIRE_PKI(pki)                                                                      \
+  test_pki pki;                                                                               \
+  if (!pki.ok()) GTEST_SKIP() << "tests/support/make-test-pki failed (is the openssl command installed?)"
+
+/// An HTTPS client that verifies the proxy's certificate against the test CA and the name 127.0.0.1.
+class tls_client {
+ public:
+  explicit tls_client(std::string const& ca_file) {
+    ctx_.load_verify_file(ca_file);
+    ctx_.set_verify_mode(net::ssl::verify_peer);
+    stream_.set_verify_callback(net::ssl::host_name_verification("127.0.0.1"));
+  }
+  error_code connect(unsigned short port) {
+    auto& socket = stream_.next_layer();
+    if (auto ec = run_bounded(ioc_, socket, io_deadline, [&](auto h) { socket.async_connect(loopback(port), h); }))
+      return ec;
+    return run_bounded(ioc_, socket, io_deadline,
+                       [&](auto h) { stream_.async_handshake(net::ssl::stream_base::client, h); });
+  }
+  error_code exchange(std::string_view request, http::response<http::string_body>& res) {
+    auto& socket = stream_.next_layer();
+    if (auto ec = run_bounded(ioc_, socket, io_deadline,
+                              [&](auto h) { net::async_write(stream_, net::buffer(request.data(), request.size()), h); }))
+      return ec;
+    http::response_parser<http::string_body> parser;
+    auto const ec = run_bounded(ioc_, socket, io_deadline, [&](auto h) { http::async_read(stream_, buffer_, parser, h); });
+    res = parser.release();
+    return ec;
+  }
+
+ private:
+  net::io_context ioc_;
+  net::ssl::context ctx_{net::ssl::context::tls_client};
+  net::ssl::stream<tcp::socket> stream_{ioc_, ctx_};
+  beast::flat_buffer buffer_;
+};
+
+/// A WebSocket client over TLS (wss), verifying as tls_client does.
+class wss_client {
+ public:
+  explicit wss_client(std::string const& ca_file) {
+    ctx_.load_verify_file(ca_file);
+    ctx_.set_verify_mode(net::ssl::verify_peer);
+    ws_.next_layer().set_verify_callback(net::ssl::host_name_verification("127.0.0.1"));
+  }
+  error_code connect(unsigned short port) {
+    auto& socket = ws_.next_layer().next_layer();
+    if (auto ec = run_bounded(ioc_, socket, io_deadline, [&](auto h) { socket.async_connect(loopback(port), h); }))
+      return ec;
+    if (auto ec = run_bounded(ioc_, socket, io_deadline,
+                              [&](auto h) { ws_.next_layer().async_handshake(net::ssl::stream_base::client, h); }))
+      return ec;
+    return run_bounded(ioc_, socket, io_deadline, [&](auto h) { ws_.async_handshake("127.0.0.1", "/ws", h); });
+  }
+  error_code echo(std::string const& message, std::string& out) {
+    auto& socket = ws_.next_layer().next_layer();
+    if (auto ec = run_bounded(ioc_, socket, io_deadline, [&](auto h) { ws_.async_write(net::buffer(message), h); }))
+      return ec;
+    beast::flat_buffer buffer;
+    auto const ec = run_bounded(ioc_, socket, io_deadline, [&](auto h) { ws_.async_read(buffer, h); });
+    out = beast::buffers_to_string(buffer.data());
+    return ec;
+  }
+
+ private:
+  net::io_context ioc_;
+  net::ssl::context ctx_{net::ssl::context::tls_client};
+  websocket::stream<net::ssl::stream<tcp::socket>> ws_{ioc_, ctx_};
+};
+
+/// An HTTPS upstream (for passthrough): answers every GET with 200 "secure <target>".
+class tls_upstream {
+ public:
+  explicit tls_upstream(test_pki const& pki) : acceptor_(ioc_, loopback(0)) {
+    ctx_.use_certificate_chain_file(pki.file("server.pem"));
+    ctx_.use_private_key_file(pki.file("server-key.pem"), net::ssl::context::pem);
+    net::co_spawn(ioc_, accept_loop(), net::detached);
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+  ~tls_upstream() {
+    ioc_.stop();
+    thread_.join();
+  }
+  unsigned short port() const { return acceptor_.local_endpoint().port(); }
+
+ private:
+  net::awaitable<void> accept_loop() {
+    for (;;) {
+      auto socket = co_await acceptor_.async_accept(net::use_awaitable);
+      net::co_spawn(ioc_, serve(std::move(socket)), net::detached);
+    }
+  }
+  net::awaitable<void> serve(tcp::socket socket) {
+    try {
+      net::ssl::stream<tcp::socket> stream(std::move(socket), ctx_);
+      co_await stream.async_handshake(net::ssl::stream_base::server, net::use_awaitable);
+      beast::flat_buffer buffer;
+      for (;;) {
+        http::request<http::string_body> req;
+        co_await http::async_read(stream, buffer, req, net::use_awaitable);
+        http::response<http::string_body> res{http::status::ok, req.version()};
+        res.body() = "secure " + std::string(req.target());
+        res.prepare_payload();
+        co_await http::async_write(stream, res, net::use_awaitable);
+      }
+    } catch (std::exception const&) {
+      // The client left: that connection is over.
+    }
+  }
+
+  net::io_context ioc_;
+  net::ssl::context ctx_{net::ssl::context::tls_server};
+  tcp::acceptor acceptor_;
+  std::thread thread_;
+};
+
+TEST(ProxyTlsTest, TerminatesHttpsAndWssAndRelaysPlainHttpUpstream) {
+  REQUIRE_PKI(pki);
+  test_upstream upstream;
+  fp::proxy_options options;
+  options.tls_cert_file = pki.file("server.pem");
+  options.tls_key_file = pki.file("server-key.pem");
+  running_proxy proxy(upstream.port(), "pass", options);
+
+  tls_client client(pki.file("ca.pem"));
+  auto const ec = client.connect(proxy.port());
+  ASSERT_FALSE(ec) << "TLS handshake: " << ec.message();
+  for (int i = 0; i < 3; ++i) {
+    http::response<http::string_body> res;
+    ASSERT_FALSE(client.exchange(get_request("/hello"), res));
+    EXPECT_EQ(res.result_int(), 200u);
+    EXPECT_EQ(res.body(), "hello");
+  }
+  wss_client ws(pki.file("ca.pem"));
+  ASSERT_FALSE(ws.connect(proxy.port()));
+  std::string echo;
+  ASSERT_FALSE(ws.echo("over wss", echo));
+  EXPECT_EQ(echo, "over wss");
+  EXPECT_EQ(upstream.requests().size(), 4u) << "the upstream saw plain HTTP";
+  EXPECT_EQ(proxy->stats().upgrades_completed, 1u);
+}
+
+TEST(ProxyTlsTest, FaultsApplyInsideTerminatedTls) {
+  REQUIRE_PKI(pki);
+  test_upstream upstream;
+  fp::proxy_options options;
+  options.tls_cert_file = pki.file("server.pem");
+  options.tls_key_file = pki.file("server-key.pem");
+  running_proxy proxy(upstream.port(), "envoy-route-timeout?scale=0.02", options);
+  tls_client client(pki.file("ca.pem"));
+  ASSERT_FALSE(client.connect(proxy.port()));
+  http::response<http::string_body> res;
+  ASSERT_FALSE(client.exchange(get_request("/poll?delay_ms=2000"), res));
+  EXPECT_EQ(res.result_int(), 504u);
+}
+
+TEST(ProxyTlsTest, PlainHttpToTheTlsPortIsClosedCleanly) {
+  REQUIRE_PKI(pki);
+  test_upstream upstream;
+  fp::proxy_options options;
+  options.tls_cert_file = pki.file("server.pem");
+  options.tls_key_file = pki.file("server-key.pem");
+  running_proxy proxy(upstream.port(), "pass", options);
+  tcp_client plain;
+  ASSERT_FALSE(plain.connect(proxy.port()));
+  ASSERT_FALSE(plain.write(get_request("/hello")));
+  std::string got;
+  auto const ec = plain.read_to_end(got);
+  EXPECT_TRUE(ec == net::error::eof || ec == net::error::connection_reset) << ec.message();
+  EXPECT_TRUE(proxy.wait_stats([](fp::proxy_stats const& s) { return s.tls_failures == 1; }));
+  EXPECT_TRUE(upstream.requests().empty());
+  // The proxy goes on serving TLS clients.
+  tls_client client(pki.file("ca.pem"));
+  ASSERT_FALSE(client.connect(proxy.port()));
+}
+
+TEST(ProxyTlsTest, PassthroughRelaysTlsBytesItNeverReads) {
+  REQUIRE_PKI(pki);
+  tls_upstream upstream(pki);
+  fp::proxy_options options;
+  options.tls_passthrough = true;
+  running_proxy proxy(upstream.port(), "latency?up-ms=100&down-ms=0", options);
+  tls_client client(pki.file("ca.pem"));
+  auto const start = clock_type::now();
+  ASSERT_FALSE(client.connect(proxy.port())) << "the upstream's certificate, through the proxy";
+  http::response<http::string_body> res;
+  ASSERT_FALSE(client.exchange(get_request("/x"), res));
+  EXPECT_EQ(res.body(), "secure /x");
+  EXPECT_GE(since(start), 200ms) << "the latency applied to the opaque bytes (two flights up)";
+  auto const s = proxy->stats();
+  EXPECT_EQ(s.http_requests, 0u) << "the proxy parsed nothing";
+  EXPECT_GT(s.bytes_up, 0u);
+
+  // Profiles that read HTTP are refused, with the reason.
+  EXPECT_THROW(proxy->set_profile(fp::parse_profile("refuse-upgrade")), std::invalid_argument);
+  EXPECT_THROW(proxy->set_profile(fp::parse_profile("idle-timeout?idle-pings=ignore")), std::invalid_argument);
+  EXPECT_NO_THROW(proxy->set_profile(fp::parse_profile("idle-timeout?idle-ms=1000")));
+  net::io_context ioc;
+  fp::proxy_options bad = options;
+  bad.upstream = loopback(1);
+  EXPECT_THROW(fp::proxy(ioc, bad, fp::parse_profile("envoy-route-timeout")), std::invalid_argument);
+}
+
+TEST(ProxyTlsTest, TheCommandLineRefusesTlsMisuseWithTheReason) {
+  using args = std::vector<std::string_view>;
+  using fallbench::cli::usage_error;
+  auto const message = [](args a) {
+    try {
+      fp::proxy_main(a);
+    } catch (usage_error const& e) {
+      return std::string(e.what());
+    }
+    return std::string("no usage_error");
+  };
+  EXPECT_NE(message({"--upstream", "http://127.0.0.1:1", "--tls-cert", "a.pem"}).find("go together"), std::string::npos);
+  EXPECT_NE(message({"--upstream", "https://127.0.0.1:1"}).find("--tls-passthrough"), std::string::npos);
+  EXPECT_NE(message({"--upstream", "http://127.0.0.1:1", "--tls-passthrough"}).find("https://"), std::string::npos);
+  EXPECT_NE(message({"--upstream", "https://127.0.0.1:1", "--tls-passthrough", "--profile", "envoy-route-timeout"})
+                .find("needs to read HTTP"),
+            std::string::npos);
+  EXPECT_NE(message({"--upstream", "https://127.0.0.1:1", "--tls-passthrough", "--schedule", "0s:pass,1s:force-close"})
+                .find("needs to read HTTP"),
+            std::string::npos);
+  auto const missing = message({"--upstream", "http://127.0.0.1:1", "--tls-cert", "/nonexistent/cert.pem", "--tls-key",
+                                "/nonexistent/key.pem"});
+  EXPECT_NE(missing.find("/nonexistent/cert.pem"), std::string::npos) << missing;
+}
+
+TEST(ProxyCliTest, CheckExpandsPresetsAsTheHarnessReadsThem) {
+  using args = std::vector<std::string_view>;
+  std::ostringstream out;
+  auto* const saved = std::cout.rdbuf(out.rdbuf());
+  int rc = -1;
+  try {
+    rc = fp::proxy_main(args{"--check", "--schedule", "0s:pass,2s:envoy-route-timeout?scale=0.1,4s:antivirus-stall?scale=0.5"});
+  } catch (...) {
+    std::cout.rdbuf(saved);
+    throw;
+  }
+  std::cout.rdbuf(saved);
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(out.str(),
+            "0\tpass\n2000\trequest-deadline?deadline-ms=1500&deadline-status=504\n"
+            "4000\tupgrade-then-stall?stall-mode=hold&stall-after-ms=0&stall-ms=12500\n");
+  EXPECT_THROW(fp::proxy_main(args{"--check", "--profile", "envoy-route-timeout?scale=-1"}), fallbench::cli::usage_error);
+}
+
 #ifdef FALLBENCH_BIN
 /// `fallbench proxy` as a process: stdout and stderr are pipes read with deadlines.
 class proxy_process {
@@ -1083,6 +1662,31 @@ TEST(ProxyCliTest, PrintsItsUrlLogsFaultsAndStopsOnSigterm) {
   EXPECT_EQ(proc.wait_exit(), 0) << err;
   EXPECT_NE(err.find("conn 1 refuse-upgrade: answered 403 to GET /ws"), std::string::npos) << err;
   EXPECT_NE(err.find("stopped; connections 1"), std::string::npos) << err;
+}
+TEST(ProxyCliTest, TerminatesTlsAndPrintsThePresetsEffectiveValues) {
+  test_pki pki;
+  if (!pki.ok()) GTEST_SKIP() << "tests/support/make-test-pki failed (is the openssl command installed?)";
+  test_upstream upstream;
+  proxy_process proc({"--upstream", "http://127.0.0.1:" + std::to_string(upstream.port()), "--profile",
+                      "envoy-route-timeout?scale=0.02", "--tls-cert", pki.file("server.pem"), "--tls-key",
+                      pki.file("server-key.pem")});
+  ASSERT_TRUE(proc.started());
+  auto const line = proc.first_line();
+  ASSERT_TRUE(line.starts_with("https://127.0.0.1:")) << "first line: '" << line << "'";
+  auto const port = static_cast<unsigned short>(std::stoi(line.substr(line.rfind(':') + 1)));
+  tls_client client(pki.file("ca.pem"));
+  ASSERT_FALSE(client.connect(port));
+  http::response<http::string_body> res;
+  ASSERT_FALSE(client.exchange(get_request("/poll?delay_ms=2000"), res));
+  EXPECT_EQ(res.result_int(), 504u);
+  proc.signal(SIGTERM);
+  auto const err = proc.stderr_to_end();
+  EXPECT_EQ(proc.wait_exit(), 0) << err;
+  EXPECT_NE(err.find("envoy-route-timeout?scale=0.02 = request-deadline?deadline-ms=300&deadline-status=504"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("(TLS terminated here)"), std::string::npos) << err;
+  EXPECT_NE(err.find("request-deadline: answered 504 to GET /poll?delay_ms=2000"), std::string::npos) << err;
 }
 #endif
 

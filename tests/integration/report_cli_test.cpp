@@ -88,6 +88,34 @@ TEST(CompareCliTest, ExitsOneOnARegressionAndWritesTheMarkdown) {
   EXPECT_EQ(lenient.status, 0) << lenient.out;
 }
 
+TEST(CompareCliTest, WritesJUnitCsvAndASummaryForPipelines) {
+  scratch dir;
+  auto const junit = dir.path() / "compare.xml";
+  auto const csv = dir.path() / "compare.csv";
+  auto const summary = dir.path() / "compare.json";
+  auto const r = fallbench("compare " + f("baseline") + " " + f("regressed") + " --junit " + q(junit.string()) + " --csv " +
+                           q(csv.string()) + " --summary-json " + q(summary.string()));
+  EXPECT_EQ(r.status, 1) << r.out;
+  auto const xml = slurp(junit);
+  EXPECT_EQ(xml.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"fallbench\"", 0), 0u) << xml;
+  // One test case per metric; the regressed p99 fails its case, with the figures in the message.
+  EXPECT_NE(xml.find("<testsuite name=\"fallbench compare (regression)\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("name=\"fanout_p99_ms\">\n      <failure message=\"regression: "), std::string::npos) << xml;
+  EXPECT_EQ(xml.find("failures=\"0\""), std::string::npos) << xml;
+  ASSERT_EQ(std::system("command -v xmllint >/dev/null"), 0) << "xmllint missing: apt-get install libxml2-utils";
+  EXPECT_EQ(std::system(("xmllint --noout --schema " + q(FALLBENCH_JUNIT_XSD) + " " + q(junit.string())).c_str()), 0);
+  auto const table = slurp(csv);
+  EXPECT_EQ(table.rfind("metric,label,unit,class,baseline,candidate,change,p_value,bound,verdict\r\n", 0), 0u) << table;
+  EXPECT_NE(table.find("REGRESSION"), std::string::npos) << table;
+  auto const json = slurp(summary);
+  EXPECT_NE(json.find("\"status\": \"regression\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"exit_status\": 1"), std::string::npos) << json;
+  // A comparison that could not be made is a failing case too, never an empty green suite.
+  auto const other = fallbench("compare " + f("baseline") + " " + f("other-scenario.json") + " --junit " + q(junit.string()));
+  EXPECT_EQ(other.status, 4) << other.out;
+  EXPECT_NE(slurp(junit).find("name=\"comparable and valid\">\n      <failure message="), std::string::npos) << slurp(junit);
+}
+
 TEST(CompareCliTest, ExitsOneOnAChangeInBytesPerDelivery) {
   auto const r = fallbench("compare --baseline " + f("baseline") + " --candidate " + f("bytes") + " --metric '*bytes_per_delivery'");
   EXPECT_EQ(r.status, 1) << r.out;

@@ -51,7 +51,7 @@ export function startPeer(extra = [], timeoutMs = 10000) {
 
 /**
  * Starts `command ...args`, a server that prints its loopback URL as the first line of stdout, and
- * waits for that line (at most `timeoutMs`). Its stderr is forwarded, each line prefixed with
+ * waits for that line (at most `timeoutMs`; http or, for a TLS listener, https). Its stderr is forwarded, each line prefixed with
  * `[label]`. Returns { url, child, stop(), exited } where `exited` resolves to { code, signal } and
  * stop(graceMs) sends SIGTERM, then SIGKILL after `graceMs`, and resolves to the same.
  */
@@ -118,7 +118,7 @@ export async function startCommand(command, args, { timeoutMs = 10000, label = "
   url = url.trim();
   if (!isLoopbackUrl(url)) {
     await stop(1000);
-    throw new Error(`first stdout line is not a loopback http URL with a port: ${JSON.stringify(url)}`);
+    throw new Error(`first stdout line is not a loopback http(s) URL with a port: ${JSON.stringify(url)}`);
   }
   return { url, child, stop, exited };
 }
@@ -131,7 +131,7 @@ function isLoopbackUrl(text) {
     return false;
   }
   const loopback = /^127\.\d+\.\d+\.\d+$/.test(url.hostname) || ["localhost", "[::1]"].includes(url.hostname);
-  return url.protocol === "http:" && loopback && url.port !== "";
+  return (url.protocol === "http:" || url.protocol === "https:") && loopback && url.port !== "";
 }
 
 /** Rejects with "timed out waiting for WHAT" unless `promise` settles within `ms`. */

@@ -98,3 +98,37 @@ describe("C++ clients and the official client in one room", { timeout: 60000 }, 
     await mixedRoom(peer.url, bin);
   });
 });
+
+// `printf 'a\nb\n' | fallbench chat URL`: lines typed before the join is confirmed wait for it (sent
+// earlier they would be refused as "not a member of room"), and at the end of input the client leaves
+// only after every line was answered. The official client in the room sees both lines, in order.
+describe("fallbench chat with piped input", { timeout: 60000 }, () => {
+  test("holds lines until the join is acknowledged, then sends them all", async () => {
+    const server = await startServer(bin);
+    servers.push(server);
+    const pool = new ClientPool(server.url);
+    const room = uniqueRoom("piped");
+    try {
+      const js = await pool.connect();
+      await join(js, room, "js");
+      const seen = [];
+      js.on("chat", (p) => {
+        if (p?.room === room && p?.name === "piper") seen.push(p.msg);
+      });
+      for (const strategy of ["polling", "websocket"]) {
+        const c = chatProcess(bin, server.url, room, "piper", strategy);
+        c.say(`first over ${strategy}`);
+        c.say(`second over ${strategy}`);
+        const done = await c.stop();  // stdin ends at once, before the client has even connected
+        assert.deepEqual(done, { code: 0, signal: null }, `${strategy}: exit status`);
+        assert.ok(!c.lines.some((l) => /refused|not sent/.test(l)), `${strategy}: ${c.lines.join(" | ")}`);
+      }
+      // The official client saw every line once, in the order typed.
+      const deadline = Date.now() + STEP_MS;
+      while (seen.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(seen, ["first over polling", "second over polling", "first over websocket", "second over websocket"]);
+    } finally {
+      pool.closeAll();
+    }
+  });
+});

@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -26,7 +28,48 @@ int exit_status(int status) {
   return -1;
 }
 
+/// The pids of running children, for the signal handler (only lock-free atomics are safe there).
+std::array<std::atomic<int>, 256> live_children{};
+
+void remember(int pid) {
+  for (auto& slot : live_children) {
+    int expected = 0;
+    if (slot.compare_exchange_strong(expected, pid)) return;
+  }
+}
+
+void forget(int pid) {
+  for (auto& slot : live_children) {
+    int expected = pid;
+    if (slot.compare_exchange_strong(expected, 0)) return;
+  }
+}
+
+extern "C" void on_stop_signal(int sig) {
+  for (auto& slot : live_children)
+    if (int const pid = slot.load(); pid > 0) ::kill(pid, SIGTERM);
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
 }  // namespace
+
+void stop_children_on_signal() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+}
+
+std::optional<int> child_process::exited() {
+  if (stopped_ || pid_ <= 0) return 0;
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) != pid_) return std::nullopt;
+  stopped_ = true;
+  forget(pid_);
+  return exit_status(status);
+}
 
 child_process::child_process(std::vector<std::string> const& argv, std::string const& log_path) {
   int fds[2];
@@ -48,6 +91,7 @@ child_process::child_process(std::vector<std::string> const& argv, std::string c
     throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
   }
   stdout_fd_ = fds[0];
+  remember(pid_);
 }
 
 child_process::~child_process() {
@@ -95,6 +139,7 @@ std::pair<int, std::string> child_process::output(std::chrono::milliseconds time
   }
   int status = 0;
   stopped_ = true;
+  forget(pid_);
   if (::waitpid(pid_, &status, 0) != pid_) return {-1, buffered_};
   return {exit_status(status), buffered_};
 }
@@ -102,6 +147,7 @@ std::pair<int, std::string> child_process::output(std::chrono::milliseconds time
 int child_process::stop(std::chrono::milliseconds grace) {
   if (stopped_ || pid_ <= 0) return 0;
   stopped_ = true;
+  forget(pid_);
   ::kill(pid_, SIGTERM);
   auto const deadline = std::chrono::steady_clock::now() + grace;
   int status = 0;

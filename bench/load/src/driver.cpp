@@ -37,8 +37,9 @@ using transport::strategy;
 
 namespace {
 
-constexpr std::array<strategy, 4> all_strategies = {strategy::polling, strategy::websocket, strategy::upgrade,
-                                                    strategy::fallback};
+using transport::all_strategies;
+/// One slot per strategy, indexed by its enum value.
+constexpr std::size_t strategy_count = std::size(all_strategies);
 
 /// What one strategy's clients measured on one worker.
 struct strategy_metrics {
@@ -242,10 +243,11 @@ class worker {
     p.connected = connected_.load(std::memory_order_relaxed);
     p.chats_sent = sent_.load(std::memory_order_relaxed);
     p.deliveries = delivered_.load(std::memory_order_relaxed);
+    p.errors = errors_.load(std::memory_order_relaxed);
     return p;
   }
 
-  std::array<strategy_metrics, 4>& by_strategy() { return by_strategy_; }
+  std::array<strategy_metrics, strategy_count>& by_strategy() { return by_strategy_; }
   metrics::interval_series& series() { return series_; }
   metrics::histogram& send_lag() { return send_lag_; }
   metrics::delivery_log& ledger() { return ledger_; }
@@ -253,10 +255,15 @@ class worker {
   /// When the first join went out, and into which room (to say what an invalid run waited for).
   std::optional<std::pair<clock::time_point, std::uint32_t>> first_join() const { return first_join_; }
   std::vector<json>& timelines() { return timelines_; }
-  std::vector<std::array<window_metrics, 4>>& windows() { return windows_; }
+  std::vector<std::array<window_metrics, strategy_count>>& windows() { return windows_; }
 
  private:
   strategy_metrics& m(sim_client const& sc) { return by_strategy_[static_cast<std::size_t>(sc.strat)]; }
+  /// A failed operation, by the name a user reads (the result's `errors`; the progress line's count).
+  void count_error(sim_client const& sc, std::string const& what) {
+    ++m(sc).errors[what];
+    errors_.fetch_add(1, std::memory_order_relaxed);
+  }
   /// sc's strategy in the fault window holding `t`; null without fault windows.
   window_metrics* wm(sim_client const& sc, clock::time_point t) {
     if (windows_.empty()) return nullptr;
@@ -295,6 +302,9 @@ class worker {
     o.seed = rng_();
     o.connect_timeout = c_.connect_timeout;
     o.websocket_timeout = c_.websocket_timeout;
+    if (at_.distinct_sources)
+      o.local_address = "127.1." + std::to_string(sc.id / 250) + "." + std::to_string(sc.id % 250 + 1);
+    o.race_stagger = c_.race_stagger;
     if (c_.reconnect) {
       o.reconnect = true;
       o.reconnect_delay = std::chrono::milliseconds{200};
@@ -309,7 +319,7 @@ class worker {
       auto const now = clock::now();
       ++m(sc).disconnects;
       if (auto* w = wm(sc, now); w && sched_.measured(now)) ++w->disconnects;
-      if (ec != transport::client_error::client_close) ++m(sc).errors[sc.client->last_error_name()];
+      if (ec != transport::client_error::client_close) count_error(sc, sc.client->last_error_name());
       sc.pending_joins.clear();
       // A lost session ends the membership: what is sent to the room meanwhile is not expected
       // here, but missed (the ledger counts it apart) until the client is back and joins again.
@@ -333,6 +343,10 @@ class worker {
       case transport::client_event::handshake_done: sm.handshake.record(since); break;
       case transport::client_event::upgraded: sm.upgrade.record(since); break;
       case transport::client_event::upgrade_failed: ++sm.upgrades_failed; break;
+      case transport::client_event::race_won:
+        // A race that polling won is the race's fallback; one that WebSocket won is not.
+        if (t.detail != "polling") break;
+        [[fallthrough]];
       case transport::client_event::fell_back:
         ++sm.fallbacks;
         sm.fallback.record(since);
@@ -470,7 +484,7 @@ class worker {
     if (w) ++w->chats_due;
     bool const member = c_.trace.empty() ? sc.joined : sc.trace_rooms.contains(room);
     if (!member || !sc.client->connected()) {
-      ++m(sc).errors[c_.trace.empty() ? "send skipped: not connected" : "send skipped: not in the room"];
+      count_error(sc, c_.trace.empty() ? "send skipped: not connected" : "send skipped: not in the room");
       if (w) ++w->sends_skipped;
       return;
     }
@@ -531,7 +545,7 @@ class worker {
     auto const now = clock::now();
     chatproto::harness_tags tags;
     if (!chatproto::read_delivery_tags(events_, chat_decoder_, args, tags)) {
-      ++m(sc).errors["chat without harness fields"];
+      count_error(sc, "chat without harness fields");
       return;
     }
     auto const [stream, seq, intended, actual] = tags;
@@ -618,15 +632,15 @@ class worker {
   std::vector<std::unique_ptr<sim_client>> clients_;
   std::string filler_;
   chatproto::decoder chat_decoder_;  ///< Reads the chats this worker's clients receive (its buffers reused).
-  std::array<strategy_metrics, 4> by_strategy_;
+  std::array<strategy_metrics, strategy_count> by_strategy_;
   metrics::interval_series series_;
   metrics::histogram send_lag_;
   metrics::delivery_log ledger_;
   std::uint64_t late_sends_ = 0;
-  std::array<int, 4> timelines_per_strategy_{};
+  std::array<int, strategy_count> timelines_per_strategy_{};
   std::vector<json> timelines_;
-  std::vector<std::array<window_metrics, 4>> windows_;  ///< [fault window][strategy]
-  std::atomic<std::uint64_t> connected_{0}, sent_{0}, delivered_{0};
+  std::vector<std::array<window_metrics, strategy_count>> windows_;  ///< [fault window][strategy]
+  std::atomic<std::uint64_t> connected_{0}, sent_{0}, delivered_{0}, errors_{0};
 };
 
 /// Which room each client joins: uniform, or Zipf-weighted (room k has weight 1/k^s).
@@ -668,7 +682,7 @@ json histogram_json(metrics::histogram const& h) {
 }
 
 /// The run's figures per fault window (result document: runs[].fault_windows).
-json fault_windows_json(std::vector<fault_window> const& plan, std::vector<std::array<window_metrics, 4>> const& windows,
+json fault_windows_json(std::vector<fault_window> const& plan, std::vector<std::array<window_metrics, strategy_count>> const& windows,
                         metrics::delivery_report const& delivery, schedule const& sched) {
   json out = json::array();
   for (std::size_t k = 0; k < windows.size(); ++k) {
@@ -677,7 +691,7 @@ json fault_windows_json(std::vector<fault_window> const& plan, std::vector<std::
     auto const overlap = std::min(to, sched.measure_end) - std::max(from, sched.measure_start);
     double const measured_s = overlap.count() > 0 ? metrics::to_seconds(overlap) : 0.0;
     json by_strategy = json::object();
-    for (std::size_t i = 0; i < 4; ++i) {
+    for (std::size_t i = 0; i < strategy_count; ++i) {
       auto const& w = windows[k][i];
       if (w.chats_due == 0 && w.deliveries == 0 && w.disconnects == 0 && w.recovery.count() == 0) continue;
       by_strategy[std::string(transport::to_string(all_strategies[i]))] = {
@@ -749,11 +763,13 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
     progress p;
     p.phase = phase;
     p.elapsed_s = std::chrono::duration<double>(clock::now() - sched.t0).count();
+    p.total_s = std::chrono::duration<double>(sched.drain_end - sched.t0).count();
     for (auto& w : workers) {
       auto const q = w->snapshot();
       p.connected += q.connected;
       p.chats_sent += q.chats_sent;
       p.deliveries += q.deliveries;
+      p.errors += q.errors;
     }
     on_progress(p);
   };
@@ -774,17 +790,17 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
   for (auto& w : workers) w->finish();
 
   // Merge the workers' recorders.
-  std::array<strategy_metrics, 4> by_strategy;
+  std::array<strategy_metrics, strategy_count> by_strategy;
   metrics::interval_series series(sched.measure_start, std::chrono::seconds{1});
   metrics::histogram send_lag;
   std::uint64_t late = 0;
   std::optional<std::pair<clock::time_point, std::uint32_t>> first_join;
   json timelines = json::array();
-  std::vector<std::array<window_metrics, 4>> windows(sched.window_starts.size());
+  std::vector<std::array<window_metrics, strategy_count>> windows(sched.window_starts.size());
   for (auto& w : workers) {
     for (std::size_t k = 0; k < windows.size(); ++k)
-      for (std::size_t i = 0; i < 4; ++i) windows[k][i].merge(w->windows()[k][i]);
-    for (std::size_t i = 0; i < 4; ++i) by_strategy[i].merge(w->by_strategy()[i]);
+      for (std::size_t i = 0; i < strategy_count; ++i) windows[k][i].merge(w->windows()[k][i]);
+    for (std::size_t i = 0; i < strategy_count; ++i) by_strategy[i].merge(w->by_strategy()[i]);
     series.merge(w->series());
     send_lag.merge(w->send_lag());
     ledger.add(std::move(w->ledger()));
@@ -818,6 +834,7 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
                    {"reconnect", c.reconnect},
                    {"connect_timeout_ms", c.connect_timeout.count()},
                    {"websocket_timeout_ms", c.websocket_timeout.count()},
+                   {"race_stagger_ms", c.race_stagger.count()},
                    {"trace", c.trace_file},
                    {"trace_events", c.trace.size()},
                    {"fault", c.fault},
@@ -847,7 +864,7 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
                     {"ack", histogram_json(total.ack)},
                     {"own_copy", histogram_json(total.own_copy)}};
   json strategies_json = json::object();
-  for (std::size_t i = 0; i < 4; ++i) {
+  for (std::size_t i = 0; i < strategy_count; ++i) {
     auto const& m = by_strategy[i];
     if (m.clients == 0) continue;
     auto const per_delivery = [&](std::uint64_t v) {

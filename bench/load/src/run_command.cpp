@@ -2,12 +2,15 @@
 
 #include "build_info.hpp"
 #include "fallbench/bench/child_process.hpp"
+#include "fallbench/bench/cluster.hpp"
 #include "fallbench/bench/cpu_pin.hpp"
 #include "fallbench/bench/driver.hpp"
 #include "fallbench/bench/ladder.hpp"
 #include "fallbench/bench/scenario.hpp"
+#include "fallbench/bench/thresholds.hpp"
 #include "fallbench/cli/args.hpp"
 #include "fallbench/cli/target_flags.hpp"
+#include "fallbench/results/pipeline.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -15,16 +18,18 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
-#include <map>
 #include <thread>
 
 namespace fallbench::bench {
@@ -187,6 +192,31 @@ endpoint parse_url(std::string const& url) {
   return e;
 }
 
+/// tools/peers/socketio-node/server.js, found above the executable or the working directory.
+std::string find_peer_script(target const& t) {
+  auto const exe_dir = fs::path(self_executable()).parent_path().string();
+  std::string const peer = "tools/peers/socketio-node/server.js";
+  auto root = find_upwards(exe_dir, peer);
+  if (root.empty()) root = find_upwards(fs::current_path().string(), peer);
+  if (root.empty()) throw std::runtime_error("target " + t.name + ": " + peer + " not found above " + exe_dir);
+  return (fs::path(root) / peer).string();
+}
+
+/// A cluster of `t`'s servers for one run of `c` (cluster.hpp), reached through its balancer.
+std::unique_ptr<cluster_target> start_cluster(target const& t, case_spec const& c, fs::path const& log_dir,
+                                              running_target& r) {
+  auto const kind = t.type == target::kind::embedded ? cluster_target::node_kind::fallbench
+                                                     : cluster_target::node_kind::socketio_node;
+  auto cluster = std::make_unique<cluster_target>(kind, c.topology, t.server_threads, t.extra_args,
+                                                  kind == cluster_target::node_kind::socketio_node ? find_peer_script(t) : "",
+                                                  log_dir, t.name + "-" + c.name);
+  r.at = cluster->entry();
+  r.at.distinct_sources = true;
+  r.description = cluster->description();
+  r.cpus = {{"requested", json::array()}, {"applied", nullptr}};
+  return cluster;
+}
+
 running_target start_target(target const& t, fs::path const& log_dir) {
   running_target r;
   if (t.type == target::kind::url) {
@@ -200,12 +230,7 @@ running_target start_target(target const& t, fs::path const& log_dir) {
     argv = {self_executable(), "serve", "--host", "127.0.0.1", "--port", "0", "--threads", std::to_string(t.server_threads)};
     r.description = "fallbench serve, " + std::to_string(t.server_threads) + " thread(s)";
   } else {
-    auto const exe_dir = fs::path(self_executable()).parent_path().string();
-    std::string const peer = "tools/peers/socketio-node/server.js";
-    auto root = find_upwards(exe_dir, peer);
-    if (root.empty()) root = find_upwards(fs::current_path().string(), peer);
-    if (root.empty()) throw std::runtime_error("target " + t.name + ": " + peer + " not found above " + exe_dir);
-    argv = {"node", (fs::path(root) / peer).string(), "--host", "127.0.0.1", "--port", "0"};
+    argv = {"node", find_peer_script(t), "--host", "127.0.0.1", "--port", "0"};
     r.description = "socket.io 4.8 on Node.js (tools/peers/socketio-node)";
   }
   for (auto const& a : t.extra_args) argv.push_back(a);
@@ -250,6 +275,28 @@ void print_summary(json const& doc, std::ostream& out) {
           << run["delivery"]["total"].value("duplicated", 0) << "  " << (run["valid"].get<bool>() ? "yes" : "NO") << "\n";
     }
     for (auto const& why : run["invalid_reasons"]) out << "  invalid: " << why.get<std::string>() << "\n";
+    if (!run["valid"].get<bool>()) {
+      // The causes, which the latency columns of an invalid run cannot show: its most frequent errors.
+      std::map<std::string, std::uint64_t> errors;
+      for (auto const& [name, st] : run["by_strategy"].items()) {
+        if (!st.contains("errors")) continue;
+        for (auto const& [what, n] : st["errors"].items()) errors[what] += n.get<std::uint64_t>();
+      }
+      std::vector<std::pair<std::uint64_t, std::string>> top;
+      for (auto const& [what, n] : errors) top.emplace_back(n, what);
+      std::sort(top.begin(), top.end(), [](auto const& x, auto const& y) { return x.first > y.first; });
+      if (top.size() > 3) top.resize(3);
+      for (auto const& [n, what] : top) out << "  cause: " << what << " (" << n << ")\n";
+    }
+    if (run.contains("thresholds")) {
+      auto const& th = run["thresholds"];
+      auto const met = std::count_if(th.begin(), th.end(), [](json const& o) { return o["ok"].get<bool>(); });
+      out << "  thresholds: " << met << " of " << th.size() << " met\n";
+      for (auto const& o : th)
+        if (!o["ok"].get<bool>())
+          out << "  crossed: " << o["threshold"].get<std::string>() << " [" << o["scope"].get<std::string>()
+              << "]: " << o["why"].get<std::string>() << "\n";
+    }
   }
   for (auto const& c : doc["capacity"])
     out << "knee " << c["target"].get<std::string>() << "/" << c["case"].get<std::string>() << ": "
@@ -324,16 +371,20 @@ step_facts facts_of(json const& run, case_spec const& step) {
 int run_main(std::vector<std::string_view> const& argv, render_report const& render) {
   cli::args a("run", "Replay a scenario (bench/scenarios/*.json) against its targets, open loop, and write a result\n"
                      "document (reports/schema/result.schema.json). Prints a summary table and the result's path.\n"
-                     "Exit status: 0 all runs valid, 3 some run invalid (result still written), 2 bad input.");
+                     "Exit status: 0 all runs valid and every threshold met, 3 some run invalid (result still written),\n"
+                     "6 a threshold of the scenario crossed (result still written), 2 bad input.");
   a.positional("SCENARIO", "The scenario file, e.g. bench/scenarios/smoke.json")
       .flag("output", "FILE", "Where to write the result (default: reports/results/<scenario>-<UTC time>.json)")
       .flag("case", "NAME", "Run only this case (repeatable)")
       .flag("target", "NAME", "Run only against this target (repeatable)")
-      .flag("measure", "SECONDS", "Override the scenario's measure phase")
+      .flag("measure", "SECONDS", "Override the scenario's measure phase (fractions allowed, e.g. 0.5)")
       .flag("url", "URL", "Run against this server instead of the scenario's targets: http(s)://HOST[:PORT][/PATH][?QUERY]\n"
                           "      (ws and wss work too; the path defaults to /socket.io/, the port to 80 or 443)")
       .flag("events", "FILE|JSON", "The event mapping (docs/targets.md): which events stand for join/chat/leave, over the scenario's")
       .flag("report", "DIR", "Also render the result as DIR/report.html and DIR/summary.md (fallbench report)")
+      .flag("junit", "FILE", "Also write JUnit XML: per run one test case for its validity and one per threshold")
+      .flag("csv", "FILE", "Also write the summary table as CSV (one row per run and strategy)")
+      .flag("summary-json", "FILE", "Also write a compact JSON summary (headline figures, validity, thresholds, exit status)")
       .toggle("quiet", "No progress line");
   cli::declare_target_flags(a);
   if (!a.parse(argv)) {
@@ -349,7 +400,8 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
   } catch (scenario_error const& e) {
     throw cli::usage_error(e.what());
   }
-  if (a.has("measure")) s.timing.measure = std::chrono::seconds{a.integer("measure", 1, 86'400)};
+  if (a.has("measure"))
+    s.timing.measure = std::chrono::milliseconds{std::llround(a.number("measure", 0.1, 86'400) * 1000.0)};
   if (a.has("url")) {
     auto const url = a.str("url");
     (void)cli::read_url("--url", url);
@@ -377,6 +429,19 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
     if (std::none_of(s.targets.begin(), s.targets.end(), [&](auto const& t) { return t.name == name; }))
       throw cli::usage_error("--target " + name + ": no such target in " + path);
 
+  // A cluster is started by the harness: of our server or the Node peer, never of a URL, and unpinned.
+  for (auto const& c : s.cases) {
+    if (c.topology.type != topology_spec::kind::cluster) continue;
+    for (auto const& t : s.targets) {
+      if (t.type == target::kind::url)
+        throw cli::usage_error("case " + c.name + ": a cluster topology needs embedded or node-peer targets; target " +
+                               t.name + " is a URL");
+      if (!t.cpus.empty())
+        throw cli::usage_error("case " + c.name + ": a cluster's nodes are not pinned; target " + t.name + " has cpus");
+    }
+  }
+  stop_children_on_signal();
+
   // Every fault is checked before the first run: a typo must not surface an hour into a study.
   std::map<std::string, fault_plan> faults;
   for (auto const& c : s.cases) {
@@ -393,7 +458,14 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
   doc.update(metadata(s, path));
   doc["runs"] = json::array();
   doc["capacity"] = json::array();
-  bool const show_progress = !a.has("quiet") && ::isatty(STDERR_FILENO);
+  // Progress: a line rewritten in place on a terminal; piped, a full line every few seconds and at each
+  // phase, so a long study is not silent in CI. --quiet silences both.
+  bool const quiet = a.has("quiet");
+  bool const on_terminal = ::isatty(STDERR_FILENO) != 0;
+  auto const progress_every = std::chrono::seconds{5};
+  auto last_line = metrics::now();
+  std::string last_phase;
+  bool thresholds_met = true;
   bool all_valid = true;
   int target_index = 0;
   for (auto const& t : s.targets) {
@@ -416,7 +488,13 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
         case_spec step = c;
         step.rate_per_client_hz = rate;
         // A fresh server for every run: one run's leftovers (sessions, memory) do not weigh on the next.
-        auto running = start_target(t, log_dir);
+        // A cluster (redis-server, the nodes, haproxy) is as fresh: started for this run, stopped after it.
+        std::unique_ptr<cluster_target> cluster;
+        running_target running;
+        if (c.topology.type == topology_spec::kind::cluster)
+          cluster = start_cluster(t, c, log_dir, running);
+        else
+          running = start_target(t, log_dir);
         server_process proc;
         if (running.process) proc.pid = running.process->pid();
         // A faulty network: a `fallbench proxy` between the clients and the server, for this run only.
@@ -461,13 +539,22 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
           scoped_cpu_pin const pin(s.generator.cpus);
           generator_cpus = {{"requested", s.generator.cpus}, {"applied", cpus_of(0)}};
           run = run_case(s, step, at, proc, [&](progress const& p) {
-            if (!show_progress) return;
-            std::cerr << "\r  " << t.name << "/" << c.name << " @" << fmt(rate, 2) << " Hz " << std::setw(8) << p.phase << " "
-                      << fmt(p.elapsed_s) << " s  connected " << p.connected << "  sent " << p.chats_sent << "  delivered "
-                      << p.deliveries << "   " << std::flush;
+            if (quiet) return;
+            std::ostringstream line;
+            line << t.name << "/" << c.name << " @" << fmt(rate, 2) << " Hz " << std::setw(8) << p.phase << " "
+                 << fmt(p.elapsed_s) << "/" << fmt(p.total_s) << " s  connected " << p.connected << "  sent "
+                 << p.chats_sent << "  delivered " << p.deliveries << "  errors " << p.errors;
+            if (on_terminal) {
+              std::cerr << "\r  " << line.str() << "   " << std::flush;
+            } else if (p.phase != last_phase || metrics::now() - last_line >= progress_every) {
+              // Piped (CI): a whole line every few seconds and at each phase, never a carriage return.
+              std::cerr << "fallbench run: " << line.str() << "\n" << std::flush;
+              last_line = metrics::now();
+              last_phase = p.phase;
+            }
           }, options);
         }
-        if (show_progress) std::cerr << "\n";
+        if (on_terminal && !quiet) std::cerr << "\n";
         if (proxy) {
           proxy->stop();
           run["fault"] = {{"profile", c.fault.empty() ? "pass" : c.fault},
@@ -479,6 +566,8 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
         // Every thread the target started by now, not only its first: what the pinning really gave.
         if (running.process) running.cpus["applied"] = cpus_of_threads(running.process->pid());
         if (running.process) run["server_exit_status"] = running.process->stop();
+        run["topology"] = cluster ? cluster->topology_json() : json{{"kind", "single"}};
+        if (cluster) cluster->stop();
         run["target"] = t.name;
         run["target_index"] = target_index;
         run["target_description"] = running.description;
@@ -501,6 +590,11 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
                            {"outcome", std::string(to_string(outcome))}};
           run["case"] = c.name + "@" + fmt(rate, 2) + "Hz";
           run["ladder_case"] = c.name;
+        }
+        if (!c.thresholds.empty()) {
+          auto const outcomes = evaluate(c.thresholds, run);
+          run["thresholds"] = to_json(outcomes);
+          thresholds_met = thresholds_met && std::all_of(outcomes.begin(), outcomes.end(), [](auto const& o) { return o.ok; });
         }
         all_valid = all_valid && run["valid"].get<bool>();
         doc["runs"].push_back(std::move(run));
@@ -531,7 +625,19 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
     render(output.string(), a.str("report"));
     std::cout << "report: " << (fs::path(a.str("report")) / "report.html").string() << std::endl;
   }
-  return all_valid ? 0 : 3;
+  // An invalid run measured nothing trustworthy, so it outranks a threshold it may have crossed.
+  int const status = !all_valid ? 3 : thresholds_met ? 0 : exit_threshold_crossed;
+  auto write = [](std::string const& file, std::string const& text) {
+    fs::path const p(file);
+    if (p.has_parent_path()) fs::create_directories(p.parent_path());
+    std::ofstream out(p, std::ios::binary);
+    out << text;
+    if (!out) throw std::runtime_error("cannot write " + file);
+  };
+  if (a.has("junit")) write(a.str("junit"), results::run_junit(doc));
+  if (a.has("csv")) write(a.str("csv"), results::run_csv(doc));
+  if (a.has("summary-json")) write(a.str("summary-json"), results::run_summary(doc, output.string(), status).dump(1) + "\n");
+  return status;
 }
 
 }  // namespace fallbench::bench

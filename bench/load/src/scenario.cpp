@@ -1,5 +1,7 @@
 #include "fallbench/bench/scenario.hpp"
 
+#include "fallbench/bench/thresholds.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <sched.h>
@@ -29,6 +31,62 @@ std::string show(json const& v) {
 
 [[noreturn]] void fail(std::string const& where, std::string const& why) { throw scenario_error(where + ": " + why); }
 
+/// Levenshtein distance, for naming the field a typo meant.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t const above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+/// The candidate closest to `name`, if it is close enough to be a typo of it.
+std::optional<std::string> nearest(std::string_view name, std::set<std::string> const& candidates) {
+  std::optional<std::string> best;
+  std::size_t best_distance = SIZE_MAX;
+  for (auto const& c : candidates) {
+    // A typo changes about a third of a word at most ("strategy" for "strategies": 3 of 10).
+    std::size_t const limit = std::max<std::size_t>(2, std::max(name.size(), c.size()) / 3);
+    if (auto const d = edit_distance(name, c); d <= limit && d < best_distance) {
+      best_distance = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+/// Parses JSON text, or fails naming the line and column of the first error.
+json parse_json(std::string_view text, std::string const& where) {
+  try {
+    return json::parse(text);
+  } catch (json::parse_error const& e) {
+    std::size_t const at = std::min<std::size_t>(e.byte > 0 ? e.byte - 1 : 0, text.size());
+    std::size_t line = 1;
+    std::size_t column = 1;
+    for (std::size_t i = 0; i < at; ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        column = 1;
+      } else {
+        ++column;
+      }
+    }
+    // nlohmann's message reads "[json.exception.parse_error.101] parse error at line 3, column 7: syntax
+    // error while parsing object - unexpected ..."; keep only what follows the position.
+    std::string why = e.what();
+    if (auto const colon = why.find(": "); colon != std::string::npos) why = why.substr(colon + 2);
+    throw scenario_error((where.empty() ? "" : where + ": ") + "not valid JSON at line " + std::to_string(line) +
+                         ", column " + std::to_string(column) + " (" + why + ")");
+  }
+}
+
 /// Reads an object's fields, refusing unknown ones.
 class reader {
  public:
@@ -37,8 +95,11 @@ class reader {
   }
   /// Refuse the fields nobody asked for: a typo must not silently become a default.
   void done() const {
-    for (auto const& [key, value] : j_.items())
-      if (!seen_.contains(key)) fail(path(key), "unknown field");
+    for (auto const& [key, value] : j_.items()) {
+      if (seen_.contains(key)) continue;
+      auto const guess = nearest(key, seen_);
+      fail(path(key), guess ? "unknown field (did you mean '" + *guess + "'?)" : "unknown field");
+    }
   }
   reader(reader const&) = delete;
   reader& operator=(reader const&) = delete;
@@ -51,7 +112,13 @@ class reader {
   }
   json const& need(std::string const& key) {
     auto const* v = find(key);
-    if (!v) fail(path(key), "required");
+    if (!v) {
+      // A misspelt field reads better as what it is than as the field it failed to be.
+      for (auto const& [other, value] : j_.items())
+        if (!seen_.contains(other) && nearest(other, {key}))
+          fail(path(other), "unknown field (did you mean '" + key + "'?)");
+      fail(path(key), "required");
+    }
     return *v;
   }
 
@@ -263,6 +330,34 @@ chatproto::event_mapping parse_events_json(json const& j, std::string const& whe
   return m;
 }
 
+/// {"kind": "single"} or {"kind": "cluster", "nodes": N, "balancer": "haproxy", "sticky": ...}.
+topology_spec parse_topology(json const& j, std::string const& where) {
+  reader r(j, where);
+  topology_spec t;
+  auto const kind = r.str("kind");
+  if (kind == "single") {
+    r.done();
+    return t;
+  }
+  if (kind != "cluster") fail(r.path("kind"), "must be single or cluster, got " + show(kind));
+  t.type = topology_spec::kind::cluster;
+  t.nodes = static_cast<int>(r.integer("nodes", 2, 16));
+  t.balancer = r.str("balancer", std::string("haproxy"));
+  if (t.balancer != "haproxy") fail(r.path("balancer"), "must be haproxy (the only balancer the harness runs), got " + show(t.balancer));
+  auto const sticky = r.str("sticky");
+  if (sticky == "cookie") {
+    t.sticky = topology_spec::sticky_kind::cookie;
+  } else if (sticky == "source") {
+    t.sticky = topology_spec::sticky_kind::source;
+  } else if (sticky == "none") {
+    t.sticky = topology_spec::sticky_kind::none;
+  } else {
+    fail(r.path("sticky"), "must be cookie, source or none, got " + show(sticky));
+  }
+  r.done();
+  return t;
+}
+
 target parse_target(json const& j, std::string const& where) {
   reader r(j, where);
   target t;
@@ -301,6 +396,29 @@ target parse_target(json const& j, std::string const& where) {
   return t;
 }
 
+/// The strategies a scenario may name, for its error messages.
+std::string strategy_names() {
+  std::string names;
+  for (auto const s : transport::all_strategies) names += (names.empty() ? "" : ", ") + std::string(transport::to_string(s));
+  return names;
+}
+
+/// A list of thresholds ("p99_ms < 50", "websocket: ttfm_p50_ms < 100").
+std::vector<threshold> parse_thresholds(json const& j, std::string const& where) {
+  if (!j.is_array()) fail(where, "must be an array of strings such as \"p99_ms < 50\", got " + show(j));
+  std::vector<threshold> out;
+  for (std::size_t i = 0; i < j.size(); ++i) {
+    std::string const at = where + "[" + std::to_string(i) + "]";
+    if (!j[i].is_string()) fail(at, "must be a string such as \"p99_ms < 50\", got " + show(j[i]));
+    try {
+      out.push_back(parse_threshold(j[i].get<std::string>()));
+    } catch (std::invalid_argument const& e) {
+      fail(at, e.what());
+    }
+  }
+  return out;
+}
+
 case_spec parse_case(json const& j, std::string const& where, json const& defaults, std::string const& base_dir) {
   // A case inherits every field it does not set from the scenario's "defaults".
   json merged = defaults.is_object() ? defaults : json::object();
@@ -327,12 +445,12 @@ case_spec parse_case(json const& j, std::string const& where, json const& defaul
   auto const& mix = r.need("strategies");
   if (mix.is_string()) {
     auto s = transport::parse_strategy(mix.get<std::string>());
-    if (!s) fail(r.path("strategies"), "unknown strategy " + show(mix) + " (polling, websocket, upgrade, fallback)");
+    if (!s) fail(r.path("strategies"), "unknown strategy " + show(mix) + " (" + strategy_names() + ")");
     c.mix[*s] = 1;
   } else if (mix.is_object() && !mix.empty()) {
     for (auto const& [name, weight] : mix.items()) {
       auto s = transport::parse_strategy(name);
-      if (!s) fail(r.path("strategies") + "." + name, "unknown strategy (polling, websocket, upgrade, fallback)");
+      if (!s) fail(r.path("strategies") + "." + name, "unknown strategy (" + strategy_names() + ")");
       if (!weight.is_number() || weight.get<double>() <= 0) fail(r.path("strategies") + "." + name, "weight must be a positive number");
       c.mix[*s] = weight.get<double>();
     }
@@ -386,6 +504,13 @@ case_spec parse_case(json const& j, std::string const& where, json const& defaul
     c.ladder = parse_ladder(*rising, r.path("ladder"));
   }
   if (c.ladder) c.ladder->stop_p99_ms = r.number("stop_p99_ms", 1, 60'000, 250);
+  if (auto const* t = r.find("thresholds")) {
+    c.thresholds = parse_thresholds(*t, r.path("thresholds"));
+    for (std::size_t i = 0; i < c.thresholds.size(); ++i)
+      if (auto const s = c.thresholds[i].strategy; s && !c.mix.contains(*s))
+        fail(r.path("thresholds") + "[" + std::to_string(i) + "]",
+             "no " + std::string(transport::to_string(*s)) + " client in this case");
+  }
   if (auto const* rc = r.find("reconnect")) {
     if (!rc->is_boolean()) fail(r.path("reconnect"), "must be true or false, got " + show(*rc));
     c.reconnect = rc->get<bool>();
@@ -395,11 +520,13 @@ case_spec parse_case(json const& j, std::string const& where, json const& defaul
   if (c.websocket_timeout > c.connect_timeout)
     fail(r.path("websocket_timeout_ms"), "must not exceed connect_timeout_ms (" + std::to_string(c.connect_timeout.count()) +
                                              "): a fallback needs time left to connect over polling");
+  c.race_stagger = std::chrono::milliseconds{r.integer("race_stagger_ms", 0, 600'000, 250)};
   c.fault = r.str("fault", std::string("-"));
   if (c.fault == "-") c.fault.clear();
   c.fault_schedule = r.str("fault_schedule", std::string("-"));
   if (c.fault_schedule == "-") c.fault_schedule.clear();
   if (c.churn_per_client_per_min > 0 && c.rooms.count < 2) fail(r.path("churn_per_client_per_min"), "churn needs at least 2 rooms");
+  if (auto const* t = r.find("topology")) c.topology = parse_topology(*t, r.path("topology"));
   r.done();
   return c;
 }
@@ -415,19 +542,35 @@ std::uint64_t fnv1a64(std::string_view s) {
 
 }  // namespace
 
+std::string_view to_string(topology_spec::sticky_kind s) noexcept {
+  switch (s) {
+    case topology_spec::sticky_kind::cookie: return "cookie";
+    case topology_spec::sticky_kind::source: return "source";
+    case topology_spec::sticky_kind::none: return "none";
+  }
+  return "none";
+}
+
 void load_trace(std::string const& path, case_spec& c) {
   std::ifstream in(path);
   if (!in) throw scenario_error(path + ": cannot read the trace");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw scenario_error(path + ": cannot read the trace");
+  parse_trace(std::move(text).str(), path, c);
+}
+
+void parse_trace(std::string_view text, std::string const& name, case_spec& c) {
   std::map<std::string, std::uint32_t> rooms;
   c.trace.clear();
   c.trace_rooms.clear();
+  std::istringstream in{std::string(text)};
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
     auto const first = line.find_first_not_of(" \t\r");
     if (first == std::string::npos || line[first] == '#') continue;
-    std::string const where = path + ":" + std::to_string(number);
-    auto const j = json::parse(line, nullptr, false);
-    if (j.is_discarded()) throw scenario_error(where + ": not valid JSON");
+    std::string const where = name + ":" + std::to_string(number);
+    auto const j = parse_json(line, where);
     reader r(j, where);
     trace_event e;
     e.at = std::chrono::microseconds{static_cast<std::int64_t>(r.number("t_ms", 0, 86'400'000.0) * 1000.0)};
@@ -451,13 +594,12 @@ void load_trace(std::string const& path, case_spec& c) {
     r.done();
     c.trace.push_back(e);
   }
-  if (c.trace.empty()) throw scenario_error(path + ": the trace has no event");
+  if (c.trace.empty()) throw scenario_error(name + ": the trace has no event");
   std::stable_sort(c.trace.begin(), c.trace.end(), [](auto const& a, auto const& b) { return a.at < b.at; });
 }
 
 scenario parse_scenario(std::string_view json_text, std::string const& base_dir) {
-  auto const j = json::parse(json_text, nullptr, false);
-  if (j.is_discarded()) throw scenario_error("scenario: not valid JSON");
+  auto const j = parse_json(json_text, "");
   scenario s;
   {
     reader r(j, "");
@@ -475,14 +617,27 @@ scenario parse_scenario(std::string_view json_text, std::string const& base_dir)
       s.targets.push_back({"fallbench", target::kind::embedded, {}, 2, {}, {}, {}, {}});
     }
     if (auto const* ev = r.find("events")) s.events = parse_events_json(*ev, "events");
-    json const defaults = r.find("defaults") ? r.need("defaults") : json::object();
+    json defaults = r.find("defaults") ? r.need("defaults") : json::object();
     if (!defaults.is_object()) fail("defaults", "must be an object");
+    // A scenario-wide topology is every case's default (a case, or "defaults", may set its own).
+    if (auto const* t = r.find("topology"); t && !defaults.contains("topology")) defaults["topology"] = *t;
     auto const& cases = r.need("cases");
     if (!cases.is_array() || cases.empty()) fail("cases", "must be a non-empty array");
     std::set<std::string> names;
     for (std::size_t i = 0; i < cases.size(); ++i) {
       s.cases.push_back(parse_case(cases[i], "cases[" + std::to_string(i) + "]", defaults, base_dir));
       if (!names.insert(s.cases.back().name).second) fail("cases[" + std::to_string(i) + "].name", "duplicate name");
+    }
+    // Thresholds for every case come first, then the case's own.
+    if (auto const* t = r.find("thresholds")) {
+      auto const all = parse_thresholds(*t, "thresholds");
+      for (auto& c : s.cases) {
+        for (std::size_t i = 0; i < all.size(); ++i)
+          if (auto const st = all[i].strategy; st && !c.mix.contains(*st))
+            fail("thresholds[" + std::to_string(i) + "]", "no " + std::string(transport::to_string(*st)) +
+                                                             " client in case " + c.name);
+        c.thresholds.insert(c.thresholds.begin(), all.begin(), all.end());
+      }
     }
     if (auto const* p = r.find("phases")) {
       reader ph(*p, "phases");
@@ -505,8 +660,15 @@ scenario parse_scenario(std::string_view json_text, std::string const& base_dir)
     r.done();
   }
   s.canonical_json = j.dump();
-  // The hash covers the traces too: the same scenario file over another trace is another scenario.
-  std::string hashed = s.canonical_json;
+  // The hash says whether two results measured the same thing: thresholds only judge a result, so
+  // they are left out (tightening one keeps the baseline comparable). It covers the traces: the same
+  // scenario file over another trace is another scenario.
+  json measured = j;
+  measured.erase("thresholds");
+  if (measured.contains("defaults") && measured["defaults"].is_object()) measured["defaults"].erase("thresholds");
+  for (auto& c : measured["cases"])
+    if (c.is_object()) c.erase("thresholds");
+  std::string hashed = measured.dump();
   for (auto const& c : s.cases)
     for (auto const& e : c.trace)
       hashed += "\n" + std::to_string(e.at.count()) + " " + std::to_string(e.client) + " " +

@@ -56,7 +56,13 @@ TEST(ScenarioTest, HashChangesWithTheScenario) {
 }
 
 TEST(ScenarioTest, RejectsBadInputNamingTheField) {
-  expect_error("not json", "not valid JSON");
+  expect_error("not json", "not valid JSON at line 1, column 2");
+  expect_error("{\"name\": \"t\",\n  \"cases\": [}", "not valid JSON at line 2, column 13");
+  // A misspelt field is named as what it is, with the field it meant, not as a missing one.
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategy":"polling","rate_per_client_hz":1}]})",
+               "cases[0].strategy: unknown field (did you mean 'strategies'?)");
+  expect_error(R"({"name":"t","seeed":3,"cases":[{"name":"c","clients":4,"strategies":"polling","rate_per_client_hz":1}]})",
+               "seeed: unknown field (did you mean 'seed'?)");
   expect_error(R"({"cases":[]})", "name: required");
   expect_error(R"({"name":"t"})", "cases: required");
   expect_error(R"({"name":"t","cases":[]})", "cases: must be a non-empty array");
@@ -117,6 +123,24 @@ TEST(ScenarioTest, ReadsClientTimeouts) {
   expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"fallback","rate_per_client_hz":1,
                    "connect_timeout_ms":0}]})",
                "cases[0].connect_timeout_ms");
+}
+
+TEST(ScenarioTest, ReadsTheFieldsStrategiesAndTheRaceStagger) {
+  auto const s = parse_scenario(R"({"name":"t","defaults":{"clients":6,"rate_per_client_hz":1},
+    "cases":[{"name":"a","strategies":{"race":1,"tryall":1,"remember":1}},
+             {"name":"b","strategies":"race","race_stagger_ms":0},
+             {"name":"c","strategies":"race","race_stagger_ms":2000}]})");
+  EXPECT_EQ(s.cases[0].mix.size(), 3u);
+  EXPECT_EQ(s.cases[0].mix.count(transport::strategy::tryall), 1u);
+  EXPECT_EQ(s.cases[0].mix.count(transport::strategy::remember), 1u);
+  EXPECT_EQ(s.cases[0].race_stagger, std::chrono::milliseconds{250}) << "the default stagger";
+  EXPECT_EQ(s.cases[1].race_stagger, std::chrono::milliseconds{0});
+  EXPECT_EQ(s.cases[2].race_stagger, std::chrono::milliseconds{2000}) << "Pusher's";
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"race","rate_per_client_hz":1,
+                   "race_stagger_ms":-5}]})",
+               "cases[0].race_stagger_ms");
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"pigeon","rate_per_client_hz":1}]})",
+               "(polling, websocket, upgrade, fallback, race, tryall, remember)");
 }
 
 /// A one-case scenario whose case ends with `extra` (JSON members) and whose top level adds `top`.
@@ -255,6 +279,35 @@ TEST(TraceTest, RejectsBadLinesNamingFileLineAndField) {
 }
 
 // A typo must not silently become a default.
+TEST(ScenarioTopologyTest, ReadsClustersAndTheScenarioWideDefault) {
+  auto const s = parse_scenario(R"({"name":"t","topology":{"kind":"cluster","nodes":3,"sticky":"source"},
+    "defaults":{"clients":4,"strategies":"websocket","rate_per_client_hz":1},
+    "cases":[{"name":"a"},{"name":"b","topology":{"kind":"single"}},
+             {"name":"c","topology":{"kind":"cluster","nodes":2,"balancer":"haproxy","sticky":"none"}}]})");
+  EXPECT_EQ(s.cases[0].topology.type, topology_spec::kind::cluster);
+  EXPECT_EQ(s.cases[0].topology.nodes, 3);
+  EXPECT_EQ(s.cases[0].topology.balancer, "haproxy");
+  EXPECT_EQ(s.cases[0].topology.sticky, topology_spec::sticky_kind::source);
+  EXPECT_EQ(s.cases[1].topology.type, topology_spec::kind::single);
+  EXPECT_EQ(s.cases[2].topology.sticky, topology_spec::sticky_kind::none);
+  EXPECT_EQ(to_string(topology_spec::sticky_kind::cookie), "cookie");
+  EXPECT_EQ(parse_scenario(minimal).cases[0].topology.type, topology_spec::kind::single);
+}
+
+TEST(ScenarioTopologyTest, RejectsBadTopologiesNamingTheField) {
+  auto with = [](std::string const& topology) {
+    return R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"websocket","rate_per_client_hz":1,"topology":)" +
+           topology + "}]}";
+  };
+  expect_error(with(R"({"kind":"mesh"})"), "cases[0].topology.kind: must be single or cluster");
+  expect_error(with(R"({"kind":"cluster","nodes":1,"sticky":"none"})"), "cases[0].topology.nodes: must be an integer from 2 to 16");
+  expect_error(with(R"({"kind":"cluster","nodes":2})"), "cases[0].topology.sticky: required");
+  expect_error(with(R"({"kind":"cluster","nodes":2,"sticky":"ip"})"), "cases[0].topology.sticky: must be cookie, source or none");
+  expect_error(with(R"({"kind":"cluster","nodes":2,"sticky":"none","balancer":"nginx"})"), "cases[0].topology.balancer: must be haproxy");
+  expect_error(with(R"({"kind":"cluster","nodes":2,"sticky":"none","weights":[1]})"), "cases[0].topology.weights: unknown field");
+  expect_error(with(R"("cluster")"), "cases[0].topology: must be an object");
+}
+
 TEST(ScenarioTest, RejectsUnknownFields) {
   expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"polling","rate_per_client_hz":1,"rate_hz":9}]})",
                "cases[0].rate_hz: unknown field");

@@ -198,6 +198,20 @@ TEST(ResultSchemaTest, NamesThePlaceAndTheRuleOfEachViolation) {
   EXPECT_THROW(results::check_result("x.json", json::array()), results::invalid_result);
 }
 
+// by_strategy is keyed by the seven strategies (docs/strategies.md) and nothing else.
+TEST(ResultSchemaTest, ByStrategyKeysAreTheStrategies) {
+  auto doc = load("baseline").front().doc;
+  auto& by = doc["runs"][0]["by_strategy"];
+  for (auto const* name : {"race", "tryall", "remember"}) by[name] = by["websocket"];
+  EXPECT_TRUE(results::schema_violations(doc).empty());
+  by["carrier-pigeon"] = by["websocket"];
+  auto const v = results::schema_violations(doc);
+  std::string all;
+  for (auto const& line : v) all += line + "\n";
+  EXPECT_FALSE(v.empty());
+  EXPECT_NE(all.find("by_strategy"), std::string::npos) << all;
+}
+
 TEST(CompareTest, IsDirectionAware) {
   // Throughput down is worse, up is better; latency the other way round.
   auto slower = load("same");

@@ -220,6 +220,32 @@ TEST(ReportFaultTest, EachTargetGetsAStrategyByFaultGrid) {
   EXPECT_EQ(none->text, "-") << "no run of that strategy under that fault";
 }
 
+// The field's other strategies take their place after fallback, in a fixed order whatever the order
+// of the runs, and a race that polling won reads as a fallback.
+TEST(ReportFaultTest, RaceTryallAndRememberFollowFallbackInTheGrid) {
+  auto results = load_results(study);
+  auto& runs = results.front().doc["runs"];
+  nlohmann::json fallback_run;
+  for (auto const& r : runs)
+    if (r["case"] == "refuse-upgrade/fallback") fallback_run = r;
+  ASSERT_TRUE(fallback_run.is_object());
+  for (auto const* name : {"remember", "race", "tryall"}) {
+    auto r = fallback_run;
+    r["case"] = std::string("refuse-upgrade/") + name;
+    r["config"]["strategies"] = name;
+    r["by_strategy"] = {{name, fallback_run["by_strategy"]["fallback"]}};
+    runs.insert(runs.begin(), r);
+  }
+  auto const html = render_html(results, options{});
+  auto const ours = fault_table_of(html, "fallbench");
+  ASSERT_TRUE(ours);
+  EXPECT_EQ(ours->columns,
+            (std::vector<std::string>{"polling", "websocket", "upgrade", "fallback", "race", "tryall", "remember"}));
+  auto const* race = ours->at("refuse-upgrade", "race");
+  ASSERT_NE(race, nullptr);
+  EXPECT_NE(race->text.find("fell back: 8"), std::string::npos) << race->text;
+}
+
 // Slower, not broken: with a pass row, a cell whose fan-out p99 is over 10x (and 10 ms above) its
 // strategy's there is amber, however well it delivered.
 TEST(ReportFaultTest, ACellFarSlowerThanThePassRowIsDegraded) {

@@ -3,6 +3,7 @@
 
 #include "fallbench/cli/args.hpp"
 #include "fallbench/compare/stats.hpp"
+#include "fallbench/results/pipeline.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -734,6 +735,67 @@ std::string to_markdown(outcome const& o, options const& opts) {
   return md.str();
 }
 
+namespace {
+
+/// One JUnit test case per compared metric.
+std::string to_junit(outcome const& o) {
+  std::vector<results::junit_case> cases;
+  // What stopped the comparison (incomparable or invalid sides) is a failing case of its own, so a
+  // CI page never shows all green for a gate that could not run.
+  for (auto const& p : o.problems) cases.push_back({"compare", "comparable and valid", p, std::nullopt, {}});
+  for (auto const& r : o.rows) {
+    results::junit_case c{"compare." + r.id.substr(0, r.id.rfind('/')), r.id.substr(r.id.rfind('/') + 1),
+                          std::nullopt, std::nullopt, {}};
+    std::ostringstream figures;
+    figures << r.label << ": baseline " << results::csv_number(r.baseline_value) << " " << r.unit << ", candidate "
+            << results::csv_number(r.candidate_value) << " " << r.unit << ", change " << results::csv_number(r.change * 100)
+            << " %";
+    if (r.p_value) figures << ", p " << results::csv_number(*r.p_value);
+    c.output = figures.str();
+    if (r.judged == verdict::regression) c.failure = "regression: " + c.output;
+    if (r.judged == verdict::too_few_runs) c.skipped = "too few runs for the U test";
+    cases.push_back(std::move(c));
+  }
+  return results::junit_xml("fallbench compare (" + std::string(to_string(o.code)) + ")", cases);
+}
+
+std::string to_csv(outcome const& o) {
+  std::string out = results::csv_line({"metric", "label", "unit", "class", "baseline", "candidate", "change", "p_value",
+                                       "bound", "verdict"});
+  for (auto const& r : o.rows)
+    out += results::csv_line({r.id, r.label, r.unit,
+                              r.kind == metric_kind::timing ? "timing" : r.kind == metric_kind::deterministic ? "bounded" : "correctness",
+                              results::csv_number(r.baseline_value), results::csv_number(r.candidate_value),
+                              results::csv_number(r.change), r.p_value ? results::csv_number(*r.p_value) : std::string{},
+                              results::csv_number(r.min_effect), std::string(to_string(r.judged))});
+  return out;
+}
+
+nlohmann::json to_summary_json(outcome const& o) {
+  nlohmann::json metrics = nlohmann::json::array();
+  std::size_t regressions = 0;
+  for (auto const& r : o.rows) {
+    regressions += r.judged == verdict::regression;
+    metrics.push_back({{"metric", r.id},
+                       {"baseline", r.baseline_value},
+                       {"candidate", r.candidate_value},
+                       {"change", r.change},
+                       {"p_value", r.p_value ? nlohmann::json(*r.p_value) : nlohmann::json(nullptr)},
+                       {"verdict", std::string(to_string(r.judged))}});
+  }
+  return {{"tool", "fallbench compare"},
+          {"status", std::string(to_string(o.code))},
+          {"exit_status", static_cast<int>(o.code)},
+          {"baseline_runs", o.baseline_runs},
+          {"candidate_runs", o.candidate_runs},
+          {"regressions", regressions},
+          {"problems", o.problems},
+          {"notes", o.notes},
+          {"metrics", std::move(metrics)}};
+}
+
+}  // namespace
+
 int compare_main(std::vector<std::string_view> const& argv) {
   cli::args a("compare",
               "Compare a baseline with a candidate, each one or more result files of repeated runs of one\n"
@@ -762,6 +824,9 @@ int compare_main(std::vector<std::string_view> const& argv) {
       .flag("tolerance", "X", "Widening of the baseline's range for deterministic metrics (0.005 = 0.5 %)", "0.005")
       .flag("metric", "GLOB", "Only metrics whose id matches (repeatable), e.g. '*/fanout_p99_ms'")
       .flag("markdown", "FILE", "Also write the Markdown to FILE")
+      .flag("junit", "FILE", "Also write JUnit XML: one test case per compared metric (a regression fails it)")
+      .flag("csv", "FILE", "Also write every compared metric as CSV")
+      .flag("summary-json", "FILE", "Also write a compact JSON summary (status, problems, each metric's verdict)")
       .flag("machine-class", "RESULT", "Print the machine class of a result (its baselines' folder) and exit");
   if (!a.parse(argv)) {
     std::cout << a.help();
@@ -825,11 +890,16 @@ int compare_main(std::vector<std::string_view> const& argv) {
   auto const result = compare(baseline, candidate, opts);
   auto const md = to_markdown(result, opts);
   std::cout << md << std::flush;
-  if (a.has("markdown")) {
-    std::ofstream out(a.str("markdown"));
-    out << md;
-    if (!out) throw cli::usage_error("cannot write " + a.str("markdown"));
-  }
+  auto write = [&](char const* flag, std::string const& text) {
+    if (!a.has(flag)) return;
+    std::ofstream out(a.str(flag), std::ios::binary);
+    out << text;
+    if (!out) throw cli::usage_error("cannot write " + a.str(flag));
+  };
+  write("markdown", md);
+  write("junit", to_junit(result));
+  write("csv", to_csv(result));
+  write("summary-json", to_summary_json(result).dump(1) + "\n");
   return static_cast<int>(result.code);
 }
 

@@ -37,6 +37,8 @@ const FLAGS = {
   "require-cookie": ["NAME=VALUE", "custom: refuse a CONNECT without this cookie. Default: none", undefined],
   "require-token": ["TOKEN", "custom: refuse a CONNECT whose auth.token is not this. Default: none", undefined],
   "sticky-cookie": ["NAME=VALUE", "Set this cookie on each handshake and refuse later requests without it. Default: none", undefined],
+  redis: ["URL", "Join a cluster through this Redis (redis://HOST:PORT) with @socket.io/redis-adapter. Default: none", undefined],
+  "redis-channel": ["NAME", "The adapter's channel prefix (its `key` option)", "socket.io"],
 };
 
 function help() {
@@ -113,7 +115,13 @@ function parseArgs(argv) {
   if (protocol !== "custom" && (require.header || require.cookie || require.token)) {
     throw new UsageError("--require-header, --require-cookie and --require-token need --protocol custom");
   }
+  const redis = values.get("redis")?.at(-1);
+  if (redis !== undefined && !/^redis:\/\/[^/@?]+:\d+\/?$/.test(redis)) {
+    throw new UsageError(`--redis: expected redis://HOST:PORT, got '${redis}'`);
+  }
   return {
+    redis,
+    redisChannel: str("redis-channel"),
     host,
     port: integer("port", 0, 65535),
     transports,
@@ -189,7 +197,29 @@ async function main(argv) {
     res.writeHead(404, { "Content-Type": "text/plain; charset=UTF-8" });
     res.end("not found\n");
   });
-  const io = new Server(http, serverOptions(opts));
+  // A cluster: the official Redis adapter, as socket.io's documentation sets it up (a publishing and
+  // a subscribing client), connected before the URL is printed so no broadcast is lost at startup.
+  const options = serverOptions(opts);
+  let redisClients = [];
+  if (opts.redis !== undefined) {
+    const { createClient } = await import("redis");
+    const { createAdapter } = await import("@socket.io/redis-adapter");
+    const pubClient = createClient({ url: opts.redis, socket: { reconnectStrategy: (n) => Math.min(100 * 2 ** n, 5000) } });
+    const subClient = pubClient.duplicate();
+    for (const c of [pubClient, subClient]) c.on("error", (err) => process.stderr.write(`${NAME}: redis: ${err.message}\n`));
+    redisClients = [pubClient, subClient];
+    const timeout = new Promise((_, reject) => {
+      setTimeout(() => reject(new Error(`no connection to Redis at ${opts.redis} within 10 s`)), 10_000).unref();
+    });
+    try {
+      await Promise.race([Promise.all(redisClients.map((c) => c.connect())), timeout]);
+    } catch (err) {
+      process.stderr.write(`${NAME}: --redis: ${err.message}\n`);
+      return 1;
+    }
+    options.adapter = createAdapter(pubClient, subClient, { key: opts.redisChannel });
+  }
+  const io = new Server(http, options);
   chat = opts.protocol === "custom" ? attachCustom(io, "/custom", opts.require) : attachChat(io);
   if (opts.sticky) requireStickyCookie(io, opts.sticky[0], opts.sticky[1]);
 
@@ -208,6 +238,7 @@ async function main(argv) {
       forced.unref();
       io.close(() => {
         clearTimeout(forced);
+        for (const c of redisClients) c.disconnect().catch(() => {});
         process.stderr.write(`${NAME}: stopped; ${JSON.stringify(metrics(chat))}\n`);
         resolve(0);
       });

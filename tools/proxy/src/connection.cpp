@@ -1,6 +1,7 @@
 #include "connection.hpp"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
@@ -48,8 +49,13 @@ std::string_view reason_phrase(int status) {
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 426: return "Upgrade Required";
+    case 408: return "Request Timeout";
     case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
     case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 524: return "A Timeout Occurred";  // Cloudflare's, not IANA's
     default: return "Error";
   }
 }
@@ -75,7 +81,18 @@ connection::connection(tcp::socket client, std::shared_ptr<proxy_state> state, s
       idle_timer_(client_.get_executor()),
       kill_timer_(client_.get_executor()),
       reset_timer_(client_.get_executor()),
-      hold_timer_(client_.get_executor()) {}
+      hold_timer_(client_.get_executor()),
+      deadline_timer_(client_.get_executor()),
+      lifetime_timer_(client_.get_executor()),
+      tls_timer_(client_.get_executor()) {
+  if (auto* ctx = state_->tls()) tls_ = std::make_unique<net::ssl::stream<tcp::socket&>>(client_, *ctx);
+  if (state_->options().tls_passthrough) {
+    // TLS passed through: no byte is HTTP to the proxy, so both directions are opaque from the start.
+    opaque_ = true;
+    up_dir_.framer.tunnel();
+    down_dir_.framer.tunnel();
+  }
+}
 
 connection::~connection() {
   if (!closed_) add(state_->count().connections_closed);
@@ -97,6 +114,7 @@ void connection::stop() {
 
 void connection::start() {
   started_ = last_activity_ = clock::now();
+  for (auto* d : {&up_dir_, &down_dir_}) d->last_read = d->last_data = started_;
   error_code ignored;
   // Nagle off: the proxy must not add delays of its own to small writes (WebSocket frames, polls).
   client_.set_option(tcp::no_delay(true), ignored);
@@ -105,7 +123,28 @@ void connection::start() {
   connect_timer_.expires_after(state_->options().connect_timeout);
   connect_timer_.async_wait([self = shared_from_this()](error_code ec) { self->on_connect_timeout(ec); });
   upstream_.async_connect(state_->options().upstream, [self = shared_from_this()](error_code ec) { self->on_connect(ec); });
+  if (!tls_) return do_read(up);
+  tls_timer_.expires_after(state_->options().tls_handshake_timeout);
+  tls_timer_.async_wait([self = shared_from_this()](error_code ec) {
+    if (ec || self->closed_ || self->tls_ready_) return;
+    add(self->state_->count().tls_failures);
+    self->close(ending::graceful);
+  });
+  tls_->async_handshake(net::ssl::stream_base::server,
+                        [self = shared_from_this()](error_code ec) { self->on_tls_handshake(ec); });
+}
+
+void connection::on_tls_handshake(error_code ec) {
+  tls_timer_.cancel();
+  if (closed_) return;
+  if (ec) {
+    // Not TLS (plain HTTP to the TLS port, say) or no common ground: nothing can be answered.
+    add(state_->count().tls_failures);
+    return close(ending::graceful);
+  }
+  tls_ready_ = true;
   do_read(up);
+  do_write(down);
 }
 
 void connection::on_connect_timeout(error_code ec) {
@@ -149,22 +188,32 @@ void connection::do_read(side s) {
   auto& d = dir(s);
   if (closed_ || d.reading || d.source_ended || read_paused(s)) return;
   if (s == down && !connected_) return;
+  if (s == up && tls_ && !tls_ready_) return;
   d.reading = true;
-  source(s).async_read_some(net::buffer(d.read_buffer.get(), read_size),
-                            [self = shared_from_this(), s](error_code ec, std::size_t n) { self->on_read(s, ec, n); });
+  auto handler = [self = shared_from_this(), s](error_code ec, std::size_t n) { self->on_read(s, ec, n); };
+  auto const buffer = net::buffer(d.read_buffer.get(), read_size);
+  if (s == up && tls_) {
+    tls_->async_read_some(buffer, std::move(handler));
+  } else {
+    source(s).async_read_some(buffer, std::move(handler));
+  }
 }
 
 void connection::on_read(side s, error_code ec, std::size_t n) {
   auto& d = dir(s);
   d.reading = false;
   if (closed_) return;
-  if (ec == net::error::eof) return on_source_ended(s);
+  // A TLS client that closes without close_notify ends its stream like a TCP one.
+  if (ec == net::error::eof || ec == net::ssl::error::stream_truncated) return on_source_ended(s);
   if (ec) {
     // A reset from one side is passed on as a reset to the other; any other error just ends both.
     close(ec == net::error::connection_reset ? ending::reset : ending::graceful);
     return;
   }
   touch();
+  d.last_read = last_activity_;
+  // Before an upgrade every byte is data; after it the frame scanner tells heartbeats apart (process()).
+  if (!tunnel_) d.last_data = last_activity_;
   relayed_ += n;
   if (reset_armed_ && relayed_ >= reset_at_bytes_) return reset_now("after " + std::to_string(relayed_) + " bytes");
   d.in.append(d.read_buffer.get(), n);
@@ -199,7 +248,12 @@ void connection::process(side s) {
         }
         break;
       case http_framer::event::body:
-        emit(s, bytes);
+        if (tunnel_) {
+          if ((s == up ? up_frames_ : down_frames_).feed(bytes)) d.last_data = clock::now();
+          emit_tunnel(s, bytes);
+        } else {
+          emit(s, bytes);
+        }
         break;
       case http_framer::event::end:
         on_message_end(s);
@@ -232,29 +286,41 @@ void connection::on_source_ended(side s) {
 }
 
 void connection::on_request_head(std::string_view bytes) {
-  auto const& h = up_dir_.framer.head();
+  http_head const* h = &up_dir_.framer.head();
   add(state_->count().http_requests);
-  bool const upgrade = h.field("upgrade").has_value() && h.has_token("connection", "upgrade");
-  if (!upgrade) {
-    emit(up, bytes);
-    pending_.push_back({h.method == "HEAD", false});
-    return;
-  }
-  add(state_->count().upgrades_seen);
   auto const& p = *profile_;
-  std::string const request = h.method + " " + h.target;
+  http_head rewritten;
+  std::string rewritten_bytes;
+  if (p.kind == profile_kind::rewrite_headers && (!p.request_set.empty() || !p.request_remove.empty())) {
+    // The rewritten head is what the upstream sees and what decides whether this is an upgrade.
+    rewritten = *h;
+    for (auto const& name : p.request_remove) rewritten.erase(name);
+    for (auto const& [name, value] : p.request_set) {
+      rewritten.erase(name);
+      rewritten.fields.emplace_back(name, value);
+    }
+    if (!rewrite_logged_) {
+      rewrite_logged_ = true;
+      fault("rewrote the head of " + h->method + " " + h->target + " (and of every request after it): " + describe(p));
+    }
+    rewritten_bytes = rewritten.serialize();
+    h = &rewritten;
+    bytes = rewritten_bytes;
+  }
+  bool const upgrade = h->field("upgrade").has_value() && h->has_token("connection", "upgrade");
+  if (!upgrade) return forward_request(*h, bytes, false);
+  add(state_->count().upgrades_seen);
+  std::string const request = h->method + " " + h->target;
   // The upgrade faults are about WebSocket; another protocol's upgrade (h2c) is relayed as it is.
-  if (h.has_token("upgrade", "websocket")) {
+  if (h->has_token("upgrade", "websocket")) {
     switch (p.kind) {
       case profile_kind::strip_upgrade: {
-        http_head stripped = h;
+        http_head stripped = *h;
         stripped.erase("upgrade");
         stripped.erase_prefix("sec-websocket-");
         stripped.erase_token("connection", "upgrade");
         fault("removed Upgrade, the Connection upgrade token and Sec-WebSocket-* from " + request);
-        emit(up, stripped.serialize());
-        pending_.push_back({false, false});
-        return;
+        return forward_request(stripped, stripped.serialize(), false);
       }
       case profile_kind::refuse_upgrade:
         refusing_ = true;
@@ -277,9 +343,14 @@ void connection::on_request_head(std::string_view bytes) {
         break;
     }
   }
-  emit(up, bytes);
-  pending_.push_back({h.method == "HEAD", true});
+  forward_request(*h, bytes, true);
   awaiting_upgrade_ = true;
+}
+
+void connection::forward_request(http_head const& h, std::string_view bytes, bool upgrade) {
+  emit(up, bytes);
+  pending_.push_back({h.method == "HEAD", upgrade, clock::now(), h.method + " " + h.target});
+  if (pending_.size() == 1) arm_deadline();
 }
 
 void connection::on_response_head(std::string_view bytes) {
@@ -293,16 +364,21 @@ void connection::on_response_head(std::string_view bytes) {
     return;
   }
   add(state_->count().http_responses);
-  if (!pending_.empty()) pending_.pop_front();
+  if (!pending_.empty()) {
+    pending_.pop_front();
+    arm_deadline();
+  }
   if (h.status == 101) {
     // Switching protocols: from here on both directions are opaque bytes.
     d.framer.tunnel();
     up_dir_.framer.tunnel();
     tunnel_ = true;
     upgraded_at_ = clock::now();
+    up_dir_.last_data = down_dir_.last_data = upgraded_at_;
     add(state_->count().upgrades_completed);
     emit(down, bytes);
     arm_kill();
+    arm_lifetime();
     awaiting_upgrade_ = false;
     resume_requests();
     return;
@@ -314,7 +390,25 @@ void connection::on_response_head(std::string_view bytes) {
     d.held_status = h.status;
     d.held_since = clock::now();
   }
-  emit(down, bytes);
+  auto const& p = *profile_;
+  if (p.kind == profile_kind::rewrite_headers && (!p.response_set.empty() || !p.response_remove.empty())) {
+    http_head rewritten = h;
+    for (auto const& name : p.response_remove) rewritten.erase(name);
+    for (auto const& [name, value] : p.response_set) {
+      rewritten.erase(name);
+      rewritten.fields.emplace_back(name, value);
+    }
+    // A proxy that says it closes does close, after this response (the client is told not to reuse it).
+    if (!h.has_token("connection", "close") && rewritten.has_token("connection", "close")) close_after_response_ = true;
+    if (!rewrite_logged_) {
+      rewrite_logged_ = true;
+      fault("rewrote the head of a " + std::to_string(h.status) + " response (and of every response after it): " +
+            describe(p));
+    }
+    emit(down, rewritten.serialize());
+  } else {
+    emit(down, bytes);
+  }
   if (req.upgrade) awaiting_upgrade_ = false;  // Declined: the connection goes on as HTTP.
   resume_requests();
 }
@@ -336,6 +430,12 @@ void connection::on_message_end(side s) {
           ", until its body ended");
     enqueue(down, std::move(d.held));
     d.held = {};
+  }
+  if (close_after_response_) {
+    close_after_response_ = false;
+    answering_ = true;  // nothing more is relayed on this connection
+    fault("closed the connection after a response it rewrote to Connection: close");
+    return enqueue(down, {}, false, true);
   }
   maybe_refuse();
 }
@@ -371,17 +471,17 @@ void connection::emit(side s, std::string_view bytes) {
   enqueue(s, std::string(bytes));
 }
 
-void connection::enqueue(side s, std::string bytes, bool shutdown, bool close_after) {
+void connection::enqueue(side s, std::string bytes, bool shutdown, bool close_after, clock::time_point not_before) {
   auto& d = dir(s);
   auto const now = clock::now();
-  auto release = now;
+  auto release = std::max(now, not_before);
   auto const& p = *profile_;
   if (p.kind == profile_kind::latency) {
     auto delay = s == up ? p.up_delay : p.down_delay;
     if (p.jitter.count() > 0)
       delay += std::chrono::milliseconds{
           static_cast<std::int64_t>(uniform(d.rng, 0, static_cast<std::uint64_t>(p.jitter.count())))};
-    release = now + delay;
+    release = std::max(release, now + delay);
     if (!latency_logged_) {
       latency_logged_ = true;
       fault("delaying bytes: up +" + ms_text(p.up_delay) + ", down +" + ms_text(p.down_delay) + ", jitter up to " +
@@ -394,6 +494,40 @@ void connection::enqueue(side s, std::string bytes, bool shutdown, bool close_af
   d.out_bytes += bytes.size();
   d.out.push_back({std::move(bytes), 0, release, shutdown, close_after});
   do_write(s);
+}
+
+void connection::emit_tunnel(side s, std::string_view bytes) {
+  auto const& p = *profile_;
+  if (p.kind == profile_kind::upgrade_then_stall) {
+    auto const now = clock::now();
+    auto const from = std::max(upgraded_at_, profile_since_) + p.stall_after;
+    // "For ever" is a day: far beyond any run, and the connection ends long before.
+    bool const for_ever = p.stall_for.count() == 0;
+    auto const until = for_ever ? now + std::chrono::hours{24} : from + p.stall_for;
+    if (now >= from && now < until) {
+      if (p.stall == stall_mode::hold) {
+        if (!stall_logged_) {
+          stall_logged_ = true;
+          fault("holding the frames both ways after the upgrade " +
+                (for_ever ? std::string("until the connection ends") : "for " + ms_text(until - from)));
+        }
+        return enqueue(s, std::string(bytes), false, false, until);
+      }
+      if ((p.stall == stall_mode::drop_up) == (s == up)) {
+        auto& d = dir(s);
+        d.dropped += bytes.size();
+        if (!d.drop_logged) {
+          d.drop_logged = true;
+          fault(std::string("dropping the ") + (s == up ? "client -> upstream" : "upstream -> client") +
+                " bytes after the upgrade " +
+                (for_ever ? std::string("until the connection ends") : "for " + ms_text(until - from)) +
+                "; the other direction flows");
+        }
+        return;
+      }
+    }
+  }
+  emit(s, bytes);
 }
 
 void connection::respond_and_close(int status, std::string_view body) {
@@ -416,6 +550,7 @@ void connection::do_write(side s) {
   auto& d = dir(s);
   if (closed_ || d.writing || d.pacing || d.out.empty()) return;
   if (s == up && !connected_) return;
+  if (s == down && tls_ && !tls_ready_) return;
   auto& c = d.out.front();
   auto const now = clock::now();
   if (c.release > now) return pace_until(s, c.release);
@@ -453,8 +588,13 @@ void connection::do_write(side s) {
     d.tokens -= static_cast<double>(n);
   }
   d.writing = true;
-  net::async_write(sink(s), net::buffer(c.bytes.data() + c.offset, n),
-                   [self = shared_from_this(), s](error_code ec, std::size_t written) { self->on_write(s, ec, written); });
+  auto handler = [self = shared_from_this(), s](error_code ec, std::size_t written) { self->on_write(s, ec, written); };
+  auto const buffer = net::buffer(c.bytes.data() + c.offset, n);
+  if (s == down && tls_) {
+    net::async_write(*tls_, buffer, std::move(handler));
+  } else {
+    net::async_write(sink(s), buffer, std::move(handler));
+  }
 }
 
 void connection::on_write(side s, error_code ec, std::size_t n) {
@@ -480,9 +620,10 @@ void connection::pace_until(side s, clock::time_point when) {
   auto& d = dir(s);
   d.pacing = true;
   d.pace.expires_at(when);
-  d.pace.async_wait([self = shared_from_this(), s](error_code ec) {
+  // Cancelled (release_held()) or expired alike, the queue is looked at again.
+  d.pace.async_wait([self = shared_from_this(), s](error_code) {
     self->dir(s).pacing = false;
-    if (!ec && !self->closed_) self->do_write(s);
+    if (!self->closed_) self->do_write(s);
   });
 }
 
@@ -491,10 +632,13 @@ void connection::pace_until(side s, clock::time_point when) {
 void connection::refresh_profile() {
   auto const snap = state_->current();
   if (snap.generation == generation_) return;
+  bool const was_stalling = profile_ && profile_->kind == profile_kind::upgrade_then_stall;
   profile_ = snap.prof;
   generation_ = snap.generation;
   profile_since_ = snap.since;
   latency_logged_ = bandwidth_logged_ = false;
+  rewrite_logged_ = stall_logged_ = up_dir_.drop_logged = down_dir_.drop_logged = false;
+  if (was_stalling) release_held();
   if (profile_->kind == profile_kind::latency) {
     up_dir_.rng = seed_for(profile_->seed, id_, 1);
     down_dir_.rng = seed_for(profile_->seed, id_, 2);
@@ -502,25 +646,50 @@ void connection::refresh_profile() {
   arm_idle();
   arm_kill();
   arm_reset();
+  arm_deadline();
+  arm_lifetime();
+}
+
+void connection::release_held() {
+  // What upgrade-then-stall held goes out now, in order; nothing is held any more.
+  auto const now = clock::now();
+  for (auto* d : {&up_dir_, &down_dir_}) {
+    for (auto& c : d->out) c.release = std::min(c.release, now);
+    d->last_release = std::min(d->last_release, now);
+    if (d->pacing) d->pace.cancel();
+  }
+}
+
+connection::clock::time_point connection::idle_since() const {
+  auto const& p = *profile_;
+  auto const last = [&](direction const& d) { return p.idle_pings_count ? d.last_read : d.last_data; };
+  switch (p.idle_counts) {
+    case idle_counting::up: return last(up_dir_);
+    case idle_counting::down: return last(down_dir_);
+    default: return std::max(last(up_dir_), last(down_dir_));
+  }
 }
 
 void connection::arm_idle() {
-  auto limit = state_->options().max_idle;
-  if (profile_->kind == profile_kind::idle_timeout) limit = std::min(limit, profile_->idle);
-  idle_timer_.expires_at(last_activity_ + limit);
+  auto at = last_activity_ + state_->options().max_idle;
+  if (profile_->kind == profile_kind::idle_timeout) at = std::min(at, idle_since() + profile_->idle);
+  idle_timer_.expires_at(at);
   idle_timer_.async_wait([self = shared_from_this()](error_code ec) { self->on_idle(ec); });
 }
 
 void connection::on_idle(error_code ec) {
   if (ec || closed_) return;
-  bool const fault_active = profile_->kind == profile_kind::idle_timeout;
-  auto limit = state_->options().max_idle;
-  if (fault_active) limit = std::min(limit, profile_->idle);
-  auto const idle = clock::now() - last_activity_;
-  if (idle < limit) return arm_idle();
-  if (fault_active) {
-    fault(std::string("cut ") + (tunnel_ ? "an upgraded" : "an HTTP") + " connection after " + ms_text(idle) +
-          " without a byte either way");
+  auto const now = clock::now();
+  auto const& p = *profile_;
+  bool const fault_due = p.kind == profile_kind::idle_timeout && now >= idle_since() + p.idle;
+  if (!fault_due && now < last_activity_ + state_->options().max_idle) return arm_idle();
+  if (fault_due) {
+    std::string const what = p.idle_counts == idle_counting::up     ? "from the client"
+                             : p.idle_counts == idle_counting::down ? "from the upstream"
+                                                                    : "either way";
+    fault(std::string("cut ") + (tunnel_ ? "an upgraded" : "an HTTP") + " connection after " +
+          ms_text(now - idle_since()) + " without a byte " + what +
+          (p.idle_pings_count ? "" : " (WebSocket ping/pong and Engine.IO heartbeats not counted)"));
   } else {
     add(state_->count().idle_closed);
   }
@@ -536,6 +705,51 @@ void connection::arm_kill() {
   kill_timer_.async_wait([self = shared_from_this(), generation = generation_](error_code ec) {
     if (ec || self->closed_ || generation != self->generation_) return;
     self->fault("cut the upgraded connection " + ms_text(clock::now() - self->upgraded_at_) + " after the upgrade");
+    self->close(ending::graceful);
+  });
+}
+
+void connection::arm_deadline() {
+  if (closed_ || answering_ || pending_.empty() || profile_->kind != profile_kind::request_deadline) {
+    deadline_timer_.cancel();
+    return;
+  }
+  deadline_timer_.expires_at(std::max(pending_.front().forwarded, profile_since_) + profile_->deadline);
+  deadline_timer_.async_wait([self = shared_from_this()](error_code ec) { self->on_deadline(ec); });
+}
+
+void connection::on_deadline(error_code ec) {
+  if (ec || closed_ || answering_ || pending_.empty() || profile_->kind != profile_kind::request_deadline) return;
+  auto const& p = *profile_;
+  auto const& req = pending_.front();
+  auto const now = clock::now();
+  if (now < std::max(req.forwarded, profile_since_) + p.deadline) return arm_deadline();
+  answering_ = true;  // the upstream's late answer is discarded; its connection ends with the client's
+  if (response_started_ || down_dir_.holding) {
+    // An earlier response is still streaming: a status line now would land inside its body.
+    fault("cut the connection: no response to " + req.line + " after " + ms_text(now - req.forwarded) +
+          " (deadline-ms) while an earlier response was still streaming");
+    return close(ending::graceful);
+  }
+  fault("answered " + std::to_string(p.deadline_status) + " to " + req.line + " after " +
+        ms_text(now - req.forwarded) + " without a response (deadline-ms)");
+  respond_and_close(p.deadline_status, "fallbench proxy: no response from the upstream within " + ms_text(p.deadline) +
+                                           " (profile request-deadline)\n");
+}
+
+void connection::arm_lifetime() {
+  auto const& p = *profile_;
+  if (p.kind != profile_kind::max_lifetime || (p.lifetime_upgraded_only && !tunnel_)) {
+    lifetime_timer_.cancel();
+    return;
+  }
+  auto const from = std::max(p.lifetime_upgraded_only ? upgraded_at_ : started_, profile_since_);
+  lifetime_timer_.expires_at(from + p.lifetime);
+  lifetime_timer_.async_wait([self = shared_from_this(), generation = generation_, from](error_code ec) {
+    if (ec || self->closed_ || generation != self->generation_) return;
+    self->fault(std::string("closed the ") + (self->tunnel_ ? "upgraded connection " : "connection ") +
+                ms_text(clock::now() - from) + (self->tunnel_ ? " after the upgrade" : " after it opened") +
+                ", busy or not (lifetime-ms)");
     self->close(ending::graceful);
   });
 }
@@ -587,6 +801,9 @@ void connection::close(ending how) {
   kill_timer_.cancel();
   reset_timer_.cancel();
   hold_timer_.cancel();
+  deadline_timer_.cancel();
+  lifetime_timer_.cancel();
+  tls_timer_.cancel();
   up_dir_.pace.cancel();
   down_dir_.pace.cancel();
   for (auto* socket : {&client_, &upstream_}) {

@@ -3,10 +3,12 @@
 /// framer each and applies the current profile. Owned by its pending handlers (shared_from_this); all
 /// its work runs on one strand, the executor its client socket was accepted with.
 
+#include "frame_scanner.hpp"
 #include "http_framer.hpp"
 #include "proxy_state.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
@@ -54,6 +56,8 @@ class connection : public std::enable_shared_from_this<connection> {
   struct pending_request {
     bool head_method = false;
     bool upgrade = false;
+    clock::time_point forwarded{};  ///< when its head was relayed (request-deadline)
+    std::string line;               ///< "GET /x", for the log
   };
   /// One direction's state: what was read and not framed yet, what waits to be written.
   struct direction {
@@ -79,6 +83,11 @@ class connection : public std::enable_shared_from_this<connection> {
     clock::time_point held_since{};
     // latency: jitter draws.
     std::uint64_t rng = 0;
+    // idle-timeout: when a byte, and a byte that is not a heartbeat, was last read from the source.
+    clock::time_point last_read{}, last_data{};
+    // upgrade-then-stall: bytes discarded, and whether that was logged for this profile.
+    std::uint64_t dropped = 0;
+    bool drop_logged = false;
   };
 
   direction& dir(side s) noexcept { return s == up ? up_dir_ : down_dir_; }
@@ -88,6 +97,7 @@ class connection : public std::enable_shared_from_this<connection> {
   void start();
   void on_connect(error_code ec);
   void on_connect_timeout(error_code ec);
+  void on_tls_handshake(error_code ec);
 
   void do_read(side s);
   void on_read(side s, error_code ec, std::size_t n);
@@ -101,7 +111,10 @@ class connection : public std::enable_shared_from_this<connection> {
   void resume_requests();
 
   void emit(side s, std::string_view bytes);
-  void enqueue(side s, std::string bytes, bool shutdown = false, bool close_after = false);
+  void emit_tunnel(side s, std::string_view bytes);
+  void forward_request(http_head const& h, std::string_view bytes, bool upgrade);
+  void enqueue(side s, std::string bytes, bool shutdown = false, bool close_after = false,
+               clock::time_point not_before = {});
   void respond_and_close(int status, std::string_view body);
   void maybe_refuse();
   void do_write(side s);
@@ -112,6 +125,11 @@ class connection : public std::enable_shared_from_this<connection> {
   void arm_idle();
   void on_idle(error_code ec);
   void arm_kill();
+  void arm_deadline();
+  void on_deadline(error_code ec);
+  void arm_lifetime();
+  clock::time_point idle_since() const;
+  void release_held();
   void arm_reset();
   void reset_now(std::string const& why);
   void touch() noexcept { last_activity_ = clock::now(); }
@@ -122,10 +140,15 @@ class connection : public std::enable_shared_from_this<connection> {
   std::shared_ptr<proxy_state> state_;
   std::uint64_t const id_;
   tcp::socket client_;
+  /// TLS over client_ when the proxy terminates TLS; the upstream side stays plain.
+  std::unique_ptr<boost::asio::ssl::stream<tcp::socket&>> tls_;
+  bool tls_ready_ = false;
   tcp::socket upstream_;
   direction up_dir_;
   direction down_dir_;
   boost::asio::steady_timer connect_timer_, idle_timer_, kill_timer_, reset_timer_, hold_timer_;
+  boost::asio::steady_timer deadline_timer_, lifetime_timer_, tls_timer_;
+  frame_scanner up_frames_{true}, down_frames_{false};
 
   std::shared_ptr<profile const> profile_;
   std::uint64_t generation_ = 0;
@@ -136,6 +159,9 @@ class connection : public std::enable_shared_from_this<connection> {
   std::uint64_t relayed_ = 0;  ///< Bytes read from either side.
   bool connected_ = false, connect_timed_out_ = false, closed_ = false;
   bool tunnel_ = false;             ///< A 101 was relayed: raw bytes both ways.
+  bool opaque_ = false;             ///< TLS passed through: raw bytes both ways from the start.
+  bool close_after_response_ = false;  ///< rewrite-headers made the response say Connection: close.
+  bool rewrite_logged_ = false, stall_logged_ = false;
   bool awaiting_upgrade_ = false;   ///< An upgrade request is forwarded; requests wait for its answer.
   bool refusing_ = false, refused_ = false, blackholed_ = false;
   bool answering_ = false;          ///< The proxy answers and closes; input is discarded.

@@ -80,11 +80,13 @@ std::vector<std::shared_ptr<connection>> listener::open_connections() {
 }
 
 void listener::set_profile(profile p) {
+  state_->check(p);
   state_->set_profile(std::move(p));
   for (auto const& c : open_connections()) c->profile_changed();
 }
 
 void listener::run_schedule(std::vector<schedule_entry> entries, std::chrono::steady_clock::time_point origin) {
+  for (auto const& e : entries) state_->check(e.prof);
   net::dispatch(strand_, [self = shared_from_this(), e = std::move(entries), origin]() mutable {
     self->start_schedule(std::move(e), origin);
   });

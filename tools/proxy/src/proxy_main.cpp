@@ -7,6 +7,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -25,22 +26,42 @@ using tcp = net::ip::tcp;
 namespace {
 
 std::string profiles_help() {
-  return "Profiles (docs/design.md §7; the flags below set their parameters):\n"
-         "  pass                  relay everything unchanged\n"
-         "  strip-upgrade         remove Upgrade, the Connection upgrade token and Sec-WebSocket-* from\n"
-         "                        requests, as an old proxy does; the server sees a plain GET\n"
-         "  refuse-upgrade        answer WebSocket upgrade requests with --refuse-status, never forwarding them\n"
-         "  blackhole-upgrade     swallow upgrade requests, never answer; close after --hold-ms\n"
-         "  kill-websocket-after  cut upgraded connections --kill-after-ms after the upgrade; HTTP untouched\n"
-         "  idle-timeout          cut any connection without a byte either way for --idle-ms\n"
-         "  buffer-responses      hold each response until its body has ended, then send it at once\n"
-         "  latency               delay bytes by --up-ms / --down-ms plus up to --jitter-ms (order kept)\n"
-         "  bandwidth             cap each direction of each connection (token bucket)\n"
-         "  reset                 reset (RST) a connection with --reset-probability, after a random\n"
-         "                        number of bytes or time\n"
-         "A profile spec is NAME or NAME?key=value&key=value (keys as the flags without --), e.g.\n"
-         "'latency?up-ms=100&down-ms=100'. A schedule is OFFSET:SPEC entries separated by commas or\n"
-         "newlines, e.g. '0s:pass,5s:refuse-upgrade,15s:pass'; --schedule takes it or a file holding it.";
+  std::string text =
+      "Profiles (docs/design.md §7, docs/faults.md; the flags below set their parameters):\n"
+      "  pass                  relay everything unchanged\n"
+      "  strip-upgrade         remove Upgrade, the Connection upgrade token and Sec-WebSocket-* from\n"
+      "                        requests, as an old proxy does; the server sees a plain GET\n"
+      "  refuse-upgrade        answer WebSocket upgrade requests with --refuse-status, never forwarding them\n"
+      "  blackhole-upgrade     swallow upgrade requests, never answer; close after --hold-ms\n"
+      "  kill-websocket-after  cut upgraded connections --kill-after-ms after the upgrade; HTTP untouched\n"
+      "  idle-timeout          cut a connection without activity for --idle-ms; --idle-counts says which\n"
+      "                        side's bytes count, --idle-pings whether WebSocket/Engine.IO heartbeats do\n"
+      "  buffer-responses      hold each response until its body has ended, then send it at once\n"
+      "  latency               delay bytes by --up-ms / --down-ms plus up to --jitter-ms (order kept)\n"
+      "  bandwidth             cap each direction of each connection (token bucket)\n"
+      "  reset                 reset (RST) a connection with --reset-probability, after a random\n"
+      "                        number of bytes or time\n"
+      "  request-deadline      answer a request without a response head after --deadline-ms with\n"
+      "                        --deadline-status (long-polls hit it)\n"
+      "  max-lifetime          close a connection --lifetime-ms after it opened (--lifetime-of upgraded:\n"
+      "                        after its upgrade), busy or not\n"
+      "  upgrade-then-stall    let the 101 through, then hold the frames both ways or drop one direction\n"
+      "                        (--stall-mode) from --stall-after-ms for --stall-ms\n"
+      "  rewrite-headers       set or remove request and response fields (--request-set, --response-set,\n"
+      "                        --request-remove, --response-remove; a 101 is left alone)\n"
+      "Presets (middleboxes seen in the field; NAME?scale=F multiplies every time in the preset by F,\n"
+      "further key=value pairs apply on top):\n";
+  for (auto const& preset : all_presets()) {
+    std::string name(preset.name);
+    name.resize(std::max<std::size_t>(name.size() + 1, 28), ' ');
+    text += "  " + name + std::string(preset.help) + "\n  " + std::string(30, ' ') + "= " + std::string(preset.spec) + "\n";
+  }
+  text +=
+      "A profile spec is NAME or NAME?key=value&key=value (keys as the flags without --), e.g.\n"
+      "'latency?up-ms=100&down-ms=100' or 'envoy-route-timeout?scale=0.1'. A schedule is OFFSET:SPEC entries\n"
+      "separated by commas or newlines, e.g. '0s:pass,5s:refuse-upgrade,15s:pass'; --schedule takes it or\n"
+      "a file holding it. Header lists are NAME:VALUE;NAME:VALUE (';' since ',' separates entries).";
+  return text;
 }
 
 cli::args make_args() {
@@ -50,7 +71,7 @@ cli::args make_args() {
                   profiles_help());
   profile const defaults;
   a.flag("listen", "ADDR:PORT", "Address and port to listen on; port 0 picks a free one", "127.0.0.1:0")
-      .flag("upstream", "URL", "Server to relay to: http://HOST:PORT (ws:// works too); required")
+      .flag("upstream", "URL", "Server to relay to: http://HOST:PORT (ws:// works too; https:// with --tls-passthrough); required")
       .flag("profile", "SPEC", "Fault profile applied from the start", "pass")
       .flag("schedule", "FILE_OR_SPEC", "Profiles to switch to during the run, by offset from the start")
       .flag("schedule-origin", "NS",
@@ -64,7 +85,13 @@ cli::args make_args() {
       .flag("connect-timeout", "MS", "Time allowed to connect to the upstream before answering 502",
             std::to_string(proxy_options{}.connect_timeout.count()))
       .flag("max-idle", "MS", "Close any connection idle this long, whatever the profile",
-            std::to_string(proxy_options{}.max_idle.count()));
+            std::to_string(proxy_options{}.max_idle.count()))
+      .flag("tls-cert", "PEM", "Terminate TLS with this certificate chain (https, wss toward the clients; the\n"
+                               "upstream stays plain http); needs --tls-key")
+      .flag("tls-key", "PEM", "The private key of --tls-cert")
+      .toggle("tls-passthrough", "Relay TLS as it is to an https:// --upstream: the proxy reads no byte, so\n"
+                                 "only pass, latency, bandwidth, reset, idle-timeout (idle-pings=count) and\n"
+                                 "max-lifetime (lifetime-of=all) apply; other profiles are refused");
   for (auto const& info : all_parameters())
     a.flag(std::string(info.key), std::string(info.meta), std::string(info.help),
            parameter_value(defaults, info.key));
@@ -87,21 +114,23 @@ tcp::endpoint parse_listen(std::string const& text) {
   return {address, static_cast<unsigned short>(port)};
 }
 
-tcp::endpoint resolve_upstream(net::io_context& ioc, std::string const& url) {
+tcp::endpoint resolve_upstream(net::io_context& ioc, std::string const& url, bool passthrough) {
   transport::server_url u;
   try {
     u = transport::parse_server_url(url);
   } catch (transport::url_error const& e) {
     throw cli::usage_error(std::string("--upstream: ") + e.what());
   }
-  if (u.tls) throw cli::usage_error("--upstream: want http:// or ws://, got '" + url + "' (the proxy relays plain HTTP only)");
+  if (passthrough && !u.tls)
+    throw cli::usage_error("--upstream: --tls-passthrough relays TLS, so it wants https://HOST:PORT, got '" + url + "'");
+  if (!passthrough && u.tls)
+    throw cli::usage_error("--upstream: the proxy speaks plain HTTP to its upstream, got '" + url +
+                           "' (--tls-passthrough relays TLS as it is)");
   if (u.path_given || !u.query.empty())
     throw cli::usage_error("--upstream: a URL without a path, got '" + url + "' (the proxy relays every path)");
-  std::string const host = u.host;
-  std::string const port = std::to_string(u.port);
   tcp::resolver resolver(ioc);
   boost::system::error_code ec;
-  auto const results = resolver.resolve(host, port, ec);
+  auto const results = resolver.resolve(u.host, std::to_string(u.port), ec);
   if (ec || results.empty()) throw std::runtime_error("--upstream: cannot resolve '" + url + "': " + ec.message());
   return results.begin()->endpoint();
 }
@@ -161,6 +190,24 @@ int proxy_main(std::vector<std::string_view> const& argv) {
       throw cli::usage_error("--" + key + " is not a parameter of the profile(s) in use (" + std::string(info.help) + ")");
   }
 
+  bool const passthrough = args.has("tls-passthrough");
+  if (passthrough && (args.has("tls-cert") || args.has("tls-key")))
+    throw cli::usage_error("--tls-passthrough relays TLS as it is: it takes no --tls-cert or --tls-key");
+  if (args.has("tls-cert") != args.has("tls-key")) throw cli::usage_error("--tls-cert and --tls-key go together");
+  if (passthrough) {
+    // Refused here, before listening: a profile that needs HTTP would silently do nothing.
+    for (auto const* p : {&initial}) {
+      if (needs_http(*p))
+        throw cli::usage_error("--profile " + describe_effective(*p) +
+                               ": needs to read HTTP, which --tls-passthrough never sees (there: pass, latency, "
+                               "bandwidth, reset, idle-timeout with idle-pings=count, max-lifetime with lifetime-of=all)");
+    }
+    for (auto const& e : schedule)
+      if (needs_http(e.prof))
+        throw cli::usage_error("--schedule: " + describe_effective(e.prof) +
+                               " needs to read HTTP, which --tls-passthrough never sees");
+  }
+
   if (check) {
     if (schedule.empty() || schedule.front().at.count() > 0) std::cout << "0\t" << describe(initial) << "\n";
     for (auto const& e : schedule) std::cout << e.at.count() << "\t" << describe(e.prof) << "\n";
@@ -178,20 +225,37 @@ int proxy_main(std::vector<std::string_view> const& argv) {
   proxy_options options;
   options.connect_timeout = std::chrono::milliseconds{args.integer("connect-timeout", 1, 3'600'000)};
   options.max_idle = std::chrono::milliseconds{args.integer("max-idle", 1, 86'400'000)};
+  options.tls_passthrough = passthrough;
+  if (args.has("tls-cert")) {
+    options.tls_cert_file = args.str("tls-cert");
+    options.tls_key_file = args.str("tls-key");
+  }
   auto const listen_at = parse_listen(args.str("listen"));
 
   net::io_context ioc{threads};
-  options.upstream = resolve_upstream(ioc, args.str("upstream"));
-  proxy relay(ioc, options, initial);
+  options.upstream = resolve_upstream(ioc, args.str("upstream"), passthrough);
+  std::optional<proxy> made;
+  try {
+    made.emplace(ioc, options, initial);
+  } catch (std::exception const& e) {
+    // A certificate or key that cannot be used is a bad command line: exit 2 with OpenSSL's reason.
+    throw cli::usage_error(std::string("--tls-cert/--tls-key: ") + e.what());
+  }
+  auto& relay = *made;
   relay.on_event([](fault_event const& e) { std::cerr << "fallbench proxy: " << to_string(e) << "\n"; });
   auto const bound = relay.listen(listen_at);
 
   std::string host = bound.address().to_string();
   if (bound.address().is_v6()) host = "[" + host + "]";
-  std::cout << "http://" << host << ":" << bound.port() << std::endl;
-  std::cerr << "fallbench proxy: relaying to " << args.str("upstream") << " with profile " << describe(initial)
+  bool const tls = passthrough || !options.tls_cert_file.empty();
+  std::cout << (tls ? "https://" : "http://") << host << ":" << bound.port() << std::endl;
+  std::cerr << "fallbench proxy: relaying to " << args.str("upstream")
+            << (passthrough ? " (TLS passed through)" : tls ? " (TLS terminated here)" : "") << " with profile "
+            << describe_effective(initial)
             << (schedule.empty() ? "" : " and a schedule of " + std::to_string(schedule.size()) + " entries")
             << "; Ctrl-C stops\n";
+  for (auto const& e : schedule)
+    std::cerr << "fallbench proxy: schedule: at " << e.at.count() << " ms " << describe_effective(e.prof) << "\n";
   if (origin) {
     relay.run_schedule(std::move(schedule), *origin);
   } else if (!schedule.empty()) {
@@ -215,7 +279,7 @@ int proxy_main(std::vector<std::string_view> const& argv) {
             << ", bytes down " << s.bytes_down << ", requests " << s.http_requests << ", responses "
             << s.http_responses << ", upgrades " << s.upgrades_completed << "/" << s.upgrades_seen << ", faults "
             << s.faults << ", upstream failures " << s.upstream_failures << ", protocol errors "
-            << s.protocol_errors << "\n";
+            << s.protocol_errors << ", TLS failures " << s.tls_failures << "\n";
   return 0;
 }
 

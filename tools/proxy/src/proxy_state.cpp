@@ -1,12 +1,51 @@
 #include "proxy_state.hpp"
 
+#include <openssl/ssl.h>
+
+#include <stdexcept>
+
 namespace fallbench::proxy::detail {
 
+namespace {
+
+namespace ssl = boost::asio::ssl;
+
+std::unique_ptr<ssl::context> make_tls_context(proxy_options const& o) {
+  if (o.tls_cert_file.empty() != o.tls_key_file.empty())
+    throw std::invalid_argument("TLS needs both a certificate and its key");
+  if (o.tls_passthrough && !o.tls_cert_file.empty())
+    throw std::invalid_argument("TLS is either terminated (a certificate) or passed through, not both");
+  if (o.tls_cert_file.empty()) return nullptr;
+  // Startup code: a file that cannot be used is named with OpenSSL's reason (docs/conventions.md section 4).
+  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                   ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
+  boost::system::error_code ec;
+  ctx->use_certificate_chain_file(o.tls_cert_file, ec);
+  if (ec) throw std::runtime_error("TLS certificate '" + o.tls_cert_file + "': " + ec.message());
+  ctx->use_private_key_file(o.tls_key_file, ssl::context::pem, ec);
+  if (ec) throw std::runtime_error("TLS key '" + o.tls_key_file + "': " + ec.message());
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
+    throw std::runtime_error("TLS key '" + o.tls_key_file + "' does not match the certificate '" + o.tls_cert_file + "'");
+  return ctx;
+}
+
+}  // namespace
+
 proxy_state::proxy_state(proxy_options options, profile initial)
-    : options_(std::move(options)), started_(clock::now()) {
+    : options_(std::move(options)), tls_(make_tls_context(options_)), started_(clock::now()) {
+  check(initial);
   current_.prof = std::make_shared<profile const>(std::move(initial));
   current_.generation = 1;
   current_.since = started_;
+}
+
+void proxy_state::check(profile const& p) const {
+  if (options_.tls_passthrough && needs_http(p))
+    throw std::invalid_argument("profile " + describe(p) +
+                                " reads HTTP or WebSocket frames, which a proxy passing TLS through never sees "
+                                "(with --tls-passthrough: pass, latency, bandwidth, reset, idle-timeout with "
+                                "idle-pings=count, max-lifetime with lifetime-of=all)");
 }
 
 proxy_state::snapshot proxy_state::current() const {
@@ -17,7 +56,7 @@ proxy_state::snapshot proxy_state::current() const {
 void proxy_state::set_profile(profile p) {
   auto const now = clock::now();
   fault_event e{now, std::chrono::duration_cast<std::chrono::microseconds>(now - started_), 0,
-                std::string(to_string(p.kind)), "profile set: " + describe(p)};
+                std::string(to_string(p.kind)), "profile set: " + describe_effective(p)};
   {
     std::lock_guard lock(mutex_);
     current_.prof = std::make_shared<profile const>(std::move(p));
@@ -76,6 +115,7 @@ proxy_stats proxy_state::stats() const {
   s.idle_closed = get(counters_.idle_closed);
   s.faults = get(counters_.faults);
   s.log_dropped = get(counters_.log_dropped);
+  s.tls_failures = get(counters_.tls_failures);
   return s;
 }
 

@@ -4,6 +4,8 @@
 
 #include "fallbench/proxy/proxy.hpp"
 
+#include <boost/asio/ssl/context.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -30,12 +32,17 @@ class proxy_state {
   struct counters {
     std::atomic<std::uint64_t> connections_accepted{0}, connections_closed{0}, bytes_up{0}, bytes_down{0},
         http_requests{0}, http_responses{0}, upgrades_seen{0}, upgrades_completed{0}, upstream_failures{0},
-        protocol_errors{0}, idle_closed{0}, faults{0}, log_dropped{0};
+        protocol_errors{0}, idle_closed{0}, faults{0}, log_dropped{0}, tls_failures{0};
   };
 
   proxy_state(proxy_options options, profile initial);
 
   proxy_options const& options() const noexcept { return options_; }
+  /// The TLS context clients are served with; null unless the proxy terminates TLS.
+  boost::asio::ssl::context* tls() const noexcept { return tls_.get(); }
+  /// Throws std::invalid_argument when `p` cannot apply with these options (needs_http() while
+  /// passing TLS through).
+  void check(profile const& p) const;
   clock::time_point started() const noexcept { return started_; }
 
   snapshot current() const;
@@ -54,6 +61,7 @@ class proxy_state {
   void append(fault_event e);
 
   proxy_options const options_;
+  std::unique_ptr<boost::asio::ssl::context> tls_;
   clock::time_point const started_;
   counters counters_;
 

@@ -2,6 +2,7 @@
 #include "fallbench/report/report_main.hpp"
 
 #include "fallbench/cli/args.hpp"
+#include "fallbench/compare/stats.hpp"
 #include "svg.hpp"
 
 #include <algorithm>
@@ -10,8 +11,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -72,6 +75,11 @@ std::vector<json const*> items(json const& j, std::string_view dotted) {
 double ms(json const& histogram, char const* key) { return num(histogram, key) / 1000.0; }
 
 /// A count: no decimals.
+/// Strategies that start on (or race) WebSocket and may end on polling: their fallbacks are counted.
+bool falls_back(std::string_view strategy) {
+  return strategy == "fallback" || strategy == "race" || strategy == "tryall" || strategy == "remember";
+}
+
 std::string whole(double v) { return std::isfinite(v) ? std::to_string(static_cast<long long>(std::llround(v))) : "-"; }
 
 std::string short_commit(std::string const& commit) {
@@ -82,15 +90,16 @@ std::string short_commit(std::string const& commit) {
 
 // ---- what a document holds, arranged for charts -----------------------------------------------------------
 
-/// One line of provenance for every chart of a document: scenario, machine, commit.
-std::string provenance(json const& doc) {
+/// One line of provenance for every chart of a document: scenario, machine, commit, and when (by
+/// default the document's start).
+std::string provenance(json const& doc, std::string const& when = {}) {
   auto const hash = str(doc, "scenario.hash_fnv1a64");
   return "scenario " + str(doc, "scenario.name", "?") + " (" + hash.substr(0, 8) + ", seed " +
          str(doc, "scenario.seed", "?") + ", faults " + str(doc, "fault_profile", "none") + ") \u00B7 " +
          str(doc, "machine.cpu_model", "?") + ", " + str(doc, "machine.cores", "?") + " cores, " +
          str(doc, "machine.kernel", "?") + " \u00B7 commit " + short_commit(str(doc, "generator.git_commit", "?")) +
          " (" + str(doc, "generator.build_type", "?") + ", " + str(doc, "generator.compiler", "?") + ") \u00B7 " +
-         str(doc, "started_at");
+         (when.empty() ? str(doc, "started_at") : when);
 }
 
 /// The fault a run ran under (runs[].fault): its schedule, or its profile; empty without a proxy.
@@ -108,11 +117,14 @@ struct group {
   std::string ladder_case;  ///< empty for plain cases
   std::vector<json const*> runs;
   std::string fault_label;  ///< the fault's short name (fault.label), when the result has one
+  /// Which runs of a repeated measurement the charts draw ("10 runs", "median run by p99: run-05.json");
+  /// empty for a single result.
+  std::string run_note = {};
   /// The fault as people read it: its label, else its spec.
   std::string fault_name() const { return fault_label.empty() ? fault : fault_label; }
   std::string title() const {
     return target + (fault.empty() ? "" : " \u00B7 fault " + fault_name()) +
-           (ladder_case.empty() ? "" : " \u00B7 ladder " + ladder_case);
+           (ladder_case.empty() ? "" : " \u00B7 ladder " + ladder_case) + (run_note.empty() ? "" : " \u00B7 " + run_note);
   }
 };
 
@@ -486,10 +498,7 @@ std::string windows_figure(group const& g, std::vector<strand> const& strands, s
                 svg::window_chart(f, columns, blocks, "fault window"));
 }
 
-std::string wire_figure(group const& g, std::vector<strand> const& strands, std::string const& prov) {
-  std::vector<svg::bar_row> rows;
-  for (auto const& s : strands)
-    rows.push_back({s.label, s.color, {num(*s.data, "wire.bytes_per_delivery"), num(*s.data, "wire.requests_per_delivery")}});
+std::string wire_chart(group const& g, std::vector<svg::bar_row> const& rows, std::string const& prov) {
   svg::frame const f{"Wire cost per delivered message: " + g.title(),
                      "Measured: at the client sockets, TCP payload bytes both ways and HTTP requests, divided by the "
                      "chats delivered to that strategy's clients.",
@@ -500,62 +509,82 @@ std::string wire_figure(group const& g, std::vector<strand> const& strands, std:
                 svg::bar_panels_chart(f, {"bytes per delivery", "HTTP requests per delivery"}, rows));
 }
 
-std::string verdict_figure(group const& g, std::vector<strand> const& strands, std::string const& prov) {
-  std::vector<std::string> const columns{"run valid", "connected", "errors", "transport", "loss", "duplication",
-                                         "reordering"};
-  std::vector<std::string> names;
-  std::vector<std::vector<svg::grid_cell>> cells;
-  for (auto const& s : strands) {
-    auto const& run = *s.run;
-    auto const& st = *s.data;
-    names.push_back(s.label);  // unique within the group (strands_of)
-    std::vector<svg::grid_cell> row;
-    // Run validity: the generator kept its schedule, stayed under its CPU bound and error budget.
-    bool const valid = at(run, "valid").is_boolean() && at(run, "valid").get<bool>();
-    std::string reasons;
-    for (auto const* r : items(run, "invalid_reasons")) reasons += (reasons.empty() ? "" : "; ") + str(*r, "");
-    row.push_back({valid ? 0 : 2, valid ? "valid" : "invalid", reasons});
-    double const clients = num(st, "clients"), connected = num(st, "clients_connected", clients);
-    row.push_back({connected >= clients ? 0 : connected > 0 ? 1 : 2, whole(connected) + "/" + whole(clients), {}});
-    double errors = 0;
-    std::string error_detail;
-    if (auto const& e = at(st, "errors"); e.is_object())
-      for (auto const& [kind, n] : e.items())
-        if (n.is_number() && n.get<double>() > 0) {
-          errors += n.get<double>();
-          error_detail += kind + ": " + n.dump() + " ";
-        }
-    row.push_back({errors > 0 ? 1 : 0, errors > 0 ? whole(errors) : "none", error_detail});
-    if (s.strategy == "upgrade") {
-      double const failed = num(st, "upgrades_failed");
-      row.push_back({failed > 0 ? 1 : 0, failed > 0 ? whole(failed) + " failed" : "upgraded", "upgrades that failed"});
-    } else if (s.strategy == "fallback") {
-      double const fell = num(st, "fallbacks");
-      row.push_back({fell > 0 ? 1 : 0, fell > 0 ? "fell back " + whole(fell) : "websocket",
-                     "sessions that fell back to polling"});
-    } else {
-      row.push_back({-1, "n/a", "only upgrade and fallback change transport"});
-    }
-    for (char const* check : {"loss", "duplication", "reordering"}) {
-      auto const gv = str(run, std::string("delivery.verdict.") + check, "n/a");
-      char const* counter = check == std::string_view("loss") ? "lost"
-                            : check == std::string_view("duplication") ? "duplicated"
-                                                                       : "reordered";
-      double const n = num(run, std::string("delivery.total.") + counter);
-      row.push_back({grade_of(gv), gv == "pass" ? "pass" : gv + " (" + whole(n) + ")",
-                     std::string(counter) + ": " + whole(n) + " of " + whole(num(run, "delivery.total.expected")) +
-                         " expected (ledger verdict of the whole run)"});
-    }
-    cells.push_back(std::move(row));
+std::string wire_figure(group const& g, std::vector<strand> const& strands, std::string const& prov) {
+  std::vector<svg::bar_row> rows;
+  for (auto const& s : strands)
+    rows.push_back({s.label, s.color, {num(*s.data, "wire.bytes_per_delivery"), num(*s.data, "wire.requests_per_delivery")}});
+  return wire_chart(g, rows, prov);
+}
+
+std::vector<std::string> const verdict_columns{"run valid", "connected", "errors", "transport", "loss", "duplication",
+                                               "reordering"};
+
+/// A strand's row of the delivery verdict grid, one cell per verdict_columns.
+std::vector<svg::grid_cell> verdict_row(strand const& s) {
+  auto const& run = *s.run;
+  auto const& st = *s.data;
+  std::vector<svg::grid_cell> row;
+  // Run validity: the generator kept its schedule, stayed under its CPU bound and error budget.
+  bool const valid = at(run, "valid").is_boolean() && at(run, "valid").get<bool>();
+  std::string reasons;
+  for (auto const* r : items(run, "invalid_reasons")) reasons += (reasons.empty() ? "" : "; ") + str(*r, "");
+  row.push_back({valid ? 0 : 2, valid ? "valid" : "invalid", reasons});
+  double const clients = num(st, "clients"), connected = num(st, "clients_connected", clients);
+  row.push_back({connected >= clients ? 0 : connected > 0 ? 1 : 2, whole(connected) + "/" + whole(clients), {}});
+  double errors = 0;
+  std::string error_detail;
+  if (auto const& e = at(st, "errors"); e.is_object())
+    for (auto const& [kind, n] : e.items())
+      if (n.is_number() && n.get<double>() > 0) {
+        errors += n.get<double>();
+        error_detail += kind + ": " + n.dump() + " ";
+      }
+  row.push_back({errors > 0 ? 1 : 0, errors > 0 ? whole(errors) : "none", error_detail});
+  if (s.strategy == "upgrade") {
+    double const failed = num(st, "upgrades_failed");
+    row.push_back({failed > 0 ? 1 : 0, failed > 0 ? whole(failed) + " failed" : "upgraded", "upgrades that failed"});
+  } else if (falls_back(s.strategy)) {
+    double const fell = num(st, "fallbacks");
+    row.push_back({fell > 0 ? 1 : 0, fell > 0 ? "fell back " + whole(fell) : "websocket",
+                   s.strategy == "race" ? "races that polling won" : "sessions that fell back to polling"});
+  } else {
+    row.push_back({-1, "n/a", "polling and websocket never change transport"});
   }
+  for (char const* check : {"loss", "duplication", "reordering"}) {
+    auto const gv = str(run, std::string("delivery.verdict.") + check, "n/a");
+    char const* counter = check == std::string_view("loss") ? "lost"
+                          : check == std::string_view("duplication") ? "duplicated"
+                                                                     : "reordered";
+    double const n = num(run, std::string("delivery.total.") + counter);
+    row.push_back({grade_of(gv), gv == "pass" ? "pass" : gv + " (" + whole(n) + ")",
+                   std::string(counter) + ": " + whole(n) + " of " + whole(num(run, "delivery.total.expected")) +
+                       " expected (ledger verdict of the whole run)"});
+  }
+  return row;
+}
+
+std::string verdict_chart(group const& g, std::vector<std::string> const& names,
+                          std::vector<std::vector<svg::grid_cell>> const& cells, std::string const& prov,
+                          std::string const& how = {}) {
+  auto const& columns = verdict_columns;
   svg::frame const f{"Delivery verdicts: " + g.title(),
                      "Measured: run validity, sessions connected and typed errors per strategy; loss, duplication and "
                      "reordering from the delivery ledger, per run (a run's strategies share them).",
                      prov};
   return figure("Delivery verdicts, " + g.title() + ".",
                 "One row per strategy of each run, one column per check, as Autobahn's case grid: green pass, amber "
-                "degraded (it worked, but not fully or not as preferred), red fail.",
+                "degraded (it worked, but not fully or not as preferred), red fail." + how,
                 svg::grid_chart(f, columns, names, cells));
+}
+
+std::string verdict_figure(group const& g, std::vector<strand> const& strands, std::string const& prov) {
+  std::vector<std::string> names;
+  std::vector<std::vector<svg::grid_cell>> cells;
+  for (auto const& s : strands) {
+    names.push_back(s.label);  // unique within the group (strands_of)
+    cells.push_back(verdict_row(s));
+  }
+  return verdict_chart(g, names, cells, prov);
 }
 
 std::string timeline_figure(group const& g, std::size_t limit, std::string const& prov) {
@@ -594,7 +623,7 @@ std::string timeline_figure(group const& g, std::size_t limit, std::string const
 
 /// Time to first message of every strategy under every fault, one chart per target: how much each
 /// fault delays the first message, strategy by strategy.
-std::string ttfm_by_fault_figures(json const& doc, std::string const& prov) {
+std::string ttfm_by_fault_figures(json const& doc, std::string const& prov, std::string const& note = {}) {
   std::vector<std::string> targets;
   for (auto const& g : groups_of(doc))
     if (std::find(targets.begin(), targets.end(), g.target) == targets.end()) targets.push_back(g.target);
@@ -615,11 +644,12 @@ std::string ttfm_by_fault_figures(json const& doc, std::string const& prov) {
         rows.push_back(std::move(r));
       }
     }
-    svg::frame const f{"Time to first message by fault: " + target,
+    auto const title = target + (note.empty() ? "" : " \u00B7 " + note);
+    svg::frame const f{"Time to first message by fault: " + title,
                        "Measured: per session, from the start of connecting to the first chat delivered to it, through "
                        "the fault proxy of each run; markers: fell back, reconnected (p50).",
                        prov};
-    out += figure("Time to first message by fault, " + target + ".",
+    out += figure("Time to first message by fault, " + title + ".",
                   "Every strategy under every fault of the study. \"no data\": no session of that strategy ever "
                   "received a message under that fault.",
                   svg::range_chart(f, "ms (log scale)", rows));
@@ -627,23 +657,40 @@ std::string ttfm_by_fault_figures(json const& doc, std::string const& prov) {
   return out;
 }
 
-std::string ratio_figure(json const& doc, std::string const& prov) {
+/// The side-by-side ratios of one document, or of repeats of one (each ratio the median over the
+/// runs that have it).
+std::string ratio_figure(std::vector<json const*> const& docs, std::string const& prov) {
   std::vector<svg::ratio_group> groups;
-  for (auto const* c : items(doc, "comparisons")) {
-    svg::ratio_group g{str(*c, "case", "?") + ": " + str(*c, "candidate", "?") + " / " + str(*c, "reference", "?"), {}};
-    for (auto const& [key, name] : std::vector<std::pair<char const*, char const*>>{{"p50_ratio", "p50"},
-                                                                                    {"p99_ratio", "p99"},
-                                                                                    {"throughput_ratio", "deliveries/s"},
-                                                                                    {"cpu_per_delivery_ratio", "CPU/delivery"},
-                                                                                    {"peak_rss_ratio", "peak RSS"}})
-      if (at(*c, key).is_number()) g.ratios.emplace_back(name, num(*c, key));
-    groups.push_back(std::move(g));
-  }
+  std::vector<std::map<std::string, std::vector<double>>> values;  // per group: ratio name -> per run
+  for (auto const* doc : docs)
+    for (auto const* c : items(*doc, "comparisons")) {
+      auto const name = str(*c, "case", "?") + ": " + str(*c, "candidate", "?") + " / " + str(*c, "reference", "?");
+      auto it = std::find_if(groups.begin(), groups.end(), [&](svg::ratio_group const& g) { return g.name == name; });
+      if (it == groups.end()) {
+        groups.push_back({name, {}});
+        values.emplace_back();
+        it = std::prev(groups.end());
+      }
+      auto& g = *it;
+      auto& v = values[static_cast<std::size_t>(it - groups.begin())];
+      for (auto const& [key, ratio] : std::vector<std::pair<char const*, char const*>>{{"p50_ratio", "p50"},
+                                                                                       {"p99_ratio", "p99"},
+                                                                                       {"throughput_ratio", "deliveries/s"},
+                                                                                       {"cpu_per_delivery_ratio", "CPU/delivery"},
+                                                                                       {"peak_rss_ratio", "peak RSS"}})
+        if (at(*c, key).is_number()) {
+          if (std::none_of(g.ratios.begin(), g.ratios.end(), [&](auto const& r) { return r.first == ratio; }))
+            g.ratios.emplace_back(ratio, 0);
+          v[ratio].push_back(num(*c, key));
+        }
+    }
+  for (std::size_t i = 0; i < groups.size(); ++i)
+    for (auto& [ratio, value] : groups[i].ratios) value = compare::median(values[i][ratio]);
   svg::frame const f{"Side by side: each target against the reference",
                      "Measured: per case, the later target's fan-out p50 and p99 (corrected), deliveries/s, server CPU "
                      "per delivery and peak RSS, divided by the first target's.",
                      prov};
-  return figure("Side-by-side ratios.",
+  return figure(docs.size() > 1 ? "Side-by-side ratios, median of " + std::to_string(docs.size()) + " runs." : "Side-by-side ratios.",
                 "Candidate / reference per case on a log scale: left of 1\u00D7 the candidate has less of it (lower "
                 "latency, less CPU or memory; but also fewer deliveries/s).",
                 svg::ratio_chart(f, groups));
@@ -681,6 +728,7 @@ std::pair<int, std::string> strategy_verdict(json const& run, std::string const&
 struct summary_row {
   std::string target, run_case, strategy;
   double clients, connected, deliveries_per_s, p50, p99, p999, p99_uncorrected, ack_p99, ttfm_p50, bytes, requests;
+  double lost, duplicated;  ///< the run's delivery ledger (shared by its strategies)
   /// The strategy's verdict, graded as the strategy-by-fault grid grades it (one rule, so the table and
   /// the grid never disagree): "pass", or "degraded: ..." / "fail: ..." with the worst reason.
   std::string verdict;
@@ -702,7 +750,8 @@ std::vector<summary_row> summary_rows(json const& doc) {
                      ms(lat, "p50_us"), ms(lat, "p99_us"), ms(lat, "p99_9_us"),
                      ms(at(st, "latency.fanout_uncorrected"), "p99_us"), ms(at(st, "latency.ack"), "p99_us"),
                      ms(at(st, "ttfm"), "p50_us"), num(st, "wire.bytes_per_delivery"),
-                     num(st, "wire.requests_per_delivery"), verdict, grade,
+                     num(st, "wire.requests_per_delivery"), num(*run, "delivery.total.lost"),
+                     num(*run, "delivery.total.duplicated"), verdict, grade,
                      at(*run, "valid").is_boolean() && at(*run, "valid").get<bool>()});
     }
   }
@@ -808,8 +857,18 @@ std::string md(std::string_view s) {
 
 // ---- the fallback study: every strategy under every fault, per target ---------------------------------------
 
-/// The strategies in the order the study compares them: a fixed transport first, then the ones that switch.
-constexpr std::array<std::string_view, 4> strategy_order{"polling", "websocket", "upgrade", "fallback"};
+/// The strategies in the order the study compares them: fixed transports first, then the ones that switch.
+constexpr std::array<std::string_view, 7> strategy_order{"polling", "websocket", "upgrade", "fallback",
+                                                         "race",    "tryall",    "remember"};
+
+/// Sorts strategy names into strategy_order, others after them in their order.
+void sort_strategies(std::vector<std::string>& strategies) {
+  auto const rank = [](std::string const& s) {
+    return static_cast<std::size_t>(std::find(strategy_order.begin(), strategy_order.end(), s) - strategy_order.begin());
+  };
+  std::stable_sort(strategies.begin(), strategies.end(),
+                   [&](std::string const& a, std::string const& b) { return rank(a) < rank(b); });
+}
 
 /// One strategy of one run under a fault, summarised and graded.
 struct fault_cell {
@@ -848,7 +907,7 @@ fault_cell fault_cell_of(json const& run, std::string const& strategy, json cons
       lines.back() += " \u00B7 " + whole(failed) + " upgrades failed";
       if (num(st, "upgrade.count") > 0) flag(1, whole(failed) + " upgrades failed");
     }
-  } else if (strategy == "fallback") {
+  } else if (falls_back(strategy)) {
     double const fell = std::max(num(st, "fallbacks"), num(st, "fallback.count"));
     if (fell > 0) {
       lines.push_back("fell back: " + whole(fell) +
@@ -1014,12 +1073,7 @@ std::vector<fault_grid> fault_grids(json const& doc) {
       }
     }
   }
-  auto const rank = [](std::string const& s) {
-    return static_cast<std::size_t>(std::find(strategy_order.begin(), strategy_order.end(), s) - strategy_order.begin());
-  };
-  for (auto& g : out)
-    std::stable_sort(g.strategies.begin(), g.strategies.end(),
-                     [&](std::string const& a, std::string const& b) { return rank(a) < rank(b); });
+  for (auto& g : out) sort_strategies(g.strategies);
   return out;
 }
 
@@ -1054,10 +1108,14 @@ cell_text cell_text_of(std::vector<std::pair<json const*, fault_cell>> const& ru
   return t;
 }
 
-constexpr char const* fault_grid_caption =
+/// The grid's caption: what a cell holds (one run, or every repeat of it), then what its lines and
+/// colours mean.
+constexpr char const* fault_grid_caption_head =
     "One table per target: a row per fault (hover its name for the full profile or schedule), a column per "
     "strategy; each cell is one run of that strategy through that fault, so its figures come from one run each "
-    "(not a spread over repeats). Lines: the grade and why; sessions connected (distinct clients) of those "
+    "(not a spread over repeats).";
+constexpr char const* fault_grid_caption =
+    " Lines: the grade and why; sessions connected (distinct clients) of those "
     "started, and reconnections; time to first message p50; the switch: time to upgrade p50 or \u201Cstayed on "
     "polling\u201D (upgrade), how many fell back and time to fall back p50 (fallback); fan-out latency p50/p99 "
     "(corrected); bytes per delivery; the chats intended during the fault window and after it (recovery): lost, "
@@ -1069,11 +1127,15 @@ constexpr char const* fault_grid_caption =
     "no session connected, nothing delivered while chats were due, anything duplicated or reordered, or chats lost "
     "outside the fault (before it or after recovery). -: no run.";
 
-std::string html_fault_grids(json const& doc) {
-  auto const grids = fault_grids(doc);
+/// How a cell's runs become its text: one run each (cell_text_of), or repeats (repeated_cell_text).
+using cell_text_fn = std::function<cell_text(std::string const& strategy,
+                                             std::vector<std::pair<json const*, fault_cell>> const& runs)>;
+
+std::string html_fault_grids(std::vector<fault_grid> const& grids, std::string const& caption_head,
+                             cell_text_fn const& text_of) {
   if (grids.empty()) return {};
   std::ostringstream h;
-  h << "<h3>Strategy by fault</h3>\n<p class=\"note\">" << escape(fault_grid_caption) << "</p>\n";
+  h << "<h3>Strategy by fault</h3>\n<p class=\"note\">" << escape(caption_head + fault_grid_caption) << "</p>\n";
   for (auto const& g : grids) {
     h << "<table class=\"faults\"><caption>" << escape(g.target) << "</caption><thead><tr><th>fault</th>";
     for (auto const& s : g.strategies) h << "<th>" << escape(s) << "</th>";
@@ -1086,7 +1148,7 @@ std::string html_fault_grids(json const& doc) {
           h << "<td class=\"g0\">-</td>";
           continue;
         }
-        auto const t = cell_text_of(it->second);
+        auto const t = text_of(s, it->second);
         auto const colon = t.grade_line.find(':');
         auto const tooltip = g.target + " \u00B7 " + row.label + " \u00B7 " + s + "\n" + t.tooltip;
         h << "<td class=\"g" << t.grade + 1 << "\" title=\"" << escape(tooltip) << "\"><strong>" << escape(t.grade_line.substr(0, colon)) << "</strong>"
@@ -1101,13 +1163,18 @@ std::string html_fault_grids(json const& doc) {
   return h.str();
 }
 
-std::string markdown_fault_grids(json const& doc) {
-  auto const grids = fault_grids(doc);
+std::string html_fault_grids(json const& doc) {
+  return html_fault_grids(fault_grids(doc), fault_grid_caption_head,
+                          [](std::string const&, auto const& runs) { return cell_text_of(runs); });
+}
+
+std::string markdown_fault_grids(std::vector<fault_grid> const& grids, std::string const& per_cell,
+                                 cell_text_fn const& text_of) {
   if (grids.empty()) return {};
   static constexpr char const* marks[] = {"\u2705", "\u26A0\uFE0F", "\u274C"};
   std::ostringstream m;
   m << "\n#### Strategy by fault\n\n"
-    << "Per target, a row per fault and a column per strategy; one run per cell. \u2705 pass \u00B7 \u26A0\uFE0F "
+    << "Per target, a row per fault and a column per strategy; " << per_cell << " \u2705 pass \u00B7 \u26A0\uFE0F "
        "degraded (it worked, but with loss, missed or skipped chats during the fault, a fallback, no upgrade, "
        "reconnections, errors, a fan-out p99 over 10\u00D7 the pass row's or a run not valid) \u00B7 \u274C fail (nothing connected or delivered, duplicates, "
        "reordering, or loss outside the fault).\n";
@@ -1125,7 +1192,7 @@ std::string markdown_fault_grids(json const& doc) {
           m << " - |";
           continue;
         }
-        auto const t = cell_text_of(it->second);
+        auto const t = text_of(s, it->second);
         m << " " << marks[std::clamp(t.grade, 0, 2)] << " " << md(t.grade_line);
         for (auto const& line : t.lines) m << "<br>" << md(line);
         m << " |";
@@ -1134,6 +1201,11 @@ std::string markdown_fault_grids(json const& doc) {
     }
   }
   return m.str();
+}
+
+std::string markdown_fault_grids(json const& doc) {
+  return markdown_fault_grids(fault_grids(doc), "one run per cell.",
+                              [](std::string const&, auto const& runs) { return cell_text_of(runs); });
 }
 
 constexpr char const* css = R"(
@@ -1179,6 +1251,791 @@ std::string title_of(std::vector<result> const& results, options const& opts) {
   return t;
 }
 
+/// The section of one result, as it always was.
+/// The thresholds of every run that has them: target/case, threshold, scope, observed, met.
+struct threshold_row {
+  std::string run;
+  std::string threshold;
+  std::string scope;
+  std::string observed;
+  bool ok = false;
+};
+
+std::vector<threshold_row> threshold_rows(json const& doc) {
+  std::vector<threshold_row> rows;
+  for (auto const* run : items(doc, "runs"))
+    for (auto const* t : items(*run, "thresholds")) {
+      threshold_row r;
+      r.run = str(*run, "target") + "/" + str(*run, "case");
+      r.threshold = str(*t, "threshold");
+      r.scope = str(*t, "scope");
+      r.ok = at(*t, "ok").is_boolean() && at(*t, "ok").get<bool>();
+      r.observed = at(*t, "observed").is_number() ? number(num(*t, "observed")) : str(*t, "why", "not measured");
+      rows.push_back(std::move(r));
+    }
+  return rows;
+}
+
+std::string single_section_html(result const& r, std::size_t id, options const& opts) {
+  std::ostringstream h;
+  auto const& doc = r.doc;
+  auto const prov = provenance(doc);
+  h << "<section id=\"result-" << id << "\">\n<h2>" << escape(str(doc, "scenario.name", "?")) << " \u2014 "
+    << escape(r.path) << "</h2>\n";
+  if (auto d = str(doc, "scenario.description"); !d.empty()) h << "<p>" << escape(d) << "</p>\n";
+  h << "<dl class=\"meta\">";
+  for (auto const& [label, value] : std::vector<std::pair<std::string, std::string>>{
+           {"scenario", str(doc, "scenario.name") + " (hash " + str(doc, "scenario.hash_fnv1a64") + ", seed " +
+                            str(doc, "scenario.seed") + ", " + str(doc, "scenario.file") + ")"},
+           {"faults", str(doc, "fault_profile", "none")},
+           {"machine", str(doc, "machine.cpu_model") + ", " + str(doc, "machine.cores") + " cores, " +
+                           str(doc, "machine.kernel") + " " + str(doc, "machine.arch")},
+           {"build", "fallbench " + str(doc, "generator.version") + ", commit " + str(doc, "generator.git_commit") +
+                         ", " + str(doc, "generator.build_type") + ", " + str(doc, "generator.compiler")},
+           {"when", str(doc, "started_at") + " to " + str(doc, "finished_at")}})
+    h << "<dt>" << escape(label) << "</dt><dd>" << escape(value) << "</dd>";
+  h << "</dl>\n" << html_summary_table(doc);
+  std::vector<std::string> problems;
+  for (auto const* run : items(doc, "runs"))
+    for (auto const* why : items(*run, "invalid_reasons"))
+      problems.push_back(str(*run, "target") + "/" + str(*run, "case") + " not valid: " + str(*why, ""));
+  if (!problems.empty()) {
+    h << "<ul class=\"problems\">";
+    for (auto const& p : problems) h << "<li>" << escape(p) << "</li>";
+    h << "</ul>\n";
+  }
+  if (auto const rows = threshold_rows(doc); !rows.empty()) {
+    auto const met = std::count_if(rows.begin(), rows.end(), [](auto const& t) { return t.ok; });
+    h << "<h3>Thresholds: " << met << " of " << rows.size() << " met</h3>\n<table class=\"summary\"><thead><tr>"
+      << "<th>run</th><th>threshold</th><th>on</th><th>observed</th><th>met</th></tr></thead><tbody>";
+    for (auto const& t : rows)
+      h << "<tr><td>" << escape(t.run) << "</td><td><code>" << escape(t.threshold) << "</code></td><td>"
+        << escape(t.scope) << "</td><td>" << escape(t.observed) << "</td><td class=\"g" << (t.ok ? 1 : 3) << "\">"
+        << (t.ok ? "yes" : "NO") << "</td></tr>";
+    h << "</tbody></table>\n";
+  }
+  h << html_fault_grids(doc);
+  std::set<std::string> faults;
+  for (auto const& g : groups_of(doc)) faults.insert(g.fault);
+  if (faults.size() > 1)
+    h << "<h3>By fault</h3>\n<div class=\"charts\">" << ttfm_by_fault_figures(doc, prov) << "</div>\n";
+  if (!items(doc, "comparisons").empty()) h << "<h3>Side by side</h3>\n<div class=\"charts\">" << ratio_figure({&doc}, prov) << "</div>\n";
+  auto const runs = items(doc, "runs");
+  if (!items(doc, "capacity").empty() ||
+      std::any_of(runs.begin(), runs.end(), [](json const* run) { return at(*run, "ladder").is_object(); })) {
+    h << "<h3>Capacity</h3>\n" << html_capacity_table(doc) << "<div class=\"charts\">" << ladder_figure(doc, prov)
+      << "</div>\n";
+  }
+  for (auto const& g : groups_of(doc)) {
+    auto const strands = strands_of(g);
+    h << "<h3>" << escape(g.title()) << "</h3>\n<div class=\"charts\">\n"
+      << spectrum_figure(g, strands, prov) << ttfm_figure(g, strands, prov) << timeseries_figure(g, prov)
+      << (has_windows(g) ? windows_figure(g, strands, prov) : std::string()) << wire_figure(g, strands, prov)
+      << verdict_figure(g, strands, prov) << timeline_figure(g, opts.timelines, prov) << "</div>\n";
+  }
+  h << "</section>\n";
+  return h.str();
+}
+
+/// The Markdown of one result, as it always was.
+std::string single_section_markdown(result const& r) {
+  std::ostringstream m;
+  auto const& doc = r.doc;
+  std::size_t runs = 0, invalid = 0;
+  double lost = 0, duplicated = 0, reordered = 0;
+  for (auto const* run : items(doc, "runs")) {
+    ++runs;
+    invalid += !(at(*run, "valid").is_boolean() && at(*run, "valid").get<bool>());
+    lost += num(*run, "delivery.total.lost");
+    duplicated += num(*run, "delivery.total.duplicated");
+    reordered += num(*run, "delivery.total.reordered");
+  }
+  bool const clean = invalid == 0 && lost == 0 && duplicated == 0 && reordered == 0;
+  m << "### " << (clean ? "\u2705 " : "\u274C ") << md(str(doc, "scenario.name", "?")) << " \u2014 " << md(r.path)
+    << "\n\n"
+    << (clean ? "All " + std::to_string(runs) + " run(s) valid; nothing lost, duplicated or reordered."
+              : std::to_string(invalid) + " of " + std::to_string(runs) + " run(s) not valid; lost " + whole(lost) +
+                    ", duplicated " + whole(duplicated) + ", reordered " + whole(reordered) + ".")
+    << "\n\n"
+    << md(provenance(doc)) << "\n\n";
+  m << "| target | case | strategy | clients | deliveries/s | p50 ms | p99 ms | p99.9 ms | ack p99 ms | TTFM p50 ms | "
+       "B/delivery | req/delivery | verdict | valid |\n"
+       "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n";
+  for (auto const& s : summary_rows(doc))
+    m << "| " << md(s.target) << " | " << md(s.run_case) << " | " << md(s.strategy) << " | " << whole(s.connected)
+      << "/" << whole(s.clients) << " | " << number(s.deliveries_per_s) << " | " << number(s.p50) << " | "
+      << number(s.p99) << " | " << number(s.p999) << " | " << number(s.ack_p99) << " | " << number(s.ttfm_p50)
+      << " | " << number(s.bytes) << " | " << number(s.requests) << " | " << md(s.verdict) << " | "
+      << (s.valid ? "yes" : "**NO**") << " |\n";
+  for (auto const* run : items(doc, "runs"))
+    for (auto const* why : items(*run, "invalid_reasons"))
+      m << "\n- " << md(str(*run, "target") + "/" + str(*run, "case")) << " not valid: " << md(str(*why, ""));
+  if (auto const rows = threshold_rows(doc); !rows.empty()) {
+    auto const met = std::count_if(rows.begin(), rows.end(), [](auto const& t) { return t.ok; });
+    m << "\n\n**Thresholds: " << met << " of " << rows.size() << " met**\n\n"
+      << "| run | threshold | on | observed | met |\n|---|---|---|---:|---|\n";
+    for (auto const& t : rows)
+      m << "| " << md(t.run) << " | `" << md(t.threshold) << "` | " << md(t.scope) << " | " << md(t.observed) << " | "
+        << (t.ok ? "yes" : "**NO**") << " |\n";
+  }
+  m << "\n" << markdown_fault_grids(doc);
+  if (auto const comparisons = items(doc, "comparisons"); !comparisons.empty()) {
+    m << "\n| case | candidate / reference | p50 | p99 | deliveries/s | CPU/delivery | peak RSS |\n"
+         "|---|---|---:|---:|---:|---:|---:|\n";
+    for (auto const* c : comparisons)
+      m << "| " << md(str(*c, "case")) << " | " << md(str(*c, "candidate") + " / " + str(*c, "reference")) << " | "
+        << number(num(*c, "p50_ratio")) << "\u00D7 | " << number(num(*c, "p99_ratio")) << "\u00D7 | "
+        << number(num(*c, "throughput_ratio")) << "\u00D7 | " << number(num(*c, "cpu_per_delivery_ratio"))
+        << "\u00D7 | " << number(num(*c, "peak_rss_ratio")) << "\u00D7 |\n";
+  }
+  if (auto const capacity = items(doc, "capacity"); !capacity.empty()) {
+    m << "\n| target | ladder case | capacity (chats/s per client) | deliveries/s | p99 ms | knee | stopped |\n"
+         "|---|---|---:|---:|---:|---|---|\n";
+    for (auto const* c : capacity) {
+      auto const row = capacity_row_of(*c);
+      m << "| " << md(row.target) << " | " << md(row.ladder_case) << " | "
+        << (row.none ? "none within " + number(row.bound) + " ms" : number(row.rate)) << " | "
+        << (row.none ? "-" : number(row.deliveries)) << " | " << (row.none ? "-" : number(row.p99)) << " | "
+        << md(row.knee) << " | " << md(row.stop) << " |\n";
+    }
+  }
+  m << "\n";
+  return m.str();
+}
+
+// ---- repeated runs: the results of one scenario, build and machine as one section ----------------------------
+
+/// What makes results repeats of one measurement: the scenario (its hash), the fault profile, the build
+/// (generator: version, commit, build type, compiler), the machine, and the same runs configured the same
+/// way (a --case selection or a --measure override keeps the scenario's hash but measures something
+/// else). Empty: never grouped - no scenario hash, or a capacity ladder, whose steps, knee and stop
+/// differ from run to run and have no median to draw.
+std::string repeat_key(json const& doc) {
+  auto const hash = str(doc, "scenario.hash_fnv1a64");
+  auto const runs = items(doc, "runs");
+  if (hash.empty() || runs.empty() || !items(doc, "capacity").empty()) return {};
+  json key = json::array({hash, at(doc, "fault_profile"), at(doc, "generator"), at(doc, "machine")});
+  for (auto const* run : runs) {
+    if (at(*run, "ladder").is_object() || !str(*run, "ladder_case").empty()) return {};
+    key.push_back(json::array({str(*run, "target"), str(*run, "case"), fault_of(*run), at(*run, "config")}));
+  }
+  return key.dump();
+}
+
+/// The results in sets of repeats (repeat_key), in order of first appearance; a result alone is a set of one.
+std::vector<std::vector<result const*>> result_sets(std::vector<result> const& results) {
+  std::vector<std::vector<result const*>> sets;
+  std::vector<std::string> keys;
+  for (auto const& r : results) {
+    auto const key = repeat_key(r.doc);
+    auto const it = key.empty() ? keys.end() : std::find(keys.begin(), keys.end(), key);
+    if (it == keys.end()) {
+      keys.push_back(key);
+      sets.push_back({&r});
+    } else {
+      sets[static_cast<std::size_t>(it - keys.begin())].push_back(&r);
+    }
+  }
+  return sets;
+}
+
+std::string file_name(std::string const& path) { return fs::path(path).filename().string(); }
+
+/// The position of the median of `values` (non-finite values count as the largest): the lower middle
+/// one for an even count, so it is a run that exists and can be drawn.
+std::size_t median_index(std::vector<double> const& values) {
+  if (values.empty()) return 0;
+  std::vector<std::size_t> order(values.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  auto const key = [&](std::size_t i) { return std::isfinite(values[i]) ? values[i] : 1e300; };
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return key(a) < key(b); });
+  return order[(order.size() - 1) / 2];
+}
+
+/// A measure over repeated runs: the median (compare's: the mean of the middle two for an even count,
+/// so the report and the regression gate agree) and the range.
+struct spread {
+  std::size_t n = 0;
+  double median = 0, min = 0, max = 0;
+};
+
+spread spread_of(std::vector<double> values) {
+  std::erase_if(values, [](double v) { return !std::isfinite(v); });
+  spread s;
+  s.n = values.size();
+  if (s.n == 0) return s;
+  s.median = compare::median(values);
+  auto const [lo, hi] = std::minmax_element(values.begin(), values.end());
+  s.min = *lo;
+  s.max = *hi;
+  return s;
+}
+
+/// The median as the tables print it, and the range "401–470" (empty when every run printed alike).
+std::pair<std::string, std::string> spread_texts(spread const& s, bool count) {
+  auto const f = [&](double v) { return count && v == std::floor(v) ? whole(v) : number(v); };
+  if (s.n == 0) return {"-", ""};
+  if (f(s.min) == f(s.max)) return {f(s.median), ""};
+  return {f(s.median), f(s.min) + "\u2013" + f(s.max)};
+}
+
+/// When a set ran: the earliest start and the latest finish (ISO 8601 UTC, so text order is time order).
+std::pair<std::string, std::string> span_of_set(std::vector<result const*> const& set) {
+  std::string first = str(set.front()->doc, "started_at"), last = str(set.front()->doc, "finished_at");
+  for (auto const* r : set) {
+    if (auto const s = str(r->doc, "started_at"); !s.empty() && (first.empty() || s < first)) first = s;
+    if (auto const f = str(r->doc, "finished_at", str(r->doc, "started_at")); f > last) last = f;
+  }
+  return {first, last};
+}
+
+/// The files of a set: "DIR: run-01.json, run-02.json" when they share a folder, else their paths.
+std::string files_of_set(std::vector<result const*> const& set) {
+  auto const dir = fs::path(set.front()->path).parent_path();
+  bool const shared = std::all_of(set.begin(), set.end(), [&](result const* r) { return fs::path(r->path).parent_path() == dir; });
+  std::string out;
+  for (auto const* r : set) out += (out.empty() ? "" : ", ") + (shared ? file_name(r->path) : r->path);
+  return shared && !dir.empty() ? dir.string() + ": " + out : out;
+}
+
+/// The provenance of a set: the first run's, with the span of the runs for its date.
+std::string set_provenance(std::vector<result const*> const& set) {
+  auto const [first, last] = span_of_set(set);
+  return std::to_string(set.size()) + " runs, " + first + " to " + last;
+}
+
+/// One summary row (target, case, strategy) over the runs that have it.
+struct repeated_row {
+  std::string target, run_case, strategy;
+  std::vector<summary_row> runs;
+};
+
+std::vector<repeated_row> repeated_rows(std::vector<result const*> const& set) {
+  std::vector<repeated_row> out;
+  for (auto const* r : set)
+    for (auto& row : summary_rows(r->doc)) {
+      auto it = std::find_if(out.begin(), out.end(), [&](repeated_row const& o) {
+        return o.target == row.target && o.run_case == row.run_case && o.strategy == row.strategy;
+      });
+      if (it == out.end()) it = out.insert(out.end(), repeated_row{row.target, row.run_case, row.strategy, {}});
+      it->runs.push_back(std::move(row));
+    }
+  return out;
+}
+
+/// The columns of the repeated summary: header, field, whether it is a count.
+struct repeated_measure {
+  char const* header;
+  double summary_row::*field;
+  bool count;
+};
+constexpr repeated_measure repeated_measures[] = {
+    {"deliveries/s", &summary_row::deliveries_per_s, false}, {"p50 ms", &summary_row::p50, false},
+    {"p99 ms", &summary_row::p99, false},                    {"p99.9 ms", &summary_row::p999, false},
+    {"p99 uncorr. ms", &summary_row::p99_uncorrected, false}, {"ack p99 ms", &summary_row::ack_p99, false},
+    {"TTFM p50 ms", &summary_row::ttfm_p50, false},          {"B/delivery", &summary_row::bytes, false},
+    {"req/delivery", &summary_row::requests, false},         {"lost", &summary_row::lost, true},
+    {"duplicated", &summary_row::duplicated, true}};
+
+spread spread_of(repeated_row const& row, double summary_row::*field) {
+  std::vector<double> v;
+  for (auto const& r : row.runs) v.push_back(r.*field);
+  return spread_of(std::move(v));
+}
+
+/// A row's verdict over its runs, graded by the worst run (one run that lost or duplicated chats is a
+/// finding however well the others went): the verdict when every run had it, else each verdict with how
+/// many runs had it, the most frequent first ("9/10 pass; 1/10 fail: lost 3 without a fault").
+std::pair<int, std::string> repeated_verdict(std::vector<summary_row> const& runs) {
+  std::vector<std::pair<std::string, std::size_t>> tally;
+  int grade = 0;
+  for (auto const& r : runs) {
+    grade = std::max(grade, r.grade);
+    auto it = std::find_if(tally.begin(), tally.end(), [&](auto const& t) { return t.first == r.verdict; });
+    if (it == tally.end())
+      tally.emplace_back(r.verdict, 1);
+    else
+      ++it->second;
+  }
+  if (tally.size() <= 1) return {grade, tally.empty() ? "-" : tally.front().first};
+  std::stable_sort(tally.begin(), tally.end(), [](auto const& a, auto const& b) { return a.second > b.second; });
+  std::string text;
+  for (auto const& [verdict, n] : tally)
+    text += (text.empty() ? "" : "; ") + std::to_string(n) + "/" + std::to_string(runs.size()) + " " + verdict;
+  return {grade, text};
+}
+
+std::size_t valid_count(repeated_row const& row) {
+  return static_cast<std::size_t>(std::count_if(row.runs.begin(), row.runs.end(), [](summary_row const& r) { return r.valid; }));
+}
+
+constexpr char const* repeated_table_note =
+    "Each figure is the median over the runs (for an even count the mean of the middle two, as fallbench "
+    "compare takes it) and, under it, the range from the smallest to the largest when the runs differ. Lost "
+    "and duplicated come from each run's delivery ledger (shared by the strategies of a run). The verdict is "
+    "graded by the worst run, with how many runs had each verdict when they differ; valid: how many runs "
+    "were valid measurements.";
+
+std::string html_repeated_table(std::vector<result const*> const& set) {
+  std::ostringstream h;
+  h << "<p class=\"note\">" << escape(repeated_table_note) << "</p>\n"
+    << "<table class=\"summary\"><thead><tr><th>target</th><th>case</th><th>strategy</th><th>clients</th>";
+  for (auto const& m : repeated_measures) h << "<th>" << escape(m.header) << "</th>";
+  h << "<th>verdict</th><th>valid</th></tr></thead><tbody>";
+  auto const cell = [&](spread const& s, bool count) {
+    auto const [median, range] = spread_texts(s, count);
+    h << "<td>" << escape(median);
+    if (!range.empty()) h << "<br><small>" << escape(range) << "</small>";
+    h << "</td>";
+  };
+  for (auto const& row : repeated_rows(set)) {
+    h << "<tr><td>" << escape(row.target) << "</td><td>" << escape(row.run_case) << "</td><td>" << escape(row.strategy)
+      << "</td>";
+    auto const connected = spread_texts(spread_of(row, &summary_row::connected), true);
+    h << "<td>" << connected.first << "/" << whole(row.runs.front().clients);
+    if (!connected.second.empty()) h << "<br><small>" << escape(connected.second) << "</small>";
+    h << "</td>";
+    for (auto const& m : repeated_measures) cell(spread_of(row, m.field), m.count);
+    auto const [grade, verdict] = repeated_verdict(row.runs);
+    auto const valid = valid_count(row);
+    h << "<td class=\"g" << grade + 1 << "\">" << escape(verdict) << "</td><td class=\"g"
+      << (valid == set.size() ? 1 : 3) << "\">" << valid << "/" << set.size() << "</td></tr>";
+  }
+  h << "</tbody></table>\n";
+  return h.str();
+}
+
+/// The strategy-by-fault grids of every run of a set, merged: a cell holds the runs of all repeats.
+std::vector<fault_grid> repeated_fault_grids(std::vector<result const*> const& set) {
+  std::vector<fault_grid> out;
+  for (auto const* r : set)
+    for (auto& g : fault_grids(r->doc)) {
+      auto grid = std::find_if(out.begin(), out.end(), [&](fault_grid const& o) { return o.target == g.target; });
+      if (grid == out.end()) {
+        out.push_back(std::move(g));
+        continue;
+      }
+      for (auto const& s : g.strategies)
+        if (std::find(grid->strategies.begin(), grid->strategies.end(), s) == grid->strategies.end())
+          grid->strategies.push_back(s);
+      for (auto& row : g.rows) {
+        auto it = std::find_if(grid->rows.begin(), grid->rows.end(), [&](fault_row const& o) { return o.key == row.key; });
+        if (it == grid->rows.end()) {
+          grid->rows.push_back(std::move(row));
+          continue;
+        }
+        for (auto& [strategy, runs] : row.cells) {
+          auto& into = it->cells[strategy];
+          into.insert(into.end(), runs.begin(), runs.end());
+        }
+      }
+    }
+  for (auto& g : out) sort_strategies(g.strategies);
+  return out;
+}
+
+/// Where each run of a set comes from: the file name of its document.
+std::map<json const*, std::string> run_files(std::vector<result const*> const& set) {
+  std::map<json const*, std::string> out;
+  for (auto const* r : set)
+    for (auto const* run : items(r->doc, "runs")) out[run] = file_name(r->path);
+  return out;
+}
+
+/// A grid cell over repeats: graded by the worst run; per case how many runs had each grade ("9/10 pass
+/// · 1 fail"), and the figures of the median run by the strategy's fan-out p99, named.
+cell_text repeated_cell_text(std::string const& strategy, std::vector<std::pair<json const*, fault_cell>> const& runs,
+                             std::map<json const*, std::string> const& files) {
+  static constexpr char const* names[] = {"pass", "degraded", "fail"};
+  auto const file = [&](json const* run) {
+    auto const it = files.find(run);
+    return it == files.end() ? std::string("?") : it->second;
+  };
+  cell_text t;
+  for (auto const& [run, cell] : runs) t.grade = std::max(t.grade, cell.grade);
+  std::vector<std::string> cases;
+  for (auto const& [run, cell] : runs)
+    if (auto const c = str(*run, "case", "?"); std::find(cases.begin(), cases.end(), c) == cases.end()) cases.push_back(c);
+  std::vector<std::string> deciding;
+  for (auto const& c : cases) {
+    std::vector<std::pair<json const*, fault_cell> const*> of_case;
+    for (auto const& entry : runs)
+      if (str(*entry.first, "case", "?") == c) of_case.push_back(&entry);
+    if (cases.size() > 1) t.lines.push_back("case " + c + ":");
+    std::array<std::size_t, 3> by_grade{};
+    for (auto const* e : of_case) ++by_grade[static_cast<std::size_t>(std::clamp(e->second.grade, 0, 2))];
+    std::string tally;
+    for (std::size_t g = 0; g < 3; ++g) {
+      if (by_grade[g] == 0) continue;
+      tally += tally.empty() ? std::to_string(by_grade[g]) + "/" + std::to_string(of_case.size()) + " " + names[g]
+                             : " \u00B7 " + std::to_string(by_grade[g]) + " " + names[g];
+    }
+    t.lines.push_back(tally);
+    std::vector<double> p99;
+    for (auto const* e : of_case)
+      p99.push_back(ms(at(at(*e->first, "by_strategy")[strategy], "latency.fanout_corrected"), "p99_us"));
+    auto const* median = of_case[median_index(p99)];
+    t.lines.push_back("median run by p99: " + file(median->first));
+    t.lines.insert(t.lines.end(), median->second.lines.begin(), median->second.lines.end());
+    for (auto const* e : of_case) {
+      t.tooltip += (t.tooltip.empty() ? "" : "\n") + file(e->first) + " (" + c + "): " +
+                   (e->second.why.empty() ? std::string("pass") : "");
+      for (std::size_t i = 0; i < e->second.why.size(); ++i) t.tooltip += (i ? "; " : "") + e->second.why[i].second;
+      for (auto const& [grade, why] : e->second.why)
+        if (grade == t.grade && deciding.size() < 2 && std::find(deciding.begin(), deciding.end(), why) == deciding.end())
+          deciding.push_back(why);
+    }
+  }
+  t.grade_line = names[std::clamp(t.grade, 0, 2)];
+  if (t.grade > 0 && !deciding.empty()) {
+    t.grade_line += ": ";
+    for (std::size_t i = 0; i < deciding.size(); ++i) t.grade_line += (i ? "; " : "") + deciding[i];
+  }
+  return t;
+}
+
+std::string repeated_grid_caption_head(std::size_t n) {
+  return "One table per target: a row per fault (hover its name for the full profile or schedule), a column per "
+         "strategy; each cell holds every run of that strategy through that fault, " + std::to_string(n) +
+         " repeats: graded by the worst run, with how many runs had each grade (\u201C9/10 pass \u00B7 1 fail\u201D) "
+         "and the figures of the median run by fan-out p99 (named; hover the cell for every run's grade).";
+}
+
+/// Strands of one group across the runs of a set, matched by case and strategy.
+struct strand_set {
+  std::string label, color, strategy;
+  std::vector<strand> runs;
+  std::vector<std::string> files;
+};
+
+std::vector<strand_set> strand_sets(std::vector<group> const& per_run, std::vector<std::string> const& files) {
+  std::vector<strand_set> out;
+  std::vector<std::string> keys;
+  for (std::size_t d = 0; d < per_run.size(); ++d)
+    for (auto const& s : strands_of(per_run[d])) {
+      auto const key = str(*s.run, "case") + '\n' + s.strategy;
+      auto it = std::find(keys.begin(), keys.end(), key);
+      if (it == keys.end()) {
+        keys.push_back(key);
+        out.push_back({s.label, s.color, s.strategy, {}, {}});
+        it = std::prev(keys.end());
+      }
+      auto& set = out[static_cast<std::size_t>(it - keys.begin())];
+      set.runs.push_back(s);
+      set.files.push_back(files[d]);
+    }
+  return out;
+}
+
+svg::line_series spectrum_series(strand const& s, std::string name, std::string color, bool corrected, double& most) {
+  svg::line_series ls{std::move(name), std::move(color), !corrected, {}};
+  auto const& h = at(*s.data, corrected ? "latency.fanout_corrected" : "latency.fanout_uncorrected");
+  for (auto const* p : items(h, "spectrum"))
+    if (p->is_array() && p->size() >= 2 && (*p)[0].is_number() && (*p)[1].is_number())
+      ls.points.emplace_back((*p)[0].get<double>(), (*p)[1].get<double>() / 1000.0);
+  most = std::max(most, num(h, "count"));
+  return ls;
+}
+
+double p99_ms(strand const& s) { return ms(at(*s.data, "latency.fanout_corrected"), "p99_us"); }
+
+std::string repeated_spectrum_figure(group const& g, std::vector<strand_set> const& sets, std::string const& prov) {
+  std::vector<svg::line_series> faint, median;
+  double most = 0;
+  for (auto const& set : sets) {
+    std::vector<double> p99;
+    for (auto const& s : set.runs) p99.push_back(p99_ms(s));
+    auto const m = median_index(p99);
+    for (std::size_t i = 0; i < set.runs.size(); ++i) {
+      if (i == m) continue;
+      faint.push_back(spectrum_series(set.runs[i], set.label + " \u00B7 " + set.files[i], set.color, true, most));
+      faint.back().faint = true;
+    }
+    auto const name = set.label + " (median run by p99: " + set.files[m] + ")";
+    median.push_back(spectrum_series(set.runs[m], name, set.color, true, most));
+    median.push_back(spectrum_series(set.runs[m], name, set.color, false, most));
+  }
+  faint.insert(faint.end(), median.begin(), median.end());
+  int const nines = most > 1 ? static_cast<int>(std::ceil(std::log10(most))) : 2;
+  svg::frame const f{"Fan-out latency by percentile: " + g.title(),
+                     "Measured: to each chat's arrival at each receiver, from its intended send time (corrected, solid) "
+                     "or as a closed-loop generator would (uncorrected, dashed); measure phase only. Per strategy the "
+                     "median run by fan-out p99; faint: every other run, corrected.",
+                     prov};
+  return figure("Latency by percentile, " + g.title() + ".",
+                "wrk2-style percentile spectrum of fan-out latency per strategy: bold, the median run by corrected "
+                "p99 (named in the legend), solid corrected for coordinated omission and dashed uncorrected; faint "
+                "behind it, every other run's corrected spectrum, so the spread between runs shows at each "
+                "percentile.",
+                svg::spectrum_chart(f, faint, nines, "corrected (from intended send)", "uncorrected (closed-loop view)",
+                                    "each other run (corrected)"));
+}
+
+std::string repeated_ttfm_figure(group const& g, std::vector<strand_set> const& sets, std::string const& prov) {
+  std::vector<svg::range_row> rows;
+  for (auto const& set : sets) {
+    std::vector<double> p50;
+    for (auto const& s : set.runs) p50.push_back(num(at(*s.data, "ttfm"), "count") > 0 ? ms(at(*s.data, "ttfm"), "p50_us") : std::nan(""));
+    auto const m = median_index(p50);
+    auto const& st = *set.runs[m].data;
+    auto const& h = at(st, "ttfm");
+    svg::range_row r{set.label + " \u00B7 " + set.files[m], set.color, ms(h, "min_us"), ms(h, "p50_us"), ms(h, "p90_us"),
+                     ms(h, "max_us"), static_cast<std::size_t>(num(h, "count")), {}, {}};
+    if (num(st, "handshake.count") > 0) r.markers.push_back({"handshake p50", ms(at(st, "handshake"), "p50_us"), 0});
+    if (num(st, "upgrade.count") > 0) r.markers.push_back({"upgraded p50", ms(at(st, "upgrade"), "p50_us"), 1});
+    if (num(st, "fallback.count") > 0) r.markers.push_back({"fell back p50", ms(at(st, "fallback"), "p50_us"), 2});
+    for (std::size_t i = 0; i < set.runs.size(); ++i) {
+      auto const& o = at(*set.runs[i].data, "ttfm");
+      if (i == m || num(o, "count") <= 0) continue;
+      r.faint.push_back({set.label + " \u00B7 " + set.files[i], ms(o, "min_us"), ms(o, "p50_us"), ms(o, "p90_us"), ms(o, "max_us")});
+    }
+    rows.push_back(std::move(r));
+  }
+  svg::frame const f{"Time to first message: " + g.title(),
+                     "Measured: per session, from the start of connecting to the first chat delivered to it; markers: "
+                     "handshake done, upgraded, fell back (p50). Per strategy the median run by TTFM p50; faint: every "
+                     "other run.",
+                     prov};
+  return figure("Time to first message, " + g.title() + ".",
+                "Per strategy, the median run by TTFM p50 (named): the whisker spans min to max, the box p50 to p90, "
+                "the dot is the median; faint and thin around it, the same of every other run. It includes waiting "
+                "for the first chat in the room, so compare strategies, not absolute values.",
+                svg::range_chart(f, "ms (log scale)", rows, "each other run (min to max, p50 to p90)"));
+}
+
+std::string repeated_wire_figure(group const& g, std::vector<strand_set> const& sets, std::string const& prov) {
+  std::vector<svg::bar_row> rows;
+  for (auto const& set : sets) {
+    std::vector<double> bytes, requests;
+    for (auto const& s : set.runs) {
+      bytes.push_back(num(*s.data, "wire.bytes_per_delivery"));
+      requests.push_back(num(*s.data, "wire.requests_per_delivery"));
+    }
+    rows.push_back({set.label, set.color, {compare::median(bytes), compare::median(requests)}});
+  }
+  group titled = g;
+  titled.run_note = "median of " + std::to_string(sets.empty() ? 0 : sets.front().runs.size()) + " runs";
+  return wire_chart(titled, rows, prov);
+}
+
+/// The verdict grid over repeats: a cell is the same in every run, or graded by the worst run and
+/// headed by how many runs had the most frequent text ("9/10 pass"); its tooltip lists every run.
+std::string repeated_verdict_figure(group const& g, std::vector<strand_set> const& sets, std::string const& prov) {
+  std::vector<std::string> names;
+  std::vector<std::vector<svg::grid_cell>> cells;
+  for (auto const& set : sets) {
+    names.push_back(set.label);
+    std::vector<std::vector<svg::grid_cell>> per_run;
+    for (auto const& s : set.runs) per_run.push_back(verdict_row(s));
+    std::vector<svg::grid_cell> row;
+    for (std::size_t c = 0; c < verdict_columns.size(); ++c) {
+      std::vector<std::pair<std::string, std::size_t>> tally;
+      int grade = -1;
+      std::string detail;
+      for (std::size_t i = 0; i < per_run.size(); ++i) {
+        auto const& cell = per_run[i][c];
+        grade = std::max(grade, cell.grade);
+        auto it = std::find_if(tally.begin(), tally.end(), [&](auto const& t) { return t.first == cell.text; });
+        if (it == tally.end())
+          tally.emplace_back(cell.text, 1);
+        else
+          ++it->second;
+        detail += (detail.empty() ? "" : "\n") + set.files[i] + ": " + cell.text + (cell.detail.empty() ? "" : " (" + cell.detail + ")");
+      }
+      std::stable_sort(tally.begin(), tally.end(), [](auto const& a, auto const& b) { return a.second > b.second; });
+      std::string const text = tally.size() == 1 ? tally.front().first
+                                                 : std::to_string(tally.front().second) + "/" +
+                                                       std::to_string(per_run.size()) + " " + tally.front().first;
+      row.push_back({grade, text, detail});
+    }
+    cells.push_back(std::move(row));
+  }
+  group titled = g;
+  titled.run_note = std::to_string(sets.empty() ? 0 : sets.front().runs.size()) + " runs";
+  return verdict_chart(titled, names, cells, prov,
+                       " Over the runs: a cell is the same in every run, or graded by the worst run and headed by how "
+                       "many runs had its most frequent value (\u201C9/10 pass\u201D); hover it for each run's.");
+}
+
+/// The fan-out p99 of a group's runs in one document (the largest when it has several): what picks the
+/// median run of a group.
+double group_p99(group const& g) {
+  double worst = std::nan("");
+  for (auto const* run : g.runs) {
+    double const v = ms(at(*run, "latency.fanout_corrected"), "p99_us");
+    if (std::isfinite(v)) worst = std::isfinite(worst) ? std::max(worst, v) : v;
+  }
+  return worst;
+}
+
+std::string repeated_section_html(std::vector<result const*> const& set, std::size_t id, options const& opts) {
+  std::ostringstream h;
+  auto const& doc = set.front()->doc;
+  auto const prov = provenance(doc, set_provenance(set));
+  std::vector<std::string> files;
+  for (auto const* r : set) files.push_back(file_name(r->path));
+  h << "<section id=\"result-" << id << "\">\n<h2>" << set.size() << " runs of " << escape(str(doc, "scenario.name", "?"))
+    << "</h2>\n";
+  if (auto d = str(doc, "scenario.description"); !d.empty()) h << "<p>" << escape(d) << "</p>\n";
+  auto const paths = files_of_set(set);
+  auto const [first, last] = span_of_set(set);
+  h << "<dl class=\"meta\">";
+  for (auto const& [label, value] : std::vector<std::pair<std::string, std::string>>{
+           {"scenario", str(doc, "scenario.name") + " (hash " + str(doc, "scenario.hash_fnv1a64") + ", seed " +
+                            str(doc, "scenario.seed") + ", " + str(doc, "scenario.file") + ")"},
+           {"faults", str(doc, "fault_profile", "none")},
+           {"machine", str(doc, "machine.cpu_model") + ", " + str(doc, "machine.cores") + " cores, " +
+                           str(doc, "machine.kernel") + " " + str(doc, "machine.arch")},
+           {"build", "fallbench " + str(doc, "generator.version") + ", commit " + str(doc, "generator.git_commit") +
+                         ", " + str(doc, "generator.build_type") + ", " + str(doc, "generator.compiler")},
+           {"when", std::to_string(set.size()) + " runs from " + first + " to " + last},
+           {"runs", paths}})
+    h << "<dt>" << escape(label) << "</dt><dd>" << escape(value) << "</dd>";
+  h << "</dl>\n" << html_repeated_table(set);
+  std::vector<std::string> problems;
+  for (std::size_t d = 0; d < set.size(); ++d)
+    for (auto const* run : items(set[d]->doc, "runs"))
+      for (auto const* why : items(*run, "invalid_reasons"))
+        problems.push_back(files[d] + ": " + str(*run, "target") + "/" + str(*run, "case") + " not valid: " + str(*why, ""));
+  if (!problems.empty()) {
+    h << "<ul class=\"problems\">";
+    for (auto const& p : problems) h << "<li>" << escape(p) << "</li>";
+    h << "</ul>\n";
+  }
+  auto const where = run_files(set);
+  h << html_fault_grids(repeated_fault_grids(set), repeated_grid_caption_head(set.size()),
+                        [&](std::string const& strategy, auto const& runs) { return repeated_cell_text(strategy, runs, where); });
+  // Per group of runs (target, fault): the group as each document has it.
+  auto const first_groups = groups_of(doc);
+  std::vector<double> section_p99;
+  for (auto const* r : set) {
+    double worst = std::nan("");
+    for (auto const& g : groups_of(r->doc))
+      if (double const v = group_p99(g); std::isfinite(v)) worst = std::isfinite(worst) ? std::max(worst, v) : v;
+    section_p99.push_back(worst);
+  }
+  auto const section_median = median_index(section_p99);
+  std::set<std::string> faults;
+  for (auto const& g : first_groups) faults.insert(g.fault);
+  if (faults.size() > 1)
+    h << "<h3>By fault</h3>\n<div class=\"charts\">"
+      << ttfm_by_fault_figures(set[section_median]->doc, prov, "median run by p99: " + files[section_median])
+      << "</div>\n";
+  if (!items(doc, "comparisons").empty()) {
+    std::vector<json const*> docs;
+    for (auto const* r : set) docs.push_back(&r->doc);
+    h << "<h3>Side by side</h3>\n<div class=\"charts\">" << ratio_figure(docs, prov) << "</div>\n";
+  }
+  for (auto const& g0 : first_groups) {
+    std::vector<group> per_run;
+    std::vector<std::string> group_files;
+    for (std::size_t d = 0; d < set.size(); ++d)
+      for (auto& g : groups_of(set[d]->doc))
+        if (g.target == g0.target && g.fault == g0.fault && g.ladder_case == g0.ladder_case) {
+          per_run.push_back(std::move(g));
+          group_files.push_back(files[d]);
+        }
+    std::vector<double> p99;
+    for (auto const& g : per_run) p99.push_back(group_p99(g));
+    auto const m = median_index(p99);
+    group all = g0;
+    all.run_note = std::to_string(per_run.size()) + " runs";
+    group median = per_run[m];
+    median.run_note = "median run by p99: " + group_files[m];
+    auto const sets = strand_sets(per_run, group_files);
+    auto const median_strands = strands_of(median);
+    h << "<h3>" << escape(all.title()) << "</h3>\n<div class=\"charts\">\n"
+      << repeated_spectrum_figure(all, sets, prov) << repeated_ttfm_figure(all, sets, prov)
+      << timeseries_figure(median, prov) << (has_windows(median) ? windows_figure(median, median_strands, prov) : std::string())
+      << repeated_wire_figure(g0, sets, prov) << repeated_verdict_figure(g0, sets, prov)
+      << timeline_figure(median, opts.timelines, prov) << "</div>\n";
+  }
+  h << "</section>\n";
+  return h.str();
+}
+
+std::string repeated_section_markdown(std::vector<result const*> const& set) {
+  std::ostringstream m;
+  auto const& doc = set.front()->doc;
+  std::size_t runs = 0, invalid = 0;
+  double lost = 0, duplicated = 0, reordered = 0;
+  for (auto const* r : set)
+    for (auto const* run : items(r->doc, "runs")) {
+      ++runs;
+      invalid += !(at(*run, "valid").is_boolean() && at(*run, "valid").get<bool>());
+      lost += num(*run, "delivery.total.lost");
+      duplicated += num(*run, "delivery.total.duplicated");
+      reordered += num(*run, "delivery.total.reordered");
+    }
+  bool const clean = invalid == 0 && lost == 0 && duplicated == 0 && reordered == 0;
+  auto const paths = files_of_set(set);
+  m << "### " << (clean ? "\u2705 " : "\u274C ") << set.size() << " runs of " << md(str(doc, "scenario.name", "?"))
+    << "\n\n"
+    << (clean ? "All " + std::to_string(runs) + " run(s) of the " + std::to_string(set.size()) +
+                    " results valid; nothing lost, duplicated or reordered."
+              : std::to_string(invalid) + " of " + std::to_string(runs) + " run(s) of the " +
+                    std::to_string(set.size()) + " results not valid; lost " + whole(lost) + ", duplicated " +
+                    whole(duplicated) + ", reordered " + whole(reordered) + " in all.")
+    << "\n\n"
+    << md(provenance(doc, set_provenance(set))) << "\n\nResults: " << md(paths) << "\n\n"
+    << md(repeated_table_note) << "\n\n";
+  m << "| target | case | strategy | clients |";
+  for (auto const& x : repeated_measures) m << " " << x.header << " |";
+  m << " verdict | valid |\n|---|---|---|---:|";
+  for (std::size_t i = 0; i < std::size(repeated_measures); ++i) m << "---:|";
+  m << "---|---|\n";
+  for (auto const& row : repeated_rows(set)) {
+    auto const text = [](std::pair<std::string, std::string> const& t) {
+      return t.second.empty() ? t.first : t.first + " (" + t.second + ")";
+    };
+    auto const connected = spread_texts(spread_of(row, &summary_row::connected), true);
+    m << "| " << md(row.target) << " | " << md(row.run_case) << " | " << md(row.strategy) << " | " << connected.first
+      << "/" << whole(row.runs.front().clients) << (connected.second.empty() ? "" : " (" + connected.second + ")") << " |";
+    for (auto const& x : repeated_measures) m << " " << text(spread_texts(spread_of(row, x.field), x.count)) << " |";
+    auto const valid = valid_count(row);
+    m << " " << md(repeated_verdict(row.runs).second) << " | " << (valid == set.size() ? "" : "**") << valid << "/"
+      << set.size() << (valid == set.size() ? "" : "**") << " |\n";
+  }
+  for (auto const* r : set)
+    for (auto const* run : items(r->doc, "runs"))
+      for (auto const* why : items(*run, "invalid_reasons"))
+        m << "\n- " << md(file_name(r->path) + ": " + str(*run, "target") + "/" + str(*run, "case")) << " not valid: "
+          << md(str(*why, ""));
+  auto const where = run_files(set);
+  m << "\n"
+    << markdown_fault_grids(repeated_fault_grids(set),
+                            "every run of the " + std::to_string(set.size()) +
+                                " repeats per cell, graded by the worst, with how many runs had each grade and the "
+                                "median run's figures (by fan-out p99).",
+                            [&](std::string const& strategy, auto const& cell_runs) {
+                              return repeated_cell_text(strategy, cell_runs, where);
+                            });
+  if (!items(doc, "comparisons").empty()) {
+    m << "\n| case | candidate / reference (median of " << set.size()
+      << " runs) | p50 | p99 | deliveries/s | CPU/delivery | peak RSS |\n|---|---|---:|---:|---:|---:|---:|\n";
+    std::vector<std::string> keys;
+    std::map<std::string, std::map<std::string, std::vector<double>>> values;
+    for (auto const* r : set)
+      for (auto const* c : items(r->doc, "comparisons")) {
+        auto const key = str(*c, "case") + " | " + str(*c, "candidate") + " / " + str(*c, "reference");
+        if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+        for (char const* field : {"p50_ratio", "p99_ratio", "throughput_ratio", "cpu_per_delivery_ratio", "peak_rss_ratio"})
+          if (at(*c, field).is_number()) values[key][field].push_back(num(*c, field));
+      }
+    for (auto const& key : keys) {
+      auto const bar = key.find(" | ");
+      m << "| " << md(key.substr(0, bar)) << " | " << md(key.substr(bar + 3)) << " |";
+      for (char const* field : {"p50_ratio", "p99_ratio", "throughput_ratio", "cpu_per_delivery_ratio", "peak_rss_ratio"}) {
+        auto const t = spread_texts(spread_of(values[key][field]), false);
+        m << " " << t.first << "\u00D7" << (t.second.empty() ? "" : " (" + t.second + ")") << " |";
+      }
+      m << "\n";
+    }
+  }
+  m << "\n";
+  return m.str();
+}
+
 }  // namespace
 
 std::string render_html(std::vector<result> const& results, options const& opts) {
@@ -1193,125 +2050,35 @@ std::string render_html(std::vector<result> const& results, options const& opts)
     << "</h1>\n<p class=\"lead\">" << results.size()
     << " result document(s) from <code>fallbench run</code>. Every chart names what it measured and, under it, the "
        "scenario, machine and commit. Hover a mark for its values.</p>\n";
-  if (results.size() > 1) {
+  auto const sets = result_sets(results);
+  if (sets.size() > 1) {
     h << "<nav><ul>";
-    for (std::size_t i = 0; i < results.size(); ++i)
-      h << "<li><a href=\"#result-" << i + 1 << "\">" << escape(str(results[i].doc, "scenario.name", "?")) << " \u2014 "
-        << escape(fs::path(results[i].path).filename().string()) << " (" << escape(str(results[i].doc, "fault_profile", "none"))
-        << ", " << escape(short_commit(str(results[i].doc, "generator.git_commit"))) << ")</a></li>";
+    for (std::size_t i = 0; i < sets.size(); ++i) {
+      auto const& first = *sets[i].front();
+      h << "<li><a href=\"#result-" << i + 1 << "\">";
+      if (sets[i].size() == 1)
+        h << escape(str(first.doc, "scenario.name", "?")) << " \u2014 " << escape(fs::path(first.path).filename().string());
+      else
+        h << sets[i].size() << " runs of " << escape(str(first.doc, "scenario.name", "?")) << " \u2014 "
+          << escape(file_name(first.path)) << " \u2026 " << escape(file_name(sets[i].back()->path));
+      h << " (" << escape(str(first.doc, "fault_profile", "none")) << ", "
+        << escape(short_commit(str(first.doc, "generator.git_commit"))) << ")</a></li>";
+    }
     h << "</ul></nav>\n";
   }
-  for (std::size_t i = 0; i < results.size(); ++i) {
-    auto const& doc = results[i].doc;
-    auto const prov = provenance(doc);
-    h << "<section id=\"result-" << i + 1 << "\">\n<h2>" << escape(str(doc, "scenario.name", "?")) << " \u2014 "
-      << escape(results[i].path) << "</h2>\n";
-    if (auto d = str(doc, "scenario.description"); !d.empty()) h << "<p>" << escape(d) << "</p>\n";
-    h << "<dl class=\"meta\">";
-    for (auto const& [label, value] : std::vector<std::pair<std::string, std::string>>{
-             {"scenario", str(doc, "scenario.name") + " (hash " + str(doc, "scenario.hash_fnv1a64") + ", seed " +
-                              str(doc, "scenario.seed") + ", " + str(doc, "scenario.file") + ")"},
-             {"faults", str(doc, "fault_profile", "none")},
-             {"machine", str(doc, "machine.cpu_model") + ", " + str(doc, "machine.cores") + " cores, " +
-                             str(doc, "machine.kernel") + " " + str(doc, "machine.arch")},
-             {"build", "fallbench " + str(doc, "generator.version") + ", commit " + str(doc, "generator.git_commit") +
-                           ", " + str(doc, "generator.build_type") + ", " + str(doc, "generator.compiler")},
-             {"when", str(doc, "started_at") + " to " + str(doc, "finished_at")}})
-      h << "<dt>" << escape(label) << "</dt><dd>" << escape(value) << "</dd>";
-    h << "</dl>\n" << html_summary_table(doc);
-    std::vector<std::string> problems;
-    for (auto const* run : items(doc, "runs"))
-      for (auto const* why : items(*run, "invalid_reasons"))
-        problems.push_back(str(*run, "target") + "/" + str(*run, "case") + " not valid: " + str(*why, ""));
-    if (!problems.empty()) {
-      h << "<ul class=\"problems\">";
-      for (auto const& p : problems) h << "<li>" << escape(p) << "</li>";
-      h << "</ul>\n";
-    }
-    h << html_fault_grids(doc);
-    std::set<std::string> faults;
-    for (auto const& g : groups_of(doc)) faults.insert(g.fault);
-    if (faults.size() > 1)
-      h << "<h3>By fault</h3>\n<div class=\"charts\">" << ttfm_by_fault_figures(doc, prov) << "</div>\n";
-    if (!items(doc, "comparisons").empty()) h << "<h3>Side by side</h3>\n<div class=\"charts\">" << ratio_figure(doc, prov) << "</div>\n";
-    auto const runs = items(doc, "runs");
-    if (!items(doc, "capacity").empty() ||
-        std::any_of(runs.begin(), runs.end(), [](json const* r) { return at(*r, "ladder").is_object(); })) {
-      h << "<h3>Capacity</h3>\n" << html_capacity_table(doc) << "<div class=\"charts\">" << ladder_figure(doc, prov)
-        << "</div>\n";
-    }
-    for (auto const& g : groups_of(doc)) {
-      auto const strands = strands_of(g);
-      h << "<h3>" << escape(g.title()) << "</h3>\n<div class=\"charts\">\n"
-        << spectrum_figure(g, strands, prov) << ttfm_figure(g, strands, prov) << timeseries_figure(g, prov)
-        << (has_windows(g) ? windows_figure(g, strands, prov) : std::string()) << wire_figure(g, strands, prov)
-        << verdict_figure(g, strands, prov) << timeline_figure(g, opts.timelines, prov) << "</div>\n";
-    }
-    h << "</section>\n";
-  }
+  for (std::size_t i = 0; i < sets.size(); ++i)
+    h << (sets[i].size() == 1 ? single_section_html(*sets[i].front(), i + 1, opts) : repeated_section_html(sets[i], i + 1, opts));
   h << "<footer>Generated by <code>fallbench report</code> from the result JSON only "
        "(reports/schema/result.schema.json). How to read each chart: README.md, section \u201cReports\u201d.</footer>\n"
        "</main>\n</body>\n</html>\n";
   return h.str();
 }
 
+
 std::string render_markdown(std::vector<result> const& results, options const& opts) {
   std::ostringstream m;
   m << "## " << md(title_of(results, opts)) << "\n\n";
-  for (auto const& r : results) {
-    auto const& doc = r.doc;
-    std::size_t runs = 0, invalid = 0;
-    double lost = 0, duplicated = 0, reordered = 0;
-    for (auto const* run : items(doc, "runs")) {
-      ++runs;
-      invalid += !(at(*run, "valid").is_boolean() && at(*run, "valid").get<bool>());
-      lost += num(*run, "delivery.total.lost");
-      duplicated += num(*run, "delivery.total.duplicated");
-      reordered += num(*run, "delivery.total.reordered");
-    }
-    bool const clean = invalid == 0 && lost == 0 && duplicated == 0 && reordered == 0;
-    m << "### " << (clean ? "\u2705 " : "\u274C ") << md(str(doc, "scenario.name", "?")) << " \u2014 " << md(r.path)
-      << "\n\n"
-      << (clean ? "All " + std::to_string(runs) + " run(s) valid; nothing lost, duplicated or reordered."
-                : std::to_string(invalid) + " of " + std::to_string(runs) + " run(s) not valid; lost " + whole(lost) +
-                      ", duplicated " + whole(duplicated) + ", reordered " + whole(reordered) + ".")
-      << "\n\n"
-      << md(provenance(doc)) << "\n\n";
-    m << "| target | case | strategy | clients | deliveries/s | p50 ms | p99 ms | p99.9 ms | ack p99 ms | TTFM p50 ms | "
-         "B/delivery | req/delivery | verdict | valid |\n"
-         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|\n";
-    for (auto const& s : summary_rows(doc))
-      m << "| " << md(s.target) << " | " << md(s.run_case) << " | " << md(s.strategy) << " | " << whole(s.connected)
-        << "/" << whole(s.clients) << " | " << number(s.deliveries_per_s) << " | " << number(s.p50) << " | "
-        << number(s.p99) << " | " << number(s.p999) << " | " << number(s.ack_p99) << " | " << number(s.ttfm_p50)
-        << " | " << number(s.bytes) << " | " << number(s.requests) << " | " << md(s.verdict) << " | "
-        << (s.valid ? "yes" : "**NO**") << " |\n";
-    for (auto const* run : items(doc, "runs"))
-      for (auto const* why : items(*run, "invalid_reasons"))
-        m << "\n- " << md(str(*run, "target") + "/" + str(*run, "case")) << " not valid: " << md(str(*why, ""));
-    m << "\n" << markdown_fault_grids(doc);
-    if (auto const comparisons = items(doc, "comparisons"); !comparisons.empty()) {
-      m << "\n| case | candidate / reference | p50 | p99 | deliveries/s | CPU/delivery | peak RSS |\n"
-           "|---|---|---:|---:|---:|---:|---:|\n";
-      for (auto const* c : comparisons)
-        m << "| " << md(str(*c, "case")) << " | " << md(str(*c, "candidate") + " / " + str(*c, "reference")) << " | "
-          << number(num(*c, "p50_ratio")) << "\u00D7 | " << number(num(*c, "p99_ratio")) << "\u00D7 | "
-          << number(num(*c, "throughput_ratio")) << "\u00D7 | " << number(num(*c, "cpu_per_delivery_ratio"))
-          << "\u00D7 | " << number(num(*c, "peak_rss_ratio")) << "\u00D7 |\n";
-    }
-    if (auto const capacity = items(doc, "capacity"); !capacity.empty()) {
-      m << "\n| target | ladder case | capacity (chats/s per client) | deliveries/s | p99 ms | knee | stopped |\n"
-           "|---|---|---:|---:|---:|---|---|\n";
-      for (auto const* c : capacity) {
-        auto const row = capacity_row_of(*c);
-        m << "| " << md(row.target) << " | " << md(row.ladder_case) << " | "
-          << (row.none ? "none within " + number(row.bound) + " ms" : number(row.rate)) << " | "
-          << (row.none ? "-" : number(row.deliveries)) << " | " << (row.none ? "-" : number(row.p99)) << " | "
-          << md(row.knee) << " | " << md(row.stop) << " |\n";
-      }
-    }
-    m << "\n";
-  }
+  for (auto const& set : result_sets(results)) m << (set.size() == 1 ? single_section_markdown(*set.front()) : repeated_section_markdown(set));
   return m.str();
 }
 

@@ -17,6 +17,7 @@ constexpr char const* axis_color = "#888";
 constexpr char const* ink = "#222";
 constexpr char const* muted = "#666";
 constexpr double shade_opacity = 0.3;  ///< shaded spans (fault windows) and their legend swatch
+constexpr double faint_opacity = 0.3;  ///< the other runs of a repeated measurement, behind its median run
 
 std::string fmt(double v, char const* spec) {
   char buf[64];
@@ -182,9 +183,10 @@ class canvas {
   void raw(std::string_view s) { out_ << s; }
 
   void line(double x1, double y1, double x2, double y2, std::string_view stroke, double width = 1,
-            std::string_view dash = {}) {
+            std::string_view dash = {}, double opacity = 1) {
     out_ << "<line x1=\"" << c(x1) << "\" y1=\"" << c(y1) << "\" x2=\"" << c(x2) << "\" y2=\"" << c(y2)
          << "\" stroke=\"" << stroke << "\" stroke-width=\"" << c(width) << "\"";
+    if (opacity < 1) out_ << " stroke-opacity=\"" << c(opacity) << "\"";
     if (!dash.empty()) out_ << " stroke-dasharray=\"" << dash << "\"";
     out_ << "/>";
   }
@@ -212,9 +214,10 @@ class canvas {
   }
 
   void polyline(std::vector<std::pair<double, double>> const& pts, std::string_view stroke, double width,
-                std::string_view dash, std::string_view tooltip) {
+                std::string_view dash, std::string_view tooltip, double opacity = 1) {
     out_ << "<polyline class=\"mark\" points=\"" << points(pts) << "\" fill=\"none\" stroke=\"" << stroke
          << "\" stroke-width=\"" << c(width) << "\" stroke-linejoin=\"round\"";
+    if (opacity < 1) out_ << " stroke-opacity=\"" << c(opacity) << "\"";
     if (!dash.empty()) out_ << " stroke-dasharray=\"" << dash << "\"";
     close(tooltip, "polyline");
   }
@@ -235,6 +238,8 @@ class canvas {
       out_ << "/>";
     } else if (style == "none") {
       x -= 20;
+    } else if (style == "faint") {
+      line(x, y - 4, x + 16, y - 4, color, 1.2, "", faint_opacity);
     } else if (style == "dot") {
       out_ << "<circle cx=\"" << c(x + 7) << "\" cy=\"" << c(y - 4) << "\" r=\"4\" fill=\"" << color << "\"/>";
     } else {
@@ -372,6 +377,9 @@ std::string strategy_color(std::string_view strategy) {
   if (strategy == "websocket") return "#009E73";
   if (strategy == "upgrade") return "#E69F00";
   if (strategy == "fallback") return "#CC79A7";
+  if (strategy == "race") return "#D55E00";
+  if (strategy == "tryall") return "#56B4E9";
+  if (strategy == "remember") return "#999933";
   return "#555555";
 }
 
@@ -382,7 +390,8 @@ std::string palette(std::size_t i) {
 }
 
 std::string spectrum_chart(frame const& f, std::vector<line_series> const& series, int max_nines,
-                           std::string_view solid_meaning, std::string_view dashed_meaning) {
+                           std::string_view solid_meaning, std::string_view dashed_meaning,
+                           std::string_view faint_meaning) {
   if (max_y(series) <= 0) return no_data(f, "no latencies recorded");
   max_nines = std::clamp(max_nines, 2, 6);
   double const height = 330;
@@ -412,19 +421,29 @@ std::string spectrum_chart(frame const& f, std::vector<line_series> const& serie
   x_axis(cv, a, xs, xt, "percentile (log scale of 1 / (1 - p): each step one more nine)");
   y_axis(cv, a, ys, log_y ? log_ticks(ly0, ly1) : linear_ticks(0, ys.d1), log_y ? "latency (ms, log scale)" : "latency (ms)");
   std::vector<legend_entry> entries;
-  for (auto const& s : series) {
-    std::vector<std::pair<double, double>> pts;
-    for (auto const& [p, v] : s.points)
-      if (!log_y || v > 0) pts.emplace_back(xs(std::min(p, top_percentile)), ys(v));
-    if (pts.empty()) continue;
-    std::string tip = s.name + (s.dashed ? " (" + std::string(dashed_meaning) + ")" : "");
-    for (auto const& [p, v] : s.points)
-      if (p == 50 || p == 90 || p == 99 || p == 99.9 || p == 100) tip += "\np" + number(p) + ": " + ms_text(v);
-    cv.polyline(pts, s.color, s.dashed ? 1.4 : 2, s.dashed ? "5 3" : "", tip);
-    if (!s.dashed) entries.push_back({s.name, s.color, "line"});
-  }
+  bool any_faint = false;
+  // Faint series first, so the ones they stand behind are drawn over them.
+  for (bool const faint_pass : {true, false})
+    for (auto const& s : series) {
+      if (s.faint != faint_pass) continue;
+      std::vector<std::pair<double, double>> pts;
+      for (auto const& [p, v] : s.points)
+        if (!log_y || v > 0) pts.emplace_back(xs(std::min(p, top_percentile)), ys(v));
+      if (pts.empty()) continue;
+      std::string tip = s.name + (s.dashed ? " (" + std::string(dashed_meaning) + ")" : "");
+      for (auto const& [p, v] : s.points)
+        if (p == 50 || p == 90 || p == 99 || p == 99.9 || p == 100) tip += "\np" + number(p) + ": " + ms_text(v);
+      if (s.faint) {
+        any_faint = true;
+        cv.polyline(pts, s.color, 1.2, s.dashed ? "5 3" : "", tip, faint_opacity);
+        continue;
+      }
+      cv.polyline(pts, s.color, s.dashed ? 1.4 : 2, s.dashed ? "5 3" : "", tip);
+      if (!s.dashed) entries.push_back({s.name, s.color, "line"});
+    }
   entries.push_back({std::string(solid_meaning), muted, "line"});
   entries.push_back({std::string(dashed_meaning), muted, "dashed"});
+  if (any_faint && !faint_meaning.empty()) entries.push_back({std::string(faint_meaning), muted, "faint"});
   legend(cv, a.x0, 18, entries);
   return cv.finish();
 }
@@ -486,9 +505,15 @@ std::string two_panel_chart(frame const& f, std::string_view x_label, std::strin
   return cv.finish();
 }
 
-std::string range_chart(frame const& f, std::string_view x_label, std::vector<range_row> const& rows) {
+std::string range_chart(frame const& f, std::string_view x_label, std::vector<range_row> const& rows,
+                        std::string_view faint_meaning) {
   double lo = 1e300, hi = 0;
   for (auto const& r : rows) {
+    for (auto const& g : r.faint)
+      if (g.max > 0) {
+        lo = std::min(lo, g.min);
+        hi = std::max(hi, g.max);
+      }
     if (r.count == 0) continue;
     lo = std::min(lo, r.min);
     hi = std::max(hi, r.max);
@@ -507,10 +532,22 @@ std::string range_chart(frame const& f, std::string_view x_label, std::vector<ra
   x_axis(cv, a, xs, log_ticks(d0, d1), x_label);
   std::vector<legend_entry> entries{{"min to max", muted, "line"}, {"p50 to p90", muted, "box"}, {"p50", muted, "dot"}};
   std::map<int, std::string> marker_names;
+  bool any_faint = false;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     auto const& r = rows[i];
     double const y = a.y0 + row_h * (static_cast<double>(i) + 0.5);
     cv.text(a.x0 - 8, y + 4, fit(r.name, 31), "end", 11, ink);
+    // The other runs, faint and thin behind the row's own, a little above and below its line.
+    for (std::size_t k = 0; k < r.faint.size(); ++k) {
+      auto const& g = r.faint[k];
+      if (!(g.max > 0)) continue;
+      double const dy = (k % 2 == 0 ? -1.0 : 1.0) * (2.0 + 1.5 * static_cast<double>(k / 2 % 3));
+      std::string const tip = g.name + "\nmin " + ms_text(g.min) + ", p50 " + ms_text(g.p50) + ", p90 " +
+                              ms_text(g.p90) + ", max " + ms_text(g.max);
+      cv.line(xs(g.min), y + dy, xs(g.max), y + dy, r.color, 1, "", faint_opacity);
+      cv.rect(xs(g.p50), y + dy - 1.5, std::max(xs(g.p90) - xs(g.p50), 1.5), 3, r.color, tip, true, faint_opacity);
+      any_faint = true;
+    }
     if (r.count == 0) {
       cv.text(a.x0 + 6, y + 4, "no data", "start", 10.5, muted);
       continue;
@@ -534,6 +571,7 @@ std::string range_chart(frame const& f, std::string_view x_label, std::vector<ra
   }
   for (auto const& [shape, name] : marker_names)
     entries.push_back({(shape == 0 ? "\u25C7 " : shape == 1 ? "\u25B3 " : "\u2715 ") + name, "", "none"});
+  if (any_faint && !faint_meaning.empty()) entries.push_back({std::string(faint_meaning), muted, "faint"});
   legend(cv, a.x0, 18, entries);
   return cv.finish();
 }

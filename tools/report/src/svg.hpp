@@ -30,13 +30,18 @@ struct line_series {
   std::string color;
   bool dashed = false;
   std::vector<std::pair<double, double>> points;
+  /// Drawn thin and translucent behind the others, and left out of the legend (one entry says what the
+  /// faint lines are): the other runs of a repeated measurement behind its median run.
+  bool faint = false;
 };
 
 /// Latency by percentile, wrk2-style: x is the percentile on a log scale of 1 / (1 - p) (0 %, 90 %,
 /// 99 %, 99.9 %, ...), y the latency in ms. `max_nines` is the last tick's number of nines; a 100 %
-/// point is drawn there. Dashed series are listed in the legend once as "dashed".
+/// point is drawn there. Dashed series are listed in the legend once as "dashed"; faint ones once as
+/// `faint_meaning`.
 std::string spectrum_chart(frame const& f, std::vector<line_series> const& series, int max_nines,
-                           std::string_view solid_meaning, std::string_view dashed_meaning);
+                           std::string_view solid_meaning, std::string_view dashed_meaning,
+                           std::string_view faint_meaning = {});
 
 /// A span of a time axis to shade behind the data (e.g. a fault window); bands of one name share a
 /// legend entry.
@@ -66,8 +71,16 @@ struct range_row {
     int shape = 0;  ///< 0 diamond, 1 triangle, 2 cross
   };
   std::vector<marker> markers;
+  /// Other runs of the same item (a repeated measurement), drawn faint behind the row's own.
+  struct faint_range {
+    std::string name;  ///< e.g. the run's file, for the tooltip
+    double min = 0, p50 = 0, p90 = 0, max = 0;
+  };
+  std::vector<faint_range> faint = {};
 };
-std::string range_chart(frame const& f, std::string_view x_label, std::vector<range_row> const& rows);
+/// `faint_meaning`: the legend entry of the faint ranges, when a row has any.
+std::string range_chart(frame const& f, std::string_view x_label, std::vector<range_row> const& rows,
+                        std::string_view faint_meaning = {});
 
 /// Horizontal bars: one row per item, one panel per measure (e.g. bytes and requests per delivery).
 struct bar_row {

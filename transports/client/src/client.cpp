@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <map>
+#include <mutex>
 #include <random>
 #include <unordered_map>
 
@@ -29,12 +31,15 @@ std::string_view to_string(strategy s) noexcept {
     case strategy::websocket: return "websocket";
     case strategy::upgrade: return "upgrade";
     case strategy::fallback: return "fallback";
+    case strategy::race: return "race";
+    case strategy::tryall: return "tryall";
+    case strategy::remember: return "remember";
   }
   return "unknown";
 }
 
 std::optional<strategy> parse_strategy(std::string_view name) noexcept {
-  for (auto s : {strategy::polling, strategy::websocket, strategy::upgrade, strategy::fallback})
+  for (auto s : all_strategies)
     if (to_string(s) == name) return s;
   return std::nullopt;
 }
@@ -51,6 +56,8 @@ std::string_view to_string(client_event e) noexcept {
     case client_event::namespace_connected: return "namespace_connected";
     case client_event::disconnected: return "disconnected";
     case client_event::reconnecting: return "reconnecting";
+    case client_event::race_won: return "race_won";
+    case client_event::remembered: return "remembered";
   }
   return "unknown";
 }
@@ -88,17 +95,65 @@ class client_category final : public boost::system::error_category {
       case client_error::namespace_refused: return "namespace refused";
       case client_error::client_close: return "closed by the client";
       case client_error::websocket_timeout: return "WebSocket handshake timed out";
+      case client_error::tls_handshake_failed: return "TLS handshake failed";
     }
     return "unknown client error";
   }
 };
 #pragma GCC diagnostic pop
 
+/// The remember strategy's memory (Phoenix keeps it in the browser's sessionStorage): which targets
+/// needed a fallback lately, shared by every client of the process, whatever its thread.
+class fallback_memory {
+ public:
+  static fallback_memory& instance() {
+    static fallback_memory memory;
+    return memory;
+  }
+
+  /// A client to `target` had to fall back: its next `sessions` sessions start on polling, within `ttl`.
+  void remember(std::string const& target, int sessions, clock::duration ttl) {
+    if (sessions <= 0 || ttl <= clock::duration::zero()) return;
+    std::lock_guard lock(mutex_);
+    auto const now = clock::now();
+    std::erase_if(entries_, [&](auto const& e) { return e.second.until <= now; });
+    if (entries_.size() >= max_targets && !entries_.contains(target)) {
+      // Bounded: the entry closest to its end makes room.
+      auto oldest = std::min_element(entries_.begin(), entries_.end(),
+                                     [](auto const& a, auto const& b) { return a.second.until < b.second.until; });
+      entries_.erase(oldest);
+    }
+    entries_[target] = {now + ttl, sessions};
+  }
+
+  /// Whether a session to `target` starts on polling; counts it against the remembered sessions.
+  bool take(std::string const& target) {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(target);
+    if (it == entries_.end()) return false;
+    if (it->second.until <= clock::now() || it->second.sessions_left <= 0) {
+      entries_.erase(it);
+      return false;
+    }
+    --it->second.sessions_left;
+    return true;
+  }
+
+ private:
+  static constexpr std::size_t max_targets = 256;
+  struct entry {
+    clock::time_point until;
+    int sessions_left = 0;
+  };
+  std::mutex mutex_;
+  std::map<std::string, entry> entries_;
+};
+
 class client_impl final : public client, public detail::transport_owner {
  public:
   client_impl(net::any_io_executor ex, client_options options)
       : ex_(std::move(ex)), options_(std::move(options)), resolver_(ex_), watchdog_(ex_), connect_timer_(ex_),
-        reconnect_timer_(ex_), rng_(options_.seed ? options_.seed : std::random_device{}()) {
+        reconnect_timer_(ex_), race_timer_(ex_), rng_(options_.seed ? options_.seed : std::random_device{}()) {
     bool const v6 = options_.host.find(':') != std::string::npos;
     where_.host_header = (v6 ? "[" + options_.host + "]" : options_.host) + ":" + std::to_string(options_.port);
     where_.path = options_.path;
@@ -111,6 +166,20 @@ class client_impl final : public client, public detail::transport_owner {
     where_.max_payload_bytes = options_.max_payload_bytes;
     where_.connect_timeout = options_.connect_timeout;
     where_.websocket_timeout = std::min(options_.websocket_timeout, options_.connect_timeout);
+    if (!options_.local_address.empty()) {
+      error_code ec;
+      auto const a = net::ip::make_address(options_.local_address, ec);
+      if (!ec) where_.local_address = a;  // the caller passes an IP address; anything else is ignored
+    }
+    // tryAllTransports has no WebSocket timer: only an error, or the connect timeout (which gives
+    // up on the WebSocket first, see on_connect_timeout), moves it on to polling.
+    if (options_.strat == strategy::tryall) where_.websocket_timeout = options_.connect_timeout + ws_backstop;
+    memory_key_ = std::string(options_.tls ? "https://" : "http://") + where_.host_header + options_.path;
+    if (options_.tls) {
+      where_.tls = client_tls_context(options_);
+      where_.tls_host = options_.host;
+      where_.tls_verify = options_.tls_verify;
+    }
   }
 
   void on_event(event_handler h) override { on_event_ = std::move(h); }
@@ -146,6 +215,7 @@ class client_impl final : public client, public detail::transport_owner {
   void close() override {
     user_closed_ = true;
     reconnect_timer_.cancel();
+    race_timer_.cancel();
     if (active_ && engine_open_) send_frame(std::string(1, codec::eio::type_char(packet_type::close)));
     end_session(client_error::client_close, "closed by the client", true);
   }
@@ -159,9 +229,10 @@ class client_impl final : public client, public detail::transport_owner {
 
   wire_counters counters() const override {
     wire_counters c;
-    for (auto const* t : {&active_, &probe_})
+    for (auto const* t : {&active_, &probe_, &rival_})
       if (*t) c += (*t)->counters();
     for (auto const& t : retired_) c += t->counters();
+    for (auto const& t : dismissed_) c += t->counters();
     return c;
   }
 
@@ -171,17 +242,34 @@ class client_impl final : public client, public detail::transport_owner {
 
   // transport_owner
   void on_transport_open(detail::eio_transport* t, codec::eio::handshake&& h) override {
+    if (auto it = std::find_if(dismissed_.begin(), dismissed_.end(), [&](auto const& d) { return d.get() == t; });
+        it != dismissed_.end()) {
+      // A race's loser whose handshake was in flight: its session exists now, so end it properly.
+      auto loser = std::move(*it);
+      dismissed_.erase(it);
+      end_transport_session(loser);
+      return;
+    }
+    if (t == rival_.get()) {
+      // The race's polling lane: its own session, asking for the namespace too.
+      rival_open_ = true;
+      rival_handshake_ = std::move(h);
+      note_handshake(t);
+      rival_->set_request_timeout(rival_handshake_.ping_interval + rival_handshake_.ping_timeout + grace);
+      rival_->send({connect_frame()});
+      return;
+    }
     if (t != active_.get()) return;
     engine_open_ = true;
     handshake_ = std::move(h);
-    record(client_event::handshake_done, std::string(to_string(t->kind())));
+    note_handshake(t);
     active_->set_request_timeout(handshake_.ping_interval + handshake_.ping_timeout + grace);
     arm_watchdog();
-    // Socket.IO CONNECT for our namespace, with the auth payload if any.
-    std::string connect(1, codec::eio::type_char(packet_type::message));
-    sio::append(sio::packet_type::connect, options_.nsp, std::nullopt, 0, options_.auth_json, connect);
-    send_frame(std::move(connect));
-    bool const may_upgrade = options_.strat == strategy::upgrade || (options_.strat == strategy::fallback && fell_back_);
+    send_frame(connect_frame());
+    // Socket.IO's own clients (upgrade; fallback and tryall once on polling) probe for WebSocket. The
+    // race already tried it, and remember's point is not to.
+    bool const may_upgrade = options_.strat == strategy::upgrade ||
+                             ((options_.strat == strategy::fallback || options_.strat == strategy::tryall) && fell_back_);
     if (t->kind() == transport_kind::polling && may_upgrade &&
         std::find(handshake_.upgrades.begin(), handshake_.upgrades.end(), "websocket") != handshake_.upgrades.end())
       start_probe();
@@ -194,6 +282,10 @@ class client_impl final : public client, public detail::transport_owner {
   }
 
   void on_transport_packet(detail::eio_transport* t, codec::eio::packet&& p) override {
+    if (t == rival_.get()) {
+      on_rival_packet(std::move(p));
+      return;
+    }
     if (t == probe_.get()) {
       if (p.type == packet_type::pong && p.data == "probe") {
         // Pause polling (no request in flight, nothing unsent), then switch.
@@ -227,19 +319,47 @@ class client_impl final : public client, public detail::transport_owner {
   }
 
   void on_transport_error(detail::eio_transport* t, error_code ec, std::string detail) override {
+    if (auto it = std::find_if(dismissed_.begin(), dismissed_.end(), [&](auto const& d) { return d.get() == t; });
+        it != dismissed_.end()) {
+      retired_.push_back(std::move(*it));
+      dismissed_.erase(it);
+      return;
+    }
     if (t == probe_.get()) {
       probe_failed(std::move(detail));
       return;
     }
+    if (t == rival_.get()) {
+      // The race's polling lane failed; the WebSocket may still win.
+      rival_open_ = false;
+      retire(rival_);
+      if (!active_) end_session(ec, "race: polling failed: " + detail);
+      return;
+    }
     if (t != active_.get()) return;
-    if (t->kind() == transport_kind::websocket && !engine_open_) {
+    if (options_.strat == strategy::race && !ns_connected_ && t->kind() == transport_kind::websocket &&
+        (rival_ || !race_polling_started_)) {
+      // The race goes on with polling alone: promoted if it is running, started now if not yet.
       record(client_event::websocket_failed, detail);
-      if (options_.strat == strategy::fallback && !fell_back_) {
-        fell_back_ = true;
-        record(client_event::fell_back, {});
-        retire(active_);
+      retire(active_);
+      engine_open_ = false;
+      watchdog_.cancel();
+      race_timer_.cancel();
+      if (rival_) {
+        promote_rival();
+      } else {
+        race_polling_started_ = true;
         active_ = detail::make_polling_transport(ex_, where_, owner_ptr());
         active_->open({});
+      }
+      return;
+    }
+    if (t->kind() == transport_kind::websocket && !engine_open_) {
+      record(client_event::websocket_failed, detail);
+      bool const falls_back = options_.strat == strategy::fallback || options_.strat == strategy::tryall ||
+                              options_.strat == strategy::remember;
+      if (falls_back && !fell_back_) {
+        fall_back(ec == client_error::websocket_timeout && options_.strat == strategy::tryall, {});
         return;
       }
     }
@@ -249,6 +369,134 @@ class client_impl final : public client, public detail::transport_owner {
  private:
   // A poll may take up to pingInterval + pingTimeout by design; this much more is allowed for the wire.
   static constexpr std::chrono::milliseconds grace{5'000};
+  // tryall: the WebSocket's own timer only backs up the connect timeout, which acts first.
+  static constexpr std::chrono::milliseconds ws_backstop{1'000};
+
+  std::string connect_frame() const {
+    // Socket.IO CONNECT for our namespace, with the auth payload if any.
+    std::string connect(1, codec::eio::type_char(packet_type::message));
+    sio::append(sio::packet_type::connect, options_.nsp, std::nullopt, 0, options_.auth_json, connect);
+    return connect;
+  }
+
+  /// The session's first Engine.IO open (a race has two; the first counts as its handshake).
+  void note_handshake(detail::eio_transport* t) {
+    if (handshake_noted_) return;
+    handshake_noted_ = true;
+    record(client_event::handshake_done, std::string(to_string(t->kind())));
+  }
+
+  /// WebSocket failed before the session opened: go on with polling (fallback, tryall, remember).
+  /// `fresh_budget`: the WebSocket used up the connect timeout (tryall), so polling gets a new one.
+  void fall_back(bool fresh_budget, std::string why) {
+    fell_back_ = true;
+    record(client_event::fell_back, std::move(why));
+    if (options_.strat == strategy::remember)
+      fallback_memory::instance().remember(memory_key_, options_.remember_sessions, options_.remember_for);
+    retire(active_);
+    if (fresh_budget) arm_connect_timer();
+    active_ = detail::make_polling_transport(ex_, where_, owner_ptr());
+    active_->open({});
+  }
+
+  void arm_connect_timer() {
+    auto const generation = ++connect_generation_;
+    connect_timer_.expires_after(options_.connect_timeout);
+    connect_timer_.async_wait([weak = std::weak_ptr<client>(shared_from_this()), generation](error_code ec) {
+      auto self = std::static_pointer_cast<client_impl>(weak.lock());
+      if (!ec && self && self->connect_generation_ == generation) self->on_connect_timeout();
+    });
+  }
+
+  void on_connect_timeout() {
+    if (!in_session_ || ns_connected_) return;
+    if (options_.strat == strategy::tryall && !fell_back_ && active_ && active_->kind() == transport_kind::websocket &&
+        !engine_open_) {
+      // tryAllTransports moves on only when the WebSocket errs; a hanging one errs here, at the
+      // connect timeout, and polling gets a budget of its own.
+      record(client_event::websocket_failed,
+             "websocket: no answer within the connect timeout (" + std::to_string(options_.connect_timeout.count()) + " ms)");
+      fall_back(true, {});
+      return;
+    }
+    end_session(client_error::connect_timeout, "not connected within the connect timeout");
+  }
+
+  // ---- race -----------------------------------------------------------------------------------
+
+  void start_race_polling() {
+    if (!in_session_ || ns_connected_ || rival_ || race_polling_started_) return;
+    race_polling_started_ = true;
+    rival_ = detail::make_polling_transport(ex_, where_, owner_ptr());
+    rival_open_ = false;
+    rival_->open({});
+  }
+
+  void on_rival_packet(codec::eio::packet&& p) {
+    switch (p.type) {
+      case packet_type::ping:
+        rival_->send({codec::eio::encode_frame({packet_type::pong, false, std::move(p.data)})});
+        return;
+      case packet_type::message: {
+        if (p.binary) return;
+        sio::header h;
+        if (sio::decode_header(p.data, h) || h.nsp != options_.nsp) return;
+        if (h.type != sio::packet_type::connect && h.type != sio::packet_type::connect_error) return;
+        // Polling answered the CONNECT first: it becomes the session, the WebSocket lane loses.
+        promote_rival();
+        on_socketio(p.data);
+        return;
+      }
+      case packet_type::close:
+        rival_open_ = false;
+        retire(rival_);
+        return;
+      default: return;
+    }
+  }
+
+  /// The polling lane becomes the active transport; the WebSocket lane, if any, waits in rival_ to
+  /// be dismissed when the race is settled.
+  void promote_rival() {
+    std::swap(active_, rival_);
+    std::swap(handshake_, rival_handshake_);
+    bool const was_open = engine_open_;
+    engine_open_ = rival_open_;
+    rival_open_ = was_open;
+    if (engine_open_) arm_watchdog();
+  }
+
+  /// The namespace is connected: the active transport won; the other lane's session is ended.
+  void settle_race() {
+    race_timer_.cancel();
+    record(client_event::race_won, std::string(to_string(active_->kind())));
+    if (!rival_) return;
+    auto loser = std::move(rival_);
+    bool const open = std::exchange(rival_open_, false);
+    dismiss(loser, open);
+  }
+
+  /// End a losing lane without leaking its session on the server: an open one gets a close packet
+  /// then a clean shutdown; a polling handshake in flight is ended once it opens (on_transport_open);
+  /// a WebSocket still in its handshake is just closed (the server ends a session whose WebSocket
+  /// closes).
+  void dismiss(std::shared_ptr<detail::eio_transport>& loser, bool open) {
+    if (open) {
+      end_transport_session(loser);
+    } else if (loser->kind() == transport_kind::polling) {
+      dismissed_.push_back(std::move(loser));
+    } else {
+      retire(loser);
+    }
+    loser.reset();
+  }
+
+  void end_transport_session(std::shared_ptr<detail::eio_transport>& t) {
+    t->send({std::string(1, codec::eio::type_char(packet_type::close))});
+    t->shutdown();
+    retired_.push_back(std::move(t));
+    t.reset();
+  }
 
   std::shared_ptr<client_impl> self_ptr() { return std::static_pointer_cast<client_impl>(shared_from_this()); }
   std::weak_ptr<detail::transport_owner> owner_ptr() { return std::shared_ptr<detail::transport_owner>(self_ptr()); }
@@ -261,14 +509,10 @@ class client_impl final : public client, public detail::transport_owner {
   void start_session() {
     in_session_ = true;
     engine_open_ = ns_connected_ = upgrading_ = fell_back_ = false;
+    rival_open_ = race_polling_started_ = handshake_noted_ = false;
     skip_binary_ = 0;
     record(client_event::connecting, std::string(to_string(options_.strat)));
-    connect_timer_.expires_after(options_.connect_timeout);
-    connect_timer_.async_wait([weak = std::weak_ptr<client>(shared_from_this())](error_code ec) {
-      auto self = std::static_pointer_cast<client_impl>(weak.lock());
-      if (!ec && self && self->in_session_ && !self->ns_connected_)
-        self->end_session(client_error::connect_timeout, "not connected within the connect timeout");
-    });
+    arm_connect_timer();
     if (!where_.endpoints.empty()) {
       open_first_transport();
       return;
@@ -283,7 +527,22 @@ class client_impl final : public client, public detail::transport_owner {
   }
 
   void open_first_transport() {
-    bool ws_first = options_.strat == strategy::websocket || options_.strat == strategy::fallback;
+    bool ws_first = options_.strat != strategy::polling && options_.strat != strategy::upgrade;
+    if (options_.strat == strategy::remember && fallback_memory::instance().take(memory_key_)) {
+      // Phoenix: a fallback to this target is remembered, so polling from the start, no upgrade.
+      ws_first = false;
+      fell_back_ = true;
+      record(client_event::remembered, memory_key_);
+    }
+    if (options_.strat == strategy::race) {
+      // Pusher's race: polling joins after the stagger (or at once when the WebSocket fails first).
+      auto const generation = connect_generation_;
+      race_timer_.expires_after(options_.race_stagger);
+      race_timer_.async_wait([weak = std::weak_ptr<client>(shared_from_this()), generation](error_code ec) {
+        auto self = std::static_pointer_cast<client_impl>(weak.lock());
+        if (!ec && self && self->connect_generation_ == generation) self->start_race_polling();
+      });
+    }
     if (options_.strat == strategy::fallback && websocket_unusable_) {
       // The last session's WebSocket died before the namespace connected (a middlebox that lets the
       // handshake through and cuts the connection): start this one on polling, as socket.io-client
@@ -365,6 +624,7 @@ class client_impl final : public client, public detail::transport_owner {
         ns_connected_ = true;
         attempts_ = 0;
         connect_timer_.cancel();
+        if (options_.strat == strategy::race) settle_race();
         record(client_event::namespace_connected, {});
         std::vector<std::string> frames(std::make_move_iterator(sio_buffer_.begin()),
                                         std::make_move_iterator(sio_buffer_.end()));
@@ -425,6 +685,13 @@ class client_impl final : public client, public detail::transport_owner {
     in_session_ = false;
     watchdog_.cancel();
     connect_timer_.cancel();
+    race_timer_.cancel();
+    ++connect_generation_;
+    if (rival_) {
+      // A race ended before it was settled: the polling lane's session ends with it.
+      bool const open = std::exchange(rival_open_, false);
+      dismiss(rival_, open);
+    }
     bool const graceful = ec == client_error::client_close;
     if (active_ && graceful) {
       active_->shutdown();
@@ -432,9 +699,11 @@ class client_impl final : public client, public detail::transport_owner {
     }
     // Under the fallback strategy a WebSocket session lost before it was usable counts as a failed
     // WebSocket: the next attempt starts on polling (open_first_transport).
-    if (options_.strat == strategy::fallback && !graceful && !ns_connected_ && active_ &&
-        active_->kind() == transport_kind::websocket)
-      websocket_unusable_ = true;
+    if (!graceful && !ns_connected_ && active_ && active_->kind() == transport_kind::websocket) {
+      if (options_.strat == strategy::fallback) websocket_unusable_ = true;
+      if (options_.strat == strategy::remember)
+        fallback_memory::instance().remember(memory_key_, options_.remember_sessions, options_.remember_for);
+    }
     retire(active_);
     retire(probe_);
     engine_open_ = ns_connected_ = upgrading_ = false;
@@ -476,11 +745,19 @@ class client_impl final : public client, public detail::transport_owner {
   detail::endpoint_info where_;
   std::shared_ptr<detail::eio_transport> active_;
   std::shared_ptr<detail::eio_transport> probe_;
+  /// The race's polling lane until the race is settled (the WebSocket lane is active_).
+  std::shared_ptr<detail::eio_transport> rival_;
+  codec::eio::handshake rival_handshake_;
+  /// Race losers whose polling handshake is in flight: their session is closed once it opens.
+  std::vector<std::shared_ptr<detail::eio_transport>> dismissed_;
+  std::string memory_key_;  ///< The target as the remember strategy's memory knows it.
   std::vector<std::shared_ptr<detail::eio_transport>> retired_;  ///< Kept for their byte counters.
   codec::eio::handshake handshake_;
   net::steady_timer watchdog_;
   net::steady_timer connect_timer_;
   net::steady_timer reconnect_timer_;
+  net::steady_timer race_timer_;
+  std::uint64_t connect_generation_ = 0;  ///< Timers armed for an earlier deadline or session do nothing.
   std::deque<std::string> pending_;     ///< Engine.IO frames held during an upgrade.
   std::deque<std::string> sio_buffer_;  ///< Emits before the namespace is connected.
   std::unordered_map<std::uint64_t, ack_handler> acks_;
@@ -497,6 +774,9 @@ class client_impl final : public client, public detail::transport_owner {
   bool ns_connected_ = false;
   bool upgrading_ = false;
   bool fell_back_ = false;
+  bool rival_open_ = false;             ///< The race's polling lane has its Engine.IO session.
+  bool race_polling_started_ = false;   ///< The race's polling lane was started this session.
+  bool handshake_noted_ = false;
   /// Fallback strategy: a WebSocket session was lost before its namespace connected; reconnections
   /// start on polling from then on (for the client's life: its upgrade probe tries WebSocket again).
   bool websocket_unusable_ = false;

@@ -6,10 +6,14 @@
 #include "fallbench/transport/cookie_jar.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/http/fields.hpp>
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,7 +64,58 @@ struct endpoint_info {
   std::size_t max_payload_bytes = 0;
   std::chrono::milliseconds connect_timeout{20'000};
   std::chrono::milliseconds websocket_timeout{10'000};  ///< client_options::websocket_timeout
+  std::optional<boost::asio::ip::address> local_address;  ///< client_options::local_address
+  /// https/wss: the shared context (client_tls_context); null for http/ws.
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  std::string tls_host;  ///< The name SNI sends and the certificate must match (client_options::host).
+  bool tls_verify = true;
 };
+
+/// A client connection over TLS (Beast's ssl_stream: its flat_stream packs a gather write into one record).
+using tls_stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+
+/// A new TLS stream for `where`, with SNI (for a name, not an address: RFC 6066 section 3) and, when
+/// verifying, the certificate's host-name check (RFC 6125: subjectAltName DNS or IP) set.
+std::unique_ptr<tls_stream> make_tls_stream(boost::asio::any_io_executor ex, endpoint_info const& where);
+
+/// OpenSSL's reason for a failed TLS handshake, with X.509's when verification failed:
+/// "certificate verify failed (unable to get local issuer certificate)". The client reports it after
+/// client_error::tls_handshake_failed's message.
+std::string tls_failure(tls_stream& s, error_code ec);
+
+/// Connect `stream` (a beast::tcp_stream) to `where`: to any resolved endpoint, or, bound to
+/// where.local_address, to the first of its family. `handler(error_code, tcp::endpoint)`.
+template <class Stream, class Handler>
+void connect_stream(Stream& stream, endpoint_info const& where, Handler handler) {
+  if (!where.local_address) {
+    stream.async_connect(where.endpoints, std::move(handler));
+    return;
+  }
+  namespace net = boost::asio;
+  using tcp = net::ip::tcp;
+  tcp::endpoint to;
+  bool found = false;
+  for (auto const& e : where.endpoints) {
+    if (e.endpoint().address().is_v4() == where.local_address->is_v4()) {
+      to = e.endpoint();
+      found = true;
+      break;
+    }
+  }
+  error_code ec = found ? error_code{} : make_error_code(net::error::address_family_not_supported);
+  auto& socket = stream.socket();
+  if (!ec) {
+    error_code ignored;
+    socket.close(ignored);
+    socket.open(to.protocol(), ec);
+  }
+  if (!ec) socket.bind(tcp::endpoint(*where.local_address, 0), ec);
+  if (ec) {
+    net::post(stream.get_executor(), [handler = std::move(handler), ec, to]() mutable { handler(ec, to); });
+    return;
+  }
+  stream.async_connect(to, [handler = std::move(handler), to](error_code e) mutable { handler(e, to); });
+}
 
 /// One transport of one client session. Owned by the client; its pending operations hold it alive.
 class eio_transport {
@@ -89,7 +144,7 @@ std::shared_ptr<eio_transport> make_polling_transport(boost::asio::any_io_execut
 std::shared_ptr<eio_transport> make_websocket_transport(boost::asio::any_io_executor ex, endpoint_info const& where,
                                                         std::weak_ptr<transport_owner> owner);
 
-/// Add the TCP payload bytes the kernel counted on socket `fd` (TCP_INFO) to `sent` and `received`.
+/// Add the TCP payload bytes (over TLS: the TLS records, handshake included) the kernel counted on socket `fd` (TCP_INFO) to `sent` and `received`.
 /// Call before closing the socket.
 void read_tcp_bytes(int fd, std::uint64_t& sent, std::uint64_t& received) noexcept;
 

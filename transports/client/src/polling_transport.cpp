@@ -48,29 +48,52 @@ class http_channel {
     timeout_ = timeout;
     auto msg = std::make_shared<http::request<Body>>(std::move(req));
     auto write = [this, msg] {
-      stream_.expires_after(timeout_);
-      http::async_write(stream_, *msg, [this, msg](error_code ec, std::size_t) { on_write(ec); });
+      tcp().expires_after(timeout_);
+      auto on_written = [this, msg](error_code ec, std::size_t) { on_write(ec); };
+      if (tls_) {
+        http::async_write(*tls_, *msg, std::move(on_written));
+      } else {
+        http::async_write(stream_, *msg, std::move(on_written));
+      }
     };
     if (connected_ && stale()) close();
     if (connected_) {
       write();
       return;
     }
-    stream_.expires_after(where_.connect_timeout);
-    stream_.async_connect(where_.endpoints, [this, write](error_code ec, auto const&) {
+    // A TLS session cannot be reused once its connection is closed: each connection gets a new one.
+    if (where_.tls) tls_ = make_tls_stream(stream_.get_executor(), where_);
+    tcp().expires_after(where_.connect_timeout);
+    connect_stream(tcp(), where_, [this, write](error_code ec, auto const&) {
       if (ec) return finish(ec, {});
-      connected_ = true;
       ++counters_.tcp_connections;
       boost::system::error_code ignored;
-      stream_.socket().set_option(net::ip::tcp::no_delay(true), ignored);
-      write();
+      tcp().socket().set_option(net::ip::tcp::no_delay(true), ignored);
+      if (!tls_) {
+        connected_ = true;
+        write();
+        return;
+      }
+      tls_->async_handshake(net::ssl::stream_base::client, [this, write](error_code hs_ec) {
+        if (hs_ec == beast::error::timeout) return finish(hs_ec, {});
+        if (hs_ec) {
+          tls_failure_ = tls_failure(*tls_, hs_ec);
+          return finish(client_error::tls_handshake_failed, {});
+        }
+        connected_ = true;
+        write();
+      });
     });
   }
 
+  /// Why the last TLS handshake failed (with client_error::tls_handshake_failed).
+  std::string const& tls_failure_text() const noexcept { return tls_failure_; }
+
   void close() noexcept {
-    if (stream_.socket().is_open()) read_tcp_bytes(stream_.socket().native_handle(), closed_sent_, closed_received_);
+    auto& socket = tcp().socket();
+    if (socket.is_open()) read_tcp_bytes(socket.native_handle(), closed_sent_, closed_received_);
     boost::system::error_code ignored;
-    stream_.socket().close(ignored);
+    socket.close(ignored);
     buffer_.clear();
     connected_ = false;
   }
@@ -78,10 +101,14 @@ class http_channel {
   void add_counters(wire_counters& c) noexcept {
     c.bytes_sent += closed_sent_;
     c.bytes_received += closed_received_;
-    if (stream_.socket().is_open()) read_tcp_bytes(stream_.socket().native_handle(), c.bytes_sent, c.bytes_received);
+    auto& socket = tcp().socket();
+    if (socket.is_open()) read_tcp_bytes(socket.native_handle(), c.bytes_sent, c.bytes_received);
   }
 
  private:
+  /// The TCP stream: stream_, or the one inside the TLS stream (stream_ then stays closed).
+  beast::tcp_stream& tcp() noexcept { return tls_ ? tls_->next_layer() : stream_; }
+
   /// A kept-alive connection the server or a middlebox closed while it sat idle (an idle timeout): it
   /// reads as end of stream (or holds bytes nobody asked for). Checked before each reuse, as HTTP
   /// clients do, so the request goes on a fresh connection instead of failing - and a POST, which
@@ -89,7 +116,7 @@ class http_channel {
   bool stale() noexcept {
     if (buffer_.size() > 0) return true;
     char byte = 0;
-    auto const n = ::recv(stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    auto const n = ::recv(tcp().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
   }
 
@@ -98,13 +125,18 @@ class http_channel {
     ++counters_.http_requests;
     parser_.emplace();
     parser_->body_limit(where_.max_payload_bytes);
-    http::async_read(stream_, buffer_, *parser_, [this](error_code read_ec, std::size_t) {
+    auto on_read = [this](error_code read_ec, std::size_t) {
       if (read_ec) return finish(read_ec, {});
       auto res = parser_->release();
       where_.extras->absorb(res, where_.path);  // a Set-Cookie on any answer, e.g. a balancer's
       if (!res.keep_alive()) close();
       finish({}, std::move(res));
-    });
+    };
+    if (tls_) {
+      http::async_read(*tls_, buffer_, *parser_, std::move(on_read));
+    } else {
+      http::async_read(stream_, buffer_, *parser_, std::move(on_read));
+    }
   }
 
   void finish(error_code ec, response&& res) {
@@ -115,6 +147,8 @@ class http_channel {
   }
 
   beast::tcp_stream stream_;
+  std::unique_ptr<tls_stream> tls_;  ///< https: this connection's TLS stream
+  std::string tls_failure_;
   endpoint_info const& where_;
   wire_counters& counters_;
   beast::flat_buffer buffer_;
@@ -205,8 +239,12 @@ class polling_transport final : public eio_transport, public std::enable_shared_
   }
 
   // Checks a response; false (after failing the transport) when it is not a usable 200.
-  bool check(error_code ec, http_channel::response const& res, char const* what) {
+  bool check(error_code ec, http_channel::response const& res, char const* what, http_channel const& channel) {
     if (closed_) return false;
+    if (ec == client_error::tls_handshake_failed) {
+      fail(ec, channel.tls_failure_text());
+      return false;
+    }
     if (ec == http::error::body_limit) {
       fail(client_error::payload_too_large, std::string(what) + ": body over the limit");
       return false;
@@ -232,7 +270,7 @@ class polling_transport final : public eio_transport, public std::enable_shared_
       fail(client_error::connect_failed, "polling handshake: " + ec.message());
       return;
     }
-    if (!check(ec, res, "polling handshake")) return;
+    if (!check(ec, res, "polling handshake", get_)) return;
     std::vector<codec::eio::packet> packets;
     codec::eio::handshake h;
     if (codec::eio::decode_payload(res.body(), packets, where_.max_payload_bytes) || packets.empty() ||
@@ -269,7 +307,7 @@ class polling_transport final : public eio_transport, public std::enable_shared_
 
   void on_poll(error_code ec, http_channel::response&& res) {
     if (shutting_down_) return;
-    if (!check(ec, res, "poll")) return;
+    if (!check(ec, res, "poll", get_)) return;
     std::vector<codec::eio::packet> packets;
     if (auto bad = codec::eio::decode_payload(res.body(), packets, where_.max_payload_bytes)) {
       fail(bad == codec::condition::limit_exceeded ? client_error::payload_too_large : client_error::protocol_error,
@@ -302,7 +340,7 @@ class polling_transport final : public eio_transport, public std::enable_shared_
         if (ec || self->outbox_.empty()) return self->close();
         return self->do_post();
       }
-      if (!self->check(ec, res, "post")) return;
+      if (!self->check(ec, res, "post", self->post_)) return;
       self->do_post();
       self->check_paused();
     });

@@ -67,9 +67,11 @@ class websocket_transport final : public eio_transport, public std::enable_share
     target_ = where_.path + "?EIO=4&transport=websocket";
     if (probe_) target_ += "&sid=" + sid;
     if (!where_.query.empty()) target_ += "&" + where_.query;
-    // One budget for connect and handshake: a handshake that never completes is a failed WebSocket.
-    stream_.expires_after(where_.websocket_timeout);
-    stream_.async_connect(where_.endpoints, [self = shared_from_this()](error_code ec, auto const&) {
+    if (where_.tls) tls_ = make_tls_stream(stream_.get_executor(), where_);
+    // One budget for connect and handshakes (TLS and WebSocket): a handshake that never completes is
+    // a failed WebSocket.
+    tcp().expires_after(where_.websocket_timeout);
+    connect_stream(tcp(), where_, [self = shared_from_this()](error_code ec, auto const&) {
       self->on_connect(ec);
     });
   }
@@ -112,8 +114,13 @@ class websocket_transport final : public eio_transport, public std::enable_share
   }
 
  private:
-  /// The socket: Beast's until the handshake is done, the transport's own after.
-  net::ip::tcp::socket& socket() const { return framing_ ? socket_ : stream_.socket(); }
+  /// The socket: Beast's until the handshake is done, the transport's own after; over TLS, the one in
+  /// the TLS stream throughout.
+  net::ip::tcp::socket& socket() const {
+    if (tls_) return tls_->next_layer().socket();
+    return framing_ ? socket_ : stream_.socket();
+  }
+  beast::tcp_stream& tcp() const noexcept { return tls_ ? tls_->next_layer() : stream_; }
 
   void finish_shutdown() {
     if (closed_) return;
@@ -142,7 +149,18 @@ class websocket_transport final : public eio_transport, public std::enable_share
     if (ec) return fail(client_error::connect_failed, "websocket connect: " + ec.message());
     ++counters_.tcp_connections;
     boost::system::error_code ignored;
-    stream_.socket().set_option(net::ip::tcp::no_delay(true), ignored);
+    tcp().socket().set_option(net::ip::tcp::no_delay(true), ignored);
+    if (!tls_) return send_upgrade();
+    tls_->async_handshake(net::ssl::stream_base::client, [self = shared_from_this()](error_code hs_ec) {
+      if (self->closed_) return;
+      if (hs_ec == beast::error::timeout)
+        return self->fail(client_error::websocket_timeout, "websocket TLS handshake: " + self->timeout_text());
+      if (hs_ec) return self->fail(client_error::tls_handshake_failed, tls_failure(*self->tls_, hs_ec));
+      self->send_upgrade();
+    });
+  }
+
+  void send_upgrade() {
     // The opening handshake (RFC 6455 4.1), within what is left of the budget.
     websocket::detail::sec_ws_key_type key;
     websocket::detail::make_sec_ws_key(key);
@@ -156,14 +174,23 @@ class websocket_transport final : public eio_transport, public std::enable_share
     req_.set(http::field::sec_websocket_version, "13");
     req_.set(http::field::user_agent, "fallbench");
     where_.extras->decorate(req_, where_.path);
-    http::async_write(stream_, req_, [self = shared_from_this()](error_code write_ec, std::size_t) {
+    auto on_written = [self = shared_from_this()](error_code write_ec, std::size_t) {
       if (self->closed_) return;
       if (write_ec) return self->on_handshake(write_ec);
       self->res_.emplace();
       self->res_->body_limit(64 * 1024);
-      http::async_read(self->stream_, self->read_buffer_, *self->res_,
-                       [self](error_code read_ec, std::size_t) { self->on_handshake(read_ec); });
-    });
+      auto on_read = [self](error_code read_ec, std::size_t) { self->on_handshake(read_ec); };
+      if (self->tls_) {
+        http::async_read(*self->tls_, self->read_buffer_, *self->res_, std::move(on_read));
+      } else {
+        http::async_read(self->stream_, self->read_buffer_, *self->res_, std::move(on_read));
+      }
+    };
+    if (tls_) {
+      http::async_write(*tls_, req_, std::move(on_written));
+    } else {
+      http::async_write(stream_, req_, std::move(on_written));
+    }
   }
 
   void on_handshake(error_code ec) {
@@ -185,8 +212,13 @@ class websocket_transport final : public eio_transport, public std::enable_share
     res_.reset();
     req_ = {};
     // From here on the transport frames by itself; what the server sent right after its answer is
-    // already in the read buffer.
-    socket_ = stream_.release_socket();
+    // already in the read buffer. Over TLS the TLS stream stays (it cannot be taken apart), with no
+    // deadline: liveness is the Engine.IO heartbeat's job.
+    if (tls_) {
+      tls_->next_layer().expires_never();
+    } else {
+      socket_ = stream_.release_socket();
+    }
     framing_ = true;
     auto const early = read_buffer_.cdata();
     buffer_.resize(std::max(early.size(), min_read));
@@ -194,7 +226,7 @@ class websocket_transport final : public eio_transport, public std::enable_share
     filled_ = early.size();
     read_buffer_ = {};
     boost::system::error_code ignored;
-    socket_.non_blocking(true, ignored);
+    if (!tls_) socket_.non_blocking(true, ignored);
     if (probe_) {
       if (auto o = owner_.lock()) o->on_transport_ready(this);
     }
@@ -214,11 +246,16 @@ class websocket_transport final : public eio_transport, public std::enable_share
     reading_ = true;
     // A read, not a wait for readability: Asio tries it at once (no epoll_ctl to re-arm a wait), and
     // under load it finds data and completes without the reactor.
-    socket_.async_read_some(net::buffer(buffer_.data() + filled_, buffer_.size() - filled_),
-                            [self = shared_from_this()](error_code ec, std::size_t n) {
-                              self->reading_ = false;
-                              self->on_read(ec, n);
-                            });
+    auto on_read = [self = shared_from_this()](error_code ec, std::size_t n) {
+      self->reading_ = false;
+      self->on_read(ec, n);
+    };
+    auto const room = net::buffer(buffer_.data() + filled_, buffer_.size() - filled_);
+    if (tls_) {
+      tls_->async_read_some(room, std::move(on_read));
+    } else {
+      socket_.async_read_some(room, std::move(on_read));
+    }
   }
 
   void on_read(error_code ec, std::size_t n) {
@@ -335,7 +372,7 @@ class websocket_transport final : public eio_transport, public std::enable_share
     inflight_.clear();
     inflight_.swap(pending_);
     auto const frames = std::exchange(pending_frames_, 0);
-    net::async_write(socket_, net::buffer(inflight_), [self = shared_from_this(), frames](error_code ec, std::size_t) {
+    auto on_written = [self = shared_from_this(), frames](error_code ec, std::size_t) {
       self->writing_ = false;
       if (self->closed_) return;
       if (ec) return self->fail(client_error::transport_closed, "websocket write: " + ec.message());
@@ -343,7 +380,12 @@ class websocket_transport final : public eio_transport, public std::enable_share
       if (self->sent_close_ && self->pending_.empty()) return self->close();
       if (self->shutting_down_ && self->pending_.empty()) return self->finish_shutdown();
       self->do_write();
-    });
+    };
+    if (tls_) {
+      net::async_write(*tls_, net::buffer(inflight_), std::move(on_written));
+    } else {
+      net::async_write(socket_, net::buffer(inflight_), std::move(on_written));
+    }
   }
 
   endpoint_info const where_;
@@ -351,6 +393,7 @@ class websocket_transport final : public eio_transport, public std::enable_share
   // Mutable: reading the kernel's byte counters needs the socket's native handle.
   mutable beast::tcp_stream stream_;  ///< connect and the opening handshake
   mutable net::ip::tcp::socket socket_{stream_.get_executor()};  ///< after the handshake
+  std::unique_ptr<tls_stream> tls_;  ///< wss: connect, both handshakes and the frames (stream_ unused)
   http::request<http::empty_body> req_;
   std::optional<http::response_parser<http::string_body>> res_;
   beast::flat_buffer read_buffer_;

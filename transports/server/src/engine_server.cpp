@@ -3,6 +3,7 @@
 #include "http_connection.hpp"
 #include "server_state.hpp"
 #include "session_impl.hpp"
+#include "tls_stream.hpp"
 
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/bind_handler.hpp>
@@ -89,7 +90,13 @@ struct engine_server::impl : std::enable_shared_from_this<impl> {
     if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
     if (!ec) {
       socket.set_option(tcp::no_delay(true), ec);
-      std::make_shared<detail::http_connection>(state, std::move(socket))->run();
+      if (state->options.tls) {
+        std::make_shared<detail::http_connection>(
+            state, std::make_unique<detail::tls_stream>(std::move(socket), *state->options.tls))
+            ->run();
+      } else {
+        std::make_shared<detail::http_connection>(state, std::move(socket))->run();
+      }
     }
     // Errors such as EMFILE are transient: keep accepting.
     do_accept();
@@ -150,6 +157,8 @@ server_stats engine_server::stats() const {
   out.bytes_in = get(c.bytes_in);
   out.bytes_out = get(c.bytes_out);
   out.dropped_packets = get(c.dropped_packets);
+  out.tls_handshakes = get(c.tls_handshakes);
+  out.tls_handshake_failures = get(c.tls_handshake_failures);
   return out;
 }
 

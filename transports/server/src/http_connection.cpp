@@ -69,13 +69,45 @@ bool is_engine_path(std::string_view path, std::string_view endpoint) {
 http_connection::http_connection(std::shared_ptr<server_state> state, net::ip::tcp::socket&& socket)
     : state_(std::move(state)), stream_(std::move(socket)), idle_(stream_.get_executor()) {}
 
+http_connection::http_connection(std::shared_ptr<server_state> state, tls_stream_ptr tls)
+    : state_(std::move(state)), stream_(tls->get_executor()), tls_(std::move(tls)), idle_(stream_.get_executor()) {}
+
 void http_connection::run() {
-  net::dispatch(stream_.get_executor(), beast::bind_front_handler(&http_connection::do_read, shared_from_this()));
+  if (!tls_) {
+    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&http_connection::do_read, shared_from_this()));
+    return;
+  }
+  net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+    // The handshake has the deadline of a request.
+    self->tcp().expires_after(self->state_->options.lim.http_timeout);
+    self->tls_->async_handshake(net::ssl::stream_base::server,
+                                beast::bind_front_handler(&http_connection::on_tls_handshake, self));
+  });
+}
+
+void http_connection::on_tls_handshake(boost::system::error_code ec) {
+  if (ec) {
+    // Not TLS (a plain HTTP request to the TLS port), a client that refused our certificate, a
+    // timeout: the connection just ends; there is no TLS channel to answer on.
+    counters::add(state_->stats.tls_handshake_failures);
+    boost::system::error_code ignored;
+    tcp().socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+    tcp().socket().close(ignored);
+    return;
+  }
+  counters::add(state_->stats.tls_handshakes);
+  do_read();
 }
 
 void http_connection::do_read() {
   if (buffer_.size() > 0) {
     start_read();  // a pipelined request is here already
+    return;
+  }
+  if (tls_) {
+    // Readability of the socket says nothing about bytes OpenSSL has already taken off it, so a TLS
+    // connection reads at once (the same deadline, but the idle connection holds its read).
+    start_read();
     return;
   }
   // Between requests a keep-alive connection (the POST connection of an idle polling session) holds
@@ -99,14 +131,18 @@ void http_connection::start_read() {
   parser_.emplace();
   parser_->body_limit(state_->options.lim.max_payload_bytes);
   parser_->header_limit(static_cast<std::uint32_t>(state_->options.lim.max_header_bytes));
-  stream_.expires_after(state_->options.lim.http_timeout);
+  tcp().expires_after(state_->options.lim.http_timeout);
+  if (tls_) {
+    http::async_read(*tls_, buffer_, *parser_, beast::bind_front_handler(&http_connection::on_read, shared_from_this()));
+    return;
+  }
   http::async_read(stream_, buffer_, *parser_,
                    beast::bind_front_handler(&http_connection::on_read, shared_from_this()));
 }
 
 void http_connection::on_read(boost::system::error_code ec, std::size_t) {
   if (ec == http::error::end_of_stream) {
-    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+    tcp().socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
     return;
   }
   if (ec == http::error::body_limit) {
@@ -195,8 +231,9 @@ void http_connection::handle_engine(request& req, std::string_view query, sessio
     }
     // The stream moves to the WebSocket; this connection ends here.
     std::string early = beast::buffers_to_string(buffer_.data());
-    std::make_shared<websocket_connection>(state_, std::move(stream_))
-        ->run(parser_->release(), std::move(s), handler, std::move(early));
+    auto ws = tls_ ? std::make_shared<websocket_connection>(state_, std::move(tls_))
+                   : std::make_shared<websocket_connection>(state_, std::move(stream_));
+    ws->run(parser_->release(), std::move(s), handler, std::move(early));
     return;
   }
   if (upgrade) {
@@ -300,13 +337,15 @@ void http_connection::handle_post(request& req, std::shared_ptr<session_impl> co
 void http_connection::watch_parked() {
   // A parked poll has no deadline (the heartbeat bounds it), but a client that goes away must not
   // leave it parked: wait for readability, which is how end of stream shows.
-  stream_.expires_never();
-  stream_.socket().async_wait(net::ip::tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+  // Over TLS a byte may also be a close_notify alert: that client is found gone by its heartbeat
+  // instead (docs/tls.md).
+  tcp().expires_never();
+  tcp().socket().async_wait(net::ip::tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
     if (ec || !self->parked_on_) return;
     // Readiness can be spurious (an edge-triggered reactor reports a socket ready that has nothing to
     // read), so peek: no byte yet means wait again; a byte is a pipelined request, read after the
     // answer; only end of stream or an error means the client is gone.
-    auto& socket = self->stream_.socket();
+    auto& socket = self->tcp().socket();
     char byte = 0;
     boost::system::error_code peek_ec;
     socket.non_blocking(true, peek_ec);
@@ -327,7 +366,7 @@ void http_connection::complete_poll(std::string body) {
     if (!self->parked_on_) return;  // the client went away first
     self->polled_ = std::move(self->parked_on_);
     boost::system::error_code ignored;
-    self->stream_.socket().cancel(ignored);  // ends the readability wait
+    self->tcp().socket().cancel(ignored);  // ends the readability wait
     response res{http::status::ok, self->parked_req_.version()};
     res.set(http::field::content_type, "text/plain; charset=UTF-8");
     res.body() = std::move(body);
@@ -366,7 +405,11 @@ void http_connection::send(request const& req, response&& res,
   // HEAD: the headers GET would get, Content-Length included (RFC 9110 9.3.2), and no body.
   if (req.method() == http::verb::head) res.body().clear();
   res_ = std::move(res);
-  stream_.expires_after(state_->options.lim.http_timeout);
+  tcp().expires_after(state_->options.lim.http_timeout);
+  if (tls_) {
+    http::async_write(*tls_, *res_, beast::bind_front_handler(&http_connection::on_write, shared_from_this()));
+    return;
+  }
   http::async_write(stream_, *res_, beast::bind_front_handler(&http_connection::on_write, shared_from_this()));
 }
 
@@ -376,7 +419,7 @@ void http_connection::on_write(boost::system::error_code ec, std::size_t) {
   res_.reset();
   if (ec) return;
   if (!keep) {
-    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+    tcp().socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
     return;
   }
   do_read();

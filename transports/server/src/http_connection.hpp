@@ -3,6 +3,7 @@
 // answered by the fallback.
 
 #include "session_impl.hpp"
+#include "tls_stream.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -24,6 +25,8 @@ namespace fallbench::transport::detail {
 class http_connection : public poll_sink, public std::enable_shared_from_this<http_connection> {
  public:
   http_connection(std::shared_ptr<server_state> state, boost::asio::ip::tcp::socket&& socket);
+  /// Over TLS: run() does the server's TLS handshake first.
+  http_connection(std::shared_ptr<server_state> state, tls_stream_ptr tls);
 
   /// Start reading. Call once, from any thread.
   void run();
@@ -35,6 +38,9 @@ class http_connection : public poll_sink, public std::enable_shared_from_this<ht
   using request = boost::beast::http::request<boost::beast::http::string_body>;
   using response = boost::beast::http::response<boost::beast::http::string_body>;
 
+  void on_tls_handshake(boost::system::error_code ec);
+  /// The TCP stream under the connection (inside the TLS stream over TLS).
+  boost::beast::tcp_stream& tcp() noexcept { return tls_ ? tls_->next_layer() : stream_; }
   /// Wait for the next request (readability, then start_read), within the HTTP deadline.
   void do_read();
   /// Read one request.
@@ -53,7 +59,11 @@ class http_connection : public poll_sink, public std::enable_shared_from_this<ht
   void set_cors(request const& req, response& res) const;
 
   std::shared_ptr<server_state> const state_;
+  // Plain connections use stream_; TLS ones tls_ (stream_ then stays closed). A small variant rather
+  // than a template on the stream: only the read, the write and the hand-off to the WebSocket differ,
+  // so one branch per I/O call keeps a single compiled connection (docs/tls.md).
   boost::beast::tcp_stream stream_;
+  tls_stream_ptr tls_;
   boost::asio::steady_timer idle_;  ///< The deadline of a connection waiting for its next request.
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;

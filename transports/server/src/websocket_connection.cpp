@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include <array>
@@ -45,6 +46,14 @@ websocket_connection::websocket_connection(std::shared_ptr<server_state> state, 
       state_(std::move(state)),
       timer_(handshake_->get_executor()) {}
 
+websocket_connection::websocket_connection(std::shared_ptr<server_state> state, tls_stream_ptr tls)
+    : socket_(tls->get_executor()),
+      tls_(std::move(tls)),
+      state_(std::move(state)),
+      timer_(socket_.get_executor()) {
+  tls_handshake_.emplace(*tls_);
+}
+
 void websocket_connection::run(request req, std::shared_ptr<session_impl> existing, session_handler& handler,
                                std::string early) {
   req_ = std::move(req);
@@ -52,12 +61,19 @@ void websocket_connection::run(request req, std::shared_ptr<session_impl> existi
   handler_ = &handler;
   session_ = std::move(existing);
   probing_ = session_ != nullptr;
-  beast::get_lowest_layer(*handshake_).expires_never();
-  // The opening handshake's deadline; after it, liveness is the Engine.IO heartbeat's job.
-  handshake_->set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
-  handshake_->set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& res) { res.set(beast::http::field::server, "fallbench"); }));
-  handshake_->async_accept(req_, beast::bind_front_handler(&websocket_connection::on_accept, shared_from_this()));
+  auto accept = [this](auto& ws) {
+    beast::get_lowest_layer(ws).expires_never();
+    // The opening handshake's deadline; after it, liveness is the Engine.IO heartbeat's job.
+    ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(beast::http::field::server, "fallbench"); }));
+    ws.async_accept(req_, beast::bind_front_handler(&websocket_connection::on_accept, shared_from_this()));
+  };
+  if (tls_) {
+    accept(*tls_handshake_);
+  } else {
+    accept(*handshake_);
+  }
 }
 
 void websocket_connection::on_accept(boost::system::error_code ec) {
@@ -67,12 +83,17 @@ void websocket_connection::on_accept(boost::system::error_code ec) {
     return;
   }
   // From here on the connection frames by itself; Beast's stream has no operation pending.
-  socket_ = handshake_->next_layer().release_socket();
-  handshake_.reset();
   boost::system::error_code ignored;
-  socket_.non_blocking(true, ignored);
+  if (tls_) {
+    tls_handshake_.reset();
+    tls_in_.resize(16 * 1024);  // a TLS record's largest plaintext
+  } else {
+    socket_ = handshake_->next_layer().release_socket();
+    handshake_.reset();
+    socket_.non_blocking(true, ignored);
+  }
   // Frames are batched here, so Nagle's algorithm would only delay them.
-  socket_.set_option(net::ip::tcp::no_delay(true), ignored);
+  sock().set_option(net::ip::tcp::no_delay(true), ignored);
   if (!probing_) {
     start_new_session();
     return;
@@ -118,8 +139,13 @@ void websocket_connection::start_new_session() {
 }
 
 void websocket_connection::do_read() {
-  if (reading_ || !socket_.is_open()) return;
+  if (reading_ || !sock().is_open()) return;
   reading_ = true;
+  if (tls_) {
+    tls_->async_read_some(net::buffer(tls_in_), beast::bind_front_handler(&websocket_connection::on_tls_read,
+                                                                          shared_from_this()));
+    return;
+  }
   socket_.async_wait(net::ip::tcp::socket::wait_read,
                      beast::bind_front_handler(&websocket_connection::on_readable, shared_from_this()));
 }
@@ -148,6 +174,21 @@ void websocket_connection::on_readable(boost::system::error_code ec) {
     if (!absorb(scratch.data(), n)) return;
     if (n < scratch.size()) break;
   }
+  do_read();
+}
+
+void websocket_connection::on_tls_read(boost::system::error_code ec, std::size_t n) {
+  reading_ = false;
+  if (!sock().is_open()) return;
+  if (ec) {
+    // The peer is gone: close_notify, end of stream without it, a reset, or a broken record.
+    peer_closed_ = true;
+    close_socket();
+    end(ec == net::error::eof || ec == net::ssl::error::stream_truncated ? close_reason::transport_close
+                                                                         : close_reason::transport_error);
+    return;
+  }
+  if (!absorb(tls_in_.data(), n)) return;
   do_read();
 }
 
@@ -292,7 +333,7 @@ void websocket_connection::notify() {
 }
 
 void websocket_connection::do_write() {
-  if (writing_ || close_sent_ || !socket_.is_open()) return;
+  if (writing_ || close_sent_ || !sock().is_open()) return;
   iov_.clear();
   control_inflight_.clear();
   control_inflight_.swap(control_);
@@ -308,6 +349,11 @@ void websocket_connection::do_write() {
   }
   if (iov_.empty()) return;
   writing_ = true;
+  if (tls_) {
+    net::async_write(*tls_, std::span<net::const_buffer const>(iov_),
+                     beast::bind_front_handler(&websocket_connection::on_write, shared_from_this()));
+    return;
+  }
   net::async_write(socket_, std::span<net::const_buffer const>(iov_),
                    beast::bind_front_handler(&websocket_connection::on_write, shared_from_this()));
 }
@@ -351,7 +397,7 @@ void websocket_connection::shutdown() {
 
 void websocket_connection::do_close() {
   closing_ = true;
-  if (close_queued_ || !socket_.is_open()) return;
+  if (close_queued_ || !sock().is_open()) return;
   close_queued_ = true;
   close_in_control_ = true;
   char const code[2] = {static_cast<char>(close_code_ >> 8), static_cast<char>(close_code_ & 0xFF)};
@@ -378,11 +424,12 @@ void websocket_connection::end(close_reason why) {
 }
 
 void websocket_connection::close_socket() {
-  if (!socket_.is_open()) return;
+  auto& socket = sock();
+  if (!socket.is_open()) return;
   boost::system::error_code ignored;
   timer_.cancel();
-  socket_.shutdown(net::ip::tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  socket.shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
 }
 
 }  // namespace fallbench::transport::detail

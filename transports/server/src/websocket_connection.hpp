@@ -4,6 +4,7 @@
 #include "fallbench/transport/session.hpp"
 
 #include "server_state.hpp"
+#include "tls_stream.hpp"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -33,12 +34,18 @@ class session_impl;
  * per-thread buffer, so an idle connection holds no read buffer; only a frame split across reads is
  * kept, in a buffer of its own size. Control frames (pong, close) go out in the next write, ahead of
  * the session's frames.
+ *
+ * Over TLS (wss) the framing is the same; reads are TLS reads into a buffer of the connection's own
+ * (OpenSSL may hold bytes already taken off the socket, so readability cannot be waited for), and
+ * the gather write goes through the TLS stream, which packs it into records of up to 16 KiB.
  */
 class websocket_connection : public std::enable_shared_from_this<websocket_connection> {
  public:
   using request = boost::beast::http::request<boost::beast::http::string_body>;
 
   websocket_connection(std::shared_ptr<server_state> state, boost::beast::tcp_stream&& stream);
+  /// Over TLS, after the TLS handshake.
+  websocket_connection(std::shared_ptr<server_state> state, tls_stream_ptr tls);
 
   /// Accept the upgrade in `req`. `existing` is the polling session to upgrade, or null to open a new
   /// WebSocket-only session for `handler`. `early`: bytes the client sent after the request without
@@ -59,6 +66,9 @@ class websocket_connection : public std::enable_shared_from_this<websocket_conne
   void start_new_session();
   void do_read();
   void on_readable(boost::system::error_code ec);
+  void on_tls_read(boost::system::error_code ec, std::size_t n);
+  /// The TCP socket: socket_ once Beast released it, or the one inside the TLS stream.
+  boost::asio::ip::tcp::socket& sock() noexcept { return tls_ ? tls_->next_layer().socket() : socket_; }
   /// Take `size` bytes just read (after what a split frame left over) and handle the frames they
   /// complete, corking the session meanwhile. False when the connection ended meanwhile.
   bool absorb(char* data, std::size_t size);
@@ -79,7 +89,10 @@ class websocket_connection : public std::enable_shared_from_this<websocket_conne
   void close_socket();
 
   std::optional<boost::beast::websocket::stream<boost::beast::tcp_stream>> handshake_;
-  boost::asio::ip::tcp::socket socket_;
+  boost::asio::ip::tcp::socket socket_;  ///< Plain: the socket after the handshake. TLS: unused, closed.
+  tls_stream_ptr tls_;                   ///< TLS: the stream, for the handshake and after it.
+  std::optional<boost::beast::websocket::stream<tls_stream&>> tls_handshake_;
+  std::vector<char> tls_in_;             ///< TLS: what one read decrypted.
   std::shared_ptr<server_state> const state_;
   std::shared_ptr<session_impl> session_;
   session_handler* handler_ = nullptr;

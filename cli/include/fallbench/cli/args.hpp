@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -112,6 +113,21 @@ class args {
     if (v < lo || v > hi)
       throw usage_error("--" + name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
                         ", got " + text);
+    return v;
+  }
+
+  /// A number flag within [lo, hi] (fractions allowed: `--measure 0.5`).
+  double number(std::string const& name, double lo, double hi) const {
+    auto const text = str(name);
+    double v = 0;
+    auto const [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc{} || ptr != text.data() + text.size() || !std::isfinite(v))
+      throw usage_error("--" + name + " must be a number, got '" + text + "'");
+    if (v < lo || v > hi) {
+      std::ostringstream range;
+      range << "--" << name << " must be between " << lo << " and " << hi << ", got " << text;
+      throw usage_error(range.str());
+    }
     return v;
   }
 

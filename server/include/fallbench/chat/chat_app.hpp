@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <string>
 
 namespace fallbench::chat {
 
@@ -20,6 +22,14 @@ struct chat_stats {
   std::uint64_t invalid_events = 0;  ///< Malformed join/chat/leave and unknown events.
   std::uint64_t rejected_chats = 0;  ///< Chats answered {ok:false}.
   std::uint64_t rooms = 0;
+};
+
+/// Counters of the cluster relay (docs/cluster.md): what this node heard from the others.
+struct relay_stats {
+  std::uint64_t relayed_in = 0;          ///< Messages of other nodes delivered to local members.
+  std::uint64_t relayed_deliveries = 0;  ///< Events queued to local members from those messages.
+  std::uint64_t own_skipped = 0;         ///< Our own messages coming back from the channel.
+  std::uint64_t malformed = 0;           ///< Messages on the channel that are not relay messages.
 };
 
 /// Names and room names longer than this are invalid input (the protocol module's bound).
@@ -42,7 +52,19 @@ class chat_app final : public sio_handler {
 
   chat_stats stats() const;
 
+  /// Join a cluster as `node_id`: every broadcast is also handed, as one relay message
+  /// (cluster.hpp), to `publish`. Call before the server starts.
+  void set_relay(std::string node_id, std::function<void(std::string_view message)> publish);
+  /// A message from the cluster's channel: delivered to local members as its original packet bytes,
+  /// unless this node sent it. Thread-safe.
+  void deliver_relayed(std::string_view message);
+  relay_stats relay_counters() const;
+
  private:
+  /// Encode `kind`'s event once, queue it to the local members of `room` (of everyone when `all`),
+  /// and publish it to the cluster. @return local deliveries.
+  std::size_t broadcast(bool all, std::string_view room, chatproto::event_kind kind, std::string_view payload);
+
   void on_message(client& c, chatproto::message const& m, std::optional<std::uint64_t> ack);
   /// Join and leave return null when done, or why the event was ignored (the negative ack's error).
   char const* on_join(client& c, chatproto::message const& m);
@@ -55,6 +77,9 @@ class chat_app final : public sio_handler {
   room_registry rooms_;
   room_registry everyone_;  ///< Every connected client: the audience of the seed page's older form.
   std::atomic<std::uint64_t> joins_{0}, leaves_{0}, chats_{0}, deliveries_{0}, invalid_{0}, rejected_{0};
+  std::string node_id_;
+  std::function<void(std::string_view)> publish_;
+  std::atomic<std::uint64_t> relayed_in_{0}, relayed_deliveries_{0}, own_skipped_{0}, relay_malformed_{0};
 };
 
 /// The behaviour the official Socket.IO protocol test suite expects of its reference server:

@@ -3,6 +3,7 @@
 /// stdout on a pipe, the URL read from its first line, stopped with SIGTERM. Startup code: throws.
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,9 @@ class child_process {
 
   int pid() const noexcept { return pid_; }
 
+  /// The exit status if the process has ended (it is then reaped), nothing while it runs.
+  std::optional<int> exited();
+
   /// SIGTERM, wait up to `grace`, then SIGKILL. @return the exit status (or -signal).
   int stop(std::chrono::milliseconds grace = std::chrono::seconds{5});
 
@@ -40,6 +44,11 @@ class child_process {
   bool stopped_ = false;
   std::string buffered_;
 };
+
+/// From now on SIGINT and SIGTERM to this process first send SIGTERM to every child_process still
+/// running (redis-server, servers, haproxy), then end it as the signal would have: an interrupted
+/// run leaves nothing behind. Idempotent.
+void stop_children_on_signal();
 
 /// The path of the running executable (/proc/self/exe).
 std::string self_executable();

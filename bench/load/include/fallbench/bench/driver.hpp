@@ -26,15 +26,20 @@ struct endpoint {
   transport::target_settings settings;
   /// Which events stand for join/chat/leave and how deliveries and joins are recognised.
   chatproto::event_mapping events;
+  /// Each client connects from its own loopback address (127.1.x.y, from its index), so a balancer
+  /// hashing source addresses sees as many hosts as clients (a cluster's `sticky: source`).
+  bool distinct_sources = false;
 };
 
 /// A progress report, about once a second, for a terminal's status line.
 struct progress {
   std::string phase;
-  double elapsed_s = 0;
+  double elapsed_s = 0;  ///< Since the run's start.
+  double total_s = 0;    ///< The run's planned length (connect ramp to the end of the drain).
   std::uint64_t connected = 0;
   std::uint64_t chats_sent = 0;
   std::uint64_t deliveries = 0;
+  std::uint64_t errors = 0;  ///< Failed operations so far (connects, sends, acks).
 };
 
 /// The server's process, if the driver may measure it (CPU and peak RSS from /proc).

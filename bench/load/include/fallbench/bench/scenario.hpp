@@ -3,6 +3,7 @@
 /// against which servers. Read from JSON (bench/scenarios/*.json; the format is in bench/README.md).
 
 #include "fallbench/chatproto/mapping.hpp"
+#include "fallbench/bench/thresholds.hpp"
 #include "fallbench/transport/client.hpp"
 
 #include <nlohmann/json_fwd.hpp>
@@ -13,6 +14,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace fallbench::bench {
@@ -73,6 +75,21 @@ struct room_layout {
   double zipf_exponent = 0;  ///< 0: uniform; s > 0: room k has weight 1/k^s.
 };
 
+/// What the clients talk to: one server, or a cluster of servers sharing rooms through Redis behind a
+/// load balancer the harness starts (docs/cluster.md).
+struct topology_spec {
+  enum class kind { single, cluster };
+  /// How the balancer keeps a client's requests on one node: a cookie it inserts, a hash of the
+  /// client's address, or not at all (round robin: only WebSocket-only clients can work).
+  enum class sticky_kind { cookie, source, none };
+  kind type = kind::single;
+  int nodes = 1;
+  std::string balancer = "haproxy";
+  sticky_kind sticky = sticky_kind::cookie;
+};
+
+std::string_view to_string(topology_spec::sticky_kind s) noexcept;
+
 /// The traffic of one case (one run per target).
 struct case_spec {
   std::string name;
@@ -103,12 +120,18 @@ struct case_spec {
   /// (blackhole-upgrade) costs a fallback client websocket_timeout before it tries polling.
   std::chrono::milliseconds connect_timeout{20'000};
   std::chrono::milliseconds websocket_timeout{10'000};
+  /// The race strategy's head start for the WebSocket before polling opens too (race_stagger_ms).
+  std::chrono::milliseconds race_stagger{250};
   /// A trace replayed instead of rate-driven traffic: its JSON-lines file (relative to the scenario's
   /// folder), its events sorted by time, and the names of its rooms. Clients then join, chat and leave
   /// only as the trace says.
   std::string trace_file;
   std::vector<trace_event> trace;
   std::vector<std::string> trace_rooms;
+  /// One server (default) or a cluster; a scenario's top-level "topology" is every case's default.
+  topology_spec topology;
+  /// Limits its results must meet (the scenario's `thresholds`, then the case's), checked after each run.
+  std::vector<threshold> thresholds;
 };
 
 /// Phases of every run (DESIGN section 6): connect ramp, warm-up (not recorded), measure, drain.
@@ -159,6 +182,13 @@ scenario parse_scenario(std::string_view json_text, std::string const& base_dir 
  * @throws scenario_error naming the file, line and field.
  */
 void load_trace(std::string const& path, case_spec& c);
+
+/**
+ * Parse a trace's text (the format of load_trace) into `c`; `name` (the file's path) starts every
+ * error message. What load_trace does once it has read the file; the fuzz target calls it directly.
+ * @throws scenario_error naming `name`, the line and the field.
+ */
+void parse_trace(std::string_view text, std::string const& name, case_spec& c);
 
 /**
  * Check that every CPU a scenario pins to is one of `available` (this machine's: cpus_of(0) in

@@ -44,6 +44,14 @@ struct proxy_options {
   std::size_t max_pipelined = 16;
   /// Fault log entries kept; later ones are counted in proxy_stats::log_dropped and not stored.
   std::size_t max_log_entries = 100'000;
+  /// TLS toward the clients: a certificate chain and its private key (PEM files). When both are set
+  /// the proxy terminates TLS (https, wss) and speaks plain HTTP to the upstream.
+  std::string tls_cert_file, tls_key_file;
+  /// Relay TLS (or any bytes) as they are, both ways: the proxy reads none of the traffic, so only
+  /// profiles that need no HTTP apply (needs_http(); the others are refused). Not with tls_cert_file.
+  bool tls_passthrough = false;
+  /// Longest TLS handshake with a client before its connection is closed (terminating only).
+  std::chrono::milliseconds tls_handshake_timeout{5'000};
 };
 
 /// Counters since the proxy was made. Bytes are those written to the other side, so under `pass`
@@ -60,6 +68,7 @@ struct proxy_stats {
   std::uint64_t upstream_failures = 0;    ///< upstream connections that failed or timed out
   std::uint64_t protocol_errors = 0;      ///< malformed or oversized HTTP from either side
   std::uint64_t idle_closed = 0;          ///< connections closed by proxy_options::max_idle
+  std::uint64_t tls_failures = 0;         ///< client TLS handshakes that failed or timed out
   std::uint64_t faults = 0;               ///< faults applied (each is in the log unless it was full)
   std::uint64_t log_dropped = 0;          ///< log entries not kept (proxy_options::max_log_entries)
 };
@@ -85,6 +94,9 @@ std::string to_string(fault_event const& e);
 /// calls stop(); connections then end as the io_context runs their closing handlers.
 class proxy {
  public:
+  /// Startup code: throws std::invalid_argument for options that do not go together (a TLS
+  /// certificate without its key, passthrough with a certificate, passthrough with a profile that
+  /// needs HTTP) and std::runtime_error naming the file when the certificate or key cannot be used.
   proxy(boost::asio::io_context& ioc, proxy_options options, profile initial = {});
   ~proxy();
   proxy(proxy const&) = delete;
@@ -97,11 +109,12 @@ class proxy {
   boost::asio::ip::tcp::endpoint endpoint() const;
 
   /// Apply `p` from now on, to new and open connections alike; logged as a profile change.
+  /// Throws std::invalid_argument when the proxy passes TLS through and `p` needs HTTP.
   void set_profile(profile p);
   /// The profile applied now.
   profile current_profile() const;
   /// Run `entries` from now: each entry's profile is set at its offset (an entry at 0 at once).
-  /// Replaces a schedule still running; set_profile() does not stop a schedule.
+  /// Replaces a schedule still running; set_profile() does not stop a schedule. Throws as set_profile().
   void run_schedule(std::vector<schedule_entry> entries);
   /// Run `entries` with offsets counted from `origin` instead of now: entries already due apply at
   /// once, in order; before the first entry the current profile stays. A harness that starts the

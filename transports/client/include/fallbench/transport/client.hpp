@@ -26,6 +26,10 @@
 #include <utility>
 #include <vector>
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace fallbench::transport {
 
 /// How a client reaches the server (DESIGN section 5).
@@ -33,8 +37,21 @@ enum class strategy : std::uint8_t {
   polling,    ///< `transports: ['polling']`
   websocket,  ///< `transports: ['websocket']`
   upgrade,    ///< Socket.IO's default: open on polling, probe and upgrade to WebSocket.
-  fallback,   ///< `transports: ['websocket', 'polling']`, `tryAllTransports`: WebSocket first, polling when it fails.
+  fallback,   ///< WebSocket first, polling when it fails or passes client_options::websocket_timeout.
+  /// WebSocket and polling opened together, polling client_options::race_stagger behind (Pusher's
+  /// transport race); the first to carry the namespace CONNECT wins, the other's session is closed.
+  race,
+  /// socket.io-client 4.8's `transports: ['websocket', 'polling']` with `tryAllTransports`: polling is
+  /// tried on a WebSocket error only, no timer of its own, so a hanging WebSocket costs connect_timeout.
+  tryall,
+  /// Phoenix's fallback memory: WebSocket first (websocket_timeout), polling when it fails, and a
+  /// client that had to fall back starts on polling next time (client_options::remember_*).
+  remember,
 };
+
+/// Every strategy, in the order reports show them: fixed transports, then the ones that switch.
+inline constexpr strategy all_strategies[] = {strategy::polling, strategy::websocket, strategy::upgrade, strategy::fallback,
+                                              strategy::race,    strategy::tryall,    strategy::remember};
 
 std::string_view to_string(strategy s) noexcept;
 std::optional<strategy> parse_strategy(std::string_view name) noexcept;
@@ -51,6 +68,8 @@ enum class client_event : std::uint8_t {
   namespace_connected,  ///< The Socket.IO CONNECT was answered: the client is usable.
   disconnected,         ///< The session ended (detail gives the reason).
   reconnecting,         ///< A reconnection attempt is scheduled (detail: attempt and delay).
+  race_won,             ///< The race strategy's winner carried the CONNECT (detail: websocket or polling).
+  remembered,           ///< The remember strategy starts on polling: a fallback to this target is remembered.
 };
 
 std::string_view to_string(client_event e) noexcept;
@@ -76,13 +95,14 @@ enum class client_error {
   namespace_refused,    ///< The server answered CONNECT with CONNECT_ERROR.
   client_close,         ///< close() was called.
   websocket_timeout,    ///< No WebSocket within client_options::websocket_timeout (connect and handshake).
+  tls_handshake_failed, ///< The TLS handshake failed (the detail gives OpenSSL's reason, e.g. certificate verify failed).
 };
 
 boost::system::error_category const& client_error_category() noexcept;
 error_code make_error_code(client_error e) noexcept;
 
 /// Bytes and requests counted at the sockets (TCP payload bytes from the kernel's TCP_INFO, so HTTP
-/// headers, WebSocket framing and handshakes are all in).
+/// headers, WebSocket framing and handshakes are all in; over TLS, the TLS records and handshake too).
 struct wire_counters {
   std::uint64_t bytes_sent = 0;
   std::uint64_t bytes_received = 0;
@@ -122,6 +142,9 @@ struct client_options {
   /// and reconnections, as a browser does (socket.io-client's `withCredentials`), so a load balancer's
   /// cookie-based stickiness works. Each client has its own jar.
   bool cookie_jar = true;
+  /// The local IP address every connection is made from (empty: the system's choice). Clients on one
+  /// machine look like many hosts to a load balancer that hashes source addresses (any 127.x.y.z).
+  std::string local_address;
   /// From connect() to the namespace connected (socket.io-client `timeout`).
   std::chrono::milliseconds connect_timeout{20'000};
   /// A WebSocket's TCP connect and handshake together (the first transport of `websocket` and
@@ -129,6 +152,14 @@ struct client_options {
   /// back and an upgrade is abandoned while polling goes on. Capped at connect_timeout; kept below it
   /// so a fallback still has time to connect over polling (a proxy that swallows the handshake).
   std::chrono::milliseconds websocket_timeout{10'000};
+  /// The race strategy: polling opens this long after the WebSocket (at once if the WebSocket fails
+  /// first). Pusher staggers by 2 s; 0 opens both together.
+  std::chrono::milliseconds race_stagger{250};
+  /// The remember strategy: after a fallback, this many of the process's next sessions to the same
+  /// target (scheme, host, port, path) start on polling, within remember_for of the fallback; then
+  /// WebSocket is tried first again.
+  int remember_sessions = 5;
+  std::chrono::milliseconds remember_for{300'000};
   /// Largest frame or polling body accepted from the server.
   std::size_t max_payload_bytes = 16u << 20;
   /// Reconnection with exponential backoff and jitter (socket.io-client `reconnection*` options).
@@ -143,6 +174,10 @@ struct client_options {
 /// Point `options` at the server at `url` with `settings` (docs/targets.md): host, port, path (the
 /// settings' over the URL's), query, TLS from the scheme, namespace, headers, cookies, auth, trust.
 void apply_target(server_url const& url, target_settings const& settings, client_options& options);
+/// The TLS context every client with `o`'s TLS settings (tls_verify, tls_ca_file) shares: one per
+/// configuration in the process, made on first use. client::create calls it; call it first to check a
+/// CA file at startup. Throws tls_config_error (tls.hpp) naming the file and OpenSSL's reason.
+std::shared_ptr<boost::asio::ssl::context> client_tls_context(client_options const& o);
 
 /// One Socket.IO client on one namespace.
 class client : public std::enable_shared_from_this<client> {

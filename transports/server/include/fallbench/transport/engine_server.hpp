@@ -16,6 +16,10 @@
 #include <string>
 #include <vector>
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace fallbench::transport {
 
 /// What the application does with sessions. Calls for one session never overlap and come in order
@@ -38,6 +42,9 @@ struct server_options {
   /// Origins answered with CORS headers; "*" allows any. Empty: no CORS headers.
   std::vector<std::string> cors_origins;
   limits lim;
+  /// https and wss on the listening port: every connection starts with a TLS handshake with this
+  /// context (make_server_tls_context in tls.hpp). Null: plain http and ws.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 /// Counters of what the server did; cheap to read at any time from any thread.
@@ -53,6 +60,8 @@ struct server_stats {
   std::uint64_t bytes_in = 0;   ///< Engine.IO packet bytes received (payloads and frames).
   std::uint64_t bytes_out = 0;  ///< Engine.IO packet bytes sent.
   std::uint64_t dropped_packets = 0;  ///< Packets refused by overflow_policy::drop.
+  std::uint64_t tls_handshakes = 0;         ///< TLS handshakes completed (a TLS listener only).
+  std::uint64_t tls_handshake_failures = 0; ///< Connections closed because their TLS handshake failed.
 };
 
 /// Accepts TCP connections, serves Engine.IO on `options.path` and hands other requests to the

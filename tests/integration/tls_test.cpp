@@ -1,0 +1,351 @@
+// TLS end to end (docs/tls.md): the chat server with a TLS context and the C++ client over https/wss,
+// for each strategy; the typed error of a failed verification; a plain HTTP request to the TLS port;
+// `fallbench serve` refusing a bad certificate. The certificates are made at test time by
+// tests/support/make-test-pki (nothing secret is committed); without the openssl command the tests skip.
+
+#include "test_server.hpp"
+
+#include "fallbench/transport/client.hpp"
+#include "fallbench/transport/tls.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <sstream>
+
+namespace fallbench::integration {
+namespace {
+
+namespace net = boost::asio;
+namespace fs = std::filesystem;
+using transport::client;
+using transport::client_error;
+using transport::client_event;
+using transport::strategy;
+using namespace std::chrono_literals;
+
+constexpr auto deadline = 10s;
+
+/// A throwaway PKI from tests/support/make-test-pki in a temporary directory, removed at the end.
+struct pki {
+  fs::path dir;
+  bool made = false;
+  std::string why;
+
+  pki() {
+    char pattern[] = "/tmp/fallbench-tls-XXXXXX";
+    if (!::mkdtemp(pattern)) {
+      why = "mkdtemp failed";
+      return;
+    }
+    dir = pattern;
+    std::string const cmd = "'" FALLBENCH_SOURCE_DIR "/tests/support/make-test-pki' '" + dir.string() + "' 2>&1";
+    int const status = std::system(cmd.c_str());
+    made = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (!made) why = "tests/support/make-test-pki failed (exit " + std::to_string(WEXITSTATUS(status)) + ")";
+  }
+  ~pki() {
+    std::error_code ignored;
+    if (!dir.empty()) fs::remove_all(dir, ignored);
+  }
+  std::string ca() const { return (dir / "ca.pem").string(); }
+  std::string cert() const { return (dir / "server.pem").string(); }
+  std::string key() const { return (dir / "server-key.pem").string(); }
+};
+
+/// Two PKIs for the whole suite: the server's, and another CA that did not sign it.
+pki& server_pki() {
+  static pki p;
+  return p;
+}
+pki& other_pki() {
+  static pki p;
+  return p;
+}
+
+#define REQUIRE_PKI()                                                            \
+  do {                                                                           \
+    if (!server_pki().made) GTEST_SKIP() << server_pki().why;                    \
+  } while (0)
+
+test_server_config tls_config() {
+  test_server_config config;
+  config.options.tls = transport::make_server_tls_context(server_pki().cert(), server_pki().key());
+  return config;
+}
+
+/// Runs clients on their own io_context thread; stops and joins on destruction.
+class client_thread {
+ public:
+  client_thread() : work_(net::make_work_guard(ioc_)), thread_([this] { ioc_.run(); }) {}
+  ~client_thread() {
+    work_.reset();
+    ioc_.stop();
+    thread_.join();
+  }
+  net::any_io_executor executor() { return ioc_.get_executor(); }
+  template <class F>
+  auto run(F&& f) {
+    std::packaged_task<decltype(f())()> task(std::forward<F>(f));
+    auto result = task.get_future();
+    net::post(ioc_, [&] { task(); });
+    return result.get();
+  }
+
+ private:
+  net::io_context ioc_;
+  net::executor_work_guard<net::io_context::executor_type> work_;
+  std::thread thread_;
+};
+
+/// Wait for state no event announces (server counters). @return whether `pred` came to hold.
+template <class Pred>
+bool wait_for_condition(Pred pred, std::chrono::steady_clock::duration d) {
+  auto const end = std::chrono::steady_clock::now() + d;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(2ms);
+  }
+  return true;
+}
+
+std::string timeline(client const& c) {
+  std::string out;
+  for (auto const& t : c.transitions()) out += std::string(transport::to_string(t.event)) + "(" + t.detail + ") ";
+  return out;
+}
+
+transport::client_options tls_options(unsigned short port, strategy s, std::string ca) {
+  transport::client_options o;
+  o.port = port;
+  o.strat = s;
+  o.tls = true;
+  o.tls_ca_file = std::move(ca);
+  o.connect_timeout = 5s;
+  o.websocket_timeout = 3s;
+  return o;
+}
+
+// ---- Each strategy over https/wss: connect, join, chat with its ack, the own copy, leave ----------
+
+class TlsStrategyTest : public testing::TestWithParam<strategy> {};
+
+TEST_P(TlsStrategyTest, JoinsChatsWithAckAndLeavesOverTls) {
+  REQUIRE_PKI();
+  auto const strat = GetParam();
+  test_server server(tls_config());
+  client_thread thread;
+  std::promise<std::string> ack;
+  std::promise<std::string> own_copy;
+  std::promise<void> left;
+  std::promise<error_code> ended;
+  std::shared_ptr<client> c;
+  // By host name, so that SNI is sent and the certificate's DNS name is what is checked.
+  auto options = tls_options(server.port(), strat, server_pki().ca());
+  options.host = "localhost";
+  thread.run([&] {
+    c = client::create(thread.executor(), options);
+    c->on_event([&](std::string_view event, std::string_view args) {
+      if (event == "chat") own_copy.set_value(std::string(args));
+      if (event == "leave") left.set_value();
+    });
+    c->on_disconnect([&](error_code ec) { ended.set_value(ec); });
+    c->on_connect([&] {
+      c->emit("join", R"({"room":"r1","name":"tls"})");
+      c->emit("chat", R"({"room":"r1","name":"tls","msg":"over TLS","seq":7})",
+              [&](error_code ec, std::string_view args) { ack.set_value(ec ? ec.message() : std::string(args)); });
+    });
+    c->connect();
+  });
+  auto ack_result = ack.get_future();
+  ASSERT_EQ(ack_result.wait_for(deadline), std::future_status::ready) << thread.run([&] { return timeline(*c); });
+  EXPECT_EQ(ack_result.get(), R"([{"ok":true}])");
+  auto copy = own_copy.get_future();
+  ASSERT_EQ(copy.wait_for(deadline), std::future_status::ready);
+  EXPECT_EQ(copy.get(), R"({"room":"r1","name":"tls","msg":"over TLS","seq":7})");
+  if (strat == strategy::upgrade) {
+    ASSERT_TRUE(wait_for_condition(
+        [&] { return thread.run([&] { return c->transport() == transport::transport_kind::websocket; }); }, 10s))
+        << thread.run([&] { return timeline(*c); });
+  }
+  auto const wire = thread.run([&] {
+    EXPECT_EQ(c->transport(), strat == strategy::polling ? transport::transport_kind::polling
+                                                         : transport::transport_kind::websocket);
+    c->emit("leave", R"({"room":"r1","name":"tls"})");
+    return c->counters();
+  });
+  ASSERT_EQ(left.get_future().wait_for(deadline), std::future_status::ready);
+  // The bytes are TCP payload, so the TLS handshake is in them: a certificate chain alone is more
+  // than the whole plain exchange of a few hundred bytes.
+  EXPECT_GT(wire.bytes_received, 1000u);
+  EXPECT_GT(wire.bytes_sent, 300u);
+  thread.run([&] { c->close(); });
+  auto end = ended.get_future();
+  ASSERT_EQ(end.wait_for(deadline), std::future_status::ready);
+  EXPECT_EQ(end.get(), client_error::client_close);
+  EXPECT_TRUE(wait_for_condition([&] { return server.closed(transport::close_reason::client_close) == 1; }, 10s));
+  EXPECT_GE(server.engine().stats().tls_handshakes, 1u);
+  EXPECT_EQ(server.engine().stats().tls_handshake_failures, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllStrategies, TlsStrategyTest,
+                         testing::Values(strategy::polling, strategy::websocket, strategy::upgrade, strategy::fallback),
+                         [](auto const& param_info) { return std::string(transport::to_string(param_info.param)); });
+
+// ---- Verification ---------------------------------------------------------------------------------
+
+class TlsVerifyTest : public testing::TestWithParam<strategy> {};
+
+/// A server certificate signed by a CA the client does not trust ends the session with the typed
+/// error, whose detail is OpenSSL's reason; the server counts a failed handshake and nothing else.
+TEST_P(TlsVerifyTest, AnUntrustedCertificateIsATypedError) {
+  REQUIRE_PKI();
+  if (!other_pki().made) GTEST_SKIP() << other_pki().why;
+  test_server server(tls_config());
+  client_thread thread;
+  std::promise<error_code> ended;
+  std::shared_ptr<client> c;
+  thread.run([&] {
+    c = client::create(thread.executor(), tls_options(server.port(), GetParam(), other_pki().ca()));
+    c->on_disconnect([&](error_code ec) { ended.set_value(ec); });
+    c->connect();
+  });
+  auto end = ended.get_future();
+  ASSERT_EQ(end.wait_for(deadline), std::future_status::ready);
+  EXPECT_EQ(end.get(), client_error::tls_handshake_failed);
+  auto const detail = thread.run([&] { return c->transitions().back().detail; });
+  EXPECT_EQ(detail.rfind("TLS handshake failed: certificate verify failed", 0), 0u) << detail;
+  EXPECT_TRUE(wait_for_condition([&] { return server.engine().stats().tls_handshake_failures >= 1; }, 10s));
+  EXPECT_EQ(server.engine().stats().sessions_opened, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllStrategies, TlsVerifyTest,
+                         testing::Values(strategy::polling, strategy::websocket, strategy::upgrade, strategy::fallback),
+                         [](auto const& param_info) { return std::string(transport::to_string(param_info.param)); });
+
+/// With verification off (`--insecure`) the same untrusted certificate is accepted.
+TEST(TlsVerifyTest, InsecureAcceptsAnUntrustedCertificate) {
+  REQUIRE_PKI();
+  if (!other_pki().made) GTEST_SKIP() << other_pki().why;
+  test_server server(tls_config());
+  client_thread thread;
+  std::promise<void> connected;
+  std::shared_ptr<client> c;
+  auto options = tls_options(server.port(), strategy::websocket, other_pki().ca());
+  options.tls_verify = false;
+  thread.run([&] {
+    c = client::create(thread.executor(), options);
+    c->on_connect([&] { connected.set_value(); });
+    c->connect();
+  });
+  ASSERT_EQ(connected.get_future().wait_for(deadline), std::future_status::ready)
+      << thread.run([&] { return timeline(*c); });
+  thread.run([&] { c->close(); });
+  EXPECT_TRUE(wait_for_condition([&] { return server.engine().stats().sessions_open == 0; }, 10s));
+}
+
+/// A CA file that cannot be loaded is a startup error naming the file, not a per-client failure.
+TEST(TlsVerifyTest, AnUnreadableCaFileThrowsNamingIt) {
+  transport::client_options o;
+  o.tls = true;
+  o.tls_ca_file = "/nonexistent/ca.pem";
+  try {
+    transport::client_tls_context(o);
+    FAIL() << "no exception";
+  } catch (transport::tls_config_error const& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/ca.pem"), std::string::npos) << e.what();
+  }
+}
+
+// ---- Plain HTTP to the TLS port --------------------------------------------------------------------
+
+/// The connection is closed without an HTTP answer (there is no TLS channel to answer on); the server
+/// counts it and goes on serving TLS clients.
+TEST(TlsPlainRequestTest, APlainHttpRequestIsClosedCleanly) {
+  REQUIRE_PKI();
+  test_server server(tls_config());
+  {
+    net::io_context ioc;
+    net::ip::tcp::socket socket(ioc);
+    socket.connect({net::ip::address_v4::loopback(), server.port()});
+    timeval tv{5, 0};  // a bounded read: a server that never closes fails the test, not hangs it
+    ASSERT_EQ(::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+    std::string const request = "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    net::write(socket, net::buffer(request));
+    std::string answer;
+    boost::system::error_code ec;
+    net::read(socket, net::dynamic_buffer(answer), ec);
+    EXPECT_TRUE(ec == net::error::eof || ec == net::error::connection_reset) << ec.message();
+    // Whatever came back (an alert at most) is not HTTP.
+    EXPECT_EQ(answer.find("HTTP/"), std::string::npos) << answer;
+  }
+  EXPECT_TRUE(wait_for_condition([&] { return server.engine().stats().tls_handshake_failures == 1; }, 10s));
+  EXPECT_EQ(server.engine().stats().http_requests, 0u);
+
+  client_thread thread;
+  std::promise<void> connected;
+  std::shared_ptr<client> c;
+  thread.run([&] {
+    c = client::create(thread.executor(), tls_options(server.port(), strategy::polling, server_pki().ca()));
+    c->on_connect([&] { connected.set_value(); });
+    c->connect();
+  });
+  ASSERT_EQ(connected.get_future().wait_for(deadline), std::future_status::ready);
+  thread.run([&] { c->close(); });
+  EXPECT_TRUE(wait_for_condition([&] { return server.engine().stats().sessions_open == 0; }, 10s));
+}
+
+// ---- `fallbench serve` -----------------------------------------------------------------------------
+
+#ifdef FALLBENCH_BIN
+/// Run `fallbench serve ARGS` expecting it to stop by itself; @return its exit status and stderr.
+std::pair<int, std::string> serve_fails(std::string const& args) {
+  auto const err = fs::temp_directory_path() / ("fallbench-tls-serve-" + std::to_string(::getpid()) + ".err");
+  std::string const cmd = "timeout 10 '" FALLBENCH_BIN "' serve --port 0 " + args + " >/dev/null 2>'" + err.string() + "'";
+  int const status = std::system(cmd.c_str());
+  std::ifstream in(err);
+  std::stringstream text;
+  text << in.rdbuf();
+  fs::remove(err);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str()};
+}
+
+TEST(TlsServeTest, AMissingCertificateIsExit2WithTheReason) {
+  auto const [status, err] = serve_fails("--tls-cert /nonexistent/server.pem --tls-key /nonexistent/key.pem");
+  EXPECT_EQ(status, 2) << err;
+  EXPECT_NE(err.find("/nonexistent/server.pem"), std::string::npos) << err;
+}
+
+TEST(TlsServeTest, AKeyThatIsNotTheCertificatesIsExit2WithTheReason) {
+  REQUIRE_PKI();
+  if (!other_pki().made) GTEST_SKIP() << other_pki().why;
+  auto const [status, err] =
+      serve_fails("--tls-cert '" + server_pki().cert() + "' --tls-key '" + other_pki().key() + "'");
+  EXPECT_EQ(status, 2) << err;
+  EXPECT_NE(err.find(other_pki().key()), std::string::npos) << err;
+  EXPECT_NE(err.find("key values mismatch"), std::string::npos) << "OpenSSL's reason: " << err;
+}
+
+TEST(TlsServeTest, ACertificateWithoutItsKeyIsExit2) {
+  auto const [status, err] = serve_fails("--tls-cert /nonexistent/server.pem");
+  EXPECT_EQ(status, 2) << err;
+  EXPECT_NE(err.find("--tls-key"), std::string::npos) << err;
+}
+#endif
+
+}  // namespace
+}  // namespace fallbench::integration

@@ -11,6 +11,7 @@
 #include "fallbench/cli/args.hpp"
 #include "fallbench/cli/target_flags.hpp"
 #include "fallbench/results/pipeline.hpp"
+#include "fallbench/transport/tls.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -415,6 +416,19 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
   }
   // The target flags apply to every target, over its own settings.
   for (auto& t : s.targets) t.settings = cli::read_target_flags(a, t.settings);
+  // A CA file that cannot be read or parsed is a usage error now, not a failed handshake per client later.
+  for (auto const& t : s.targets) {
+    if (t.type != target::kind::url) continue;
+    auto const u = transport::parse_server_url(t.url);
+    if (!u.tls) continue;
+    transport::client_options o;
+    transport::apply_target(u, t.settings, o);
+    try {
+      transport::client_tls_context(o);
+    } catch (transport::tls_config_error const& e) {
+      throw cli::usage_error("target " + t.name + ": " + e.what());
+    }
+  }
   try {
     check_cpus(s, cpus_of(0));
   } catch (scenario_error const& e) {

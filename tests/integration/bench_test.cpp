@@ -103,6 +103,29 @@ TEST(DriverOwnCopyTest, EachMeasuredChatsOwnCopyIsRecordedOnce) {
   EXPECT_EQ(run["counts"]["deliveries_measured"].get<std::uint64_t>(), 3 * chats);
 }
 
+// A case mixing strategies: the ledger's counts per strategy of the receivers add up to the run's,
+// and each strategy's receivers expected and got chats (the field study grades cells by them).
+TEST(DriverDeliveryTest, EachStrategysReceiversHaveTheirOwnLedgerCounts) {
+  auto const s = parse_scenario(R"({"name":"mixed","phases":{"connect_ramp_s":0.3,"warmup_s":0.3,"measure_s":1.5,"drain_s":1},
+    "cases":[{"name":"mixed","clients":8,"rooms":2,"strategies":{"polling":1,"websocket":1},"rate_per_client_hz":5,"message_bytes":32}]})");
+  server_child server;
+  auto const run = run_case(s, s.cases[0], server.at, {server.process.pid()}, {});
+  auto const& total = run["delivery"]["total"];
+  std::uint64_t expected = 0, delivered = 0, lost = 0;
+  for (auto const* name : {"polling", "websocket"}) {
+    auto const& d = run["by_strategy"][name]["delivery"];
+    ASSERT_TRUE(d.is_object()) << name << ": " << run["by_strategy"][name].dump().substr(0, 300);
+    EXPECT_GT(d["expected"].get<std::uint64_t>(), 0u) << name;
+    EXPECT_GT(d["delivered"].get<std::uint64_t>(), 0u) << name;
+    expected += d["expected"].get<std::uint64_t>();
+    delivered += d["delivered"].get<std::uint64_t>();
+    lost += d["lost"].get<std::uint64_t>();
+  }
+  EXPECT_EQ(expected, total["expected"].get<std::uint64_t>()) << total.dump();
+  EXPECT_EQ(delivered, total["delivered"].get<std::uint64_t>()) << total.dump();
+  EXPECT_EQ(lost, total["lost"].get<std::uint64_t>()) << total.dump();
+}
+
 /// A fresh directory under the test's temporary folder, removed afterwards.
 struct temp_dir {
   std::filesystem::path path;

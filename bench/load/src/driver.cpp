@@ -20,6 +20,7 @@
 #include <charconv>
 #include <cmath>
 #include <future>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -255,6 +256,10 @@ class worker {
   /// When the first join went out, and into which room (to say what an invalid run waited for).
   std::optional<std::pair<clock::time_point, std::uint32_t>> first_join() const { return first_join_; }
   std::vector<json>& timelines() { return timelines_; }
+  /// Each client's strategy slot, by client id (the ledger's receiver id).
+  void strategies_of(std::map<std::uint64_t, std::size_t>& out) const {
+    for (auto const& sc : clients_) out[sc->id] = static_cast<std::size_t>(sc->strat);
+  }
   std::vector<std::array<window_metrics, strategy_count>>& windows() { return windows_; }
 
  private:
@@ -796,6 +801,7 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
   std::uint64_t late = 0;
   std::optional<std::pair<clock::time_point, std::uint32_t>> first_join;
   json timelines = json::array();
+  std::map<std::uint64_t, std::size_t> strategy_of;  // client id -> strategy slot
   std::vector<std::array<window_metrics, strategy_count>> windows(sched.window_starts.size());
   for (auto& w : workers) {
     for (std::size_t k = 0; k < windows.size(); ++k)
@@ -807,6 +813,7 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
     late += w->late_sends();
     if (auto const fj = w->first_join(); fj && (!first_join || fj->first < first_join->first)) first_join = fj;
     for (auto& t : w->timelines()) timelines.push_back(std::move(t));
+    w->strategies_of(strategy_of);
   }
   // A chat sent just before a receiver's leave may reach the server after it (another connection,
   // a late send): the generator's lag bound is the grace within which it is not expected.
@@ -814,6 +821,10 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
   reconcile.leave_grace = s.generator.max_lag;
   reconcile.windows_from = sched.window_starts;
   auto const delivery = ledger.reconcile(reconcile);
+  // The ledger's counts per strategy of the receiver: in a case mixing strategies, which of them lost.
+  std::array<metrics::delivery_counts, strategy_count> delivery_by_strategy{};
+  for (auto const& r : delivery.receivers)
+    if (auto const it = strategy_of.find(r.receiver); it != strategy_of.end()) delivery_by_strategy[it->second] += r.counts;
 
   strategy_metrics total;
   for (auto const& m : by_strategy) total.merge(m);
@@ -896,7 +907,8 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
           {"tcp_connections", m.wire.tcp_connections},
           {"bytes_per_delivery", per_delivery(m.wire.bytes_sent + m.wire.bytes_received)},
           {"requests_per_delivery", per_delivery(m.wire.http_requests)}}},
-        {"errors", m.errors}};
+        {"errors", m.errors},
+        {"delivery", metrics::counts_json(delivery_by_strategy[i])}};
   }
   run["by_strategy"] = strategies_json;
   run["timeseries"] = series.to_json();

@@ -278,6 +278,43 @@ TEST(ReportFaultTest, ACellFarSlowerThanThePassRowIsDegraded) {
   EXPECT_EQ(other->text.find("the pass row"), std::string::npos) << other->text;
 }
 
+// A case mixing strategies (the field study) grades each cell by its own receivers' ledger counts
+// (by_strategy[s].delivery), not by the whole run's; and a cluster's runs are rows of their own.
+TEST(ReportFaultTest, MixedCasesAreGradedPerStrategyAndClustersGetTheirOwnRows) {
+  auto results = load_results(study);
+  auto& runs = results.front().doc["runs"];
+  nlohmann::json polling, websocket;
+  for (auto const& r : runs) {
+    if (r["case"] == "refuse-upgrade/polling") polling = r;
+    if (r["case"] == "refuse-upgrade/websocket") websocket = r;
+  }
+  ASSERT_TRUE(polling.is_object() && websocket.is_object());
+  auto mixed = polling;
+  mixed["case"] = "mixed";
+  mixed["fault"] = {{"profile", "force-close"}, {"schedule", ""}, {"label", "force-close"}};
+  mixed["topology"] = {{"kind", "cluster"}, {"nodes", 2}, {"balancer", "haproxy"}, {"sticky", "cookie"}};
+  mixed.erase("fault_windows");
+  mixed["by_strategy"]["websocket"] = polling["by_strategy"]["polling"];
+  mixed["by_strategy"]["polling"]["delivery"] = {{"expected", 100}, {"delivered", 100}, {"lost", 0}, {"duplicated", 0},
+                                                 {"reordered", 0}, {"missed_disconnected", 0}};
+  mixed["by_strategy"]["websocket"]["delivery"] = {{"expected", 100}, {"delivered", 93}, {"lost", 7}, {"duplicated", 0},
+                                                   {"reordered", 0}, {"missed_disconnected", 0}};
+  mixed["delivery"]["total"] = {{"expected", 200}, {"delivered", 193}, {"lost", 7}, {"duplicated", 0}, {"reordered", 0},
+                                {"missed_disconnected", 0}};
+  runs.push_back(mixed);
+  auto const html = render_html(results, options{});
+  auto const t = fault_table_of(html, "fallbench");
+  ASSERT_TRUE(t);
+  std::string const row = "force-close \u00B7 2 nodes, sticky cookie";
+  auto const* ws = t->at(row, "websocket");
+  auto const* poll = t->at(row, "polling");
+  ASSERT_TRUE(ws && poll) << "no row '" << row << "'";
+  EXPECT_NE(ws->text.find("lost 7 under the fault"), std::string::npos) << ws->text;
+  EXPECT_EQ(poll->text.find("lost"), std::string::npos) << poll->text;
+  // The single-server rows are still there, apart from the cluster's.
+  EXPECT_TRUE(t->at("refuse-upgrade", "polling"));
+}
+
 TEST(ReportFaultTest, GridCellsAreGradedFromTheRun) {
   auto const html = render_html(load_results(study), options{});
   auto const t = fault_table_of(html, "fallbench");

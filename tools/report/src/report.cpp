@@ -941,8 +941,13 @@ fault_cell fault_cell_of(json const& run, std::string const& strategy, json cons
   if (windows.empty()) due = num(run, "delivery.total.expected");
   if (measured <= 0 && due > 0) flag(2, "nothing delivered while chats were due");
 
-  double duplicated = num(run, "delivery.total.duplicated"), reordered = num(run, "delivery.total.reordered");
-  if (!windows.empty()) {
+  // A case mixing strategies has the ledger's counts per strategy: a cell shows its own receivers'
+  // (the fault windows' counts are the whole run's, so they would blame every strategy for one's loss).
+  auto const& own = at(st, "delivery");
+  bool const mixed = at(run, "by_strategy").size() > 1 && own.is_object();
+  auto const& counts = mixed ? own : at(run, "delivery.total");
+  double duplicated = num(counts, "duplicated"), reordered = num(counts, "reordered");
+  if (!windows.empty() && !mixed) {
     auto const before = sum_windows(run, strategy, "before"), fault = sum_windows(run, strategy, "fault"),
                after = sum_windows(run, strategy, "after");
     duplicated = std::max(duplicated, before.duplicated + fault.duplicated + after.duplicated);
@@ -965,8 +970,8 @@ fault_cell fault_cell_of(json const& run, std::string const& strategy, json cons
                  (sum == &before ? "before " : sum == &fault ? "fault " : "after ") + number(sum->rate());
     if (!rates.empty()) lines.push_back("deliveries/s " + rates);
   } else {
-    // No windows (an older result): the whole run counts, under the fault when there was one.
-    double const lost = num(run, "delivery.total.lost"), missed = num(run, "delivery.total.missed_disconnected");
+    // No windows (an older result), or a mixed case: the whole run counts, under the fault when there was one.
+    double const lost = num(counts, "lost"), missed = num(counts, "missed_disconnected");
     bool const faulty = at(run, "fault").is_object() && fault_of(run) != "pass";
     if (lost + missed + duplicated + reordered > 0)
       lines.push_back("whole run: lost " + whole(lost) + " \u00B7 dup " + whole(duplicated) + " \u00B7 reord " +

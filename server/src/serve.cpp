@@ -57,13 +57,14 @@ cli::args make_args() {
       .flag("accept-backoff", "MS",
             "After an accept fails for want of descriptors or memory, wait this long before accepting again", "50")
       .flag("max-sessions-per-address", "N",
-            "Sessions one client address may hold at once; beyond, handshakes get 503 (0: no bound)", "0")
+            "Sessions one client address may hold at once, beyond which handshakes get 503; 0: no bound", "0")
       .flag("handshake-rate-per-address", "N",
             "New sessions one client address may open per second (a burst of N, then N per second); "
-            "beyond, handshakes get 429 (0: no bound)",
+            "beyond, handshakes get 429; 0: no bound",
             "0")
       .flag("first-poll-timeout", "MS",
-            "Close a polling session that sends no GET this long after its handshake (0: only the heartbeat)",
+            "Close a polling session that sends no GET this long after its handshake; 0, or not below "
+            "--ping-interval: only the heartbeat finds it",
             "10000")
       .flag("max-rooms-per-client", "N",
             "Rooms one client may be in at once; a join beyond gets the negative ack 'too many rooms'",

@@ -123,24 +123,30 @@ std::string metrics_json(transport::engine_server const& engine, sio_server cons
                  {"packets_out", e.packets_out},         {"bytes_in", e.bytes_in},
                  {"bytes_out", e.bytes_out},             {"dropped_packets", e.dropped_packets},
                  {"tls_handshakes", e.tls_handshakes},   {"tls_handshake_failures", e.tls_handshake_failures},
-                 {"origin_refused", e.origin_refused},   {"connections_open", e.connections_open},
-                 {"connections_refused", e.connections_refused},
-                 {"accept_backoffs", e.accept_backoffs},
-                 {"sessions_refused_per_address", e.sessions_refused_per_address},
-                 {"handshakes_rate_limited", e.handshakes_rate_limited}};
+                 {"connections_open", e.connections_open}};
   json closed = json::object();
   for (std::size_t i = 0; i < e.sessions_closed.size(); ++i)
     closed[std::string(transport::to_string(static_cast<transport::close_reason>(i)))] = e.sessions_closed[i];
   j["engine"]["sessions_closed"] = closed;
-  j["serve"] = {{"metrics_unauthorized", own.metrics_unauthorized.load()}};
   j["socketio"] = {{"connects", s.connects}, {"connect_errors", s.connect_errors}, {"events", s.events},
-                   {"parse_errors", s.parse_errors}, {"truncated_namespaces", s.truncated_namespaces}};
+                   {"parse_errors", s.parse_errors}};
+  // What the limits against abuse refused (docs/hardening.md), in one place; the chat block keeps the
+  // keys the reference peer reports too.
+  j["limits"] = {{"origin_refused", e.origin_refused},
+                 {"connections_refused", e.connections_refused},
+                 {"accept_backoffs", e.accept_backoffs},
+                 {"sessions_refused_per_address", e.sessions_refused_per_address},
+                 {"handshakes_rate_limited", e.handshakes_rate_limited},
+                 {"no_first_poll", e.sessions_closed[static_cast<std::size_t>(transport::close_reason::no_first_poll)]},
+                 {"truncated_namespaces", s.truncated_namespaces},
+                 {"metrics_unauthorized", own.metrics_unauthorized.load()}};
   if (chat) {
     auto const c = chat->stats();
     j["chat"] = {{"joins", c.joins},       {"leaves", c.leaves},
                  {"chats", c.chats},       {"deliveries", c.deliveries},
                  {"invalid_events", c.invalid_events}, {"rejected_chats", c.rejected_chats},
-                 {"rooms", c.rooms}, {"refused_joins", c.refused_joins}};
+                 {"rooms", c.rooms}};
+    j["limits"]["refused_joins"] = c.refused_joins;
   }
   if (chat && cluster.link) {
     auto const l = cluster.link->stats();
@@ -161,7 +167,7 @@ std::string metrics_json(transport::engine_server const& engine, sio_server cons
 std::size_t default_max_connections() {
   rlimit r{};
   if (::getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return 0;
-  return r.rlim_cur > 128 ? static_cast<std::size_t>(r.rlim_cur - 64) : 64;
+  return static_cast<std::size_t>(r.rlim_cur > 128 ? r.rlim_cur - 64 : r.rlim_cur / 2);
 }
 
 // The official browser client for the room page: --client-js, else found near the executable. Without

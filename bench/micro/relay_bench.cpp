@@ -37,7 +37,7 @@ struct room_fixture {
   explicit room_fixture(std::size_t members)
       : state(std::make_shared<transport::detail::server_state>(ioc, transport::server_options{}, app)) {
     for (std::size_t i = 0; i < members; ++i) {
-      sessions.push_back(state->create_session(transport::transport_kind::websocket, app));
+      sessions.push_back(state->create_session(transport::transport_kind::websocket, app, "127.0.0.1"));
       rooms.join("lobby", sessions.back());
     }
   }

@@ -157,8 +157,14 @@ char const* chat_app::on_join(client& c, proto::message const& m) {
     count(deliveries_, broadcast(true, {}, m.kind, m.payload));
     return nullptr;
   }
+  auto& st = state_of(c);
+  if (st.rooms.size() >= max_rooms_per_client_ && !st.rooms.contains(m.room)) {
+    // Memory per client is bounded; the client can leave a room to join another.
+    count(refused_joins_);
+    return "too many rooms";
+  }
   rooms_.join(m.room, c.session());
-  state_of(c).rooms.emplace(m.room);
+  st.rooms.emplace(m.room);
   count(joins_);
   // The whole object goes out as it came, unknown fields included: the harness tags its events.
   count(deliveries_, broadcast(false, m.room, m.kind, m.payload));
@@ -210,8 +216,8 @@ void chat_app::reject(client& c, std::optional<std::uint64_t> ack, std::string_v
 }
 
 chat_stats chat_app::stats() const {
-  return {joins_.load(), leaves_.load(), chats_.load(), deliveries_.load(), invalid_.load(), rejected_.load(),
-          rooms_.room_count()};
+  return {joins_.load(),    leaves_.load(),       chats_.load(),         deliveries_.load(),
+          invalid_.load(),  rejected_.load(),     rooms_.room_count(),   refused_joins_.load()};
 }
 
 void conformance_app::on_connect(client& c, std::string_view nsp, json const& auth) {

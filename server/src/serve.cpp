@@ -14,8 +14,10 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <iostream>
 #include <memory>
 #include <random>
@@ -45,7 +47,30 @@ cli::args make_args() {
       .flag("max-queued", "BYTES", "Outbound bytes queued per session before --overflow applies", "4194304")
       .flag("overflow", "POLICY", "What a full outbound queue does: close the session or drop the packet", "close")
       .flag("connect-timeout", "MS", "Close sessions that join no namespace within this time", "45000")
-      .flag("cors-origin", "ORIGIN", "Origin allowed cross-origin requests (repeatable; * for any)")
+      .flag("cors-origin", "ORIGIN",
+            "Origin (scheme://host[:port]) allowed to use Socket.IO from a browser, answered with CORS headers "
+            "and credentials (repeatable; * for any origin, never with credentials). Requests whose Origin is "
+            "neither listed nor this server's own host get 403; requests without Origin always pass")
+      .flag("max-connections", "N",
+            "TCP connections open at once; one beyond gets 503 and is closed (0: no bound; default: the "
+            "descriptor limit, ulimit -n, less 64 kept for files and the listener)")
+      .flag("accept-backoff", "MS",
+            "After an accept fails for want of descriptors or memory, wait this long before accepting again", "50")
+      .flag("max-sessions-per-address", "N",
+            "Sessions one client address may hold at once, beyond which handshakes get 503; 0: no bound", "0")
+      .flag("handshake-rate-per-address", "N",
+            "New sessions one client address may open per second (a burst of N, then N per second); "
+            "beyond, handshakes get 429; 0: no bound",
+            "0")
+      .flag("first-poll-timeout", "MS",
+            "Close a polling session that sends no GET this long after its handshake; 0, or not below "
+            "--ping-interval: only the heartbeat finds it",
+            "10000")
+      .flag("max-rooms-per-client", "N",
+            "Rooms one client may be in at once; a join beyond gets the negative ack 'too many rooms'",
+            std::to_string(default_max_rooms_per_client))
+      .flag("metrics-token", "TOKEN",
+            "Require 'Authorization: Bearer TOKEN' for /metrics (401 otherwise); default: /metrics is open")
       .flag("threads", "N", "I/O threads", std::to_string(std::max(1u, std::thread::hardware_concurrency())))
       .flag("profile", "NAME",
             "default: the chat protocol on /socket.io/. conformance: what the official Engine.IO and "
@@ -71,8 +96,24 @@ struct cluster_view {
   redis_link const* link = nullptr;
 };
 
+/// Counters of serve itself.
+struct serve_counters {
+  std::atomic<std::uint64_t> metrics_unauthorized{0};  ///< /metrics requests refused (401) by --metrics-token.
+};
+
+// Whether `authorization` is "Bearer <token>", compared in time independent of where they differ.
+bool bearer_matches(std::string_view authorization, std::string_view token) {
+  std::string const expected = "Bearer " + std::string(token);
+  unsigned diff = authorization.size() == expected.size() ? 0u : 1u;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    auto const got = i < authorization.size() ? static_cast<unsigned char>(authorization[i]) : 0u;
+    diff |= static_cast<unsigned char>(expected[i]) ^ got;
+  }
+  return diff == 0;
+}
+
 std::string metrics_json(transport::engine_server const& engine, sio_server const& sio, chat_app const* chat,
-                         cluster_view const& cluster = {}) {
+                         serve_counters const& own, cluster_view const& cluster = {}) {
   auto const e = engine.stats();
   auto const s = sio.stats();
   json j;
@@ -81,19 +122,31 @@ std::string metrics_json(transport::engine_server const& engine, sio_server cons
                  {"http_errors", e.http_errors},         {"packets_in", e.packets_in},
                  {"packets_out", e.packets_out},         {"bytes_in", e.bytes_in},
                  {"bytes_out", e.bytes_out},             {"dropped_packets", e.dropped_packets},
-                 {"tls_handshakes", e.tls_handshakes},   {"tls_handshake_failures", e.tls_handshake_failures}};
+                 {"tls_handshakes", e.tls_handshakes},   {"tls_handshake_failures", e.tls_handshake_failures},
+                 {"connections_open", e.connections_open}};
   json closed = json::object();
   for (std::size_t i = 0; i < e.sessions_closed.size(); ++i)
     closed[std::string(transport::to_string(static_cast<transport::close_reason>(i)))] = e.sessions_closed[i];
   j["engine"]["sessions_closed"] = closed;
   j["socketio"] = {{"connects", s.connects}, {"connect_errors", s.connect_errors}, {"events", s.events},
                    {"parse_errors", s.parse_errors}};
+  // What the limits against abuse refused (docs/hardening.md), in one place; the chat block keeps the
+  // keys the reference peer reports too.
+  j["limits"] = {{"origin_refused", e.origin_refused},
+                 {"connections_refused", e.connections_refused},
+                 {"accept_backoffs", e.accept_backoffs},
+                 {"sessions_refused_per_address", e.sessions_refused_per_address},
+                 {"handshakes_rate_limited", e.handshakes_rate_limited},
+                 {"no_first_poll", e.sessions_closed[static_cast<std::size_t>(transport::close_reason::no_first_poll)]},
+                 {"truncated_namespaces", s.truncated_namespaces},
+                 {"metrics_unauthorized", own.metrics_unauthorized.load()}};
   if (chat) {
     auto const c = chat->stats();
     j["chat"] = {{"joins", c.joins},       {"leaves", c.leaves},
                  {"chats", c.chats},       {"deliveries", c.deliveries},
                  {"invalid_events", c.invalid_events}, {"rejected_chats", c.rejected_chats},
                  {"rooms", c.rooms}};
+    j["limits"]["refused_joins"] = c.refused_joins;
   }
   if (chat && cluster.link) {
     auto const l = cluster.link->stats();
@@ -106,6 +159,15 @@ std::string metrics_json(transport::engine_server const& engine, sio_server cons
                     {"own_skipped", r.own_skipped},     {"malformed", r.malformed}};
   }
   return j.dump();
+}
+
+// The default of --max-connections: below the descriptor limit, so that the server refuses a connection
+// it can count rather than failing accept() (HAProxy likewise derives maxconn from `ulimit -n`). 64
+// descriptors stay for the listener, the event loop, Redis and files.
+std::size_t default_max_connections() {
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return 0;
+  return static_cast<std::size_t>(r.rlim_cur > 128 ? r.rlim_cur - 64 : r.rlim_cur / 2);
 }
 
 // The official browser client for the room page: --client-js, else found near the executable. Without
@@ -159,6 +221,14 @@ int serve_main(std::vector<std::string_view> const& argv) {
   lim.max_queued_bytes = static_cast<std::size_t>(args.integer("max-queued", 1024, 1LL << 40));
   lim.on_overflow = args.choice("overflow", {"close", "drop"}) == "drop" ? transport::overflow_policy::drop
                                                                          : transport::overflow_policy::close;
+  lim.max_connections = args.has("max-connections")
+                            ? static_cast<std::size_t>(args.integer("max-connections", 0, 100'000'000))
+                            : default_max_connections();
+  lim.accept_backoff = std::chrono::milliseconds{args.integer("accept-backoff", 1, 60'000)};
+  lim.max_sessions_per_address = static_cast<std::size_t>(args.integer("max-sessions-per-address", 0, 100'000'000));
+  lim.handshakes_per_second_per_address =
+      static_cast<std::size_t>(args.integer("handshake-rate-per-address", 0, 1'000'000));
+  lim.first_poll_timeout = std::chrono::milliseconds{args.integer("first-poll-timeout", 0, 3'600'000)};
   auto connect_timeout = std::chrono::milliseconds{args.integer("connect-timeout", 1, 3'600'000)};
   if (conformance && !args.has("connect-timeout")) connect_timeout = std::chrono::milliseconds{1000};
 
@@ -197,6 +267,7 @@ int serve_main(std::vector<std::string_view> const& argv) {
 
   net::io_context ioc{threads};
   chat_app chat;
+  chat.set_max_rooms_per_client(static_cast<std::size_t>(args.integer("max-rooms-per-client", 1, 1'000'000)));
   conformance_app conformance_handler(ioc);
   echo_engine echo;
   sio_handler& app = conformance ? static_cast<sio_handler&>(conformance_handler) : chat;
@@ -241,11 +312,22 @@ int serve_main(std::vector<std::string_view> const& argv) {
   sio_server sio(ioc, app, connect_timeout);
   transport::engine_server engine(ioc, options, sio);
   if (conformance) engine.mount("/engine.io/", echo);
+  serve_counters own;
+  auto const metrics_token = args.str("metrics-token");
+  if (args.has("metrics-token") && metrics_token.empty()) throw cli::usage_error("--metrics-token: empty");
   engine.set_fallback([&](transport::http_exchange& ex) {
     if (ex.method == "GET" && (ex.target == "/metrics" || ex.target.starts_with("/metrics?"))) {
+      if (!metrics_token.empty() && !bearer_matches(ex.authorization, metrics_token)) {
+        // RFC 6750 section 3: the scheme the client should use.
+        own.metrics_unauthorized.fetch_add(1, std::memory_order_relaxed);
+        ex.status = 401;
+        ex.headers.emplace_back("WWW-Authenticate", "Bearer");
+        ex.body = "Unauthorized\n";
+        return;
+      }
       ex.status = 200;
       ex.content_type = "application/json";
-      ex.body = metrics_json(engine, sio, conformance ? nullptr : &chat, cluster);
+      ex.body = metrics_json(engine, sio, conformance ? nullptr : &chat, own, cluster);
       return;
     }
     site.answer(ex);
@@ -282,7 +364,7 @@ int serve_main(std::vector<std::string_view> const& argv) {
   for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
   ioc.run();
   for (auto& t : pool) t.join();
-  std::cerr << "fallbench serve: stopped; " << metrics_json(engine, sio, conformance ? nullptr : &chat, cluster) << "\n";
+  std::cerr << "fallbench serve: stopped; " << metrics_json(engine, sio, conformance ? nullptr : &chat, own, cluster) << "\n";
   return 0;
 }
 

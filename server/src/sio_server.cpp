@@ -1,9 +1,10 @@
 #include "fallbench/chat/sio_server.hpp"
 
+#include "fallbench/transport/random_id.hpp"
+
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
-#include <random>
 #include <set>
 
 namespace fallbench::chat {
@@ -15,16 +16,26 @@ namespace {
 
 std::string dump(json const& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
+// The Socket.IO id of a connection: from the CSPRNG like the session id (random_id.hpp), and never
+// the session id itself (the Socket.IO v5 specification keeps them apart so that one cannot be
+// learnt from the other).
 std::string new_socket_id() {
-  static constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::string id;
-  for (std::uint64_t a = rng(), b = rng(); id.size() < 20; a >>= 6) {
-    if (id.size() == 10) a = b;
-    id += alphabet[a & 63];
-  }
-  return id;
+  auto id = transport::random_id();
+  // Without a CSPRNG the session could not have been created; a fixed id is then harmless.
+  return id ? std::move(*id) : std::string(20, 'A');
 }
+
+}  // namespace
+
+std::string echoed_namespace(std::string_view nsp) {
+  if (nsp.size() <= max_echoed_namespace_bytes) return std::string(nsp);
+  // Cut on a UTF-8 character boundary, so that what the client decodes is the name's start.
+  std::size_t cut = max_echoed_namespace_bytes;
+  while (cut > 0 && (static_cast<unsigned char>(nsp[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(nsp.substr(0, cut)) + "...";
+}
+
+namespace {
 
 frame encode(sio::packet_type type, std::string_view nsp, std::optional<std::uint64_t> id, std::size_t attachments,
              std::string_view payload) {
@@ -164,7 +175,9 @@ void sio_server::on_packet(transport::session_ptr const& s, state& st, sio::pack
     case sio::packet_type::connect: {
       if (!handler_.has_namespace(p.nsp)) {
         connect_errors_.fetch_add(1, std::memory_order_relaxed);
-        s->send(encode(sio::packet_type::connect_error, p.nsp, std::nullopt, 0, R"({"message":"Invalid namespace"})"));
+        auto const echoed = echoed_namespace(p.nsp);
+        if (p.nsp.size() > max_echoed_namespace_bytes) truncated_namespaces_.fetch_add(1, std::memory_order_relaxed);
+        s->send(encode(sio::packet_type::connect_error, echoed, std::nullopt, 0, R"({"message":"Invalid namespace"})"));
         return;
       }
       if (st.namespaces.contains(p.nsp)) return;
@@ -213,7 +226,7 @@ void sio_server::on_close(transport::session_ptr const& s, transport::close_reas
 }
 
 sio_stats sio_server::stats() const {
-  return {connects_.load(), connect_errors_.load(), events_.load(), parse_errors_.load()};
+  return {connects_.load(), connect_errors_.load(), events_.load(), parse_errors_.load(), truncated_namespaces_.load()};
 }
 
 }  // namespace fallbench::chat

@@ -64,13 +64,44 @@ bool is_engine_path(std::string_view path, std::string_view endpoint) {
   return trim(path) == trim(endpoint);
 }
 
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+}
+
+// `authority` without the port that is `scheme`'s default (":80" for http, ":443" for https): browsers
+// leave it out of Origin, and clients may or may not put it in Host.
+std::string_view without_default_port(std::string_view authority, std::string_view scheme) {
+  std::string_view const port = iequals(scheme, "https") ? ":443" : iequals(scheme, "http") ? ":80" : "";
+  if (!port.empty() && authority.ends_with(port)) authority.remove_suffix(port.size());
+  return authority;
+}
+
+// Whether `origin` (scheme "://" host [":" port], RFC 6454 section 6.1) names the host the request was
+// sent to (its Host header): the chat page served by this very server.
+bool same_origin(std::string_view origin, std::string_view host) {
+  auto const sep = origin.find("://");
+  if (sep == std::string_view::npos || host.empty()) return false;
+  auto const scheme = origin.substr(0, sep);
+  auto const authority = origin.substr(sep + 3);
+  if (authority.empty() || authority.find_first_of("/?#@") != std::string_view::npos) return false;
+  return iequals(without_default_port(authority, scheme), without_default_port(host, scheme));
+}
+
 }  // namespace
 
 http_connection::http_connection(std::shared_ptr<server_state> state, net::ip::tcp::socket&& socket)
-    : state_(std::move(state)), stream_(std::move(socket)), idle_(stream_.get_executor()) {}
+    : state_(std::move(state)), stream_(std::move(socket)), idle_(stream_.get_executor()) {
+  boost::system::error_code ec;
+  peer_ = tcp().socket().remote_endpoint(ec).address().to_string();
+}
 
 http_connection::http_connection(std::shared_ptr<server_state> state, tls_stream_ptr tls)
-    : state_(std::move(state)), stream_(tls->get_executor()), tls_(std::move(tls)), idle_(stream_.get_executor()) {}
+    : state_(std::move(state)), stream_(tls->get_executor()), tls_(std::move(tls)), idle_(stream_.get_executor()) {
+  boost::system::error_code ec;
+  peer_ = tcp().socket().remote_endpoint(ec).address().to_string();
+}
 
 void http_connection::run() {
   if (!tls_) {
@@ -185,6 +216,7 @@ void http_connection::handle(request& req) {
   http_exchange ex;
   ex.method = std::string(req.method_string());
   ex.target = std::string(target);
+  ex.authorization = std::string(req[http::field::authorization]);
   if (state_->fallback && !beast::websocket::is_upgrade(req)) state_->fallback(ex);
   response res{static_cast<http::status>(ex.status), req.version()};
   res.set(http::field::content_type, ex.content_type);
@@ -193,13 +225,21 @@ void http_connection::handle(request& req) {
 }
 
 void http_connection::handle_engine(request& req, std::string_view query, session_handler& handler) {
+  if (!origin_allowed(req)) {
+    // A page of another site driving a visitor's browser (cross-site WebSocket hijacking, or polling
+    // with the visitor's cookies): refused before any session is touched, as the reference's
+    // allowRequest refusal answers (403, code 4).
+    counters::add(state_->stats.origin_refused);
+    send_error(req, 403, forbidden, "Forbidden");
+    return;
+  }
   if (req.method() == http::verb::options) {
-    // CORS preflight.
+    // CORS preflight. The allowed headers are a fixed list, never the requested ones echoed: a page
+    // may only send what the Engine.IO client itself sends (its POST's Content-Type).
     response res{http::status::no_content, req.version()};
     set_cors(req, res);
     res.set(http::field::access_control_allow_methods, "GET, POST");
-    if (auto h = req[http::field::access_control_request_headers]; !h.empty())
-      res.set(http::field::access_control_allow_headers, h);
+    res.set(http::field::access_control_allow_headers, "Content-Type");
     send(req, std::move(res));
     return;
   }
@@ -229,10 +269,15 @@ void http_connection::handle_engine(request& req, std::string_view query, sessio
       send_error(req, 400, bad_request, "Bad request");
       return;
     }
+    if (!s && !state_->admit_handshake(peer_)) {
+      send_error(req, 429, bad_request, "Too many handshakes");
+      return;
+    }
     // The stream moves to the WebSocket; this connection ends here.
     std::string early = beast::buffers_to_string(buffer_.data());
-    auto ws = tls_ ? std::make_shared<websocket_connection>(state_, std::move(tls_))
-                   : std::make_shared<websocket_connection>(state_, std::move(stream_));
+    auto ws = tls_ ? std::make_shared<websocket_connection>(state_, std::move(tls_), peer_)
+                   : std::make_shared<websocket_connection>(state_, std::move(stream_), peer_);
+    ws->adopt(std::move(slot_));
     ws->run(parser_->release(), std::move(s), handler, std::move(early));
     return;
   }
@@ -258,7 +303,12 @@ void http_connection::handle_engine(request& req, std::string_view query, sessio
 }
 
 void http_connection::handshake(request& req, session_handler& handler) {
-  auto s = state_->create_session(transport_kind::polling, handler);
+  if (!state_->admit_handshake(peer_)) {
+    // RFC 6585 section 4: the address opened sessions faster than its rate.
+    send_error(req, 429, bad_request, "Too many handshakes");
+    return;
+  }
+  auto s = state_->create_session(transport_kind::polling, handler, peer_);
   if (!s) {
     send_error(req, 503, bad_request, "Server full or stopping");
     return;
@@ -374,16 +424,31 @@ void http_connection::complete_poll(std::string body) {
   });
 }
 
+bool http_connection::origin_allowed(request const& req) const {
+  auto const origin = req[http::field::origin];
+  // No Origin: not a browser's cross-origin request (non-browser clients, the C++ and Node clients);
+  // there is no visitor's ambient authority to abuse.
+  if (origin.empty()) return true;
+  auto const& allowed = state_->options.cors_origins;
+  if (std::find(allowed.begin(), allowed.end(), "*") != allowed.end()) return true;
+  if (std::find(allowed.begin(), allowed.end(), origin) != allowed.end()) return true;
+  return state_->options.allow_same_origin && same_origin(origin, req[http::field::host]);
+}
+
 void http_connection::set_cors(request const& req, response& res) const {
   auto const origin = req[http::field::origin];
   if (origin.empty()) return;
   auto const& allowed = state_->options.cors_origins;
-  if (std::find(allowed.begin(), allowed.end(), "*") == allowed.end() &&
-      std::find(allowed.begin(), allowed.end(), origin) == allowed.end())
-    return;
-  res.set(http::field::access_control_allow_origin, origin);
-  res.set(http::field::access_control_allow_credentials, "true");
-  res.set(http::field::vary, "Origin");
+  if (std::find(allowed.begin(), allowed.end(), origin) != allowed.end()) {
+    // A named origin may send the visitor's cookies (withCredentials).
+    res.set(http::field::access_control_allow_origin, origin);
+    res.set(http::field::access_control_allow_credentials, "true");
+    res.set(http::field::vary, "Origin");
+  } else if (std::find(allowed.begin(), allowed.end(), "*") != allowed.end()) {
+    // Any origin, but never with credentials (the Fetch standard refuses "*" with them, and echoing
+    // the origin instead would let every site act with the visitor's cookies).
+    res.set(http::field::access_control_allow_origin, "*");
+  }
 }
 
 void http_connection::send_error(request const& req, unsigned status, int code, std::string_view message, bool close) {

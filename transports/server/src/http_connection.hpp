@@ -28,6 +28,9 @@ class http_connection : public poll_sink, public std::enable_shared_from_this<ht
   /// Over TLS: run() does the server's TLS handshake first.
   http_connection(std::shared_ptr<server_state> state, tls_stream_ptr tls);
 
+  /// Hold the connection's place under limits::max_connections; handed on to a WebSocket.
+  void adopt(std::unique_ptr<connection_slot> slot) { slot_ = std::move(slot); }
+
   /// Start reading. Call once, from any thread.
   void run();
 
@@ -57,8 +60,12 @@ class http_connection : public poll_sink, public std::enable_shared_from_this<ht
             std::vector<std::pair<std::string, std::string>> const& headers = {});
   void on_write(boost::system::error_code ec, std::size_t bytes);
   void set_cors(request const& req, response& res) const;
+  /// The origin policy (docs/hardening.md): no Origin, an allowed one, or the request's own host.
+  bool origin_allowed(request const& req) const;
 
   std::shared_ptr<server_state> const state_;
+  std::unique_ptr<connection_slot> slot_;
+  std::string peer_;  ///< The client's address, as text.
   // Plain connections use stream_; TLS ones tls_ (stream_ then stays closed). A small variant rather
   // than a template on the stream: only the read, the write and the hand-off to the WebSocket differ,
   // so one branch per I/O call keeps a single compiled connection (docs/tls.md).

@@ -21,6 +21,7 @@ std::string_view to_string(close_reason r) noexcept {
     case close_reason::overflow: return "outbound queue overflow";
     case close_reason::payload_too_large: return "payload too large";
     case close_reason::server_close: return "server close";
+    case close_reason::no_first_poll: return "no first poll";
   }
   return "unknown";
 }
@@ -106,13 +107,30 @@ void frame_queue::clear() {
 }
 
 session_impl::session_impl(std::shared_ptr<server_state> state, session_handler& handler, std::string sid,
-                           transport_kind kind)
-    : state_(std::move(state)), handler_(handler), sid_(std::move(sid)), transport_(kind), heartbeat_(state_->ioc) {}
+                           transport_kind kind, std::string peer)
+    : state_(std::move(state)),
+      handler_(handler),
+      sid_(std::move(sid)),
+      peer_(std::move(peer)),
+      transport_(kind),
+      heartbeat_(state_->ioc) {}
 
 void session_impl::start() {
   {
     std::lock_guard lock(mutex_);
-    schedule_ping_locked();
+    auto const first_poll = state_->options.lim.first_poll_timeout;
+    if (transport() == transport_kind::polling && first_poll.count() > 0 && first_poll < state_->options.lim.ping_interval) {
+      // The heartbeat's timer wakes first for the first-poll check, then sleeps the rest of the
+      // interval: no second timer per session (an idle session's memory is measured).
+      first_poll_check_ = true;
+      ++heartbeat_generation_;
+      heartbeat_.expires_after(first_poll);
+      heartbeat_.async_wait([self = shared_from_this(), gen = heartbeat_generation_](boost::system::error_code ec) {
+        if (!ec) self->on_heartbeat(gen);
+      });
+    } else {
+      schedule_ping_locked();
+    }
   }
   std::lock_guard inbound(inbound_mutex_);
   handler_.on_open(shared_from_this());
@@ -224,11 +242,24 @@ void session_impl::schedule_ping_locked() {
 }
 
 void session_impl::on_heartbeat(std::uint64_t generation) {
-  enum class action { ping, timeout, close_expired } act;
+  enum class action { ping, timeout, close_expired, no_first_poll } act;
   {
     std::lock_guard lock(mutex_);
     if (generation != heartbeat_generation_ || phase_ == phase::closed) return;
-    if (phase_ == phase::closing) {
+    if (first_poll_check_ && phase_ != phase::closing) {
+      first_poll_check_ = false;
+      if (!polled_ && transport() == transport_kind::polling) {
+        act = action::no_first_poll;
+      } else {
+        // The client polled (or upgraded): the first ping comes a whole interval after the handshake.
+        ++heartbeat_generation_;
+        heartbeat_.expires_after(state_->options.lim.ping_interval - state_->options.lim.first_poll_timeout);
+        heartbeat_.async_wait([self = shared_from_this(), gen = heartbeat_generation_](boost::system::error_code ec) {
+          if (!ec) self->on_heartbeat(gen);
+        });
+        return;
+      }
+    } else if (phase_ == phase::closing) {
       act = action::close_expired;
     } else if (awaiting_pong_) {
       act = action::timeout;
@@ -247,6 +278,7 @@ void session_impl::on_heartbeat(std::uint64_t generation) {
     case action::ping: send(ping_frame()); return;
     case action::timeout: fail(close_reason::ping_timeout); return;
     case action::close_expired: fail(close_reason::server_close); return;
+    case action::no_first_poll: fail(close_reason::no_first_poll); return;
   }
 }
 
@@ -322,6 +354,7 @@ poll_outcome session_impl::on_poll(std::shared_ptr<poll_sink> const& sink, std::
     std::lock_guard lock(mutex_);
     if (phase_ == phase::closed) return poll_outcome::unknown;
     if (transport() == transport_kind::websocket) return poll_outcome::bad_request;
+    polled_ = true;
     if (parked_) {
       duplicate = parked_;
     } else if (!queue_.empty()) {

@@ -60,7 +60,11 @@ enum class poll_outcome {
 /// `inbound_mutex_` serialises calls into the application's handler.
 class session_impl final : public session, public std::enable_shared_from_this<session_impl> {
  public:
-  session_impl(std::shared_ptr<server_state> state, session_handler& handler, std::string sid, transport_kind kind);
+  session_impl(std::shared_ptr<server_state> state, session_handler& handler, std::string sid, transport_kind kind,
+               std::string peer);
+
+  /// The client's address, as text (limits::max_sessions_per_address).
+  std::string const& peer() const noexcept { return peer_; }
 
   /// The application behind the endpoint this session was opened on.
   session_handler& handler() const noexcept { return handler_; }
@@ -128,6 +132,7 @@ class session_impl final : public session, public std::enable_shared_from_this<s
   std::shared_ptr<server_state> const state_;
   session_handler& handler_;
   std::string const sid_;
+  std::string const peer_;
   std::atomic<transport_kind> transport_;
   std::atomic<bool> closed_{false};
 
@@ -146,6 +151,9 @@ class session_impl final : public session, public std::enable_shared_from_this<s
   boost::asio::steady_timer heartbeat_;
   std::uint64_t heartbeat_generation_ = 0;
   bool awaiting_pong_ = false;
+  /// The heartbeat timer's first wake is the first-poll check (limits::first_poll_timeout), not a ping.
+  bool first_poll_check_ = false;
+  bool polled_ = false;  ///< A GET has come for this session.
 
   std::mutex inbound_mutex_;
 };

@@ -40,16 +40,19 @@ std::span<char> read_scratch() {
 
 }  // namespace
 
-websocket_connection::websocket_connection(std::shared_ptr<server_state> state, beast::tcp_stream&& stream)
+websocket_connection::websocket_connection(std::shared_ptr<server_state> state, beast::tcp_stream&& stream,
+                                           std::string peer)
     : handshake_(std::in_place, std::move(stream)),
       socket_(handshake_->get_executor()),
       state_(std::move(state)),
+      peer_(std::move(peer)),
       timer_(handshake_->get_executor()) {}
 
-websocket_connection::websocket_connection(std::shared_ptr<server_state> state, tls_stream_ptr tls)
+websocket_connection::websocket_connection(std::shared_ptr<server_state> state, tls_stream_ptr tls, std::string peer)
     : socket_(tls->get_executor()),
       tls_(std::move(tls)),
       state_(std::move(state)),
+      peer_(std::move(peer)),
       timer_(socket_.get_executor()) {
   tls_handshake_.emplace(*tls_);
 }
@@ -118,7 +121,7 @@ void websocket_connection::on_accept(boost::system::error_code ec) {
 }
 
 void websocket_connection::start_new_session() {
-  session_ = state_->create_session(transport_kind::websocket, *handler_);
+  session_ = state_->create_session(transport_kind::websocket, *handler_, peer_);
   do_read();
   if (!session_) {
     // Full or stopping: 1013 "try again later".

@@ -43,9 +43,13 @@ class websocket_connection : public std::enable_shared_from_this<websocket_conne
  public:
   using request = boost::beast::http::request<boost::beast::http::string_body>;
 
-  websocket_connection(std::shared_ptr<server_state> state, boost::beast::tcp_stream&& stream);
+  /// `peer`: the client's address, as text.
+  websocket_connection(std::shared_ptr<server_state> state, boost::beast::tcp_stream&& stream, std::string peer);
   /// Over TLS, after the TLS handshake.
-  websocket_connection(std::shared_ptr<server_state> state, tls_stream_ptr tls);
+  websocket_connection(std::shared_ptr<server_state> state, tls_stream_ptr tls, std::string peer);
+
+  /// Hold the connection's place under limits::max_connections (from the HTTP connection it was).
+  void adopt(std::unique_ptr<connection_slot> slot) { slot_ = std::move(slot); }
 
   /// Accept the upgrade in `req`. `existing` is the polling session to upgrade, or null to open a new
   /// WebSocket-only session for `handler`. `early`: bytes the client sent after the request without
@@ -94,6 +98,8 @@ class websocket_connection : public std::enable_shared_from_this<websocket_conne
   std::optional<boost::beast::websocket::stream<tls_stream&>> tls_handshake_;
   std::vector<char> tls_in_;             ///< TLS: what one read decrypted.
   std::shared_ptr<server_state> const state_;
+  std::unique_ptr<connection_slot> slot_;
+  std::string const peer_;
   std::shared_ptr<session_impl> session_;
   session_handler* handler_ = nullptr;
   request req_;

@@ -22,7 +22,14 @@ struct chat_stats {
   std::uint64_t invalid_events = 0;  ///< Malformed join/chat/leave and unknown events.
   std::uint64_t rejected_chats = 0;  ///< Chats answered {ok:false}.
   std::uint64_t rooms = 0;
+  std::uint64_t refused_joins = 0;   ///< Joins refused because the client is in max_rooms_per_client rooms.
 };
+
+/// Rooms one client may be in at once (`serve --max-rooms-per-client`). Each membership costs the
+/// client's set entry and a place in the room's member list (with names and rooms up to 256 bytes,
+/// about 0.5 KB), so 1000 bound one client at about 0.5 MB; no chat UI comes near it (Discord caps a
+/// user at 100 servers, 200 with Nitro; the harness joins one room per client). docs/hardening.md.
+inline constexpr std::size_t default_max_rooms_per_client = 1000;
 
 /// Counters of the cluster relay (docs/cluster.md): what this node heard from the others.
 struct relay_stats {
@@ -52,6 +59,10 @@ class chat_app final : public sio_handler {
 
   chat_stats stats() const;
 
+  /// A join beyond `n` rooms is refused with a negative ack ("too many rooms"). Call before the
+  /// server starts.
+  void set_max_rooms_per_client(std::size_t n) { max_rooms_per_client_ = n; }
+
   /// Join a cluster as `node_id`: every broadcast is also handed, as one relay message
   /// (cluster.hpp), to `publish`. Call before the server starts.
   void set_relay(std::string node_id, std::function<void(std::string_view message)> publish);
@@ -77,6 +88,8 @@ class chat_app final : public sio_handler {
   room_registry rooms_;
   room_registry everyone_;  ///< Every connected client: the audience of the seed page's older form.
   std::atomic<std::uint64_t> joins_{0}, leaves_{0}, chats_{0}, deliveries_{0}, invalid_{0}, rejected_{0};
+  std::atomic<std::uint64_t> refused_joins_{0};
+  std::size_t max_rooms_per_client_ = default_max_rooms_per_client;
   std::string node_id_;
   std::function<void(std::string_view)> publish_;
   std::atomic<std::uint64_t> relayed_in_{0}, relayed_deliveries_{0}, own_skipped_{0}, relay_malformed_{0};

@@ -90,7 +90,19 @@ struct sio_stats {
   std::uint64_t connect_errors = 0;
   std::uint64_t events = 0;
   std::uint64_t parse_errors = 0;
+  std::uint64_t truncated_namespaces = 0;  ///< CONNECT_ERRORs whose echoed namespace was cut (echoed_namespace).
 };
+
+/// Bytes of an unknown namespace a CONNECT_ERROR echoes. A client may name a namespace as long as the
+/// largest payload (maxHttpBufferSize, 1 MB), and the reference echoes it whole, so 900 KB in made
+/// 900 KB out. 100 bytes hold any namespace an application declares (the official suite's is
+/// "/random") and keep the answer small; the packet keeps its shape,
+/// `44<nsp>,{"message":"Invalid namespace"}` (docs/hardening.md).
+inline constexpr std::size_t max_echoed_namespace_bytes = 100;
+
+/// The namespace as a CONNECT_ERROR echoes it: whole up to max_echoed_namespace_bytes, else its first
+/// bytes (cut on a UTF-8 character boundary) followed by "...".
+std::string echoed_namespace(std::string_view nsp);
 
 /// Adapts Engine.IO sessions to Socket.IO for one sio_handler.
 class sio_server final : public transport::session_handler {
@@ -120,6 +132,7 @@ class sio_server final : public transport::session_handler {
   std::atomic<std::uint64_t> connect_errors_{0};
   std::atomic<std::uint64_t> events_{0};
   std::atomic<std::uint64_t> parse_errors_{0};
+  std::atomic<std::uint64_t> truncated_namespaces_{0};
 };
 
 }  // namespace fallbench::chat

@@ -39,8 +39,12 @@ struct server_options {
   std::string path = "/socket.io/";  ///< The Engine.IO endpoint; `/engine.io/` for a bare engine.
   bool allow_polling = true;
   bool allow_websocket = true;
-  /// Origins answered with CORS headers; "*" allows any. Empty: no CORS headers.
+  /// Origins allowed to make Engine.IO requests and answered with CORS headers (a named origin with
+  /// credentials, "*" any origin without them). Requests whose Origin is neither listed nor the
+  /// server's own (allow_same_origin) get 403; requests without Origin always pass (docs/hardening.md).
   std::vector<std::string> cors_origins;
+  /// Allow an Origin whose host:port is the request's Host: the chat page this server serves.
+  bool allow_same_origin = true;
   limits lim;
   /// https and wss on the listening port: every connection starts with a TLS handshake with this
   /// context (make_server_tls_context in tls.hpp). Null: plain http and ws.
@@ -51,7 +55,7 @@ struct server_options {
 struct server_stats {
   std::uint64_t sessions_opened = 0;
   std::uint64_t sessions_open = 0;
-  std::array<std::uint64_t, 9> sessions_closed{};  ///< Indexed by close_reason.
+  std::array<std::uint64_t, 10> sessions_closed{};  ///< Indexed by close_reason.
   std::uint64_t upgrades = 0;
   std::uint64_t http_requests = 0;
   std::uint64_t http_errors = 0;  ///< Engine.IO error responses (400/403/413/503).
@@ -62,6 +66,12 @@ struct server_stats {
   std::uint64_t dropped_packets = 0;  ///< Packets refused by overflow_policy::drop.
   std::uint64_t tls_handshakes = 0;         ///< TLS handshakes completed (a TLS listener only).
   std::uint64_t tls_handshake_failures = 0; ///< Connections closed because their TLS handshake failed.
+  std::uint64_t origin_refused = 0;  ///< Engine.IO requests refused (403) for their Origin.
+  std::uint64_t connections_open = 0;      ///< TCP connections open now (HTTP and WebSocket).
+  std::uint64_t connections_refused = 0;   ///< Connections closed at accept: limits::max_connections.
+  std::uint64_t accept_backoffs = 0;       ///< Accept failures (EMFILE, ENFILE, ...) waited out.
+  std::uint64_t sessions_refused_per_address = 0;  ///< Handshakes refused: limits::max_sessions_per_address.
+  std::uint64_t handshakes_rate_limited = 0;       ///< Handshakes refused (429): the address's rate.
 };
 
 /// Accepts TCP connections, serves Engine.IO on `options.path` and hands other requests to the

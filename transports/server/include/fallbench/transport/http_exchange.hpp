@@ -14,6 +14,7 @@ namespace fallbench::transport {
 struct http_exchange {
   std::string method;
   std::string target;  ///< Path and query as received, not decoded.
+  std::string authorization;  ///< The request's Authorization header, empty when absent.
   unsigned status = 404;
   std::string content_type = "text/plain; charset=utf-8";
   /// Further response headers (name, value), e.g. Cache-Control. Set after the server's own

@@ -38,6 +38,28 @@ struct limits {
   std::size_t max_header_bytes = 8 * 1024;
   /// Sessions one server holds at once; handshakes beyond it get 503 (a bound on memory).
   std::size_t max_sessions = 200'000;
+
+  // Limits against abuse (docs/hardening.md: each one's anchor, flag and counter).
+
+  /// Open TCP connections at once; one accepted beyond it gets 503 and is closed (over TLS, just
+  /// closed). 0: no bound. `serve` sets it below the descriptor limit, as HAProxy derives maxconn
+  /// from `ulimit -n`.
+  std::size_t max_connections = 0;
+  /// How long the listener waits before accepting again after an accept failed (out of descriptors:
+  /// EMFILE, ENFILE; or memory): the pending connection stays in the backlog, so accepting at once
+  /// would spin. 50 ms as the fault proxy's listener; Go's net/http starts its backoff at 5 ms.
+  std::chrono::milliseconds accept_backoff{50};
+  /// Sessions one client address may hold at once; 0: no bound (nginx's limit_conn is off until
+  /// configured: behind a proxy or a carrier-grade NAT one address is many users).
+  std::size_t max_sessions_per_address = 0;
+  /// New sessions one client address may open per second, with a burst of one second's worth (a token
+  /// bucket, as nginx's limit_req); refused with 429. 0: no bound (off until configured, as limit_req).
+  std::size_t handshakes_per_second_per_address = 0;
+  /// A polling session that has not sent its first GET this long after its handshake is closed
+  /// (close_reason::no_first_poll), instead of holding its slot for a whole heartbeat (pingInterval +
+  /// pingTimeout, 45 s). The official client polls at once on the open packet; 10 s is the reference's
+  /// upgradeTimeout, its deadline for a client's next step. 0: only the heartbeat.
+  std::chrono::milliseconds first_poll_timeout{10'000};
 };
 
 }  // namespace fallbench::transport

@@ -29,6 +29,7 @@ enum class close_reason : std::uint8_t {
   overflow,         ///< The outbound queue passed limits::max_queued_bytes under overflow_policy::close.
   payload_too_large,  ///< A body or frame over maxPayload.
   server_close,     ///< The application or a shutdown closed it.
+  no_first_poll,    ///< A polling session sent no GET within limits::first_poll_timeout of its handshake.
 };
 
 std::string_view to_string(close_reason r) noexcept;

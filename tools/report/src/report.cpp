@@ -3,6 +3,7 @@
 
 #include "fallbench/cli/args.hpp"
 #include "fallbench/compare/stats.hpp"
+#include "fallbench/results/json_path.hpp"
 #include "svg.hpp"
 
 #include <algorithm>
@@ -31,36 +32,19 @@ namespace {
 
 // ---- reading documents without trusting them --------------------------------------------------------
 
-json const& null_json() {
-  static json const null;
-  return null;
-}
+// The project's one reader of result values (fallbench/results/json_path.hpp), under the short names
+// this file uses everywhere.
 
 /// The value at a dotted path, or a null json when any step is missing.
-json const& at(json const& j, std::string_view dotted) {
-  json const* cur = &j;
-  while (!dotted.empty()) {
-    auto const dot = dotted.find('.');
-    auto const key = dotted.substr(0, dot);
-    if (!cur->is_object()) return null_json();
-    auto it = cur->find(key);
-    if (it == cur->end()) return null_json();
-    cur = &*it;
-    dotted = dot == std::string_view::npos ? std::string_view{} : dotted.substr(dot + 1);
-  }
-  return *cur;
-}
+json const& at(json const& j, std::string_view dotted) { return results::value_at(j, dotted); }
 
-double num(json const& j, std::string_view dotted, double fallback = 0) {
-  auto const& v = at(j, dotted);
-  return v.is_number() ? v.get<double>() : fallback;
-}
+double num(json const& j, std::string_view dotted, double fallback = 0) { return results::number_at(j, dotted, fallback); }
 
+/// A string, or a number written as JSON writes it (a seed, a core count), else `fallback`.
 std::string str(json const& j, std::string_view dotted, std::string fallback = {}) {
   auto const& v = at(j, dotted);
-  if (v.is_string()) return v.get<std::string>();
   if (v.is_number()) return v.dump();
-  return fallback;
+  return results::string_at(j, dotted, std::move(fallback));
 }
 
 /// The elements of an array (none when it is not one).
@@ -233,10 +217,8 @@ bool has_windows(group const& g) {
 
 /// A strategy's figures in one window (by_strategy[strategy]), or a null json.
 json const& window_strategy(json const& window, std::string const& strategy) {
-  auto const& bs = at(window, "by_strategy");
-  if (!bs.is_object()) return null_json();
-  auto it = bs.find(strategy);
-  return it == bs.end() ? null_json() : *it;
+  // Strategy names hold no dot (transport::to_string), so the name is one step of the path.
+  return at(window, "by_strategy." + strategy);
 }
 
 /// A run's windows of one role ("before", "fault", "after") added up: the run's ledger counts and one

@@ -2,6 +2,7 @@
 #include "fallbench/compare/compare_main.hpp"
 
 #include "fallbench/cli/args.hpp"
+#include "fallbench/cli/output_paths.hpp"
 #include "fallbench/compare/stats.hpp"
 #include "fallbench/results/json_path.hpp"
 #include "fallbench/results/pipeline.hpp"
@@ -777,7 +778,8 @@ int compare_main(std::vector<std::string_view> const& argv) {
               "change, p-value, verdict. Timing metrics: two-sided Mann-Whitney U test and a minimum effect;\n"
               "bytes and requests per delivery: strictly (outside the baseline's range +- tolerance);\n"
               "delivery verdicts, lost, duplicated, reordered, errors: any change for the worse.\n"
-              "Exit status: 0 pass, 1 regression, 2 usage error, 3 invalid run (a run not valid, or whose\n"
+              "Exit status: 0 pass, 1 regression, 2 usage error (also an output FILE that cannot be written, checked\n"
+              "before any result is read), 3 invalid run (a run not valid, or whose\n"
               "delivery verdict is fail, on either side, a document that breaks the result schema, or a metric of the\n"
               "baseline that no candidate run measured), 4 incomparable (scenario, build type, CPU model or\n"
               "cores, schema version or run configuration differ; Debug and sanitizer builds are refused),\n"
@@ -844,6 +846,15 @@ int compare_main(std::vector<std::string_view> const& argv) {
     cand_paths = {pos[1]};
   }
   if (base_paths.empty() || cand_paths.empty()) throw cli::usage_error("expected a baseline and a candidate");
+  // The outputs are checked (and their directories made) before any result is read: a path that cannot
+  // be written is a usage error (exit 2), not a verdict lost after the comparison.
+  std::vector<std::pair<std::string, fs::path>> outputs;
+  for (char const* flag : {"markdown", "junit", "csv", "summary-json"}) {
+    if (!a.has(flag)) continue;
+    cli::check_output_file(flag, a.str(flag));
+    outputs.emplace_back(flag, a.str(flag));
+  }
+  cli::check_distinct_outputs(outputs);
   auto const load_side = [](std::vector<std::string> const& operands) {
     std::vector<result_file> out;
     for (auto const& p : operands) {

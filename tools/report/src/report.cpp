@@ -2,6 +2,7 @@
 #include "fallbench/report/report_main.hpp"
 
 #include "fallbench/cli/args.hpp"
+#include "fallbench/cli/output_paths.hpp"
 #include "fallbench/compare/stats.hpp"
 #include "fallbench/results/json_path.hpp"
 #include "svg.hpp"
@@ -2071,7 +2072,8 @@ int report_main(std::vector<std::string_view> const& argv) {
               "Render result documents of `fallbench run` as one self-contained HTML page (inline SVG charts, no\n"
               "script, nothing loaded from elsewhere) and a Markdown summary for a CI job summary:\n"
               "DIR/report.html and DIR/summary.md. Several results: one section each.\n"
-              "Exit status: 0 written, 2 bad flags or an unreadable input, 3 an input that is not a valid result\n"
+              "Exit status: 0 written, 2 bad flags, an unreadable input or an output DIR that cannot be written\n"
+              "(checked before reading), 3 an input that is not a valid result\n"
               "document (reports/schema/result.schema.json; the message names the place and the rule).");
   a.positional("RESULT...", "Result files, or directories of them (*.json)")
       .flag("output", "DIR", "Where to write report.html and summary.md (also -o DIR)")
@@ -2090,6 +2092,8 @@ int report_main(std::vector<std::string_view> const& argv) {
   options opts;
   opts.title = a.str("title");
   opts.timelines = static_cast<std::size_t>(a.integer("timelines", 0, 1000));
+  // Checked (and made) before the inputs are read and rendered: exit 2 naming the flag, at once.
+  cli::check_output_directory("output", a.str("output"), {"report.html", "summary.md"});
   std::vector<result> results;
   for (auto const& operand : a.positionals()) {
     try {

@@ -5,6 +5,7 @@
 
 #include "fallbench/chatproto/chat.hpp"
 #include "fallbench/cli/args.hpp"
+#include "fallbench/cli/target_flags.hpp"
 #include "fallbench/codec/json_scan.hpp"
 #include "fallbench/transport/client.hpp"
 #include "fallbench/transport/tls.hpp"
@@ -23,46 +24,6 @@ namespace net = boost::asio;
 
 namespace {
 
-struct url_parts {
-  std::string host;
-  std::uint16_t port = 80;
-  std::string path = "/socket.io/";
-  bool tls = false;
-};
-
-url_parts parse_url(std::string const& url) {
-  std::string rest = url;
-  url_parts u;
-  if (rest.starts_with("http://")) {
-    rest.erase(0, 7);
-  } else if (rest.starts_with("https://")) {
-    rest.erase(0, 8);
-    u.tls = true;
-    u.port = 443;
-  } else if (rest.find("://") != std::string::npos) {
-    throw usage_error("only http:// and https:// URLs are supported, got '" + url + "'");
-  }
-  auto const slash = rest.find('/');
-  std::string hostport = rest.substr(0, slash);
-  if (slash != std::string::npos && rest.size() > slash + 1) u.path = rest.substr(slash);
-  auto const colon = hostport.rfind(':');
-  if (colon != std::string::npos && hostport.find(']') == std::string::npos) {
-    auto const port = hostport.substr(colon + 1);
-    hostport.resize(colon);
-    try {
-      auto const v = std::stoul(port);
-      if (v == 0 || v > 65535) throw std::out_of_range("port");
-      u.port = static_cast<std::uint16_t>(v);
-    } catch (std::exception const&) {
-      throw usage_error("bad port in URL '" + url + "'");
-    }
-  }
-  if (hostport.empty()) throw usage_error("no host in URL '" + url + "'");
-  u.host = hostport;
-  if (u.path.back() != '/') u.path += '/';
-  return u;
-}
-
 // What a received join/chat/leave says, as one line (empty when it is not a valid one).
 std::string describe(chatproto::decoder& d, chatproto::event_kind kind, std::string_view args_json) {
   chatproto::message m;
@@ -78,8 +39,8 @@ std::string describe(chatproto::decoder& d, chatproto::event_kind kind, std::str
 int chat_main(std::vector<std::string_view> const& argv) {
   args a("chat", "A terminal chat client: joins ROOM as NAME on the server at URL, sends each line typed as a chat,\n"
                  "prints every event received with the transport in use. End with Ctrl-D or Ctrl-C.");
-  a.positional("URL", "The server, e.g. http://127.0.0.1:3000 or https://127.0.0.1:3443 (the Socket.IO path "
-                      "defaults to /socket.io/)")
+  a.positional("URL", "The server, e.g. http://127.0.0.1:3000 or https://chat.example.com/socket.io/ (http, https,\n"
+                      "      ws or wss; the path defaults to /socket.io/, the port to 80 or 443)")
       .flag("strategy", "S",
             "polling, websocket, upgrade (Socket.IO's default), fallback (WebSocket, polling after an error or\n      "
             "the WebSocket timeout), race (both, polling --race-stagger behind; the first connected wins),\n      "
@@ -90,15 +51,15 @@ int chat_main(std::vector<std::string_view> const& argv) {
       .flag("room", "ROOM", "Room to join", "lobby")
       .flag("name", "NAME", "Your name", "guest")
       .toggle("reconnect", "Reconnect with backoff when the connection is lost")
-      .flag("ca-file", "PEM", "https: trust the certificate authorities in this file instead of the system's")
-      .toggle("insecure", "https: do not verify the server's certificate or host name")
       .toggle("timeline", "Print the client's transitions (handshake, probe, upgrade, fallback...)");
+  declare_target_flags(a);
   if (!a.parse(argv)) {
     std::cout << a.help();
     return 0;
   }
   if (a.positionals().size() != 1) throw usage_error("expected exactly one URL");
-  auto const url = parse_url(a.positionals().front());
+  auto const url = read_url("URL", a.positionals().front());
+  auto const settings = read_target_flags(a);
   auto const strat = transport::parse_strategy(a.str("strategy"));
   if (!strat) {
     std::string names;
@@ -111,15 +72,10 @@ int chat_main(std::vector<std::string_view> const& argv) {
 
   net::io_context ioc;
   transport::client_options options;
-  options.host = url.host;
-  options.port = url.port;
-  options.path = url.path;
+  transport::apply_target(url, settings, options);
   options.strat = *strat;
   options.race_stagger = race_stagger;
   options.reconnect = a.has("reconnect");
-  options.tls = url.tls;
-  options.tls_verify = !a.has("insecure");
-  if (a.has("ca-file")) options.tls_ca_file = a.str("ca-file");
   if (options.tls) {
     try {
       transport::client_tls_context(options);  // a bad CA file is a usage error, found before connecting
@@ -189,7 +145,9 @@ int chat_main(std::vector<std::string_view> const& argv) {
   c->on_disconnect([&](error_code ec) {
     // The last transition's detail says more than the code ("TLS handshake failed: certificate verify failed").
     auto const& t = c->transitions();
+    // The name results use says more for HTTP errors and refused namespaces ("HTTP 400: Session ID unknown").
     std::string detail = !t.empty() && t.back().event == transport::client_event::disconnected ? t.back().detail : "";
+    if (detail.empty() || c->last_error_name() != ec.message()) detail = c->last_error_name();
     std::cout << "* disconnected: " << (detail.empty() ? ec.message() : detail) << std::endl;
     joined = false;
     // Without --reconnect nothing more can be sent: lines still held are reported, not silently lost.

@@ -1,4 +1,6 @@
 option(FALLBENCH_BUILD_TESTS "Build the test suite" ON)
+# libFuzzer targets in fuzz/ (clang only; the preset `fuzz` sets it, docs/fuzzing.md).
+option(FALLBENCH_BUILD_FUZZ "Build the libFuzzer targets" OFF)
 option(FALLBENCH_WARNINGS_AS_ERRORS "Treat compiler warnings as errors" OFF)
 
 # Every first-party target links this; third-party headers stay SYSTEM so their warnings do not count.

@@ -2,6 +2,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <random>
 #include <set>
 
@@ -76,11 +77,15 @@ void client::disconnect(std::string_view nsp) {
   session_->close();
 }
 
-/// Per-session Socket.IO state, kept in session::user_data. Touched only from the session's callbacks.
+/// Per-session Socket.IO state, kept in session::user_data. Touched only from the session's callbacks,
+/// except `connected`, which the connect timer reads from whichever thread runs it.
 struct sio_server::state {
   state(transport::session_ptr const& s, boost::asio::io_context& ioc) : c(s), connect_timer(ioc) {}
   client c;
   std::set<std::string, std::less<>> namespaces;
+  /// Whether the session ever connected to a namespace: once it has, the connect timeout no longer
+  /// applies (the reference clears its connectTimeout on the first connect).
+  std::atomic<bool> connected{false};
   sio::attachment_collector collector;
   boost::asio::steady_timer connect_timer;
 };
@@ -98,9 +103,10 @@ void sio_server::on_open(transport::session_ptr const& s) {
     if (ec) return;
     auto session = weak.lock();
     auto locked = st.lock();
-    // The namespaces set is read without the session's callback lock: a stale read only delays or
-    // hastens a close the client earned by not connecting in time.
-    if (session && locked && locked->namespaces.empty()) session->close();
+    // The timer runs outside the session's callbacks, so it must not read `namespaces` (a std::set
+    // the callbacks modify: a data race, undefined behaviour). It reads the atomic flag the connect
+    // sets before cancelling this timer; a cancel that comes too late finds the flag set.
+    if (session && locked && !locked->connected.load(std::memory_order_acquire)) session->close();
   });
 }
 
@@ -163,6 +169,7 @@ void sio_server::on_packet(transport::session_ptr const& s, state& st, sio::pack
       }
       if (st.namespaces.contains(p.nsp)) return;
       st.namespaces.insert(p.nsp);
+      st.connected.store(true, std::memory_order_release);
       st.connect_timer.cancel();
       connects_.fetch_add(1, std::memory_order_relaxed);
       s->send(encode(sio::packet_type::connect, p.nsp, std::nullopt, 0, dump(json{{"sid", new_socket_id()}})));

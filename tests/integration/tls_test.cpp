@@ -9,6 +9,7 @@
 #include "fallbench/transport/tls.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -338,6 +339,46 @@ TEST(TlsServeTest, AKeyThatIsNotTheCertificatesIsExit2WithTheReason) {
   EXPECT_EQ(status, 2) << err;
   EXPECT_NE(err.find(other_pki().key()), std::string::npos) << err;
   EXPECT_NE(err.find("key values mismatch"), std::string::npos) << "OpenSSL's reason: " << err;
+}
+
+/// Run `fallbench ARGS` to its end; @return its exit status and stderr.
+std::pair<int, std::string> fallbench(std::string const& args) {
+  auto const err = fs::temp_directory_path() / ("fallbench-tls-run-" + std::to_string(::getpid()) + ".err");
+  std::string const cmd = "timeout 60 '" FALLBENCH_BIN "' " + args + " >/dev/null 2>'" + err.string() + "'";
+  int const status = std::system(cmd.c_str());
+  std::ifstream in(err);
+  std::stringstream text;
+  text << in.rdbuf();
+  fs::remove(err);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str()};
+}
+
+// `fallbench run --url https://...` with the test CA: the smoke study over https/wss, valid, every
+// strategy delivering; the same with a CA file that does not exist is exit 2 naming it, before any run.
+TEST(TlsRunTest, AStudyOverHttpsIsValidAndAMissingCaFileIsExit2) {
+  REQUIRE_PKI();
+  test_server server(tls_config());
+  auto const out = server_pki().dir / "smoke-over-tls.json";
+  std::string const url = "https://127.0.0.1:" + std::to_string(server.port());
+  std::string const scenario = "'" FALLBENCH_SOURCE_DIR "/bench/scenarios/smoke.json'";
+  auto const [status, err] = fallbench("run --quiet " + scenario + " --url " + url + " --ca-file '" + server_pki().ca() +
+                                       "' --measure 1 --output '" + out.string() + "'");
+  ASSERT_EQ(status, 0) << err;
+  std::ifstream in(out);
+  auto const doc = nlohmann::json::parse(in, nullptr, false);
+  ASSERT_TRUE(doc.is_object()) << "no result at " << out;
+  ASSERT_EQ(doc["runs"].size(), 1u);
+  auto const& run = doc["runs"][0];
+  EXPECT_TRUE(run["valid"].get<bool>()) << run["invalid_reasons"].dump();
+  for (auto const& [name, st] : run["by_strategy"].items()) {
+    EXPECT_GT(st["deliveries"].get<std::uint64_t>(), 0u) << name;
+    EXPECT_TRUE(st["errors"].empty()) << name << ": " << st["errors"].dump();
+  }
+  EXPECT_EQ(run["target_settings"]["url"], url + "/socket.io/");
+
+  auto const [bad, why] = fallbench("run --quiet " + scenario + " --url " + url + " --ca-file /nonexistent/ca.pem");
+  EXPECT_EQ(bad, 2) << why;
+  EXPECT_NE(why.find("/nonexistent/ca.pem"), std::string::npos) << why;
 }
 
 TEST(TlsServeTest, ACertificateWithoutItsKeyIsExit2) {

@@ -1,6 +1,7 @@
 #include "fallbench/bench/driver.hpp"
 
 #include "fallbench/chatproto/chat.hpp"
+#include "fallbench/chatproto/mapping.hpp"
 
 #include "fallbench/metrics/clock.hpp"
 #include "fallbench/metrics/delivery_ledger.hpp"
@@ -36,11 +37,6 @@ using transport::strategy;
 
 namespace {
 
-// The protocol's event names, from its one owner.
-constexpr std::string_view join_event = chatproto::event_name(chatproto::event_kind::join);
-constexpr std::string_view chat_event = chatproto::event_name(chatproto::event_kind::chat);
-constexpr std::string_view leave_event = chatproto::event_name(chatproto::event_kind::leave);
-
 using transport::all_strategies;
 /// One slot per strategy, indexed by its enum value.
 constexpr std::size_t strategy_count = std::size(all_strategies);
@@ -70,6 +66,8 @@ struct strategy_metrics {
   std::uint64_t disconnects = 0;
   std::uint64_t upgrades_failed = 0;
   std::uint64_t fallbacks = 0;
+  std::uint64_t joins_sent = 0;
+  std::uint64_t joins_confirmed = 0;
   transport::wire_counters wire;
   std::map<std::string, std::uint64_t> errors;
 
@@ -97,6 +95,8 @@ struct strategy_metrics {
     disconnects += o.disconnects;
     upgrades_failed += o.upgrades_failed;
     fallbacks += o.fallbacks;
+    joins_sent += o.joins_sent;
+    joins_confirmed += o.joins_confirmed;
     wire += o.wire;
     for (auto const& [k, v] : o.errors) errors[k] += v;
   }
@@ -164,6 +164,13 @@ struct sim_client {
   std::vector<std::size_t> trace_events;
   std::size_t trace_next = 0;
   std::set<std::uint32_t> trace_rooms;
+  /// Joins sent and not yet confirmed (by ack, echo or settle time, as the event mapping says).
+  struct pending_join {
+    std::uint32_t room = 0;
+    std::uint64_t id = 0;
+    std::function<void()> then;
+  };
+  std::vector<pending_join> pending_joins;
   bool joined = false;
   bool ever_connected = false;
   bool first_chat_seen = false;
@@ -209,11 +216,11 @@ class worker {
         if (sc->client) {
           if (sc->joined) {
             ledger_.left(sc->id, sc->room, clock::now());
-            sc->client->emit(leave_event, membership(*sc));
+            emit_leave(*sc, sc->room);
           }
           for (auto const room : sc->trace_rooms) {
             ledger_.left(sc->id, room, clock::now());
-            sc->client->emit(leave_event, membership(*sc, room));
+            emit_leave(*sc, room);
           }
           sc->trace_rooms.clear();
           collect_wire(*sc);
@@ -245,6 +252,8 @@ class worker {
   metrics::histogram& send_lag() { return send_lag_; }
   metrics::delivery_log& ledger() { return ledger_; }
   std::uint64_t late_sends() const { return late_sends_; }
+  /// When the first join went out, and into which room (to say what an invalid run waited for).
+  std::optional<std::pair<clock::time_point, std::uint32_t>> first_join() const { return first_join_; }
   std::vector<json>& timelines() { return timelines_; }
   std::vector<std::array<window_metrics, strategy_count>>& windows() { return windows_; }
 
@@ -261,12 +270,12 @@ class worker {
     return &windows_[sched_.window_of(t)][static_cast<std::size_t>(sc.strat)];
   }
 
-  std::string membership(sim_client const& sc) const { return membership(sc, sc.room); }
-  std::string membership(sim_client const& sc, std::uint32_t room) const {
+  std::string leave_args(sim_client const& sc, std::uint32_t room) const {
     std::string text;
-    chatproto::append_membership(room_name(room), client_name(sc.id), text);
+    chatproto::append_leave(events_, room_name(room), client_name(sc.id), text);
     return text;
   }
+  void emit_leave(sim_client& sc, std::uint32_t room) { sc.client->emit(events_.leave_event, leave_args(sc, room)); }
   /// The harness's names on the wire: room `r<N>`, client `c<id>`.
   static std::string room_name(std::uint32_t room) { return "r" + std::to_string(room); }
   static std::string client_name(std::uint64_t id) { return "c" + std::to_string(id); }
@@ -281,8 +290,13 @@ class worker {
 
   void connect(sim_client& sc) {
     transport::client_options o;
-    o.host = at_.host;
-    o.port = at_.port;
+    transport::server_url where;
+    where.host = at_.host;
+    where.port = at_.port;
+    where.path = at_.path;
+    where.query = at_.query;
+    where.tls = at_.tls;
+    transport::apply_target(where, at_.settings, o);
     o.path = at_.path;
     o.strat = sc.strat;
     o.seed = rng_();
@@ -305,7 +319,8 @@ class worker {
       auto const now = clock::now();
       ++m(sc).disconnects;
       if (auto* w = wm(sc, now); w && sched_.measured(now)) ++w->disconnects;
-      if (ec != transport::client_error::client_close) count_error(sc, ec.message());
+      if (ec != transport::client_error::client_close) count_error(sc, sc.client->last_error_name());
+      sc.pending_joins.clear();
       // A lost session ends the membership: what is sent to the room meanwhile is not expected
       // here, but missed (the ledger counts it apart) until the client is back and joins again.
       if (sc.joined) ledger_.disconnected(sc.id, sc.room, now);
@@ -362,7 +377,10 @@ class worker {
       if (sc.trace_next == 0) arm_trace(sc);
       return;
     }
-    join(sc, sc.room, [this, &sc] { start_sending(sc); });
+    join(sc, sc.room, [this, &sc] {
+      sc.joined = true;
+      start_sending(sc);
+    });
   }
 
   void arm_trace(sim_client& sc) {
@@ -377,17 +395,13 @@ class worker {
         case trace_event::kind::join:
           if (sc.client->connected() && !sc.trace_rooms.contains(ev.room)) {
             auto const room = ev.room;
-            sc.client->emit(join_event, membership(sc, room), [this, &sc, room](error_code join_ec, std::string_view) {
-              if (join_ec) return;
-              ledger_.joined(sc.id, room, clock::now());
-              sc.trace_rooms.insert(room);
-            });
+            join(sc, room, [&sc, room] { sc.trace_rooms.insert(room); });
           }
           break;
         case trace_event::kind::leave:
           if (sc.trace_rooms.erase(ev.room) > 0) {
             ledger_.left(sc.id, ev.room, clock::now());
-            sc.client->emit(leave_event, membership(sc, ev.room));
+            emit_leave(sc, ev.room);
           }
           break;
         case trace_event::kind::chat: send_chat(sc, ev.room, intended, ev.bytes); break;
@@ -396,13 +410,39 @@ class worker {
     });
   }
 
+  /// Join `room`; `then` runs once the join is confirmed as the event mapping says (an ack, the
+  /// room's echo of it, or a settle time), when the ledger starts expecting the room's chats here.
   void join(sim_client& sc, std::uint32_t room, std::function<void()> then) {
-    sc.client->emit(join_event, membership(sc, room), [this, &sc, room, then = std::move(then)](error_code ec, std::string_view) {
-      if (ec) return;
-      ledger_.joined(sc.id, room, clock::now());
-      sc.joined = true;
-      then();
-    });
+    auto const id = ++join_ids_;
+    sc.pending_joins.push_back({room, id, std::move(then)});
+    ++m(sc).joins_sent;
+    if (!first_join_) first_join_ = std::make_pair(clock::now(), room);
+    std::string args;
+    chatproto::append_join(events_, room_name(room), client_name(sc.id), args);
+    using chatproto::join_confirm;
+    if (events_.confirm == join_confirm::ack || events_.confirm == join_confirm::ack_or_echo) {
+      sc.client->emit(events_.join_event, args, [this, &sc, id](error_code ec, std::string_view) {
+        if (!ec) confirm_join(sc, id);
+      });
+    } else {
+      sc.client->emit(events_.join_event, args);
+    }
+    if (events_.confirm == join_confirm::settle) {
+      auto timer = std::make_shared<net::steady_timer>(ioc_, events_.settle);
+      timer->async_wait([this, &sc, id, timer](boost::system::error_code ec) {
+        if (!ec) confirm_join(sc, id);
+      });
+    }
+  }
+
+  void confirm_join(sim_client& sc, std::uint64_t id) {
+    auto const it = std::find_if(sc.pending_joins.begin(), sc.pending_joins.end(), [&](auto const& p) { return p.id == id; });
+    if (it == sc.pending_joins.end()) return;  // confirmed already (ack and echo), or the session ended
+    auto const pending = std::move(*it);
+    sc.pending_joins.erase(it);
+    ++m(sc).joins_confirmed;
+    ledger_.joined(sc.id, pending.room, clock::now());
+    pending.then();
   }
 
   void start_sending(sim_client& sc) {
@@ -461,23 +501,28 @@ class worker {
     }
     std::string text;
     text.reserve(bytes + 128);
-    chatproto::append_chat({room_name(room), client_name(sc.id), std::string_view(filler_).substr(0, bytes),
-                            chatproto::harness_tags{static_cast<std::int64_t>(stream), static_cast<std::int64_t>(seq),
-                                                    sched_.ns(intended), sched_.ns(now)}},
-                           text);
+    chatproto::append_tagged_chat(events_, room_name(room), client_name(sc.id), std::string_view(filler_).substr(0, bytes),
+                                  chatproto::harness_tags{static_cast<std::int64_t>(stream), static_cast<std::int64_t>(seq),
+                                                          sched_.ns(intended), sched_.ns(now)},
+                                  text);
     auto& sm = m(sc);
     ++sm.chats_sent;
     if (measured) ++sm.chats_measured;
     sent_.fetch_add(1, std::memory_order_relaxed);
     ledger_.sent(stream, seq, intended);
-    sc.client->emit(chat_event, text, [this, &sc, intended, measured](error_code ec, std::string_view args) {
+    if (!events_.chat_acked) {
+      sc.client->emit(events_.chat_event, text);
+      return;
+    }
+    sc.client->emit(events_.chat_event, text, [this, &sc, intended, measured](error_code ec, std::string_view args) {
       auto& am = m(sc);
       if (ec) {
         ++am.acks_failed;
         return;
       }
+      // Our protocol's ack says {ok}; another dialect's ack has its own shape: its arrival is the answer.
       chatproto::ack answer;
-      if (chatproto::decode_ack(args, answer) != chatproto::decode_error::none || !answer.ok) {
+      if (!events_.chat_args && (chatproto::decode_ack(args, answer) != chatproto::decode_error::none || !answer.ok)) {
         ++am.acks_rejected;
         return;
       }
@@ -487,15 +532,23 @@ class worker {
   }
 
   void on_event(sim_client& sc, std::string_view event, std::string_view args) {
-    if (chatproto::event_of(event) != chatproto::event_kind::chat) return;
+    if (!sc.pending_joins.empty() && event == events_.echo_event &&
+        (events_.confirm == chatproto::join_confirm::echo || events_.confirm == chatproto::join_confirm::ack_or_echo)) {
+      for (auto const& p : sc.pending_joins) {
+        if (chatproto::is_join_echo(events_, chat_decoder_, args, room_name(p.room), client_name(sc.id))) {
+          confirm_join(sc, p.id);
+          return;
+        }
+      }
+    }
+    if (event != events_.delivery_event) return;
     auto const now = clock::now();
-    chatproto::message chat;
-    if (chat_decoder_.decode(chatproto::event_kind::chat, args, chat) != chatproto::decode_error::none || !chat.tags ||
-        chat.tags->stream < 0 || chat.tags->seq < 0) {
+    chatproto::harness_tags tags;
+    if (!chatproto::read_delivery_tags(events_, chat_decoder_, args, tags)) {
       count_error(sc, "chat without harness fields");
       return;
     }
-    auto const [stream, seq, intended, actual] = *chat.tags;
+    auto const [stream, seq, intended, actual] = tags;
     auto& sm = m(sc);
     ++sm.deliveries;
     delivered_.fetch_add(1, std::memory_order_relaxed);
@@ -548,7 +601,7 @@ class worker {
       if (sc.room != old_room) return;
       sc.room = next;
       ledger_.left(sc.id, old_room, clock::now());
-      sc.client->emit(leave_event, membership(sc, old_room));
+      emit_leave(sc, old_room);
     });
   }
 
@@ -565,6 +618,9 @@ class worker {
   scenario const& s_;
   case_spec const& c_;
   endpoint const at_;
+  chatproto::event_mapping const& events_ = at_.events;
+  std::uint64_t join_ids_ = 0;
+  std::optional<std::pair<clock::time_point, std::uint32_t>> first_join_;
   schedule const& sched_;
   std::uint32_t const rooms_;
   std::mt19937_64 rng_;
@@ -738,6 +794,7 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
   metrics::interval_series series(sched.measure_start, std::chrono::seconds{1});
   metrics::histogram send_lag;
   std::uint64_t late = 0;
+  std::optional<std::pair<clock::time_point, std::uint32_t>> first_join;
   json timelines = json::array();
   std::vector<std::array<window_metrics, strategy_count>> windows(sched.window_starts.size());
   for (auto& w : workers) {
@@ -748,6 +805,7 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
     send_lag.merge(w->send_lag());
     ledger.add(std::move(w->ledger()));
     late += w->late_sends();
+    if (auto const fj = w->first_join(); fj && (!first_join || fj->first < first_join->first)) first_join = fj;
     for (auto& t : w->timelines()) timelines.push_back(std::move(t));
   }
   // A chat sent just before a receiver's leave may reach the server after it (another connection,
@@ -796,7 +854,9 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
                    {"acks_ok", total.acks_ok},
                    {"acks_rejected", total.acks_rejected},
                    {"acks_failed", total.acks_failed},
-                   {"disconnects", total.disconnects}};
+                   {"disconnects", total.disconnects},
+                   {"joins_sent", total.joins_sent},
+                   {"joins_confirmed", total.joins_confirmed}};
   run["throughput"] = {{"deliveries_per_s", static_cast<double>(total.deliveries_measured) / measure_s},
                        {"chats_per_s", static_cast<double>(total.chats_measured) / measure_s}};
   run["latency"] = {{"fanout_corrected", histogram_json(total.fanout_corrected)},
@@ -899,7 +959,28 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
   if (!faulty && operations > 0 &&
       static_cast<double>(failures) / static_cast<double>(operations) > s.generator.error_budget)
     reasons.push_back("over the error budget: " + std::to_string(failures) + " failed of " + std::to_string(operations));
-  if (!faulty && total.deliveries_measured == 0 && c.rate_per_client_hz > 0) reasons.push_back("no delivery was measured");
+  // A run that measured nothing says what it waited for (docs/targets.md), so a server speaking
+  // another dialect is told apart from a broken one.
+  auto const& ev = at.events;
+  auto const seconds_since = [&](clock::time_point from) {
+    return std::to_string(std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::seconds>(sched.measure_end - from).count()));
+  };
+  if (!faulty && total.clients > 0 && total.clients_connected == 0) {
+    std::string top;
+    std::uint64_t most = 0;
+    for (auto const& [name, n] : total.errors)
+      if (n > most) std::tie(top, most) = std::tie(name, n);
+    reasons.push_back("no client connected" + (top.empty() ? std::string{} : " (" + top + ")"));
+  } else if (!faulty && total.joins_sent > 0 && total.joins_confirmed == 0 && first_join) {
+    reasons.push_back("no join confirmed (waited " + seconds_since(first_join->first) + " s for " + ev.confirm_text() +
+                      " of room r" + std::to_string(first_join->second) + ")");
+  } else if (!faulty && total.deliveries_measured == 0 && c.rate_per_client_hz > 0) {
+    std::string why = "no delivery was measured";
+    if (!ev.is_default())
+      why += " (waited for '" + ev.delivery_event + "' events carrying the harness's tag " +
+             (ev.tag == chatproto::tag_place::text ? "as a fb1: prefix of their text" : "as fields k, q, t, a") + ")";
+    reasons.push_back(why);
+  }
   run["valid"] = reasons.empty();
   run["invalid_reasons"] = reasons;
   return run;

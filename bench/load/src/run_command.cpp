@@ -10,7 +10,9 @@
 #include "fallbench/bench/thresholds.hpp"
 #include "fallbench/cli/args.hpp"
 #include "fallbench/cli/output_paths.hpp"
+#include "fallbench/cli/target_flags.hpp"
 #include "fallbench/results/pipeline.hpp"
+#include "fallbench/transport/tls.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -174,17 +176,21 @@ struct running_target {
   json cpus;  ///< {requested, applied}: what the scenario asked and the mask the process got
 };
 
+/// Where a URL points, by the one URL parser (url.hpp). @throws std::runtime_error for a bad one
+/// (a URL a target printed; the scenario's and --url were checked at load time).
 endpoint parse_url(std::string const& url) {
+  transport::server_url u;
+  try {
+    u = transport::parse_server_url(url);
+  } catch (transport::url_error const& e) {
+    throw std::runtime_error(e.what());
+  }
   endpoint e;
-  std::string rest = url.substr(7);  // validated: starts with http://
-  auto const slash = rest.find('/');
-  std::string hostport = rest.substr(0, slash);
-  if (slash != std::string::npos && slash + 1 < rest.size()) e.path = rest.substr(slash);
-  if (e.path.back() != '/') e.path += '/';
-  auto const colon = hostport.rfind(':');
-  if (colon == std::string::npos) throw std::runtime_error("URL without a port: " + url);
-  e.host = hostport.substr(0, colon);
-  e.port = static_cast<std::uint16_t>(std::stoi(hostport.substr(colon + 1)));
+  e.host = u.host;
+  e.port = u.port;
+  e.path = u.path;
+  e.query = u.query;
+  e.tls = u.tls;
   return e;
 }
 
@@ -238,7 +244,8 @@ running_target start_target(target const& t, fs::path const& log_dir) {
   }
   r.cpus = {{"requested", t.cpus}, {"applied", cpus_of(r.process->pid())}};
   auto const url = r.process->first_line(std::chrono::seconds{15});
-  if (!url.starts_with("http://")) throw std::runtime_error("target " + t.name + " printed '" + url + "', not a URL");
+  if (!url.starts_with("http://") && !url.starts_with("https://"))
+    throw std::runtime_error("target " + t.name + " printed '" + url + "', not a URL");
   r.at = parse_url(url);
   return r;
 }
@@ -374,12 +381,15 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
       .flag("case", "NAME", "Run only this case (repeatable)")
       .flag("target", "NAME", "Run only against this target (repeatable)")
       .flag("measure", "SECONDS", "Override the scenario's measure phase (fractions allowed, e.g. 0.5)")
-      .flag("url", "URL", "Run against this server (http://HOST:PORT) instead of the scenario's targets")
+      .flag("url", "URL", "Run against this server instead of the scenario's targets: http(s)://HOST[:PORT][/PATH][?QUERY]\n"
+                          "      (ws and wss work too; the path defaults to /socket.io/, the port to 80 or 443)")
+      .flag("events", "FILE|JSON", "The event mapping (docs/targets.md): which events stand for join/chat/leave, over the scenario's")
       .flag("report", "DIR", "Also render the result as DIR/report.html and DIR/summary.md (fallbench report)")
       .flag("junit", "FILE", "Also write JUnit XML: per run one test case for its validity and one per threshold")
       .flag("csv", "FILE", "Also write the summary table as CSV (one row per run and strategy)")
       .flag("summary-json", "FILE", "Also write a compact JSON summary (headline figures, validity, thresholds, exit status)")
       .toggle("quiet", "No progress line");
+  cli::declare_target_flags(a);
   if (!a.parse(argv)) {
     std::cout << a.help();
     return 0;
@@ -397,9 +407,29 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
     s.timing.measure = std::chrono::milliseconds{std::llround(a.number("measure", 0.1, 86'400) * 1000.0)};
   if (a.has("url")) {
     auto const url = a.str("url");
-    if (!url.starts_with("http://") || url.find(':', 7) == std::string::npos)
-      throw cli::usage_error("--url must be http://HOST:PORT[/path], got '" + url + "'");
-    s.targets = {target{"external", target::kind::url, url, 0, {}, {}}};
+    (void)cli::read_url("--url", url);
+    target t{"external", target::kind::url, url, 0, {}, {}, {}, {}};
+    s.targets = {t};
+  }
+  try {
+    if (a.has("events")) s.events = parse_events(a.str("events"), "--events");
+  } catch (scenario_error const& e) {
+    throw cli::usage_error(e.what());
+  }
+  // The target flags apply to every target, over its own settings.
+  for (auto& t : s.targets) t.settings = cli::read_target_flags(a, t.settings);
+  // A CA file that cannot be read or parsed is a usage error now, not a failed handshake per client later.
+  for (auto const& t : s.targets) {
+    if (t.type != target::kind::url) continue;
+    auto const u = transport::parse_server_url(t.url);
+    if (!u.tls) continue;
+    transport::client_options o;
+    transport::apply_target(u, t.settings, o);
+    try {
+      transport::client_tls_context(o);
+    } catch (transport::tls_config_error const& e) {
+      throw cli::usage_error("target " + t.name + ": " + e.what());
+    }
   }
   try {
     check_cpus(s, cpus_of(0));
@@ -499,9 +529,15 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
         // A faulty network: a `fallbench proxy` between the clients and the server, for this run only.
         std::unique_ptr<child_process> proxy;
         endpoint at = running.at;
+        if (t.settings.path) at.path = *t.settings.path;
+        at.settings = t.settings;
+        at.events = t.events.value_or(s.events);
         run_options options;
         auto const fault = faults.find(c.name);
         if (fault != faults.end()) {
+          if (running.at.tls)
+            throw cli::usage_error("case " + c.name + ": the fault proxy relays plain HTTP only, and target " + t.name +
+                                   " is https");
           // The run starts a little ahead, so the proxy is up by then; its schedule counts from the
           // same instant (the monotonic clock is the same in both processes).
           options.start = metrics::now() + std::chrono::milliseconds{500};
@@ -564,6 +600,12 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
         run["target"] = t.name;
         run["target_index"] = target_index;
         run["target_description"] = running.description;
+        run["target_settings"] = redacted_settings(t, at.events);
+        if (t.type == target::kind::url) {
+          // The query may hold a token: recorded as present, not as written.
+          auto const u = transport::parse_server_url(t.url);
+          run["target_settings"]["url"] = u.scheme + "://" + u.authority() + u.path + (u.query.empty() ? "" : "?(redacted)");
+        }
         run["cpus"] = {{"target", running.cpus}, {"generator", generator_cpus}};
         if (walk) {
           auto const facts = facts_of(run, step);

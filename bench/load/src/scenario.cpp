@@ -204,6 +204,132 @@ ladder_spec parse_ladder(json const& j, std::string const& where) {
   return l;
 }
 
+/// A target's settings (docs/targets.md): each checked by the one checker of target.hpp.
+void parse_settings(reader& r, transport::target_settings& t) {
+  std::string key = "path";
+  try {
+    if (auto const* p = r.find("path")) {
+      if (!p->is_string()) fail(r.path("path"), "must be a string such as \"/socket.io/\"");
+      t.path = transport::check_path(p->get<std::string>());
+    }
+    key = "namespace";
+    if (auto const* n = r.find("namespace")) {
+      if (!n->is_string()) fail(r.path("namespace"), "must be a string such as \"/chat\"");
+      t.nsp = transport::check_namespace(n->get<std::string>());
+    }
+    key = "headers";
+    if (auto const* h = r.find("headers")) {
+      if (!h->is_object()) fail(r.path("headers"), "must be an object of header names and string values");
+      for (auto const& [name, value] : h->items()) {
+        if (!value.is_string()) fail(r.path("headers") + "." + name, "must be a string");
+        t.headers.push_back(transport::parse_header(name + ": " + value.get<std::string>()));
+      }
+    }
+    key = "cookies";
+    if (auto const* c = r.find("cookies")) {
+      if (!c->is_object()) fail(r.path("cookies"), "must be an object of cookie names and string values");
+      for (auto const& [name, value] : c->items()) {
+        if (!value.is_string()) fail(r.path("cookies") + "." + name, "must be a string");
+        t.cookies.push_back(transport::parse_cookie(name + "=" + value.get<std::string>()));
+      }
+    }
+    if (auto const* a = r.find("auth")) {
+      if (!a->is_object()) fail(r.path("auth"), "must be a JSON object (sent with CONNECT), got " + show(*a));
+      t.auth_json = a->dump();
+    }
+    if (auto const* i = r.find("insecure")) {
+      if (!i->is_boolean()) fail(r.path("insecure"), "must be true or false");
+      t.insecure = i->get<bool>();
+    }
+    if (auto const* f = r.find("ca_file")) {
+      if (!f->is_string() || f->get_ref<std::string const&>().empty()) fail(r.path("ca_file"), "must be a file name");
+      t.ca_file = f->get<std::string>();
+    }
+    if (auto const* j = r.find("cookie_jar")) {
+      if (!j->is_boolean()) fail(r.path("cookie_jar"), "must be true or false");
+      t.cookie_jar = j->get<bool>();
+    }
+  } catch (transport::target_error const& e) {
+    fail(r.path(key), e.what());
+  }
+}
+
+/// One of join/chat/leave in an event mapping: {"event": NAME, "args": [VALUES]}.
+std::optional<chatproto::payload_template> parse_template(reader& r, std::string& event) {
+  if (auto const* e = r.find("event")) {
+    if (!e->is_string() || e->get_ref<std::string const&>().empty()) fail(r.path("event"), "must be an event name");
+    event = e->get<std::string>();
+  }
+  auto const* args = r.find("args");
+  if (!args) return std::nullopt;
+  if (!args->is_array() || args->empty())
+    fail(r.path("args"), "must be a non-empty array of the event's arguments, e.g. [{\"room\": \"{room}\"}]");
+  std::string text;
+  for (auto const& a : *args) text += (text.empty() ? "" : ",") + a.dump();
+  std::string why;
+  auto t = chatproto::payload_template::compile(text, why);
+  if (!t) fail(r.path("args"), why);
+  return t;
+}
+
+chatproto::event_mapping parse_events_json(json const& j, std::string const& where) {
+  reader r(j, where);
+  chatproto::event_mapping m;
+  bool echo_given = false;
+  if (auto const* join = r.find("join")) {
+    reader jr(*join, r.path("join"));
+    m.join_args = parse_template(jr, m.join_event);
+    if (auto const* c = jr.find("confirm")) {
+      auto const v = c->is_string() ? c->get<std::string>() : std::string{};
+      if (v == "ack") m.confirm = chatproto::join_confirm::ack;
+      else if (v == "echo") m.confirm = chatproto::join_confirm::echo;
+      else if (v == "ack_or_echo") m.confirm = chatproto::join_confirm::ack_or_echo;
+      else if (v == "settle") m.confirm = chatproto::join_confirm::settle;
+      else fail(jr.path("confirm"), "must be ack, echo, ack_or_echo or settle, got " + show(*c));
+    }
+    if (auto const* e = jr.find("echo_event")) {
+      if (!e->is_string() || e->get_ref<std::string const&>().empty()) fail(jr.path("echo_event"), "must be an event name");
+      m.echo_event = e->get<std::string>();
+      echo_given = true;
+    }
+    m.settle = std::chrono::milliseconds{jr.integer("settle_ms", 0, 60'000, 1000)};
+    jr.done();
+  }
+  if (!echo_given) m.echo_event = m.join_event;
+  if (auto const* chat = r.find("chat")) {
+    reader cr(*chat, r.path("chat"));
+    m.chat_args = parse_template(cr, m.chat_event);
+    if (auto const* a = cr.find("ack")) {
+      if (!a->is_boolean()) fail(cr.path("ack"), "must be true or false (whether the server acknowledges a chat)");
+      m.chat_acked = a->get<bool>();
+    }
+    if (m.chat_args && !m.chat_args->uses_msg()) fail(cr.path("args"), "must carry the message: put {msg} in a string");
+    cr.done();
+  }
+  m.delivery_event = m.chat_event;
+  if (auto const* leave = r.find("leave")) {
+    reader lr(*leave, r.path("leave"));
+    m.leave_args = parse_template(lr, m.leave_event);
+    lr.done();
+  }
+  if (auto const* d = r.find("delivery")) {
+    reader dr(*d, r.path("delivery"));
+    if (auto const* e = dr.find("event")) {
+      if (!e->is_string() || e->get_ref<std::string const&>().empty()) fail(dr.path("event"), "must be an event name");
+      m.delivery_event = e->get<std::string>();
+    }
+    auto const tag = dr.str("tag", std::string("fields"));
+    if (tag == "fields") m.tag = chatproto::tag_place::fields;
+    else if (tag == "text") m.tag = chatproto::tag_place::text;
+    else fail(dr.path("tag"), "must be fields (k, q, t, a in the chat's object) or text (a fb1:... prefix in its message), got " + show(tag));
+    dr.done();
+  }
+  if (m.tag == chatproto::tag_place::fields && m.chat_args && !m.chat_args->first_is_object())
+    fail(r.path("chat.args"), "with delivery.tag \"fields\" the chat's first argument must be an object (or use \"text\")");
+  r.done();
+  return m;
+}
+
 /// {"kind": "single"} or {"kind": "cluster", "nodes": N, "balancer": "haproxy", "sticky": ...}.
 topology_spec parse_topology(json const& j, std::string const& where) {
   reader r(j, where);
@@ -244,7 +370,11 @@ target parse_target(json const& j, std::string const& where) {
   } else if (kind == "url") {
     t.type = target::kind::url;
     t.url = r.str("url");
-    if (!t.url.starts_with("http://")) fail(r.path("url"), "must start with http://, got " + show(t.url));
+    try {
+      (void)transport::parse_server_url(t.url);
+    } catch (transport::url_error const& e) {
+      fail(r.path("url"), e.what());
+    }
   } else {
     fail(r.path("kind"), "must be embedded, node-peer or url, got " + show(kind));
   }
@@ -260,6 +390,8 @@ target parse_target(json const& j, std::string const& where) {
     if (t.type == target::kind::url) fail(r.path("cpus"), "a url target runs outside the harness: it cannot be pinned here");
     t.cpus = parse_cpus(*cpus, r.path("cpus"));
   }
+  parse_settings(r, t.settings);
+  if (auto const* ev = r.find("events")) t.events = parse_events_json(*ev, r.path("events"));
   r.done();
   return t;
 }
@@ -422,14 +554,22 @@ std::string_view to_string(topology_spec::sticky_kind s) noexcept {
 void load_trace(std::string const& path, case_spec& c) {
   std::ifstream in(path);
   if (!in) throw scenario_error(path + ": cannot read the trace");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw scenario_error(path + ": cannot read the trace");
+  parse_trace(std::move(text).str(), path, c);
+}
+
+void parse_trace(std::string_view text, std::string const& name, case_spec& c) {
   std::map<std::string, std::uint32_t> rooms;
   c.trace.clear();
   c.trace_rooms.clear();
+  std::istringstream in{std::string(text)};
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
     auto const first = line.find_first_not_of(" \t\r");
     if (first == std::string::npos || line[first] == '#') continue;
-    std::string const where = path + ":" + std::to_string(number);
+    std::string const where = name + ":" + std::to_string(number);
     auto const j = parse_json(line, where);
     reader r(j, where);
     trace_event e;
@@ -454,7 +594,7 @@ void load_trace(std::string const& path, case_spec& c) {
     r.done();
     c.trace.push_back(e);
   }
-  if (c.trace.empty()) throw scenario_error(path + ": the trace has no event");
+  if (c.trace.empty()) throw scenario_error(name + ": the trace has no event");
   std::stable_sort(c.trace.begin(), c.trace.end(), [](auto const& a, auto const& b) { return a.at < b.at; });
 }
 
@@ -474,8 +614,9 @@ scenario parse_scenario(std::string_view json_text, std::string const& base_dir)
         if (!names.insert(s.targets.back().name).second) fail("targets[" + std::to_string(i) + "].name", "duplicate name");
       }
     } else {
-      s.targets.push_back({"fallbench", target::kind::embedded, {}, 2, {}, {}});
+      s.targets.push_back({"fallbench", target::kind::embedded, {}, 2, {}, {}, {}, {}});
     }
+    if (auto const* ev = r.find("events")) s.events = parse_events_json(*ev, "events");
     json defaults = r.find("defaults") ? r.need("defaults") : json::object();
     if (!defaults.is_object()) fail("defaults", "must be an object");
     // A scenario-wide topology is every case's default (a case, or "defaults", may set its own).
@@ -545,6 +686,54 @@ void check_cpus(scenario const& s, std::vector<int> const& available) {
   };
   for (std::size_t i = 0; i < s.targets.size(); ++i) check(s.targets[i].cpus, "targets[" + std::to_string(i) + "].cpus");
   check(s.generator.cpus, "generator.cpus");
+}
+
+chatproto::event_mapping parse_events(std::string_view json_text, std::string const& where) {
+  std::string text(json_text);
+  auto const first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) throw scenario_error(where + ": empty");
+  if (text[first] != '{') {
+    // A file name.
+    std::ifstream in(text, std::ios::binary);
+    if (!in) throw scenario_error(where + ": neither a JSON object nor a readable file: '" + text + "'");
+    std::ostringstream content;
+    content << in.rdbuf();
+    text = content.str();
+  }
+  auto const j = json::parse(text, nullptr, false);
+  if (j.is_discarded()) throw scenario_error(where + ": not valid JSON");
+  return parse_events_json(j, where);
+}
+
+json redacted_settings(target const& t, chatproto::event_mapping const& events) {
+  auto const& st = t.settings;
+  json headers = json::object(), cookies = json::object();
+  for (auto const& [name, value] : st.headers) headers[name] = "(redacted)";
+  for (auto const& [name, value] : st.cookies) cookies[name] = "(redacted)";
+  json auth = nullptr;
+  if (!st.auth_json.empty()) {
+    auth = json::object();
+    json const given = json::parse(st.auth_json, nullptr, false);
+    if (given.is_object())
+      for (auto it = given.begin(); it != given.end(); ++it) auth[it.key()] = "(redacted)";
+  }
+  json mapping = {{"default", events.is_default()},
+                  {"join", {{"event", events.join_event}, {"args", events.join_args ? events.join_args->source() : "{room, name}"},
+                            {"confirm", std::string(chatproto::to_string(events.confirm))}, {"echo_event", events.echo_event}}},
+                  {"chat", {{"event", events.chat_event}, {"args", events.chat_args ? events.chat_args->source() : "{room, name, msg}"},
+                            {"ack", events.chat_acked}}},
+                  {"leave", {{"event", events.leave_event}, {"args", events.leave_args ? events.leave_args->source() : "{room, name}"}}},
+                  {"delivery", {{"event", events.delivery_event}, {"tag", std::string(chatproto::to_string(events.tag))}}}};
+  if (events.confirm == chatproto::join_confirm::settle) mapping["join"]["settle_ms"] = events.settle.count();
+  return {{"path", st.path ? json(*st.path) : json(nullptr)},
+          {"namespace", st.nsp},
+          {"headers", headers},
+          {"cookies", cookies},
+          {"cookie_jar", st.cookie_jar},
+          {"auth", auth},
+          {"insecure", st.insecure},
+          {"ca_file", st.ca_file},
+          {"events", mapping}};
 }
 
 scenario load_scenario(std::string const& path) {

@@ -1,6 +1,7 @@
 #include "fallbench/bench/scenario.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -86,7 +87,7 @@ TEST(ScenarioTest, RejectsBadInputNamingTheField) {
   expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"polling","rate_per_client_hz":1},{"name":"c","clients":4,"strategies":"polling","rate_per_client_hz":1}]})",
                "cases[1].name: duplicate name");
   expect_error(R"({"name":"t","targets":[{"name":"x","kind":"url","url":"ftp://h"}],"cases":[{"name":"c","clients":1,"strategies":"polling","rate_per_client_hz":1}]})",
-               "targets[0].url: must start with http://");
+               "targets[0].url: unsupported scheme 'ftp'");
   expect_error(R"({"name":"t","targets":[{"name":"x","kind":"mainframe"}],"cases":[{"name":"c","clients":1,"strategies":"polling","rate_per_client_hz":1}]})",
                "targets[0].kind");
   expect_error(R"({"name":"t","phases":{"measure_s":0},"cases":[{"name":"c","clients":1,"strategies":"polling","rate_per_client_hz":1}]})",
@@ -335,6 +336,55 @@ TEST(ScenarioTest, ShippedScenariosValidate) {
     EXPECT_NO_THROW(load_scenario(entry.path().string())) << entry.path();
   }
   EXPECT_GE(seen, 7);
+}
+
+TEST(ScenarioTest, ReadsTargetSettingsAndAnEventMapping) {
+  auto const s = parse_scenario(R"({"name":"t","targets":[{"name":"x","kind":"url","url":"https://chat.example.com/app?v=2",
+      "namespace":"/chat","headers":{"X-Api-Key":"k"},"cookies":{"session":"s"},"auth":{"token":"t"},"insecure":true,
+      "cookie_jar":false}],
+    "events":{"join":{"event":"enter","args":[{"channel":"{room}","user":"{name}"}],"confirm":"echo","echo_event":"entered"},
+              "chat":{"event":"say","args":[{"channel":"{room}","text":"{msg}"}],"ack":false},
+              "delivery":{"event":"said","tag":"text"}},
+    "cases":[{"name":"c","clients":2,"strategies":"polling","rate_per_client_hz":1}]})");
+  auto const& t = s.targets.at(0);
+  EXPECT_EQ(t.settings.nsp, "/chat");
+  ASSERT_EQ(t.settings.headers.size(), 1u);
+  EXPECT_EQ(t.settings.headers[0].first, "X-Api-Key");
+  EXPECT_EQ(t.settings.cookies.at(0).second, "s");
+  EXPECT_EQ(t.settings.auth_json, R"({"token":"t"})");
+  EXPECT_TRUE(t.settings.insecure);
+  EXPECT_FALSE(t.settings.cookie_jar);
+  EXPECT_EQ(s.events.join_event, "enter");
+  EXPECT_EQ(s.events.echo_event, "entered");
+  EXPECT_EQ(s.events.confirm, chatproto::join_confirm::echo);
+  EXPECT_EQ(s.events.chat_event, "say");
+  EXPECT_FALSE(s.events.chat_acked);
+  EXPECT_EQ(s.events.delivery_event, "said");
+  EXPECT_EQ(s.events.tag, chatproto::tag_place::text);
+  auto const redacted = redacted_settings(t, s.events).dump();
+  for (auto const* secret : {"\"k\"", "\"s\"", "\"t\""}) EXPECT_EQ(redacted.find(secret), std::string::npos) << redacted;
+  EXPECT_TRUE(parse_scenario(minimal).events.is_default());
+}
+
+TEST(ScenarioTest, RefusesBadTargetsAndMappingsNamingTheField) {
+  auto const with_target = [](std::string const& t) {
+    return R"({"name":"t","targets":[)" + t + R"(],"cases":[{"name":"c","clients":2,"strategies":"polling","rate_per_client_hz":1}]})";
+  };
+  expect_error(with_target(R"({"name":"x","kind":"url","url":"http://127.0.0.1:abc"})"), "targets[0].url: bad port 'abc'");
+  expect_error(with_target(R"({"name":"x","kind":"url","url":"http://127.0.0.1:99999"})"), "bad port '99999'");
+  expect_error(with_target(R"({"name":"x","kind":"url","url":"ftp://h"})"), "unsupported scheme 'ftp'");
+  expect_error(with_target(R"({"name":"x","kind":"embedded","namespace":"chat"})"), "targets[0].namespace: namespace 'chat'");
+  expect_error(with_target(R"({"name":"x","kind":"embedded","headers":{"Upgrade":"h2c"}})"), "targets[0].headers: header 'Upgrade'");
+  expect_error(with_target(R"({"name":"x","kind":"embedded","auth":"token"})"), "targets[0].auth: must be a JSON object");
+  auto const with_events = [](std::string const& e) {
+    return R"({"name":"t","events":)" + e + R"(,"cases":[{"name":"c","clients":2,"strategies":"polling","rate_per_client_hz":1}]})";
+  };
+  expect_error(with_events(R"({"join":{"confirm":"maybe"}})"), "events.join.confirm: must be ack, echo");
+  expect_error(with_events(R"({"chat":{"args":[{"x":"{room}"}]}})"), "events.chat.args: must carry the message");
+  expect_error(with_events(R"({"chat":{"args":[{"x":"{mgs}"}]}})"), "unknown placeholder {mgs}");
+  expect_error(with_events(R"({"chat":{"args":["{msg}"]}})"), "first argument must be an object");
+  expect_error(with_events(R"({"delivery":{"tag":"nowhere"}})"), "events.delivery.tag");
+  expect_error(with_events(R"({"colour":1})"), "events.colour: unknown field");
 }
 
 }  // namespace

@@ -13,6 +13,7 @@ import { createRequire } from "node:module";
 import { isIP } from "node:net";
 import { Server } from "socket.io";
 import { attachChat } from "./chat.js";
+import { attachCustom, requireStickyCookie } from "./custom.js";
 
 const NAME = "socketio-node";
 const require = createRequire(import.meta.url);
@@ -31,6 +32,11 @@ const FLAGS = {
   "max-payload": ["BYTES", "Largest polling body or WebSocket message accepted (maxHttpBufferSize)", "1000000"],
   "connect-timeout": ["MS", "Close sessions that join no namespace within this time (connectTimeout)", "45000"],
   "cors-origin": ["ORIGIN", "Origin allowed cross-origin requests (repeatable; * for any). Default: none", undefined],
+  protocol: ["NAME", "chat (docs/design.md) or custom (another dialect on /custom, see custom.js)", "chat"],
+  "require-header": ["'NAME: VALUE'", "custom: refuse a CONNECT without this header. Default: none", undefined],
+  "require-cookie": ["NAME=VALUE", "custom: refuse a CONNECT without this cookie. Default: none", undefined],
+  "require-token": ["TOKEN", "custom: refuse a CONNECT whose auth.token is not this. Default: none", undefined],
+  "sticky-cookie": ["NAME=VALUE", "Set this cookie on each handshake and refuse later requests without it. Default: none", undefined],
   redis: ["URL", "Join a cluster through this Redis (redis://HOST:PORT) with @socket.io/redis-adapter. Default: none", undefined],
   "redis-channel": ["NAME", "The adapter's channel prefix (its `key` option)", "socket.io"],
 };
@@ -46,7 +52,7 @@ function help() {
   ];
   for (const [name, [meta, text, fallback]] of Object.entries(FLAGS)) {
     const left = `  --${name} ${meta}`;
-    lines.push(`${left.padEnd(28)}${text}${fallback !== undefined ? ` (default ${fallback})` : ""}`);
+    lines.push(`${left.length >= 28 ? `${left}  ` : left.padEnd(28)}${text}${fallback !== undefined ? ` (default ${fallback})` : ""}`);
   }
   lines.push(`  --help                    This text`);
   return lines.join("\n") + "\n";
@@ -96,6 +102,19 @@ function parseArgs(argv) {
   }
   const host = str("host");
   if (!isIP(host)) throw new UsageError(`--host: not an IP address: '${host}'`);
+  const protocol = str("protocol");
+  if (protocol !== "chat" && protocol !== "custom") throw new UsageError(`--protocol: chat or custom, got '${protocol}'`);
+  const pair = (name, sep) => {
+    const text = values.get(name)?.at(-1);
+    if (text === undefined) return undefined;
+    const at = text.indexOf(sep);
+    if (at <= 0) throw new UsageError(`--${name}: want NAME${sep}VALUE, got '${text}'`);
+    return [text.slice(0, at).trim(), text.slice(at + 1).trim()];
+  };
+  const require = { header: pair("require-header", ":"), cookie: pair("require-cookie", "="), token: values.get("require-token")?.at(-1) };
+  if (protocol !== "custom" && (require.header || require.cookie || require.token)) {
+    throw new UsageError("--require-header, --require-cookie and --require-token need --protocol custom");
+  }
   const redis = values.get("redis")?.at(-1);
   if (redis !== undefined && !/^redis:\/\/[^/@?]+:\d+\/?$/.test(redis)) {
     throw new UsageError(`--redis: expected redis://HOST:PORT, got '${redis}'`);
@@ -111,6 +130,9 @@ function parseArgs(argv) {
     maxPayload: integer("max-payload", 64, 1_000_000_000),
     connectTimeout: integer("connect-timeout", 1, 3_600_000),
     corsOrigins: values.get("cors-origin") ?? [],
+    protocol,
+    require,
+    sticky: pair("sticky-cookie", "="),
   };
 }
 
@@ -198,7 +220,8 @@ async function main(argv) {
     options.adapter = createAdapter(pubClient, subClient, { key: opts.redisChannel });
   }
   const io = new Server(http, options);
-  chat = attachChat(io);
+  chat = opts.protocol === "custom" ? attachCustom(io, "/custom", opts.require) : attachChat(io);
+  if (opts.sticky) requireStickyCookie(io, opts.sticky[0], opts.sticky[1]);
 
   // Graceful stop: io.close() closes every session and the HTTP server. A bounded wait: a stuck
   // connection must not keep the process alive. Installed before the URL is printed, so a signal

@@ -1,6 +1,7 @@
 #include "fallbench/proxy/proxy_main.hpp"
 
 #include "fallbench/cli/args.hpp"
+#include "fallbench/transport/url.hpp"
 #include "fallbench/proxy/proxy.hpp"
 
 #include <boost/asio/ip/address.hpp>
@@ -114,38 +115,22 @@ tcp::endpoint parse_listen(std::string const& text) {
 }
 
 tcp::endpoint resolve_upstream(net::io_context& ioc, std::string const& url, bool passthrough) {
-  std::string_view rest = url;
-  bool const tls = rest.starts_with("https://") || rest.starts_with("wss://");
-  if (passthrough && !tls)
+  transport::server_url u;
+  try {
+    u = transport::parse_server_url(url);
+  } catch (transport::url_error const& e) {
+    throw cli::usage_error(std::string("--upstream: ") + e.what());
+  }
+  if (passthrough && !u.tls)
     throw cli::usage_error("--upstream: --tls-passthrough relays TLS, so it wants https://HOST:PORT, got '" + url + "'");
-  if (!passthrough && tls)
+  if (!passthrough && u.tls)
     throw cli::usage_error("--upstream: the proxy speaks plain HTTP to its upstream, got '" + url +
                            "' (--tls-passthrough relays TLS as it is)");
-  if (rest.starts_with("http://") || rest.starts_with("https://")) {
-    rest.remove_prefix(rest.find("://") + 3);
-  } else if (rest.starts_with("ws://") || rest.starts_with("wss://")) {
-    rest.remove_prefix(rest.find("://") + 3);
-  } else {
-    throw cli::usage_error("--upstream: want http://HOST:PORT, got '" + url + "'");
-  }
-  auto const slash = rest.find('/');
-  if (slash != std::string_view::npos && rest.substr(slash) != "/")
-    throw cli::usage_error("--upstream: a URL without a path, got '" + url + "'");
-  rest = rest.substr(0, slash);
-  std::string host(rest);
-  std::string port = "80";
-  auto const close_bracket = host.rfind(']');
-  auto const colon = host.rfind(':');
-  if (colon != std::string::npos && (close_bracket == std::string::npos || colon > close_bracket)) {
-    port = host.substr(colon + 1);
-    host = host.substr(0, colon);
-  }
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.empty() || port.empty()) throw cli::usage_error("--upstream: no host or port in '" + url + "'");
+  if (u.path_given || !u.query.empty())
+    throw cli::usage_error("--upstream: a URL without a path, got '" + url + "' (the proxy relays every path)");
   tcp::resolver resolver(ioc);
   boost::system::error_code ec;
-  if (port == "80" && tls) port = "443";
-  auto const results = resolver.resolve(host, port, ec);
+  auto const results = resolver.resolve(u.host, std::to_string(u.port), ec);
   if (ec || results.empty()) throw std::runtime_error("--upstream: cannot resolve '" + url + "': " + ec.message());
   return results.begin()->endpoint();
 }

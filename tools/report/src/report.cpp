@@ -95,6 +95,13 @@ std::string fault_of(json const& run) {
   return str(f, "profile", "pass");
 }
 
+/// Where a run's server was, when it was not one process: " \u00B7 2 nodes, sticky cookie".
+std::string topology_of(json const& run) {
+  auto const& t = at(run, "topology");
+  if (!t.is_object() || str(t, "kind", "single") != "cluster") return {};
+  return " \u00B7 " + std::to_string(static_cast<long long>(num(t, "nodes"))) + " nodes, sticky " + str(t, "sticky", "?");
+}
+
 /// Runs drawn together: one target's plain cases under one fault, or one target's steps of one ladder.
 struct group {
   std::string target;
@@ -1008,6 +1015,7 @@ struct fault_row {
   std::string key;    ///< fault_of(run): what tells faults apart
   std::string label;  ///< fault.label, else the key
   std::string spec;   ///< the profile and schedule in full (a tooltip)
+  std::string place;  ///< topology_of(run): empty on one server
   std::map<std::string, std::vector<std::pair<json const*, fault_cell>>> cells;  ///< by strategy: run, summary
 };
 
@@ -1030,7 +1038,10 @@ std::vector<fault_grid> fault_grids(json const& doc) {
     auto const target = str(*run, "target", "?");
     auto grid = std::find_if(out.begin(), out.end(), [&](fault_grid const& g) { return g.target == target; });
     if (grid == out.end()) grid = out.insert(out.end(), fault_grid{target, {}, {}});
-    auto const key = fault_of(*run);
+    // A cluster's runs are their own rows: the same fault behind a sticky and a round-robin balancer
+    // are different networks.
+    auto const place = topology_of(*run);
+    auto const key = fault_of(*run) + place;
     auto row = std::find_if(grid->rows.begin(), grid->rows.end(), [&](fault_row const& r) { return r.key == key; });
     if (row == grid->rows.end()) {
       std::string spec = "no fault proxy";
@@ -1038,8 +1049,9 @@ std::vector<fault_grid> fault_grids(json const& doc) {
         spec = "profile " + str(*run, "fault.profile", "pass");
         if (auto const schedule = str(*run, "fault.schedule"); !schedule.empty()) spec += "; schedule " + schedule;
       }
+      auto const fault = fault_of(*run);
       row = grid->rows.insert(grid->rows.end(),
-                              fault_row{key, str(*run, "fault.label", key.empty() ? "no proxy" : key), spec, {}});
+                              fault_row{key, str(*run, "fault.label", fault.empty() ? "no proxy" : fault) + place, spec, place, {}});
     }
     for (auto const& [strategy, st] : bs.items()) {
       if (std::find(grid->strategies.begin(), grid->strategies.end(), strategy) == grid->strategies.end())
@@ -1053,10 +1065,10 @@ std::vector<fault_grid> fault_grids(json const& doc) {
     return ms(at(at(run, "by_strategy")[strategy], "latency.fanout_corrected"), "p99_us");
   };
   for (auto& g : out) {
-    auto const pass = std::find_if(g.rows.begin(), g.rows.end(), [](fault_row const& r) { return r.key == "pass"; });
-    if (pass == g.rows.end()) continue;
     for (auto& row : g.rows) {
-      if (&row == &*pass) continue;
+      // Compared with the pass row of the same topology.
+      auto const pass = std::find_if(g.rows.begin(), g.rows.end(), [&](fault_row const& r) { return r.key == "pass" + row.place; });
+      if (pass == g.rows.end() || &row == &*pass) continue;
       for (auto& [strategy, cell_runs] : row.cells) {
         auto const base_it = pass->cells.find(strategy);
         if (base_it == pass->cells.end() || base_it->second.empty()) continue;

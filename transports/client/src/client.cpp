@@ -4,6 +4,8 @@
 
 #include "fallbench/codec/socketio.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -152,8 +154,15 @@ class client_impl final : public client, public detail::transport_owner {
   client_impl(net::any_io_executor ex, client_options options)
       : ex_(std::move(ex)), options_(std::move(options)), resolver_(ex_), watchdog_(ex_), connect_timer_(ex_),
         reconnect_timer_(ex_), race_timer_(ex_), rng_(options_.seed ? options_.seed : std::random_device{}()) {
-    where_.host_header = options_.host + ":" + std::to_string(options_.port);
+    bool const v6 = options_.host.find(':') != std::string::npos;
+    where_.host_header = (v6 ? "[" + options_.host + "]" : options_.host) + ":" + std::to_string(options_.port);
     where_.path = options_.path;
+    where_.query = options_.query;
+    where_.extras = std::make_shared<detail::request_extras>();
+    where_.extras->headers = options_.headers;
+    where_.extras->cookies = options_.cookies;
+    where_.extras->use_jar = options_.cookie_jar;
+    where_.extras->tls = options_.tls;
     where_.max_payload_bytes = options_.max_payload_bytes;
     where_.connect_timeout = options_.connect_timeout;
     where_.websocket_timeout = std::min(options_.websocket_timeout, options_.connect_timeout);
@@ -229,6 +238,7 @@ class client_impl final : public client, public detail::transport_owner {
 
   std::vector<transition> const& transitions() const noexcept override { return transitions_; }
   error_code last_error() const noexcept override { return last_error_; }
+  std::string const& last_error_name() const noexcept override { return last_error_name_; }
 
   // transport_owner
   void on_transport_open(detail::eio_transport* t, codec::eio::handshake&& h) override {
@@ -654,6 +664,22 @@ class client_impl final : public client, public detail::transport_owner {
     }
   }
 
+  /// How an error reads in results (client::last_error_name).
+  static std::string error_name(error_code ec, std::string_view detail) {
+    if (ec == client_error::http_status) {
+      if (auto const at = detail.find("HTTP "); at != std::string_view::npos) return std::string(detail.substr(at));
+    } else if (ec == client_error::namespace_refused) {
+      // CONNECT_ERROR's payload: {"message": "..."} (Socket.IO v5), or a bare string from older servers.
+      auto const j = nlohmann::json::parse(detail, nullptr, false);
+      std::string why;
+      if (j.is_object() && j.contains("message") && j["message"].is_string()) why = j["message"].get<std::string>();
+      else if (j.is_string()) why = j.get<std::string>();
+      else why = std::string(detail.substr(0, 200));
+      return ec.message() + ": " + why;
+    }
+    return ec.message();
+  }
+
   void end_session(error_code ec, std::string detail, bool final_disconnect = false) {
     if (!in_session_) return;
     in_session_ = false;
@@ -683,6 +709,7 @@ class client_impl final : public client, public detail::transport_owner {
     engine_open_ = ns_connected_ = upgrading_ = false;
     pending_.clear();
     last_error_ = ec;
+    last_error_name_ = error_name(ec, detail);
     record(client_event::disconnected, detail.empty() ? ec.message() : ec.message() + ": " + detail);
     auto acks = std::move(acks_);
     acks_.clear();
@@ -739,6 +766,7 @@ class client_impl final : public client, public detail::transport_owner {
   std::string event_name_;
   std::vector<transition> transitions_;
   error_code last_error_;
+  std::string last_error_name_;
   std::mt19937_64 rng_;
   int attempts_ = 0;
   bool in_session_ = false;
@@ -768,6 +796,21 @@ boost::system::error_category const& client_error_category() noexcept {
 }
 
 error_code make_error_code(client_error e) noexcept { return {static_cast<int>(e), client_error_category()}; }
+
+void apply_target(server_url const& url, target_settings const& settings, client_options& options) {
+  options.host = url.host;
+  options.port = url.port;
+  options.path = settings.path.value_or(url.path);
+  options.query = url.query;
+  options.tls = url.tls;
+  options.tls_verify = !settings.insecure;
+  options.tls_ca_file = settings.ca_file;
+  options.nsp = settings.nsp;
+  options.headers = settings.headers;
+  options.cookies = settings.cookies;
+  options.cookie_jar = settings.cookie_jar;
+  options.auth_json = settings.auth_json;
+}
 
 std::shared_ptr<client> client::create(net::any_io_executor ex, client_options options) {
   return std::make_shared<client_impl>(std::move(ex), std::move(options));

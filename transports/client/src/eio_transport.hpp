@@ -3,11 +3,13 @@
 
 #include "fallbench/codec/engineio.hpp"
 #include "fallbench/transport/client.hpp"
+#include "fallbench/transport/cookie_jar.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/beast/http/fields.hpp>
 
 #include <functional>
 #include <memory>
@@ -32,11 +34,33 @@ class transport_owner {
   virtual void on_transport_error(eio_transport* t, error_code ec, std::string detail) = 0;
 };
 
+/// What a client adds to every HTTP request of its transports (polling requests and the WebSocket
+/// handshake): the user's headers and cookies, and the cookies its jar kept from earlier responses.
+/// One per client, shared by its transports (so a cookie set on the handshake goes with the upgrade).
+struct request_extras {
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<std::pair<std::string, std::string>> cookies;
+  bool use_jar = true;
+  bool tls = false;
+  cookie_jar jar;
+
+  /// Add the headers and the Cookie header for a request to `path`.
+  void decorate(boost::beast::http::fields& request, std::string_view path) const;
+  /// Keep the cookies a response to a request for `path` sets (when the jar is on).
+  void absorb(boost::beast::http::fields const& response, std::string_view path);
+};
+
+/// How an HTTP error reads in results and messages: `HTTP 400: Session ID unknown` when the body is
+/// Engine.IO's JSON error ({"code":1,"message":"Session ID unknown"}), else `HTTP 403`.
+std::string http_error_text(unsigned status, std::string_view body);
+
 /// Where to connect and what to ask.
 struct endpoint_info {
   boost::asio::ip::tcp::resolver::results_type endpoints;
   std::string host_header;  ///< host:port
   std::string path;         ///< the Engine.IO path, e.g. /socket.io/
+  std::string query;        ///< extra query parameters for every request ("a=1&b=2"), or empty
+  std::shared_ptr<request_extras> extras;  ///< never null once the client made it
   std::size_t max_payload_bytes = 0;
   std::chrono::milliseconds connect_timeout{20'000};
   std::chrono::milliseconds websocket_timeout{10'000};  ///< client_options::websocket_timeout

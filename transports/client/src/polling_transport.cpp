@@ -128,6 +128,7 @@ class http_channel {
     auto on_read = [this](error_code read_ec, std::size_t) {
       if (read_ec) return finish(read_ec, {});
       auto res = parser_->release();
+      where_.extras->absorb(res, where_.path);  // a Set-Cookie on any answer, e.g. a balancer's
       if (!res.keep_alive()) close();
       finish({}, std::move(res));
     };
@@ -219,6 +220,7 @@ class polling_transport final : public eio_transport, public std::enable_shared_
   std::string target() const {
     std::string t = where_.path + "?EIO=4&transport=polling";
     if (!sid_.empty()) t += "&sid=" + sid_;
+    if (!where_.query.empty()) t += "&" + where_.query;
     return t;
   }
 
@@ -226,6 +228,7 @@ class polling_transport final : public eio_transport, public std::enable_shared_
     http::request<http::empty_body> req{http::verb::get, target(), 11};
     req.set(http::field::host, where_.host_header);
     req.keep_alive(true);
+    where_.extras->decorate(req, where_.path);
     return req;
   }
 
@@ -255,8 +258,7 @@ class polling_transport final : public eio_transport, public std::enable_shared_
       return false;
     }
     if (res.result() != http::status::ok) {
-      fail(client_error::http_status, std::string(what) + ": HTTP " + std::to_string(res.result_int()) + " " +
-                                          res.body().substr(0, 200));
+      fail(client_error::http_status, std::string(what) + ": " + http_error_text(res.result_int(), res.body()));
       return false;
     }
     return true;
@@ -330,6 +332,7 @@ class polling_transport final : public eio_transport, public std::enable_shared_
     req.set(http::field::host, where_.host_header);
     req.set(http::field::content_type, "text/plain;charset=UTF-8");
     req.keep_alive(true);
+    where_.extras->decorate(req, where_.path);
     req.body() = std::move(body);
     req.prepare_payload();
     post_.request(std::move(req), request_timeout_, [self = shared_from_this()](error_code ec, http_channel::response&& res) {

@@ -66,6 +66,7 @@ class websocket_transport final : public eio_transport, public std::enable_share
     probe_ = !sid.empty();
     target_ = where_.path + "?EIO=4&transport=websocket";
     if (probe_) target_ += "&sid=" + sid;
+    if (!where_.query.empty()) target_ += "&" + where_.query;
     if (where_.tls) tls_ = make_tls_stream(stream_.get_executor(), where_);
     // One budget for connect and handshakes (TLS and WebSocket): a handshake that never completes is
     // a failed WebSocket.
@@ -172,6 +173,7 @@ class websocket_transport final : public eio_transport, public std::enable_share
     req_.set(http::field::sec_websocket_key, key_text);
     req_.set(http::field::sec_websocket_version, "13");
     req_.set(http::field::user_agent, "fallbench");
+    where_.extras->decorate(req_, where_.path);
     auto on_written = [self = shared_from_this()](error_code write_ec, std::size_t) {
       if (self->closed_) return;
       if (write_ec) return self->on_handshake(write_ec);
@@ -197,6 +199,7 @@ class websocket_transport final : public eio_transport, public std::enable_share
     if (ec == beast::error::timeout) return fail(client_error::websocket_timeout, "websocket handshake: " + timeout_text());
     if (ec) return fail(client_error::websocket_refused, "websocket handshake: " + ec.message());
     auto const& res = res_->get();
+    where_.extras->absorb(res, where_.path);
     bool const upgraded = res.result() == http::status::switching_protocols &&
                           beast::iequals(res[http::field::upgrade], "websocket") &&
                           beast::http::token_list{res[http::field::connection]}.exists("upgrade") &&
@@ -204,7 +207,7 @@ class websocket_transport final : public eio_transport, public std::enable_share
     if (!upgraded) {
       // A declined handshake: the status says why (403 from a proxy, 400 from the server).
       return fail(client_error::websocket_refused,
-                  "websocket handshake: declined (HTTP " + std::to_string(res.result_int()) + ")");
+                  "websocket handshake: declined (" + http_error_text(res.result_int(), res.body()) + ")");
     }
     res_.reset();
     req_ = {};

@@ -98,6 +98,8 @@ std::string encode_handshake(handshake const& h) {
 }
 
 error_code decode_handshake(std::string_view data, handshake& out) {
+  // A raw NUL is never JSON, and nlohmann::json would stop reading at it (see socketio.cpp).
+  if (data.find('\0') != std::string_view::npos) return error::invalid_handshake;
   auto const j = nlohmann::json::parse(data, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return error::invalid_handshake;
   auto const sid = j.find("sid");

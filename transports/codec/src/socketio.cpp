@@ -109,6 +109,10 @@ error_code decode(std::string_view text, packet& out) {
   p.attachments = h.attachments;
   if (!h.payload.empty()) {
     if (nests_deeper_than(h.payload, max_json_depth)) return error::json_too_deep;
+    // nlohmann::json stops reading at a NUL byte outside a string, so `["a"]\0junk` would pass.
+    // JSON never holds a raw NUL (RFC 8259: not whitespace, escaped in strings): refuse it first.
+    // Found by fuzz/chatproto.cpp (docs/fuzzing.md).
+    if (h.payload.find('\0') != std::string_view::npos) return error::invalid_json;
     p.data = nlohmann::json::parse(h.payload, nullptr, false);
     if (p.data.is_discarded()) return error::invalid_json;
     // A present payload of `null` would otherwise pass as "no payload" for CONNECT and DISCONNECT.

@@ -20,6 +20,12 @@ struct endpoint {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
   std::string path = "/socket.io/";
+  std::string query;  ///< extra query parameters of the target URL
+  bool tls = false;   ///< https/wss
+  /// Namespace, headers, cookies, auth, TLS trust (the path is already in `path`).
+  transport::target_settings settings;
+  /// Which events stand for join/chat/leave and how deliveries and joins are recognised.
+  chatproto::event_mapping events;
   /// Each client connects from its own loopback address (127.1.x.y, from its index), so a balancer
   /// hashing source addresses sees as many hosts as clients (a cluster's `sticky: source`).
   bool distinct_sources = false;

@@ -2,8 +2,11 @@
 /// A benchmark scenario: who connects how, into which rooms, sending what at which rate, for how long,
 /// against which servers. Read from JSON (bench/scenarios/*.json; the format is in bench/README.md).
 
+#include "fallbench/chatproto/mapping.hpp"
 #include "fallbench/bench/thresholds.hpp"
 #include "fallbench/transport/client.hpp"
+
+#include <nlohmann/json_fwd.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -11,6 +14,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace fallbench::bench {
@@ -37,12 +41,17 @@ struct target {
   enum class kind { embedded, node_peer, url };
   std::string name;
   kind type = kind::embedded;
-  std::string url;              ///< For url targets: http://host:port[/path].
+  std::string url;              ///< For url targets: http(s)://host[:port][/path][?query] (url.hpp).
   int server_threads = 2;       ///< Embedded server: --threads.
   std::vector<std::string> extra_args;  ///< Embedded server / peer: more flags.
   /// CPUs the target's process runs on (sched_setaffinity; every thread it starts inherits them).
   /// Empty: not pinned. Not for url targets (another process, perhaps another machine).
   std::vector<int> cpus;
+  /// How to talk to it besides its URL: path, namespace, headers, cookies, auth, TLS trust
+  /// (docs/targets.md).
+  transport::target_settings settings;
+  /// The target's own event mapping, over the scenario's `events`.
+  std::optional<chatproto::event_mapping> events;
 };
 
 /// A capacity ladder: one run per step at a rising rate per client, until the knee (bench/README.md,
@@ -151,6 +160,8 @@ struct scenario {
   std::string description;
   std::uint64_t seed = 1;
   std::vector<target> targets;
+  /// Which events and payloads stand for join/chat/leave (docs/targets.md); default: our protocol.
+  chatproto::event_mapping events;
   std::vector<case_spec> cases;
   phases timing;
   generator_spec generator;
@@ -173,11 +184,29 @@ scenario parse_scenario(std::string_view json_text, std::string const& base_dir 
 void load_trace(std::string const& path, case_spec& c);
 
 /**
+ * Parse a trace's text (the format of load_trace) into `c`; `name` (the file's path) starts every
+ * error message. What load_trace does once it has read the file; the fuzz target calls it directly.
+ * @throws scenario_error naming `name`, the line and the field.
+ */
+void parse_trace(std::string_view text, std::string const& name, case_spec& c);
+
+/**
  * Check that every CPU a scenario pins to is one of `available` (this machine's: cpus_of(0) in
  * cpu_pin.hpp). Kept out of parse_scenario so a scenario parses on any machine.
  * @throws scenario_error naming the field, e.g. `targets[0].cpus: CPU 7 is not available here (CPUs 0-1)`.
  */
 void check_cpus(scenario const& s, std::vector<int> const& available);
+
+/**
+ * Read an event mapping (a scenario's or a target's `events`, or `fallbench run --events`): JSON text,
+ * or the name of a file holding it. `where` prefixes the error, e.g. `events.chat.args`.
+ * @throws scenario_error naming the field and the reason.
+ */
+chatproto::event_mapping parse_events(std::string_view json_text, std::string const& where = "events");
+
+/// The settings of a target as its result records them (`runs[].target_settings`): header, cookie
+/// and auth values redacted, so a result can be shared without its secrets.
+nlohmann::json redacted_settings(target const& t, chatproto::event_mapping const& events);
 
 /// Read and parse a scenario file. @throws scenario_error (also for an unreadable file).
 scenario load_scenario(std::string const& path);

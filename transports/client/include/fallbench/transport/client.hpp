@@ -10,6 +10,8 @@
 #include "fallbench/codec/error.hpp"
 #include "fallbench/transport/limits.hpp"
 #include "fallbench/transport/session.hpp"
+#include "fallbench/transport/target.hpp"
+#include "fallbench/transport/url.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -117,6 +119,9 @@ struct client_options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 3000;
   std::string path = "/socket.io/";
+  /// Extra query parameters on every Engine.IO request, percent-encoded without the '?' ("token=x"),
+  /// as socket.io-client's `query` option; the target URL's query (url.hpp).
+  std::string query;
   strategy strat = strategy::upgrade;
   std::string nsp = "/";
   /// JSON object sent with CONNECT (the `auth` option); empty for none.
@@ -166,6 +171,9 @@ struct client_options {
   std::uint64_t seed = 0;  ///< For the jitter; 0 picks one.
 };
 
+/// Point `options` at the server at `url` with `settings` (docs/targets.md): host, port, path (the
+/// settings' over the URL's), query, TLS from the scheme, namespace, headers, cookies, auth, trust.
+void apply_target(server_url const& url, target_settings const& settings, client_options& options);
 /// The TLS context every client with `o`'s TLS settings (tls_verify, tls_ca_file) shares: one per
 /// configuration in the process, made on first use. client::create calls it; call it first to check a
 /// CA file at startup. Throws tls_config_error (tls.hpp) naming the file and OpenSSL's reason.
@@ -209,6 +217,10 @@ class client : public std::enable_shared_from_this<client> {
   virtual std::vector<transition> const& transitions() const noexcept = 0;
   /// The error that ended the last session, if any.
   virtual error_code last_error() const noexcept = 0;
+  /// The last error as users read it and results count it: last_error().message(), except that an
+  /// HTTP error says its status and Engine.IO's reason (`HTTP 400: Session ID unknown`) and a refused
+  /// namespace the server's message (`namespace refused: not authorized`). Empty before any error.
+  virtual std::string const& last_error_name() const noexcept = 0;
 };
 
 }  // namespace fallbench::transport

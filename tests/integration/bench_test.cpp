@@ -375,6 +375,43 @@ TEST(ThresholdRunTest, ACrossedThresholdExitsSixAndAMetOneZero) {
   EXPECT_EQ(read_file(dir.path / "c.csv").rfind("target,case,strategy,", 0), 0u);
 }
 
+// An output that cannot be written stops `fallbench run` before any run (exit 2), naming the flag and
+// the reason: a file where a directory must be, a directory where a file must be, two flags on one
+// file. Nothing is left behind, not even the files the check tried.
+TEST(OutputPathTest, AnUnwritableOutputIsRefusedBeforeAnyRun) {
+  temp_dir dir;
+  auto const scenario = dir.write("fine.json", R"({"name":"fine","targets":[{"name":"fallbench","kind":"embedded"}],
+    "cases":[{"name":"c","clients":2,"strategies":"websocket","rate_per_client_hz":1}]})");
+  auto const blocker = dir.write("blocker", "a file, not a directory");
+  auto const result = (dir.path / "r.json").string();
+  struct bad {
+    std::vector<std::string> flags;
+    std::string says;
+  };
+  std::vector<bad> const cases = {
+      {{"--output", (blocker / "r.json").string()}, "--output " + (blocker / "r.json").string() + ": " + blocker.string() + " is not a directory"},
+      {{"--output", result, "--junit", (blocker / "sub" / "j.xml").string()}, "--junit " + (blocker / "sub" / "j.xml").string() + ": " + blocker.string() + " is not a directory"},
+      {{"--output", result, "--csv", dir.path.string()}, "--csv " + dir.path.string() + ": is a directory, not a file"},
+      {{"--output", result, "--summary-json", (blocker / "s.json").string()}, "--summary-json "},
+      {{"--output", result, "--report", blocker.string()}, "--report " + blocker.string() + ": " + blocker.string() + " is not a directory"},
+      {{"--output", result, "--junit", (dir.path / "out.xml").string(), "--csv", (dir.path / "out.xml").string()},
+       "--csv " + (dir.path / "out.xml").string() + ": the same file as --junit"},
+  };
+  for (auto const& c : cases) {
+    std::vector<std::string> argv = {FALLBENCH_BIN, "run", scenario.string(), "--quiet"};
+    argv.insert(argv.end(), c.flags.begin(), c.flags.end());
+    child_process run(argv, (dir.path / "stderr.log").string());
+    auto const [status, out] = run.output(30s);
+    auto const err = read_file(dir.path / "stderr.log");
+    EXPECT_EQ(status, 2) << c.says << "\n" << out << err;
+    EXPECT_NE(err.find(c.says), std::string::npos) << err;
+    EXPECT_EQ(err.find("target fallbench"), std::string::npos) << "no run started: " << err;
+    EXPECT_FALSE(std::filesystem::exists(result)) << c.says;
+    EXPECT_FALSE(std::filesystem::exists(dir.path / "out.xml")) << c.says;
+  }
+  EXPECT_EQ(read_file(blocker), "a file, not a directory");
+}
+
 // A CPU this machine does not have stops `fallbench run` before any run, naming the field.
 TEST(CapacityLadderTest, AnUnknownCpuIsRefusedBeforeAnyRun) {
   temp_dir dir;

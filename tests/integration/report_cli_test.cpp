@@ -167,6 +167,57 @@ std::string edited(scratch const& dir, std::string const& name, std::string cons
   return q(path.string());
 }
 
+// An output that cannot be written is refused before anything is read or compared (exit 2), naming the
+// flag and the reason; what a refused command tried to create is gone, an existing file untouched.
+TEST(CompareCliTest, ExitsTwoAtOnceOnAnOutputThatCannotBeWritten) {
+  scratch dir;
+  auto const blocker = dir.path() / "blocker";
+  std::ofstream(blocker) << "a file";
+  auto const compare = [&](std::string const& flags) { return fallbench("compare " + f("baseline") + " " + f("same") + " " + flags); };
+
+  auto r = compare("--junit " + q((blocker / "j.xml").string()));
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("--junit " + (blocker / "j.xml").string() + ": " + blocker.string() + " is not a directory"),
+            std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("| metric |"), std::string::npos) << "nothing compared: " << r.out;
+
+  r = compare("--markdown " + q((dir.path() / "new.md").string()) + " --csv " + q(dir.path().string()));
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("--csv " + dir.path().string() + ": is a directory, not a file"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(dir.path() / "new.md")) << "the check of --markdown leaves no file behind";
+
+  r = compare("--summary-json " + q((dir.path() / "s.json").string()) + " --markdown " + q((dir.path() / "." / "s.json").string()));
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("the same file as --markdown"), std::string::npos) << r.out;
+
+  EXPECT_EQ(slurp(blocker), "a file");
+  EXPECT_EQ(compare("--markdown " + q(blocker.string()) + " --junit " + q((blocker / "x").string())).status, 2);
+  EXPECT_EQ(slurp(blocker), "a file") << "an existing file is not touched by a refused command";
+}
+
+// Missing directories of an output are made, as `fallbench run` makes them.
+TEST(CompareCliTest, MakesTheDirectoriesOfItsOutputs) {
+  scratch dir;
+  auto const junit = dir.path() / "ci" / "reports" / "compare.xml";
+  auto const r = fallbench("compare " + f("baseline") + " " + f("same") + " --junit " + q(junit.string()));
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(slurp(junit).find("<testsuites"), std::string::npos);
+}
+
+// A read-only directory (what a non-root CI user meets); root writes anywhere, so there it says so and skips.
+TEST(CompareCliTest, ExitsTwoOnAReadOnlyDirectory) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root may write into a read-only directory";
+  scratch dir;
+  auto const locked = dir.path() / "locked";
+  fs::create_directories(locked);
+  fs::permissions(locked, fs::perms::owner_read | fs::perms::owner_exec);
+  auto const r = fallbench("compare " + f("baseline") + " " + f("same") + " --csv " + q((locked / "c.csv").string()));
+  fs::permissions(locked, fs::perms::owner_all);
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("--csv " + (locked / "c.csv").string() + ": cannot be opened for writing (Permission denied)"),
+            std::string::npos) << r.out;
+}
+
 TEST(CompareCliTest, ExitsThreeOnADocumentThatBreaksTheSchemaNamingWhereAndWhy) {
   scratch dir;
   // A required part of the run gone (renamed away, so nothing else moves).
@@ -215,6 +266,18 @@ TEST(ReportCliTest, ExitsTwoOnUsageErrorsAndThreeOnANonResult) {
   EXPECT_EQ(r.status, 3) << r.out;  // not a result document (not JSON at all)
   EXPECT_NE(r.out.find("make-fixtures.js: not JSON"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(dir.path() / "report.html"));
+}
+
+// `fallbench report -o` naming a file, not a directory: exit 2 before anything is read or rendered.
+TEST(ReportCliTest, ExitsTwoOnAnOutputDirectoryThatIsAFile) {
+  scratch dir;
+  auto const blocker = dir.path() / "blocker";
+  std::ofstream(blocker) << "a file";
+  auto const r = fallbench("report " + f("baseline/run-01.json") + " -o " + q(blocker.string()));
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("--output " + blocker.string() + ": " + blocker.string() + " is not a directory"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(slurp(blocker), "a file");
 }
 
 }  // namespace

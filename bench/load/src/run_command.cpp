@@ -9,6 +9,7 @@
 #include "fallbench/bench/scenario.hpp"
 #include "fallbench/bench/thresholds.hpp"
 #include "fallbench/cli/args.hpp"
+#include "fallbench/cli/output_paths.hpp"
 #include "fallbench/cli/target_flags.hpp"
 #include "fallbench/results/pipeline.hpp"
 #include "fallbench/transport/tls.hpp"
@@ -373,7 +374,8 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
   cli::args a("run", "Replay a scenario (bench/scenarios/*.json) against its targets, open loop, and write a result\n"
                      "document (reports/schema/result.schema.json). Prints a summary table and the result's path.\n"
                      "Exit status: 0 all runs valid and every threshold met, 3 some run invalid (result still written),\n"
-                     "6 a threshold of the scenario crossed (result still written), 2 bad input.");
+                     "6 a threshold of the scenario crossed (result still written), 2 bad input (also an output path that\n"
+                     "cannot be written: every one is checked before the first run).");
   a.positional("SCENARIO", "The scenario file, e.g. bench/scenarios/smoke.json")
       .flag("output", "FILE", "Where to write the result (default: reports/results/<scenario>-<UTC time>.json)")
       .flag("case", "NAME", "Run only this case (repeatable)")
@@ -465,7 +467,20 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
 
   fs::path output = a.has("output") ? fs::path(a.str("output"))
                                     : fs::path("reports/results") / (s.name + "-" + utc_now("%Y%m%dT%H%M%SZ") + ".json");
-  if (output.has_parent_path()) fs::create_directories(output.parent_path());
+  // Every output is checked (and its directory made) before the first run, like the faults above: a
+  // path that cannot be written must not surface after minutes of measuring.
+  std::vector<std::pair<std::string, fs::path>> outputs = {{"output", output}};
+  cli::check_output_file("output", output);
+  for (char const* flag : {"junit", "csv", "summary-json"}) {
+    if (!a.has(flag)) continue;
+    cli::check_output_file(flag, a.str(flag));
+    outputs.emplace_back(flag, a.str(flag));
+  }
+  if (a.has("report")) {
+    cli::check_output_directory("report", a.str("report"), {"report.html", "summary.md"});
+    for (char const* name : {"report.html", "summary.md"}) outputs.emplace_back("report", fs::path(a.str("report")) / name);
+  }
+  cli::check_distinct_outputs(outputs);
   fs::path const log_dir = output.parent_path().empty() ? fs::path(".") : output.parent_path();
 
   json doc = {{"schema_version", schema_version}, {"started_at", utc_now("%Y-%m-%dT%H:%M:%SZ")}};

@@ -1,5 +1,7 @@
 #include "fallbench/bench/thresholds.hpp"
 
+#include "fallbench/results/json_path.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <charconv>
@@ -13,8 +15,8 @@ using json = nlohmann::json;
 
 namespace {
 
-/// Where a metric is read. `run_path` is inside `runs[i]`, `strategy_path` inside
-/// `runs[i].by_strategy.S`; an empty path: not measured at that level. `per_session`: without a
+/// Where a metric is read, as dotted paths (fallbench/results/json_path.hpp). `run_path` is inside
+/// `runs[i]`, `strategy_path` inside `runs[i].by_strategy.S`; an empty path: not measured at that level. `per_session`: without a
 /// strategy the threshold holds for every strategy (there is no whole-run figure).
 struct metric_source {
   std::string_view name;
@@ -34,28 +36,28 @@ std::vector<metric_source> const& sources() {
     for (auto const& [name, field] : {std::pair<std::string_view, std::string_view>{"p50_ms", "p50_us"},
                                       {"p90_ms", "p90_us"}, {"p99_ms", "p99_us"}, {"p999_ms", "p99_9_us"},
                                       {"max_ms", "max_us"}}) {
-      std::string const at = "/latency/fanout_corrected/" + std::string(field);
+      std::string const at = "latency.fanout_corrected." + std::string(field);
       v.push_back({name, "fan-out latency from the intended send time (coordinated omission corrected), ms", p(at),
-                   p(at), 0.001, "/latency/fanout_corrected/count"});
+                   p(at), 0.001, "latency.fanout_corrected.count"});
     }
-    v.push_back({"ack_p50_ms", "chat acknowledgement round trip p50, ms", p("/latency/ack/p50_us"),
-                 p("/latency/ack/p50_us"), 0.001, "/latency/ack/count"});
-    v.push_back({"ack_p99_ms", "chat acknowledgement round trip p99, ms", p("/latency/ack/p99_us"),
-                 p("/latency/ack/p99_us"), 0.001, "/latency/ack/count"});
-    v.push_back({"ttfm_p50_ms", "time to first message p50 (connect to first delivery), ms", {}, p("/ttfm/p50_us"),
-                 0.001, "/ttfm/count", true});
-    v.push_back({"ttfm_p99_ms", "time to first message p99, ms", {}, p("/ttfm/p99_us"), 0.001, "/ttfm/count", true});
-    v.push_back({"connect_p50_ms", "connect (namespace joined) p50, ms", {}, p("/connected/p50_us"), 0.001,
-                 "/connected/count", true});
-    v.push_back({"connect_p99_ms", "connect p99, ms", {}, p("/connected/p99_us"), 0.001, "/connected/count", true});
+    v.push_back({"ack_p50_ms", "chat acknowledgement round trip p50, ms", p("latency.ack.p50_us"),
+                 p("latency.ack.p50_us"), 0.001, "latency.ack.count"});
+    v.push_back({"ack_p99_ms", "chat acknowledgement round trip p99, ms", p("latency.ack.p99_us"),
+                 p("latency.ack.p99_us"), 0.001, "latency.ack.count"});
+    v.push_back({"ttfm_p50_ms", "time to first message p50 (connect to first delivery), ms", {}, p("ttfm.p50_us"),
+                 0.001, "ttfm.count", true});
+    v.push_back({"ttfm_p99_ms", "time to first message p99, ms", {}, p("ttfm.p99_us"), 0.001, "ttfm.count", true});
+    v.push_back({"connect_p50_ms", "connect (namespace joined) p50, ms", {}, p("connected.p50_us"), 0.001,
+                 "connected.count", true});
+    v.push_back({"connect_p99_ms", "connect p99, ms", {}, p("connected.p99_us"), 0.001, "connected.count", true});
     v.push_back({"connected_share", "share of the clients that connected, 0 to 1", {}, {}, 1, "", true});
     v.push_back({"errors", "failed operations (connects, sends, acks) of the run", {}, {}, 1, "", false});
-    v.push_back({"fallbacks", "clients that fell back to polling", {}, p("/fallbacks"), 1, "", true});
+    v.push_back({"fallbacks", "clients that fell back to polling", {}, p("fallbacks"), 1, "", true});
     v.push_back({"deliveries_per_s", "deliveries measured per second of the measure phase",
-                 p("/throughput/deliveries_per_s"), p("/latency/fanout_corrected/count"), 1, "", false, true});
-    v.push_back({"lost", "chats a member should have received and did not (the ledger)", p("/delivery/total/lost"), {}, 1, ""});
-    v.push_back({"duplicated", "chats delivered more than once (the ledger)", p("/delivery/total/duplicated"), {}, 1, ""});
-    v.push_back({"reordered", "chats delivered out of their stream's order (the ledger)", p("/delivery/total/reordered"), {}, 1, ""});
+                 p("throughput.deliveries_per_s"), p("latency.fanout_corrected.count"), 1, "", false, true});
+    v.push_back({"lost", "chats a member should have received and did not (the ledger)", p("delivery.total.lost"), {}, 1, ""});
+    v.push_back({"duplicated", "chats delivered more than once (the ledger)", p("delivery.total.duplicated"), {}, 1, ""});
+    v.push_back({"reordered", "chats delivered out of their stream's order (the ledger)", p("delivery.total.reordered"), {}, 1, ""});
     return v;
   }();
   return all;
@@ -105,11 +107,6 @@ std::string format(double v) {
   return out.str();
 }
 
-double number_at(json const& j, json::json_pointer const& at) {
-  auto const* v = j.contains(at) ? &j.at(at) : nullptr;
-  return v && v->is_number() ? v->get<double>() : std::nan("");
-}
-
 std::uint64_t error_count(json const& errors) {
   std::uint64_t total = 0;
   if (errors.is_object())
@@ -143,17 +140,18 @@ std::optional<double> observe(metric_source const& m, json const& run, json cons
     why = "not measured per strategy (a whole-run figure)";
     return std::nullopt;
   }
-  if (!m.count.empty() && number_at(where, json::json_pointer(std::string(m.count))) <= 0) {
+  if (!m.count.empty() && results::number_at(where, m.count, std::nan("")) <= 0) {
     why = "not measured (no samples)";
     return std::nullopt;
   }
-  double v = number_at(where, json::json_pointer(path));
-  if (std::isnan(v)) {
+  auto const read = results::number_at(where, path);
+  if (!read) {
     why = "not measured";
     return std::nullopt;
   }
+  double v = *read;
   if (strategy && m.per_measure_second) {
-    double const measure_s = number_at(run, json::json_pointer("/config/phases_s/measure"));
+    double const measure_s = results::number_at(run, "config.phases_s.measure", 0);
     if (!(measure_s > 0)) {
       why = "not measured (no measure phase)";
       return std::nullopt;

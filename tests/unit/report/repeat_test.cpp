@@ -287,5 +287,111 @@ TEST(ReportRepeatTest, TheFaultGridGradesEveryRunByTheWorst) {
   EXPECT_NE(md.find("every run of the 3 repeats per cell"), std::string::npos);
 }
 
+
+/// The rows of the table under the heading that starts with `heading`, cells as printed.
+std::vector<std::vector<std::string>> table_after(std::string const& html, std::string const& heading) {
+  std::vector<std::vector<std::string>> out;
+  auto const start = html.find(heading);
+  if (start == std::string::npos) return out;
+  auto const from = html.find("<tbody>", start);
+  auto const body = html.substr(from, html.find("</tbody>", from) - from);
+  std::regex const td(R"(<td[^>]*>(.*?)</td>)");
+  for (auto at = body.find("<tr>"); at != std::string::npos; at = body.find("<tr>", at + 1)) {
+    auto const row = body.substr(at, body.find("</tr>", at) - at);
+    std::vector<std::string> cells;
+    for (auto it = std::sregex_iterator(row.begin(), row.end(), td); it != std::sregex_iterator(); ++it)
+      cells.push_back((*it)[0].str());
+    out.push_back(std::move(cells));
+  }
+  return out;
+}
+
+/// The text of a cell (<td ...>TEXT</td>) and its class.
+std::string inner(std::string const& td) { return td.substr(td.find('>') + 1, td.rfind("</td>") - td.find('>') - 1); }
+std::string css_class(std::string const& td) {
+  auto const at = td.find("class=\"");
+  return at == std::string::npos ? "" : td.substr(at + 7, td.find('"', at + 7) - at - 7);
+}
+
+// Thresholds over repeated runs: the table single sections show, with per threshold how many runs met it
+// ("9 of 10", graded by the worst run) and the median of what the runs observed, with its range; a run
+// that did not measure one is counted apart.
+TEST(ReportRepeatTest, ThresholdsSayHowManyRunsMetThemAndTheMedianObserved) {
+  auto results = load_results(fixtures + "/compare/baseline");
+  ASSERT_EQ(results.size(), 10u);
+  std::vector<double> p99;
+  for (auto const& r : results) p99.push_back(value(r.doc["runs"][0], {"latency", "fanout_corrected", "p99_us"}) / 1000);
+  double const limit = *std::max_element(p99.begin(), p99.end());
+  auto const below = static_cast<std::size_t>(std::count_if(p99.begin(), p99.end(), [&](double v) { return v < limit; }));
+  ASSERT_EQ(below, 9u) << "the fixture's largest p99 is one run's";
+  std::vector<double> ttfm;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    double const t = value(results[i].doc["runs"][0]["by_strategy"]["websocket"], {"ttfm", "p50_us"}) / 1000;
+    json ttfm_outcome = {{"threshold", "ttfm_p50_ms < 10000"}, {"scope", "websocket"}, {"ok", i != 4}};
+    if (i == 4) {
+      ttfm_outcome["observed"] = nullptr;
+      ttfm_outcome["why"] = "not measured (no samples)";
+    } else {
+      ttfm_outcome["observed"] = t;
+      ttfm.push_back(t);
+    }
+    results[i].doc["runs"][0]["thresholds"] = json::array(
+        {{{"threshold", "lost == 0"}, {"scope", "run"}, {"ok", true}, {"observed", 0}},
+         {{"threshold", "p99_ms < LIMIT"}, {"scope", "run"}, {"ok", p99[i] < limit}, {"observed", p99[i]}},
+         ttfm_outcome});
+  }
+  auto const html = render_html(results, options{});
+  EXPECT_EQ(count(html, "<section id="), 1u) << "thresholds do not split the set";
+  std::string const heading = "<h3>Thresholds: 1 of 3 met in every one of the 10 runs</h3>";
+  ASSERT_NE(html.find(heading), std::string::npos) << html.substr(html.find("<section"), 4000);
+  auto const rows = table_after(html, heading);
+  ASSERT_EQ(rows.size(), 3u);
+  for (auto const& r : rows) ASSERT_EQ(r.size(), 5u);
+  // lost == 0: met everywhere, observed 0 in every run.
+  EXPECT_EQ(inner(rows[0][0]), "fallbench/mixed");
+  EXPECT_EQ(inner(rows[0][1]), "<code>lost == 0</code>");
+  EXPECT_EQ(inner(rows[0][3]), "0");
+  EXPECT_EQ(inner(rows[0][4]), "10 of 10");
+  EXPECT_EQ(css_class(rows[0][4]), "g1");
+  // p99: crossed by the one run with the largest p99.
+  EXPECT_EQ(inner(rows[1][4]), "9 of 10");
+  EXPECT_EQ(css_class(rows[1][4]), "g3") << "graded by the worst run";
+  auto const p = parse_cell(inner(rows[1][3]));
+  expect_printed(p.median, compare::median(p99), "p99 median");
+  expect_printed(p.min, *std::min_element(p99.begin(), p99.end()), "p99 min");
+  expect_printed(p.max, limit, "p99 max");
+  // TTFM: one run did not measure it; the median is over the nine that did, and the tenth is said.
+  EXPECT_EQ(inner(rows[2][2]), "websocket");
+  EXPECT_EQ(inner(rows[2][4]), "9 of 10");
+  auto const ttfm_cell = inner(rows[2][3]);
+  EXPECT_NE(ttfm_cell.find("<br><small>not measured in 1</small>"), std::string::npos) << ttfm_cell;
+  expect_printed(parse_cell(ttfm_cell.substr(0, ttfm_cell.rfind("<br><small>not measured"))).median, compare::median(ttfm),
+                 "ttfm median");
+
+  auto const md = render_markdown(results, options{});
+  EXPECT_NE(md.find("**Thresholds: 1 of 3 met in every one of the 10 runs**"), std::string::npos) << md;
+  EXPECT_NE(md.find("| fallbench/mixed | `lost == 0` | run | 0 | 10 of 10 |"), std::string::npos) << md;
+  auto const line_at = md.find("| fallbench/mixed | `p99_ms < LIMIT` | run | ");
+  ASSERT_NE(line_at, std::string::npos) << md;
+  auto const line = md.substr(line_at, md.find('\n', line_at) - line_at);
+  std::smatch m;
+  std::regex const cells(R"(\| run \| ([0-9.]+) \(([0-9.]+))" "\u2013" R"(([0-9.]+)\) \| \*\*9 of 10\*\* \|$)");
+  ASSERT_TRUE(std::regex_search(line, m, cells)) << line;
+  expect_printed(std::stod(m[1].str()), compare::median(p99), "markdown p99 median");
+  EXPECT_NE(md.find("; not measured in 1 | **9 of 10** |"), std::string::npos) << md;
+
+  // A threshold is a code span, shown as written (no escapes, which a code span would print).
+  EXPECT_NE(md.find("| fallbench/mixed | `ttfm_p50_ms < 10000` | websocket | "), std::string::npos) << md;
+  // One of the runs alone: the single section's table, the same code span.
+  auto const single = render_markdown({results[0]}, options{});
+  EXPECT_NE(single.find("**Thresholds: 3 of 3 met**"), std::string::npos) << single;
+  EXPECT_NE(single.find("| fallbench/mixed | `p99_ms < LIMIT` | run | "), std::string::npos) << single;
+
+  // Without thresholds, no table (as in a single section).
+  auto const plain = load_results(fixtures + "/compare/baseline");
+  EXPECT_EQ(render_html(plain, options{}).find("Thresholds:"), std::string::npos);
+  EXPECT_EQ(render_markdown(plain, options{}).find("Thresholds:"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace fallbench::report

@@ -2,7 +2,9 @@
 #include "fallbench/compare/compare_main.hpp"
 
 #include "fallbench/cli/args.hpp"
+#include "fallbench/cli/output_paths.hpp"
 #include "fallbench/compare/stats.hpp"
+#include "fallbench/results/json_path.hpp"
 #include "fallbench/results/pipeline.hpp"
 
 #include <algorithm>
@@ -31,37 +33,10 @@ constexpr int supported_schema_version = 1;
 
 // ---- reading documents without trusting them --------------------------------------------------------
 
-/// The value at a dotted path ("machine.cores"), or nullptr when any step is missing.
-json const* find(json const& j, std::string_view dotted) {
-  json const* at = &j;
-  while (!dotted.empty()) {
-    auto const dot = dotted.find('.');
-    auto const key = dotted.substr(0, dot);
-    if (!at->is_object()) return nullptr;
-    auto it = at->find(key);
-    if (it == at->end()) return nullptr;
-    at = &*it;
-    dotted = dot == std::string_view::npos ? std::string_view{} : dotted.substr(dot + 1);
-  }
-  return at;
-}
-
-std::optional<double> number(json const& j, std::string_view dotted) {
-  auto const* v = find(j, dotted);
-  if (!v || !v->is_number()) return std::nullopt;
-  return v->get<double>();
-}
-
-std::optional<std::string> text(json const& j, std::string_view dotted) {
-  auto const* v = find(j, dotted);
-  if (!v || !v->is_string()) return std::nullopt;
-  return v->get<std::string>();
-}
-
-std::string text_or(json const& j, std::string_view dotted, std::string fallback) {
-  auto v = text(j, dotted);
-  return v ? *v : fallback;
-}
+// Values are read with the project's one reader of result documents (fallbench/results/json_path.hpp).
+using results::find_at;
+using results::number_at;
+using results::string_at;
 
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -76,7 +51,7 @@ bool unfit_build_type(std::string const& build_type) {
 }
 
 std::string run_key(json const& run) {
-  return text_or(run, "target", "?") + "/" + text_or(run, "case", "?");
+  return string_at(run, "target", "?") + "/" + string_at(run, "case", "?");
 }
 
 int grade(std::string const& g) {
@@ -107,7 +82,7 @@ struct extracted {
 
 extracted metrics_of(json const& doc) {
   extracted out;
-  json const* runs = find(doc, "runs");
+  json const* runs = find_at(doc, "runs");
   if (!runs || !runs->is_array()) return out;
   for (auto const& run : *runs) {
     auto const key = run_key(run);
@@ -123,45 +98,45 @@ extracted metrics_of(json const& doc) {
     };
     // A latency from a histogram, in ms; only when the histogram counted something.
     auto const latency = [&](std::string const& id, json const& h, char const* field, std::string label) {
-      auto const count = number(h, "count");
-      auto const v = number(h, field);
+      auto const count = number_at(h, "count");
+      auto const v = number_at(h, field);
       if (count && *count > 0 && v) out.add(id, timing(std::move(label), "ms"), *v / 1000.0);
     };
-    if (auto const* l = find(run, "latency"); l && l->is_object()) {
-      if (auto const* h = find(*l, "fanout_corrected")) {
+    if (auto const* l = find_at(run, "latency"); l && l->is_object()) {
+      if (auto const* h = find_at(*l, "fanout_corrected")) {
         latency(key + "/fanout_p50_ms", *h, "p50_us", "fan-out p50 (corrected)");
         latency(key + "/fanout_p99_ms", *h, "p99_us", "fan-out p99 (corrected)");
       }
-      if (auto const* h = find(*l, "ack")) latency(key + "/ack_p99_ms", *h, "p99_us", "ack p99");
+      if (auto const* h = find_at(*l, "ack")) latency(key + "/ack_p99_ms", *h, "p99_us", "ack p99");
     }
-    if (auto v = number(run, "throughput.deliveries_per_s"))
+    if (auto v = number_at(run, "throughput.deliveries_per_s"))
       out.add(key + "/deliveries_per_s", timing("deliveries per second", "/s", true), *v);
-    if (auto v = text(run, "delivery.verdict.overall"))
+    if (auto v = string_at(run, "delivery.verdict.overall"))
       out.add(key + "/delivery_verdict", correctness("delivery verdict (loss, duplication, reordering)", "verdict"),
               grade(*v));
     for (char const* what : {"lost", "duplicated", "reordered"})
-      if (auto v = number(run, std::string("delivery.total.") + what))
+      if (auto v = number_at(run, std::string("delivery.total.") + what))
         out.add(key + "/" + what, correctness(std::string("deliveries ") + what, ""), *v);
 
-    json const* strategies = find(run, "by_strategy");
+    json const* strategies = find_at(run, "by_strategy");
     if (!strategies || !strategies->is_object()) continue;
     // With one strategy its latencies are the run's: listed once, at the run.
     bool const several = strategies->size() > 1;
     for (auto const& [name, st] : strategies->items()) {
       auto const sk = key + "/" + name;
       if (several) {
-        if (auto const* h = find(st, "latency.fanout_corrected")) {
+        if (auto const* h = find_at(st, "latency.fanout_corrected")) {
           latency(sk + "/fanout_p50_ms", *h, "p50_us", "fan-out p50 (corrected)");
           latency(sk + "/fanout_p99_ms", *h, "p99_us", "fan-out p99 (corrected)");
         }
-        if (auto const* h = find(st, "latency.ack")) latency(sk + "/ack_p99_ms", *h, "p99_us", "ack p99");
+        if (auto const* h = find_at(st, "latency.ack")) latency(sk + "/ack_p99_ms", *h, "p99_us", "ack p99");
       }
-      if (auto const* h = find(st, "ttfm")) latency(sk + "/ttfm_p50_ms", *h, "p50_us", "time to first message p50");
-      if (auto v = number(st, "wire.bytes_per_delivery"))
+      if (auto const* h = find_at(st, "ttfm")) latency(sk + "/ttfm_p50_ms", *h, "p50_us", "time to first message p50");
+      if (auto v = number_at(st, "wire.bytes_per_delivery"))
         out.add(sk + "/bytes_per_delivery", deterministic("wire bytes per delivery", "B"), *v);
-      if (auto v = number(st, "wire.requests_per_delivery"))
+      if (auto v = number_at(st, "wire.requests_per_delivery"))
         out.add(sk + "/requests_per_delivery", deterministic("HTTP requests per delivery", "req"), *v);
-      if (auto const* errors = find(st, "errors"); errors && errors->is_object()) {
+      if (auto const* errors = find_at(st, "errors"); errors && errors->is_object()) {
         double sum = 0;
         for (auto const& [kind, n] : errors->items())
           if (n.is_number()) sum += n.get<double>();
@@ -169,11 +144,11 @@ extracted metrics_of(json const& doc) {
       }
     }
   }
-  if (auto const* capacity = find(doc, "capacity"); capacity && capacity->is_array()) {
+  if (auto const* capacity = find_at(doc, "capacity"); capacity && capacity->is_array()) {
     for (auto const& c : *capacity) {
-      auto const* rate = find(c, "max_rate_per_client_hz");
+      auto const* rate = find_at(c, "max_rate_per_client_hz");
       double const v = rate && rate->is_number() ? rate->get<double>() : 0.0;
-      out.add("capacity/" + text_or(c, "target", "?") + "/" + text_or(c, "case", "?"),
+      out.add("capacity/" + string_at(c, "target", "?") + "/" + string_at(c, "case", "?"),
               metric_spec{"capacity: highest rate within the p99 bound", "Hz", metric_kind::timing, true, true}, v);
     }
   }
@@ -312,20 +287,20 @@ bool check_document(result_file const& f, std::vector<std::string>& problems) {
     problems.push_back(f.path + ": not a result document (not a JSON object)");
     return false;
   }
-  auto const schema = number(d, "schema_version");
+  auto const schema = number_at(d, "schema_version");
   need("schema_version", schema.has_value());
   if (schema && *schema != supported_schema_version) {
-    problems.push_back(f.path + ": schema_version " + find(d, "schema_version")->dump() + ", this compare reads " +
+    problems.push_back(f.path + ": schema_version " + find_at(d, "schema_version")->dump() + ", this compare reads " +
                        std::to_string(supported_schema_version));
     ok = false;
   }
-  need("scenario.hash_fnv1a64", text(d, "scenario.hash_fnv1a64").has_value());
-  need("generator.build_type", text(d, "generator.build_type").has_value());
-  need("machine.cpu_model", text(d, "machine.cpu_model").has_value());
-  need("machine.cores", number(d, "machine.cores").has_value());
-  auto const* runs = find(d, "runs");
+  need("scenario.hash_fnv1a64", string_at(d, "scenario.hash_fnv1a64").has_value());
+  need("generator.build_type", string_at(d, "generator.build_type").has_value());
+  need("machine.cpu_model", string_at(d, "machine.cpu_model").has_value());
+  need("machine.cores", number_at(d, "machine.cores").has_value());
+  auto const* runs = find_at(d, "runs");
   need("runs", runs && runs->is_array());
-  if (auto bt = text(d, "generator.build_type"); bt && unfit_build_type(*bt)) {
+  if (auto bt = string_at(d, "generator.build_type"); bt && unfit_build_type(*bt)) {
     problems.push_back(f.path + ": build type '" + *bt +
                        "': timings of Debug and sanitizer builds are not comparable (build with the ci or bench preset)");
     ok = false;
@@ -361,9 +336,9 @@ void check_metadata(std::vector<side_file> const& files, outcome& out) {
   }
   auto const& first = files.front();
   for (auto const& field : matched_fields) {
-    json const* reference = find(first.file->doc, field.path);
+    json const* reference = find_at(first.file->doc, field.path);
     for (auto const& f : files) {
-      json const* v = find(f.file->doc, field.path);
+      json const* v = find_at(f.file->doc, field.path);
       if ((v == nullptr) != (reference == nullptr) || (v && *v != *reference)) {
         out.problems.push_back(std::string(field.what) + " differs: " + shown(reference) + " in " + first.side + " " +
                                first.file->path + ", " + shown(v) + " in " + f.side + " " + f.file->path);
@@ -376,11 +351,11 @@ void check_metadata(std::vector<side_file> const& files, outcome& out) {
   // --case/--target selection leaves the scenario hash alone but changes what was measured.
   std::map<std::string, std::pair<json, std::string>> configs;  // run key -> (config, first file)
   std::set<std::string> plain_runs;  // non-ladder runs of the first file: every file must have them
-  for (auto const& run : *find(first.file->doc, "runs"))
+  for (auto const& run : *find_at(first.file->doc, "runs"))
     if (!run.contains("ladder")) plain_runs.insert(run_key(run));
   for (auto const& f : files) {
     std::set<std::string> seen;
-    for (auto const& run : *find(f.file->doc, "runs")) {
+    for (auto const& run : *find_at(f.file->doc, "runs")) {
       auto const key = run_key(run);
       seen.insert(key);
       json const config = run.contains("config") && run["config"].is_object() ? run["config"] : json::object();
@@ -412,7 +387,7 @@ void check_metadata(std::vector<side_file> const& files, outcome& out) {
   std::erase_if(out.notes, [&](std::string const& n) { return !seen_notes.insert(n).second; });
   for (char const* field : {"generator.compiler", "machine.kernel"}) {
     std::set<std::string> values;
-    for (auto const& f : files) values.insert(shown(find(f.file->doc, field)));
+    for (auto const& f : files) values.insert(shown(find_at(f.file->doc, field)));
     if (values.size() > 1) {
       std::string list;
       for (auto const& v : values) list += (list.empty() ? "" : ", ") + v;
@@ -424,20 +399,20 @@ void check_metadata(std::vector<side_file> const& files, outcome& out) {
 /// Runs that do not count as measurements: not valid, or whose ledger failed.
 void check_validity(std::vector<side_file> const& files, outcome& out) {
   for (auto const& f : files) {
-    for (auto const& run : *find(f.file->doc, "runs")) {
+    for (auto const& run : *find_at(f.file->doc, "runs")) {
       auto const key = run_key(run);
-      auto const* valid = find(run, "valid");
+      auto const* valid = find_at(run, "valid");
       if (!valid || !valid->is_boolean() || !valid->get<bool>()) {
         std::string reasons;
-        if (auto const* r = find(run, "invalid_reasons"); r && r->is_array())
+        if (auto const* r = find_at(run, "invalid_reasons"); r && r->is_array())
           for (auto const& why : *r) reasons += (reasons.empty() ? "" : "; ") + shown(&why);
         out.problems.push_back(std::string(f.side) + " " + f.file->path + ": run " + key + " is not valid" +
                                (reasons.empty() ? "" : " (" + reasons + ")"));
         if (out.code == status::pass) out.code = status::invalid;
       }
-      if (auto v = text(run, "delivery.verdict.overall"); v && *v == "fail") {
+      if (auto v = string_at(run, "delivery.verdict.overall"); v && *v == "fail") {
         out.problems.push_back(std::string(f.side) + " " + f.file->path + ": run " + key +
-                               " failed its delivery checks (" + find(run, "delivery.total")->dump() + ")");
+                               " failed its delivery checks (" + find_at(run, "delivery.total")->dump() + ")");
         if (out.code == status::pass) out.code = status::invalid;
       }
     }
@@ -569,8 +544,8 @@ bool glob_match(std::string_view pattern, std::string_view s) {
 }
 
 std::string machine_class(json const& doc) {
-  auto const cores = number(doc, "machine.cores");
-  std::string model = text_or(doc, "machine.cpu_model", "unknown-cpu");
+  auto const cores = number_at(doc, "machine.cores");
+  std::string model = string_at(doc, "machine.cpu_model", "unknown-cpu");
   // "Intel(R) Xeon(R) CPU @ 2.20GHz" -> "intel-xeon-cpu-2-20ghz": trademark marks carry no information.
   for (std::string const mark : {"(R)", "(r)", "(TM)", "(tm)"})
     for (auto at = model.find(mark); at != std::string::npos; at = model.find(mark)) model.erase(at, mark.size());
@@ -803,7 +778,8 @@ int compare_main(std::vector<std::string_view> const& argv) {
               "change, p-value, verdict. Timing metrics: two-sided Mann-Whitney U test and a minimum effect;\n"
               "bytes and requests per delivery: strictly (outside the baseline's range +- tolerance);\n"
               "delivery verdicts, lost, duplicated, reordered, errors: any change for the worse.\n"
-              "Exit status: 0 pass, 1 regression, 2 usage error, 3 invalid run (a run not valid, or whose\n"
+              "Exit status: 0 pass, 1 regression, 2 usage error (also an output FILE that cannot be written, checked\n"
+              "before any result is read), 3 invalid run (a run not valid, or whose\n"
               "delivery verdict is fail, on either side, a document that breaks the result schema, or a metric of the\n"
               "baseline that no candidate run measured), 4 incomparable (scenario, build type, CPU model or\n"
               "cores, schema version or run configuration differ; Debug and sanitizer builds are refused),\n"
@@ -870,6 +846,15 @@ int compare_main(std::vector<std::string_view> const& argv) {
     cand_paths = {pos[1]};
   }
   if (base_paths.empty() || cand_paths.empty()) throw cli::usage_error("expected a baseline and a candidate");
+  // The outputs are checked (and their directories made) before any result is read: a path that cannot
+  // be written is a usage error (exit 2), not a verdict lost after the comparison.
+  std::vector<std::pair<std::string, fs::path>> outputs;
+  for (char const* flag : {"markdown", "junit", "csv", "summary-json"}) {
+    if (!a.has(flag)) continue;
+    cli::check_output_file(flag, a.str(flag));
+    outputs.emplace_back(flag, a.str(flag));
+  }
+  cli::check_distinct_outputs(outputs);
   auto const load_side = [](std::vector<std::string> const& operands) {
     std::vector<result_file> out;
     for (auto const& p : operands) {

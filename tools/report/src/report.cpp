@@ -2,7 +2,9 @@
 #include "fallbench/report/report_main.hpp"
 
 #include "fallbench/cli/args.hpp"
+#include "fallbench/cli/output_paths.hpp"
 #include "fallbench/compare/stats.hpp"
+#include "fallbench/results/json_path.hpp"
 #include "svg.hpp"
 
 #include <algorithm>
@@ -31,36 +33,19 @@ namespace {
 
 // ---- reading documents without trusting them --------------------------------------------------------
 
-json const& null_json() {
-  static json const null;
-  return null;
-}
+// The project's one reader of result values (fallbench/results/json_path.hpp), under the short names
+// this file uses everywhere.
 
 /// The value at a dotted path, or a null json when any step is missing.
-json const& at(json const& j, std::string_view dotted) {
-  json const* cur = &j;
-  while (!dotted.empty()) {
-    auto const dot = dotted.find('.');
-    auto const key = dotted.substr(0, dot);
-    if (!cur->is_object()) return null_json();
-    auto it = cur->find(key);
-    if (it == cur->end()) return null_json();
-    cur = &*it;
-    dotted = dot == std::string_view::npos ? std::string_view{} : dotted.substr(dot + 1);
-  }
-  return *cur;
-}
+json const& at(json const& j, std::string_view dotted) { return results::value_at(j, dotted); }
 
-double num(json const& j, std::string_view dotted, double fallback = 0) {
-  auto const& v = at(j, dotted);
-  return v.is_number() ? v.get<double>() : fallback;
-}
+double num(json const& j, std::string_view dotted, double fallback = 0) { return results::number_at(j, dotted, fallback); }
 
+/// A string, or a number written as JSON writes it (a seed, a core count), else `fallback`.
 std::string str(json const& j, std::string_view dotted, std::string fallback = {}) {
   auto const& v = at(j, dotted);
-  if (v.is_string()) return v.get<std::string>();
   if (v.is_number()) return v.dump();
-  return fallback;
+  return results::string_at(j, dotted, std::move(fallback));
 }
 
 /// The elements of an array (none when it is not one).
@@ -240,10 +225,8 @@ bool has_windows(group const& g) {
 
 /// A strategy's figures in one window (by_strategy[strategy]), or a null json.
 json const& window_strategy(json const& window, std::string const& strategy) {
-  auto const& bs = at(window, "by_strategy");
-  if (!bs.is_object()) return null_json();
-  auto it = bs.find(strategy);
-  return it == bs.end() ? null_json() : *it;
+  // Strategy names hold no dot (transport::to_string), so the name is one step of the path.
+  return at(window, "by_strategy." + strategy);
 }
 
 /// A run's windows of one role ("before", "fault", "after") added up: the run's ledger counts and one
@@ -841,6 +824,21 @@ std::string html_capacity_table(json const& doc) {
   return h.str();
 }
 
+/// Markdown table cell text as a code span (`p99_ms < 50`): inside one, markup, entities and backslash
+/// escapes are shown as written, so only the pipe (which would end the cell, GFM) and line breaks are
+/// replaced; a backtick in the text takes a longer fence.
+std::string md_code(std::string_view s) {
+  std::string body;
+  for (char c : s) {
+    if (c == '|') body += "\\|";
+    else if (c == '\n' || c == '\r') body += ' ';
+    else body += c;
+  }
+  std::string const fence = body.find('`') == std::string::npos ? "`" : "`` ";
+  std::string const close = fence == "`" ? "`" : " ``";
+  return fence + body + close;
+}
+
 /// Markdown table cell text: no pipe, no markup, no HTML, no line break.
 std::string md(std::string_view s) {
   std::string out;
@@ -1274,7 +1272,8 @@ struct threshold_row {
   std::string run;
   std::string threshold;
   std::string scope;
-  std::string observed;
+  std::string observed;          ///< The value as printed, or why it was not measured.
+  std::optional<double> value;  ///< The value observed, when measured.
   bool ok = false;
 };
 
@@ -1287,7 +1286,8 @@ std::vector<threshold_row> threshold_rows(json const& doc) {
       r.threshold = str(*t, "threshold");
       r.scope = str(*t, "scope");
       r.ok = at(*t, "ok").is_boolean() && at(*t, "ok").get<bool>();
-      r.observed = at(*t, "observed").is_number() ? number(num(*t, "observed")) : str(*t, "why", "not measured");
+      r.value = results::number_at(*t, "observed");
+      r.observed = r.value ? number(*r.value) : str(*t, "why", "not measured");
       rows.push_back(std::move(r));
     }
   return rows;
@@ -1392,7 +1392,7 @@ std::string single_section_markdown(result const& r) {
     m << "\n\n**Thresholds: " << met << " of " << rows.size() << " met**\n\n"
       << "| run | threshold | on | observed | met |\n|---|---|---|---:|---|\n";
     for (auto const& t : rows)
-      m << "| " << md(t.run) << " | `" << md(t.threshold) << "` | " << md(t.scope) << " | " << md(t.observed) << " | "
+      m << "| " << md(t.run) << " | " << md_code(t.threshold) << " | " << md(t.scope) << " | " << md(t.observed) << " | "
         << (t.ok ? "yes" : "**NO**") << " |\n";
   }
   m << "\n" << markdown_fault_grids(doc);
@@ -1620,6 +1620,98 @@ std::string html_repeated_table(std::vector<result const*> const& set) {
   }
   h << "</tbody></table>\n";
   return h.str();
+}
+
+/// One threshold (run, threshold, scope) over repeated runs: in how many runs it held, and what the runs
+/// observed. Graded like the grid, by the worst run: crossed once is crossed.
+struct repeated_threshold_row {
+  std::string run, threshold, scope;
+  std::size_t runs = 0, met = 0;
+  std::vector<double> observed;        ///< The runs that measured it.
+  std::vector<std::string> not_measured;  ///< Why, for each run that did not.
+};
+
+std::vector<repeated_threshold_row> repeated_threshold_rows(std::vector<result const*> const& set) {
+  std::vector<repeated_threshold_row> out;
+  for (auto const* r : set)
+    for (auto& t : threshold_rows(r->doc)) {
+      auto it = std::find_if(out.begin(), out.end(), [&](repeated_threshold_row const& o) {
+        return o.run == t.run && o.threshold == t.threshold && o.scope == t.scope;
+      });
+      if (it == out.end()) it = out.insert(out.end(), repeated_threshold_row{t.run, t.threshold, t.scope, 0, 0, {}, {}});
+      ++it->runs;
+      it->met += t.ok;
+      if (t.value)
+        it->observed.push_back(*t.value);
+      else
+        it->not_measured.push_back(t.observed);
+    }
+  return out;
+}
+
+/// The observed column of a repeated threshold: the median over the runs that measured it, its range
+/// when they differ, and how many did not; when none did, the most frequent reason.
+struct repeated_observed {
+  std::string median, range, missing;
+};
+repeated_observed observed_texts(repeated_threshold_row const& row) {
+  if (row.observed.empty()) {
+    std::map<std::string, std::size_t> why;
+    for (auto const& w : row.not_measured) ++why[w];
+    auto const most = std::max_element(why.begin(), why.end(), [](auto const& a, auto const& b) { return a.second < b.second; });
+    return {most == why.end() ? "-" : most->first, "", ""};
+  }
+  auto const [median, range] = spread_texts(spread_of(row.observed), false);
+  return {median, range,
+          row.not_measured.empty() ? "" : "not measured in " + std::to_string(row.not_measured.size())};
+}
+
+constexpr char const* repeated_thresholds_note =
+    "Per threshold, in how many runs it was met, and the value observed: the median over the runs that measured "
+    "it (the mean of the middle two for an even count, as fallbench compare takes it) with, under it, the range "
+    "when the runs differ. A threshold crossed in any run is not met: like the grid, graded by the worst run.";
+
+std::string thresholds_heading(std::vector<repeated_threshold_row> const& rows, std::size_t runs) {
+  auto const met = std::count_if(rows.begin(), rows.end(), [](auto const& t) { return t.met == t.runs; });
+  return "Thresholds: " + std::to_string(met) + " of " + std::to_string(rows.size()) + " met in every one of the " +
+         std::to_string(runs) + " runs";
+}
+
+std::string html_repeated_thresholds(std::vector<result const*> const& set) {
+  auto const rows = repeated_threshold_rows(set);
+  if (rows.empty()) return {};
+  std::ostringstream h;
+  h << "<h3>" << escape(thresholds_heading(rows, set.size())) << "</h3>\n<p class=\"note\">"
+    << escape(repeated_thresholds_note) << "</p>\n<table class=\"summary\"><thead><tr>"
+    << "<th>run</th><th>threshold</th><th>on</th><th>observed (median)</th><th>met</th></tr></thead><tbody>";
+  for (auto const& t : rows) {
+    auto const o = observed_texts(t);
+    h << "<tr><td>" << escape(t.run) << "</td><td><code>" << escape(t.threshold) << "</code></td><td>" << escape(t.scope)
+      << "</td><td>" << escape(o.median);
+    if (!o.range.empty()) h << "<br><small>" << escape(o.range) << "</small>";
+    if (!o.missing.empty()) h << "<br><small>" << escape(o.missing) << "</small>";
+    h << "</td><td class=\"g" << (t.met == t.runs ? 1 : 3) << "\">" << t.met << " of " << t.runs << "</td></tr>";
+  }
+  h << "</tbody></table>\n";
+  return h.str();
+}
+
+std::string markdown_repeated_thresholds(std::vector<result const*> const& set) {
+  auto const rows = repeated_threshold_rows(set);
+  if (rows.empty()) return {};
+  std::ostringstream m;
+  m << "\n\n**" << md(thresholds_heading(rows, set.size())) << "**\n\n" << md(repeated_thresholds_note) << "\n\n"
+    << "| run | threshold | on | observed (median) | met |\n|---|---|---|---:|---|\n";
+  for (auto const& t : rows) {
+    auto const o = observed_texts(t);
+    std::string observed = o.median;
+    if (!o.range.empty()) observed += " (" + o.range + ")";
+    if (!o.missing.empty()) observed += "; " + o.missing;
+    bool const all = t.met == t.runs;
+    m << "| " << md(t.run) << " | " << md_code(t.threshold) << " | " << md(t.scope) << " | " << md(observed) << " | "
+      << (all ? "" : "**") << t.met << " of " << t.runs << (all ? "" : "**") << " |\n";
+  }
+  return m.str();
 }
 
 /// The strategy-by-fault grids of every run of a set, merged: a cell holds the runs of all repeats.
@@ -1919,6 +2011,7 @@ std::string repeated_section_html(std::vector<result const*> const& set, std::si
     for (auto const& p : problems) h << "<li>" << escape(p) << "</li>";
     h << "</ul>\n";
   }
+  h << html_repeated_thresholds(set);
   auto const where = run_files(set);
   h << html_fault_grids(repeated_fault_grids(set), repeated_grid_caption_head(set.size()),
                         [&](std::string const& strategy, auto const& runs) { return repeated_cell_text(strategy, runs, where); });
@@ -2018,6 +2111,7 @@ std::string repeated_section_markdown(std::vector<result const*> const& set) {
       for (auto const* why : items(*run, "invalid_reasons"))
         m << "\n- " << md(file_name(r->path) + ": " + str(*run, "target") + "/" + str(*run, "case")) << " not valid: "
           << md(str(*why, ""));
+  m << markdown_repeated_thresholds(set);
   auto const where = run_files(set);
   m << "\n"
     << markdown_fault_grids(repeated_fault_grids(set),
@@ -2106,7 +2200,8 @@ int report_main(std::vector<std::string_view> const& argv) {
               "Render result documents of `fallbench run` as one self-contained HTML page (inline SVG charts, no\n"
               "script, nothing loaded from elsewhere) and a Markdown summary for a CI job summary:\n"
               "DIR/report.html and DIR/summary.md. Several results: one section each.\n"
-              "Exit status: 0 written, 2 bad flags or an unreadable input, 3 an input that is not a valid result\n"
+              "Exit status: 0 written, 2 bad flags, an unreadable input or an output DIR that cannot be written\n"
+              "(checked before reading), 3 an input that is not a valid result\n"
               "document (reports/schema/result.schema.json; the message names the place and the rule).");
   a.positional("RESULT...", "Result files, or directories of them (*.json)")
       .flag("output", "DIR", "Where to write report.html and summary.md (also -o DIR)")
@@ -2125,6 +2220,8 @@ int report_main(std::vector<std::string_view> const& argv) {
   options opts;
   opts.title = a.str("title");
   opts.timelines = static_cast<std::size_t>(a.integer("timelines", 0, 1000));
+  // Checked (and made) before the inputs are read and rendered: exit 2 naming the flag, at once.
+  cli::check_output_directory("output", a.str("output"), {"report.html", "summary.md"});
   std::vector<result> results;
   for (auto const& operand : a.positionals()) {
     try {

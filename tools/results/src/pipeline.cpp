@@ -1,7 +1,9 @@
 #include "fallbench/results/pipeline.hpp"
+#include "fallbench/results/json_path.hpp"
 
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 namespace fallbench::results {
@@ -28,44 +30,28 @@ std::string xml_escape(std::string_view s) {
   return out;
 }
 
-double number_at(json const& j, std::string const& dotted) {
-  json const* v = &j;
-  std::size_t from = 0;
-  while (from <= dotted.size()) {
-    auto const dot = dotted.find('.', from);
-    auto const key = dotted.substr(from, dot == std::string::npos ? std::string::npos : dot - from);
-    if (!v->is_object() || !v->contains(key)) return std::nan("");
-    v = &(*v)[key];
-    if (dot == std::string::npos) break;
-    from = dot + 1;
-  }
-  return v->is_number() ? v->get<double>() : std::nan("");
-}
+/// An absent figure: NaN, which CSV leaves empty and JSON writes as null.
+constexpr double absent = std::numeric_limits<double>::quiet_NaN();
 
-std::string text_at(json const& j, char const* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string{};
-}
-
-std::string run_name(json const& run) { return text_at(run, "target") + "/" + text_at(run, "case"); }
+std::string run_name(json const& run) { return string_at(run, "target", {}) + "/" + string_at(run, "case", {}); }
 
 /// The headline figures of one strategy of a run (milliseconds, per second), as the console table has them.
 json strategy_figures(json const& run, json const& st) {
-  double const measure_s = number_at(run, "config.phases_s.measure");
-  double const measured = number_at(st, "latency.fanout_corrected.count");
+  double const measure_s = number_at(run, "config.phases_s.measure", absent);
+  double const measured = number_at(st, "latency.fanout_corrected.count", absent);
   auto ms = [&](char const* path) {
-    double const v = number_at(st, path);
+    double const v = number_at(st, path, absent);
     return std::isnan(v) ? json(nullptr) : json(v / 1000.0);
   };
-  return {{"clients", number_at(st, "clients")},
-          {"clients_connected", number_at(st, "clients_connected")},
+  return {{"clients", number_at(st, "clients", absent)},
+          {"clients_connected", number_at(st, "clients_connected", absent)},
           {"deliveries_per_s", measure_s > 0 && !std::isnan(measured) ? json(measured / measure_s) : json(nullptr)},
           {"p50_ms", ms("latency.fanout_corrected.p50_us")},
           {"p99_ms", ms("latency.fanout_corrected.p99_us")},
           {"p999_ms", ms("latency.fanout_corrected.p99_9_us")},
           {"ack_p99_ms", ms("latency.ack.p99_us")},
           {"ttfm_p50_ms", ms("ttfm.p50_us")},
-          {"bytes_per_delivery", number_at(st, "wire.bytes_per_delivery")},
+          {"bytes_per_delivery", number_at(st, "wire.bytes_per_delivery", absent)},
           {"errors", st.contains("errors") ? st["errors"] : json::object()}};
 }
 
@@ -130,7 +116,7 @@ std::string csv_number(double v) {
 
 std::string run_junit(json const& doc) {
   std::vector<junit_case> cases;
-  std::string const suite = "fallbench run " + text_at(doc.value("scenario", json::object()), "name");
+  std::string const suite = "fallbench run " + string_at(doc, "scenario.name", {});
   for (auto const& run : doc.value("runs", json::array())) {
     std::string const name = run_name(run);
     junit_case valid{"run." + name, "valid", std::nullopt, std::nullopt, {}};
@@ -141,14 +127,14 @@ std::string run_junit(json const& doc) {
       valid.failure = why.empty() ? "not valid" : why;
     }
     std::ostringstream out;
-    out << "deliveries/s " << csv_number(number_at(run, "throughput.deliveries_per_s")) << ", p99 ms "
-        << csv_number(number_at(run, "latency.fanout_corrected.p99_us") / 1000.0) << ", lost "
-        << csv_number(number_at(run, "delivery.total.lost"));
+    out << "deliveries/s " << csv_number(number_at(run, "throughput.deliveries_per_s", absent)) << ", p99 ms "
+        << csv_number(number_at(run, "latency.fanout_corrected.p99_us", absent) / 1000.0) << ", lost "
+        << csv_number(number_at(run, "delivery.total.lost", absent));
     valid.output = out.str();
     cases.push_back(std::move(valid));
     for (auto const& t : run.value("thresholds", json::array())) {
-      junit_case c{"run." + name, text_at(t, "threshold") + " [" + text_at(t, "scope") + "]", std::nullopt, std::nullopt, {}};
-      if (!t.value("ok", false)) c.failure = text_at(t, "why");
+      junit_case c{"run." + name, string_at(t, "threshold", {}) + " [" + string_at(t, "scope", {}) + "]", std::nullopt, std::nullopt, {}};
+      if (!t.value("ok", false)) c.failure = string_at(t, "why", {});
       if (t["observed"].is_number()) c.output = "observed " + csv_number(t["observed"].get<double>());
       cases.push_back(std::move(c));
     }
@@ -165,10 +151,10 @@ std::string run_csv(json const& doc) {
     for (auto const& [strategy, st] : by_strategy.items()) {
       auto const f = strategy_figures(run, st);
       auto num = [&](char const* key) { return f[key].is_number() ? csv_number(f[key].get<double>()) : std::string{}; };
-      out += csv_line({text_at(run, "target"), text_at(run, "case"), strategy, num("clients"), num("clients_connected"),
+      out += csv_line({string_at(run, "target", {}), string_at(run, "case", {}), strategy, num("clients"), num("clients_connected"),
                        num("deliveries_per_s"), num("p50_ms"), num("p99_ms"), num("p999_ms"), num("ack_p99_ms"),
-                       num("ttfm_p50_ms"), num("bytes_per_delivery"), csv_number(number_at(run, "delivery.total.lost")),
-                       csv_number(number_at(run, "delivery.total.duplicated")),
+                       num("ttfm_p50_ms"), num("bytes_per_delivery"), csv_number(number_at(run, "delivery.total.lost", absent)),
+                       csv_number(number_at(run, "delivery.total.duplicated", absent)),
                        run.value("valid", false) ? "true" : "false"});
     }
   }
@@ -181,19 +167,19 @@ json run_summary(json const& doc, std::string const& result_path, int exit_statu
     json strategies = json::object();
     json const by_strategy = run.value("by_strategy", json::object());
     for (auto const& [strategy, st] : by_strategy.items()) strategies[strategy] = strategy_figures(run, st);
-    json r = {{"target", text_at(run, "target")},
-              {"case", text_at(run, "case")},
+    json r = {{"target", string_at(run, "target", {})},
+              {"case", string_at(run, "case", {})},
               {"valid", run.value("valid", false)},
               {"invalid_reasons", run.value("invalid_reasons", json::array())},
-              {"deliveries_per_s", number_at(run, "throughput.deliveries_per_s")},
-              {"lost", number_at(run, "delivery.total.lost")},
-              {"duplicated", number_at(run, "delivery.total.duplicated")},
+              {"deliveries_per_s", number_at(run, "throughput.deliveries_per_s", absent)},
+              {"lost", number_at(run, "delivery.total.lost", absent)},
+              {"duplicated", number_at(run, "delivery.total.duplicated", absent)},
               {"strategies", std::move(strategies)}};
     if (run.contains("thresholds")) r["thresholds"] = run["thresholds"];
     runs.push_back(std::move(r));
   }
   return {{"tool", "fallbench run"},
-          {"scenario", text_at(doc.value("scenario", json::object()), "name")},
+          {"scenario", string_at(doc, "scenario.name", {})},
           {"result", result_path},
           {"exit_status", exit_status},
           {"runs", std::move(runs)}};

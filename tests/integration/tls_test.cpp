@@ -313,10 +313,11 @@ TEST(TlsPlainRequestTest, APlainHttpRequestIsClosedCleanly) {
 // ---- `fallbench serve` -----------------------------------------------------------------------------
 
 #ifdef FALLBENCH_BIN
-/// Run `fallbench serve ARGS` expecting it to stop by itself; @return its exit status and stderr.
-std::pair<int, std::string> serve_fails(std::string const& args) {
-  auto const err = fs::temp_directory_path() / ("fallbench-tls-serve-" + std::to_string(::getpid()) + ".err");
-  std::string const cmd = "timeout 10 '" FALLBENCH_BIN "' serve --port 0 " + args + " >/dev/null 2>'" + err.string() + "'";
+/// Run `fallbench ARGS` to its end (at most `limit_s` seconds); @return its exit status and stderr.
+std::pair<int, std::string> fallbench(std::string const& args, int limit_s = 60) {
+  auto const err = fs::temp_directory_path() / ("fallbench-tls-" + std::to_string(::getpid()) + ".err");
+  std::string const cmd =
+      "timeout " + std::to_string(limit_s) + " '" FALLBENCH_BIN "' " + args + " >/dev/null 2>'" + err.string() + "'";
   int const status = std::system(cmd.c_str());
   std::ifstream in(err);
   std::stringstream text;
@@ -324,6 +325,9 @@ std::pair<int, std::string> serve_fails(std::string const& args) {
   fs::remove(err);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str()};
 }
+
+/// Run `fallbench serve ARGS` expecting it to stop by itself; @return its exit status and stderr.
+std::pair<int, std::string> serve_fails(std::string const& args) { return fallbench("serve --port 0 " + args, 10); }
 
 TEST(TlsServeTest, AMissingCertificateIsExit2WithTheReason) {
   auto const [status, err] = serve_fails("--tls-cert /nonexistent/server.pem --tls-key /nonexistent/key.pem");
@@ -339,18 +343,6 @@ TEST(TlsServeTest, AKeyThatIsNotTheCertificatesIsExit2WithTheReason) {
   EXPECT_EQ(status, 2) << err;
   EXPECT_NE(err.find(other_pki().key()), std::string::npos) << err;
   EXPECT_NE(err.find("key values mismatch"), std::string::npos) << "OpenSSL's reason: " << err;
-}
-
-/// Run `fallbench ARGS` to its end; @return its exit status and stderr.
-std::pair<int, std::string> fallbench(std::string const& args) {
-  auto const err = fs::temp_directory_path() / ("fallbench-tls-run-" + std::to_string(::getpid()) + ".err");
-  std::string const cmd = "timeout 60 '" FALLBENCH_BIN "' " + args + " >/dev/null 2>'" + err.string() + "'";
-  int const status = std::system(cmd.c_str());
-  std::ifstream in(err);
-  std::stringstream text;
-  text << in.rdbuf();
-  fs::remove(err);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str()};
 }
 
 // `fallbench run --url https://...` with the test CA: the smoke study over https/wss, valid, every

@@ -1,5 +1,7 @@
 #include "fallbench/transport/cookie_jar.hpp"
 
+#include "text.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -9,17 +11,8 @@ namespace fallbench::transport {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
-           return std::tolower(x) == std::tolower(y);
-         });
-}
+using detail::trim_ows;
+using detail::iequals;
 
 /// An HTTP date (RFC 7231 IMF-fixdate, and the RFC 850 and asctime forms browsers also take).
 std::optional<cookie_jar::clock::time_point> parse_http_date(std::string_view text) {
@@ -54,8 +47,8 @@ void cookie_jar::store(std::string_view set_cookie, std::string_view request_pat
   auto const eq = pair.find('=');
   if (eq == std::string_view::npos) return;
   cookie c;
-  c.name = std::string(trim(pair.substr(0, eq)));
-  c.value = std::string(trim(pair.substr(eq + 1)));
+  c.name = std::string(trim_ows(pair.substr(0, eq)));
+  c.value = std::string(trim_ows(pair.substr(eq + 1)));
   if (c.name.empty()) return;
   c.path = default_path(request_path);
   std::optional<clock::time_point> max_age, expires;
@@ -64,8 +57,8 @@ void cookie_jar::store(std::string_view set_cookie, std::string_view request_pat
     auto const attr = rest.substr(0, end);
     rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
     auto const aeq = attr.find('=');
-    auto const key = trim(attr.substr(0, aeq));
-    auto const value = aeq == std::string_view::npos ? std::string_view{} : trim(attr.substr(aeq + 1));
+    auto const key = trim_ows(attr.substr(0, aeq));
+    auto const value = aeq == std::string_view::npos ? std::string_view{} : trim_ows(attr.substr(aeq + 1));
     if (iequals(key, "path")) {
       if (!value.empty() && value.front() == '/') c.path = std::string(value);
     } else if (iequals(key, "max-age")) {

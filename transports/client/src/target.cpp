@@ -1,5 +1,7 @@
 #include "fallbench/transport/target.hpp"
 
+#include "text.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -11,11 +13,7 @@ namespace fallbench::transport {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using detail::trim_ows;
 
 /// RFC 7230 3.2.6 tchar.
 bool is_token(std::string_view s) {
@@ -37,8 +35,8 @@ std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
 std::pair<std::string, std::string> parse_header(std::string_view text) {
   auto const colon = text.find(':');
   if (colon == std::string_view::npos) throw target_error("header " + quoted(text) + ": want 'Name: value'");
-  auto const name = trim(text.substr(0, colon));
-  auto const value = trim(text.substr(colon + 1));
+  auto const name = trim_ows(text.substr(0, colon));
+  auto const value = trim_ows(text.substr(colon + 1));
   if (!is_token(name)) throw target_error("header " + quoted(text) + ": " + quoted(name) + " is not a header name");
   if (std::any_of(value.begin(), value.end(), [](unsigned char ch) { return ch < 0x20 && ch != '\t'; }))
     throw target_error("header " + quoted(name) + ": a control character in its value");
@@ -52,8 +50,8 @@ std::pair<std::string, std::string> parse_header(std::string_view text) {
 std::pair<std::string, std::string> parse_cookie(std::string_view text) {
   auto const eq = text.find('=');
   if (eq == std::string_view::npos) throw target_error("cookie " + quoted(text) + ": want 'name=value'");
-  auto const name = trim(text.substr(0, eq));
-  auto const value = trim(text.substr(eq + 1));
+  auto const name = trim_ows(text.substr(0, eq));
+  auto const value = trim_ows(text.substr(eq + 1));
   if (!is_token(name)) throw target_error("cookie " + quoted(text) + ": " + quoted(name) + " is not a cookie name");
   // RFC 6265 4.1.1 cookie-octet.
   if (std::any_of(value.begin(), value.end(), [](unsigned char ch) {

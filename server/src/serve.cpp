@@ -51,6 +51,9 @@ cli::args make_args() {
             "Origin (scheme://host[:port]) allowed to use Socket.IO from a browser, answered with CORS headers "
             "and credentials (repeatable; * for any origin, never with credentials). Requests whose Origin is "
             "neither listed nor this server's own host get 403; requests without Origin always pass")
+      .flag("allowed-host", "NAME",
+            "A host name requests may name in Host besides IP addresses and localhost (repeatable; * for any). "
+            "Any other name gets 403 (DNS rebinding). Default: none on a loopback --host, any name otherwise")
       .flag("max-connections", "N",
             "TCP connections open at once; one beyond gets 503 and is closed (0: no bound; default: the "
             "descriptor limit, ulimit -n, less 64 kept for files and the listener)")
@@ -133,6 +136,7 @@ std::string metrics_json(transport::engine_server const& engine, sio_server cons
   // What the limits against abuse refused (docs/hardening.md), in one place; the chat block keeps the
   // keys the reference peer reports too.
   j["limits"] = {{"origin_refused", e.origin_refused},
+                 {"host_refused", e.host_refused},
                  {"connections_refused", e.connections_refused},
                  {"accept_backoffs", e.accept_backoffs},
                  {"sessions_refused_per_address", e.sessions_refused_per_address},
@@ -245,6 +249,10 @@ int serve_main(std::vector<std::string_view> const& argv) {
   }
   if (!options.allow_polling && !options.allow_websocket) throw cli::usage_error("--transports: none given");
   options.cors_origins = args.all("cors-origin");
+  options.allowed_hosts = args.all("allowed-host");
+  for (auto const& h : options.allowed_hosts)
+    if (h.empty() || h.find_first_of(":/ ") != std::string::npos)
+      throw cli::usage_error("--allowed-host: a host name without port or scheme, got '" + h + "'");
   // The suites' reference server is one event loop, and one suite test races a new HTTP request against
   // a WebSocket frame sent before it: one thread keeps arrival order, as the reference does.
   auto const threads = conformance && !args.has("threads") ? 1 : static_cast<int>(args.integer("threads", 1, 256));
@@ -252,6 +260,10 @@ int serve_main(std::vector<std::string_view> const& argv) {
   boost::system::error_code ec;
   auto const address = net::ip::make_address(args.str("host"), ec);
   if (ec) throw cli::usage_error("--host: not an IP address: '" + args.str("host") + "'");
+  // DNS rebinding reaches what only this machine can reach: a loopback listener answers IP addresses
+  // and localhost only, unless told its names. One listening beyond loopback is reached by the names
+  // its operator gave it, so it answers any name unless --allowed-host lists them (docs/hardening.md).
+  if (options.allowed_hosts.empty() && !address.is_loopback()) options.allowed_hosts = {"*"};
 
   if (args.has("tls-cert") != args.has("tls-key"))
     throw cli::usage_error("--tls-cert and --tls-key go together");

@@ -704,21 +704,21 @@ TEST(MalformedInputTest, GarbageOnTheWireNeverStopsTheServer) {
       {"no request line", "\r\n\r\n\r\n\r\n", true, ""},
       {"bad request line", "GARBAGE\r\n\r\n", false, "HTTP/1.1 400"},
       {"bad version", "GET /socket.io/?EIO=4&transport=polling HTTP/9.x\r\n\r\n", false, "HTTP/1.1 400"},
-      {"truncated headers", "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nContent-Le", true, ""},
+      {"truncated headers", "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le", true, ""},
       {"truncated body",
-       "POST /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n40", true, ""},
+       "POST /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n40", true, ""},
       {"bad content length",
-       "POST /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", false,
+       "POST /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n", false,
        "HTTP/1.1 400"},
       {"bad chunk",
-       "POST /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+       "POST /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
        false, "HTTP/1.1 400"},
       {"huge header",
-       "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(16 * 1024, 'a') +
+       "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + std::string(16 * 1024, 'a') +
            "\r\n\r\n",
        false, "HTTP/1.1 431"},
       {"bad websocket upgrade",
-       "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+       "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
        "Sec-WebSocket-Version: 13\r\n\r\n",
        false, "HTTP/1.1 400"},
   };
@@ -746,7 +746,7 @@ TEST(HttpDeadlineTest, IdleConnectionsAreClosedAtTheDeadline) {
   EXPECT_FALSE(is_timeout(silent.ec)) << "a silent connection was never closed";
   EXPECT_TRUE(silent.received.empty()) << silent.received;
   auto const kept_alive =
-      raw_exchange(srv.port(), "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n", false);
+      raw_exchange(srv.port(), "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", false);
   EXPECT_FALSE(is_timeout(kept_alive.ec)) << "an idle keep-alive connection was never closed";
   EXPECT_TRUE(kept_alive.received.starts_with("HTTP/1.1 200")) << kept_alive.received.substr(0, 200);
 }

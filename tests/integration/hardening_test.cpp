@@ -250,7 +250,9 @@ TEST(HardeningTest, ForeignOriginIsRefusedOnPollingAndWebSocketAndCounted) {
 }
 
 TEST(HardeningTest, SameOriginAndNoOriginPass) {
-  test_server srv;
+  test_server_config config;
+  config.options.allowed_hosts = {"chat.example"};  // the server's public name (a Host check applies first)
+  test_server srv(config);
   auto const own = "Origin: http://127.0.0.1:" + std::to_string(srv.port()) + "\r\n";
   {
     raw_http page(srv.port());
@@ -282,6 +284,34 @@ TEST(HardeningTest, SameOriginAndNoOriginPass) {
     EXPECT_EQ(status_of(res), 403) << res;  // Host is 127.0.0.1:port
   }
   EXPECT_EQ(srv.engine().stats().origin_refused, 1u);
+}
+
+// DNS rebinding: a page of evil.example whose name now resolves to this server is same-origin with
+// it, so only Host tells it apart. IP literals and localhost pass; a name passes when it is allowed.
+TEST(HardeningTest, AHostNameNotAllowedIsRefusedOnEveryPath) {
+  test_server_config config;
+  config.options.allowed_hosts = {"chat.example"};
+  test_server srv(config);
+  ws_client legit;
+  ASSERT_TRUE(legit_joins(legit, srv.port()));
+  auto const port = std::to_string(srv.port());
+  auto const request = [&](std::string const& target, std::string const& host, std::string const& extra = {}) {
+    raw_http c(srv.port());
+    if (!c.send("GET " + target + " HTTP/1.1\r\nHost: " + host + "\r\n" + extra + "\r\n")) return std::string{};
+    return c.response();
+  };
+  auto const handshake = engine_target("EIO=4&transport=polling");
+  std::string const rebound = "evil.example:" + port;
+  EXPECT_EQ(status_of(request(handshake, rebound, "Origin: http://" + rebound + "\r\n")), 403);
+  EXPECT_EQ(status_of(request(ws_target(), rebound, ws_upgrade_headers + "Origin: http://" + rebound + "\r\n")), 403);
+  EXPECT_EQ(status_of(request("/", rebound)), 403);
+  EXPECT_EQ(srv.engine().stats().host_refused, 3u);
+  for (auto const& host : std::vector<std::string>{"127.0.0.1:" + port, "localhost:" + port, "LOCALHOST",
+                                                  "Chat.Example:" + port, "[::1]:" + port})
+    EXPECT_EQ(status_of(request(handshake, host)), 200) << host;
+  EXPECT_EQ(srv.engine().stats().host_refused, 3u);
+  EXPECT_EQ(srv.engine().stats().sessions_opened, 6u);  // the legit client's and the five allowed
+  EXPECT_TRUE(legit_chats(legit, "unharmed", "2"));
 }
 
 TEST(HardeningTest, WildcardOriginNeverAnswersWithCredentials) {
@@ -617,7 +647,7 @@ TEST(HardeningTest, ServeHelpListsEveryLimit) {
     for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, p)) > 0;) help.append(chunk, n);
     ::pclose(p);
   }
-  for (auto const* flag : {"--cors-origin", "--metrics-token", "--max-rooms-per-client", "--max-connections",
+  for (auto const* flag : {"--cors-origin", "--allowed-host", "--metrics-token", "--max-rooms-per-client", "--max-connections",
                            "--accept-backoff", "--max-sessions-per-address", "--handshake-rate-per-address",
                            "--first-poll-timeout"})
     EXPECT_NE(help.find(flag), std::string::npos) << flag << " missing from:\n" << help;
@@ -625,7 +655,8 @@ TEST(HardeningTest, ServeHelpListsEveryLimit) {
 
 TEST(HardeningTest, BadLimitValuesAreUsageErrors) {
   for (auto const* flags : {"--max-rooms-per-client 0", "--max-connections -1", "--accept-backoff x",
-                            "--handshake-rate-per-address -5", "--first-poll-timeout 1.5", "--metrics-token ''"}) {
+                            "--handshake-rate-per-address -5", "--first-poll-timeout 1.5", "--metrics-token ''",
+                            "--allowed-host evil.example:80"}) {
     std::string const cmd = "timeout 10 '" FALLBENCH_BIN "' serve --port 0 " + std::string(flags) + " >/dev/null 2>&1";
     int const status = std::system(cmd.c_str());
     ASSERT_TRUE(WIFEXITED(status)) << flags;

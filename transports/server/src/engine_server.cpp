@@ -233,6 +233,7 @@ server_stats engine_server::stats() const {
   out.tls_handshakes = get(c.tls_handshakes);
   out.tls_handshake_failures = get(c.tls_handshake_failures);
   out.origin_refused = get(c.origin_refused);
+  out.host_refused = get(c.host_refused);
   out.connections_open = impl_->state->open_connections.load(std::memory_order_relaxed);
   out.connections_refused = get(c.connections_refused);
   out.accept_backoffs = get(c.accept_backoffs);

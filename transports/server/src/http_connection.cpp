@@ -89,6 +89,26 @@ bool same_origin(std::string_view origin, std::string_view host) {
   return iequals(without_default_port(authority, scheme), without_default_port(host, scheme));
 }
 
+// The host name of a Host header value (without the port; an IPv6 literal keeps its brackets).
+std::string_view host_name(std::string_view host) {
+  if (host.starts_with('[')) return host.substr(0, host.find(']') + 1);
+  return host.substr(0, host.find(':'));
+}
+
+// Whether a request naming `host` may be answered: IP literals and localhost cannot be re-pointed by
+// another site's DNS; any other name must be one the server was told it answers for.
+bool host_allowed(std::string_view host, std::vector<std::string> const& allowed) {
+  auto const name = host_name(host);
+  if (name.empty() || name.starts_with('[')) return true;
+  boost::system::error_code ec;
+  net::ip::make_address_v4(std::string(name), ec);
+  if (!ec) return true;
+  if (iequals(name, "localhost") ||
+      (name.size() > 10 && iequals(name.substr(name.size() - 10), ".localhost")))
+    return true;
+  return std::any_of(allowed.begin(), allowed.end(), [&](std::string const& a) { return a == "*" || iequals(a, name); });
+}
+
 }  // namespace
 
 http_connection::http_connection(std::shared_ptr<server_state> state, net::ip::tcp::socket&& socket)
@@ -203,6 +223,13 @@ void http_connection::on_read(boost::system::error_code ec, std::size_t) {
 }
 
 void http_connection::handle(request& req) {
+  if (!host_allowed(req[http::field::host], state_->options.allowed_hosts)) {
+    // DNS rebinding: a site whose name now resolves to this server; its pages are "same origin" with
+    // it, so only the name they carry in Host tells them apart (docs/hardening.md).
+    counters::add(state_->stats.host_refused);
+    send_error(req, 403, forbidden, "Forbidden");
+    return;
+  }
   std::string_view const target = req.target();
   auto const q = target.find('?');
   std::string_view const path = target.substr(0, q);

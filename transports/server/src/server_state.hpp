@@ -32,6 +32,7 @@ struct counters {
   std::atomic<std::uint64_t> tls_handshakes{0};
   std::atomic<std::uint64_t> tls_handshake_failures{0};
   std::atomic<std::uint64_t> origin_refused{0};
+  std::atomic<std::uint64_t> host_refused{0};
   std::atomic<std::uint64_t> connections_refused{0};
   std::atomic<std::uint64_t> accept_backoffs{0};
   std::atomic<std::uint64_t> sessions_refused_per_address{0};

@@ -45,6 +45,10 @@ struct server_options {
   std::vector<std::string> cors_origins;
   /// Allow an Origin whose host:port is the request's Host: the chat page this server serves.
   bool allow_same_origin = true;
+  /// Host names (without the port) a request's Host header may name besides IP addresses and
+  /// localhost; "*" for any. Any other name gets 403, whatever the path: a page of another site
+  /// whose name an attacker re-points at this server (DNS rebinding) names its own host there.
+  std::vector<std::string> allowed_hosts;
   limits lim;
   /// https and wss on the listening port: every connection starts with a TLS handshake with this
   /// context (make_server_tls_context in tls.hpp). Null: plain http and ws.
@@ -67,6 +71,7 @@ struct server_stats {
   std::uint64_t tls_handshakes = 0;         ///< TLS handshakes completed (a TLS listener only).
   std::uint64_t tls_handshake_failures = 0; ///< Connections closed because their TLS handshake failed.
   std::uint64_t origin_refused = 0;  ///< Engine.IO requests refused (403) for their Origin.
+  std::uint64_t host_refused = 0;    ///< Requests refused (403) for a Host name not allowed.
   std::uint64_t connections_open = 0;      ///< TCP connections open now (HTTP and WebSocket).
   std::uint64_t connections_refused = 0;   ///< Connections closed at accept: limits::max_connections.
   std::uint64_t accept_backoffs = 0;       ///< Accept failures (EMFILE, ENFILE, ...) waited out.

@@ -69,6 +69,11 @@ cli::args make_args() {
             "Close a polling session that sends no GET this long after its handshake; 0, or not below "
             "--ping-interval: only the heartbeat finds it",
             "10000")
+      .flag("poll-gap-timeout", "MS",
+            "Close a polling session that has had no GET outstanding this long (the last one answered, "
+            "no next one; the pause of an upgrade excepted); 0, or not below --ping-interval + "
+            "--ping-timeout: only the heartbeat finds it",
+            "10000")
       .flag("max-rooms-per-client", "N",
             "Rooms one client may be in at once; a join beyond gets the negative ack 'too many rooms'",
             std::to_string(default_max_rooms_per_client))
@@ -142,6 +147,7 @@ std::string metrics_json(transport::engine_server const& engine, sio_server cons
                  {"sessions_refused_per_address", e.sessions_refused_per_address},
                  {"handshakes_rate_limited", e.handshakes_rate_limited},
                  {"no_first_poll", e.sessions_closed[static_cast<std::size_t>(transport::close_reason::no_first_poll)]},
+                 {"stopped_polling", e.sessions_closed[static_cast<std::size_t>(transport::close_reason::stopped_polling)]},
                  {"truncated_namespaces", s.truncated_namespaces},
                  {"metrics_unauthorized", own.metrics_unauthorized.load()}};
   if (chat) {
@@ -233,6 +239,7 @@ int serve_main(std::vector<std::string_view> const& argv) {
   lim.handshakes_per_second_per_address =
       static_cast<std::size_t>(args.integer("handshake-rate-per-address", 0, 1'000'000));
   lim.first_poll_timeout = std::chrono::milliseconds{args.integer("first-poll-timeout", 0, 3'600'000)};
+  lim.poll_gap_timeout = std::chrono::milliseconds{args.integer("poll-gap-timeout", 0, 3'600'000)};
   auto connect_timeout = std::chrono::milliseconds{args.integer("connect-timeout", 1, 3'600'000)};
   if (conformance && !args.has("connect-timeout")) connect_timeout = std::chrono::milliseconds{1000};
 

@@ -555,6 +555,94 @@ TEST(HardeningTest, PollingSessionWithoutFirstGetIsReaped) {
   EXPECT_TRUE(legit_chats(legit, "unaffected", "2"));
 }
 
+TEST(HardeningTest, PollingSessionThatStopsPollingIsReapedAndLegitKeepsChatting) {
+  test_server_config config;
+  config.options.lim.poll_gap_timeout = 300ms;
+  test_server srv(config);
+  ws_client legit;
+  ASSERT_TRUE(legit_joins(legit, srv.port()));
+  // The attacker: a handshake, a CONNECT, one GET that takes its answer, and then no GET.
+  raw_http attacker(srv.port(), "127.0.0.2");
+  auto const open = attacker.get(engine_target("EIO=4&transport=polling"));
+  ASSERT_EQ(status_of(open), 200) << open;
+  auto const sid = json::parse(body_of(open).substr(1)).at("sid").get<std::string>();
+  auto const session = engine_target("EIO=4&transport=polling&sid=" + sid);
+  ASSERT_TRUE(attacker.send("POST " + session + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(srv.port()) +
+                            "\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: 2\r\n\r\n40"));
+  ASSERT_EQ(status_of(attacker.response()), 200);
+  auto const answer = attacker.get(session);
+  ASSERT_EQ(status_of(answer), 200) << answer;
+  ASSERT_TRUE(body_of(answer).starts_with("40{")) << answer;
+  // A polling client that re-polls well within the gap keeps its session through many gaps.
+  polling_client c(srv.port());
+  ASSERT_TRUE(c.connect());
+  ASSERT_TRUE(c.send(emit_join("p", "c", "1")));
+  EXPECT_EQ(c.poll(), (std::vector<std::string>{join_event("p", "c"), ok_ack("1")}));
+  for (int i = 0; i < 12; ++i) {
+    std::this_thread::sleep_for(100ms);
+    auto const id = std::to_string(i + 2);
+    ASSERT_TRUE(c.send(emit_chat("p", "c", "m" + id, id)));
+    EXPECT_EQ(c.poll(), (std::vector<std::string>{chat_event("p", "c", "m" + id), ok_ack(id)}));
+  }
+  EXPECT_TRUE(wait_for_condition([&] { return srv.closed(transport::close_reason::stopped_polling) == 1; }));
+  EXPECT_EQ(srv.closed(transport::close_reason::stopped_polling), 1u) << "the legit polling client was reaped";
+  EXPECT_EQ(srv.closed(transport::close_reason::no_first_poll), 0u);
+  // The attacker's session is gone; both legit clients chat on.
+  EXPECT_EQ(status_of(attacker.get(session)), 400);
+  ASSERT_TRUE(c.send(emit_chat("p", "c", "still", "20")));
+  EXPECT_EQ(c.poll(), (std::vector<std::string>{chat_event("p", "c", "still"), ok_ack("20")}));
+  EXPECT_TRUE(legit_chats(legit, "unaffected", "2"));
+}
+
+TEST(HardeningTest, PollingPausedForAnUpgradeIsNotReapedButAFailedProbeResumesTheCheck) {
+  test_server_config config;
+  config.options.lim.poll_gap_timeout = 200ms;
+  test_server srv(config);
+  {
+    // The official client's upgrade: the probe releases the parked GET, the client pauses polling
+    // and sends the upgrade packet when it likes; here after several gaps.
+    polling_client c(srv.port());
+    ASSERT_TRUE(c.connect());
+    auto parked = park_poll(srv, c);
+    ws_client ws;
+    ASSERT_TRUE(no_error(ws.connect(srv.port(), ws_target(c.sid()))));
+    ASSERT_TRUE(no_error(ws.send("2probe")));
+    EXPECT_TRUE(expect_message(ws, "3probe"));
+    EXPECT_TRUE(is_ok(parked.get(), "6"));
+    std::this_thread::sleep_for(700ms);
+    ASSERT_TRUE(no_error(ws.send("5")));
+    ASSERT_TRUE(no_error(ws.send(emit_join("u", "w", "1"))));
+    EXPECT_TRUE(expect_message(ws, join_event("u", "w")));
+    EXPECT_TRUE(expect_message(ws, ok_ack("1")));
+    EXPECT_EQ(srv.engine().stats().upgrades, 1u);
+    // Over the WebSocket there is no GET to wait for.
+    std::this_thread::sleep_for(500ms);
+    ASSERT_TRUE(no_error(ws.send(emit_chat("u", "w", "later", "2"))));
+    EXPECT_TRUE(expect_message(ws, chat_event("u", "w", "later")));
+    EXPECT_TRUE(expect_message(ws, ok_ack("2")));
+    EXPECT_EQ(srv.closed(transport::close_reason::stopped_polling), 0u);
+    c.forget();
+  }
+  {
+    // A probe that fails after the pause: the session is back on polling, and one that does not
+    // poll again is reaped.
+    polling_client c(srv.port());
+    ASSERT_TRUE(c.connect());
+    auto parked = park_poll(srv, c);
+    {
+      ws_client ws;
+      ASSERT_TRUE(no_error(ws.connect(srv.port(), ws_target(c.sid()))));
+      ASSERT_TRUE(no_error(ws.send("2probe")));
+      EXPECT_TRUE(expect_message(ws, "3probe"));
+      EXPECT_TRUE(is_ok(parked.get(), "6"));
+      ASSERT_TRUE(no_error(ws.close()));
+    }
+    EXPECT_TRUE(wait_for_condition([&] { return srv.closed(transport::close_reason::stopped_polling) == 1; }));
+    EXPECT_TRUE(is_engine_error(c.get(), 400, 1));
+    c.forget();
+  }
+}
+
 #ifdef FALLBENCH_BIN
 /// `fallbench serve --port 0` with `flags` as a child process; port() is parsed from the URL it prints.
 /// The destructor stops it (SIGTERM, then SIGKILL) and reaps it.
@@ -632,11 +720,12 @@ TEST(HardeningTest, MetricsTokenRequiresBearer) {
   EXPECT_EQ(m["limits"]["metrics_unauthorized"], 2) << m.dump();
   // The counters of every limit are in one block; the chat block keeps the reference peer's keys.
   for (auto const* key : {"origin_refused", "connections_refused", "accept_backoffs", "sessions_refused_per_address",
-                          "handshakes_rate_limited", "no_first_poll", "truncated_namespaces", "refused_joins",
+                          "handshakes_rate_limited", "no_first_poll", "stopped_polling", "truncated_namespaces", "refused_joins",
                           "metrics_unauthorized"})
     EXPECT_TRUE(m["limits"].contains(key)) << key << " in " << m.dump();
   EXPECT_TRUE(m["engine"].contains("connections_open")) << m.dump();
   EXPECT_TRUE(m["engine"]["sessions_closed"].contains("no first poll")) << m.dump();
+  EXPECT_TRUE(m["engine"]["sessions_closed"].contains("stopped polling")) << m.dump();
   EXPECT_FALSE(m["chat"].contains("refused_joins")) << m.dump();
 }
 
@@ -649,14 +738,14 @@ TEST(HardeningTest, ServeHelpListsEveryLimit) {
   }
   for (auto const* flag : {"--cors-origin", "--allowed-host", "--metrics-token", "--max-rooms-per-client", "--max-connections",
                            "--accept-backoff", "--max-sessions-per-address", "--handshake-rate-per-address",
-                           "--first-poll-timeout"})
+                           "--first-poll-timeout", "--poll-gap-timeout"})
     EXPECT_NE(help.find(flag), std::string::npos) << flag << " missing from:\n" << help;
 }
 
 TEST(HardeningTest, BadLimitValuesAreUsageErrors) {
   for (auto const* flags : {"--max-rooms-per-client 0", "--max-connections -1", "--accept-backoff x",
-                            "--handshake-rate-per-address -5", "--first-poll-timeout 1.5", "--metrics-token ''",
-                            "--allowed-host evil.example:80"}) {
+                            "--handshake-rate-per-address -5", "--first-poll-timeout 1.5", "--poll-gap-timeout -1",
+                            "--metrics-token ''", "--allowed-host evil.example:80"}) {
     std::string const cmd = "timeout 10 '" FALLBENCH_BIN "' serve --port 0 " + std::string(flags) + " >/dev/null 2>&1";
     int const status = std::system(cmd.c_str());
     ASSERT_TRUE(WIFEXITED(status)) << flags;

@@ -20,7 +20,7 @@ class session_impl;
 /// Atomic counters behind server_stats.
 struct counters {
   std::atomic<std::uint64_t> sessions_opened{0};
-  std::array<std::atomic<std::uint64_t>, 10> sessions_closed{};
+  std::array<std::atomic<std::uint64_t>, 11> sessions_closed{};
   std::atomic<std::uint64_t> upgrades{0};
   std::atomic<std::uint64_t> http_requests{0};
   std::atomic<std::uint64_t> http_errors{0};

@@ -22,6 +22,7 @@ std::string_view to_string(close_reason r) noexcept {
     case close_reason::payload_too_large: return "payload too large";
     case close_reason::server_close: return "server close";
     case close_reason::no_first_poll: return "no first poll";
+    case close_reason::stopped_polling: return "stopped polling";
   }
   return "unknown";
 }
@@ -118,19 +119,8 @@ session_impl::session_impl(std::shared_ptr<server_state> state, session_handler&
 void session_impl::start() {
   {
     std::lock_guard lock(mutex_);
-    auto const first_poll = state_->options.lim.first_poll_timeout;
-    if (transport() == transport_kind::polling && first_poll.count() > 0 && first_poll < state_->options.lim.ping_interval) {
-      // The heartbeat's timer wakes first for the first-poll check, then sleeps the rest of the
-      // interval: no second timer per session (an idle session's memory is measured).
-      first_poll_check_ = true;
-      ++heartbeat_generation_;
-      heartbeat_.expires_after(first_poll);
-      heartbeat_.async_wait([self = shared_from_this(), gen = heartbeat_generation_](boost::system::error_code ec) {
-        if (!ec) self->on_heartbeat(gen);
-      });
-    } else {
-      schedule_ping_locked();
-    }
+    opened_at_ = clock::now();
+    schedule_ping_locked();
   }
   std::lock_guard inbound(inbound_mutex_);
   handler_.on_open(shared_from_this());
@@ -180,11 +170,7 @@ void session_impl::close() {
     close_queued_ = true;
     release_locked(sink, body, ws);
     // A client that never fetches the close packet does not hold the session forever.
-    ++heartbeat_generation_;
-    heartbeat_.expires_after(state_->options.lim.close_timeout);
-    heartbeat_.async_wait([self = shared_from_this(), gen = heartbeat_generation_](boost::system::error_code ec) {
-      if (!ec) self->on_heartbeat(gen);
-    });
+    arm_heartbeat_locked(state_->options.lim.close_timeout);
   }
   if (sink) sink->complete_poll(std::move(body));
   if (ws) ws->notify();
@@ -214,6 +200,7 @@ void session_impl::release_locked(std::shared_ptr<poll_sink>& sink, std::string&
   if (parked_) {
     sink = std::move(parked_);
     body = flush_locked();
+    unpolled_since_ = clock::now();
   } else if (ws_ && !ws_pending_) {
     ws_pending_ = true;
     ws = ws_;
@@ -233,32 +220,56 @@ std::string session_impl::flush_locked() {
 }
 
 void session_impl::schedule_ping_locked() {
-  ++heartbeat_generation_;
   awaiting_pong_ = false;
-  heartbeat_.expires_after(state_->options.lim.ping_interval);
+  arm_heartbeat_locked(state_->options.lim.ping_interval);
+}
+
+void session_impl::arm_heartbeat_locked(clock::duration after) {
+  auto const now = clock::now();
+  heartbeat_due_ = now + after;
+  rearm_locked(now);
+}
+
+void session_impl::rearm_locked(clock::time_point now) {
+  close_reason why{};
+  ++heartbeat_generation_;
+  heartbeat_.expires_at(std::min(heartbeat_due_, poll_deadline_locked(now, why)));
   heartbeat_.async_wait([self = shared_from_this(), gen = heartbeat_generation_](boost::system::error_code ec) {
     if (!ec) self->on_heartbeat(gen);
   });
 }
 
+session_impl::clock::time_point session_impl::poll_deadline_locked(clock::time_point now, close_reason& why) const {
+  auto const& lim = state_->options.lim;
+  if (transport() != transport_kind::polling || phase_ != phase::open) return clock::time_point::max();
+  if (!polled_) {
+    // A later first-poll deadline than the first ping would only rename the heartbeat's timeout.
+    if (lim.first_poll_timeout.count() <= 0 || lim.first_poll_timeout >= lim.ping_interval) return clock::time_point::max();
+    why = close_reason::no_first_poll;
+    return opened_at_ + lim.first_poll_timeout;
+  }
+  if (lim.poll_gap_timeout.count() <= 0 || lim.poll_gap_timeout >= lim.ping_interval + lim.ping_timeout)
+    return clock::time_point::max();
+  why = close_reason::stopped_polling;
+  // With a GET parked no gap has begun: look again a whole gap later (one wake per gap at most,
+  // rather than a timer re-armed on every poll).
+  return (parked_ ? now : unpolled_since_) + lim.poll_gap_timeout;
+}
+
 void session_impl::on_heartbeat(std::uint64_t generation) {
-  enum class action { ping, timeout, close_expired, no_first_poll } act;
+  enum class action { ping, timeout, close_expired, stopped_polling } act;
+  close_reason polling_reason = close_reason::no_first_poll;
   {
     std::lock_guard lock(mutex_);
     if (generation != heartbeat_generation_ || phase_ == phase::closed) return;
-    if (first_poll_check_ && phase_ != phase::closing) {
-      first_poll_check_ = false;
-      if (!polled_ && transport() == transport_kind::polling) {
-        act = action::no_first_poll;
-      } else {
-        // The client polled (or upgraded): the first ping comes a whole interval after the handshake.
-        ++heartbeat_generation_;
-        heartbeat_.expires_after(state_->options.lim.ping_interval - state_->options.lim.first_poll_timeout);
-        heartbeat_.async_wait([self = shared_from_this(), gen = heartbeat_generation_](boost::system::error_code ec) {
-          if (!ec) self->on_heartbeat(gen);
-        });
+    auto const now = clock::now();
+    if (now < heartbeat_due_) {
+      // An early wake for a polling check; the heartbeat's own step is not due yet.
+      if (now < poll_deadline_locked(now, polling_reason)) {
+        rearm_locked(now);
         return;
       }
+      act = action::stopped_polling;
     } else if (phase_ == phase::closing) {
       act = action::close_expired;
     } else if (awaiting_pong_) {
@@ -267,18 +278,14 @@ void session_impl::on_heartbeat(std::uint64_t generation) {
       // Ping, then allow pingTimeout for the pong (Engine.IO README, "Heartbeat").
       act = action::ping;
       awaiting_pong_ = true;
-      ++heartbeat_generation_;
-      heartbeat_.expires_after(state_->options.lim.ping_timeout);
-      heartbeat_.async_wait([self = shared_from_this(), gen = heartbeat_generation_](boost::system::error_code ec) {
-        if (!ec) self->on_heartbeat(gen);
-      });
+      arm_heartbeat_locked(state_->options.lim.ping_timeout);
     }
   }
   switch (act) {
     case action::ping: send(ping_frame()); return;
     case action::timeout: fail(close_reason::ping_timeout); return;
     case action::close_expired: fail(close_reason::server_close); return;
-    case action::no_first_poll: fail(close_reason::no_first_poll); return;
+    case action::stopped_polling: fail(polling_reason); return;
   }
 }
 
@@ -359,10 +366,12 @@ poll_outcome session_impl::on_poll(std::shared_ptr<poll_sink> const& sink, std::
       duplicate = parked_;
     } else if (!queue_.empty()) {
       body = flush_locked();
+      unpolled_since_ = clock::now();
       return poll_outcome::respond;
     } else if (phase_ == phase::upgrading) {
       // The client is pausing polling for the upgrade: end this request at once.
       body = codec::eio::type_char(codec::eio::packet_type::noop);
+      unpolled_since_ = clock::now();
       return poll_outcome::respond;
     } else {
       parked_ = sink;
@@ -376,12 +385,16 @@ poll_outcome session_impl::on_poll(std::shared_ptr<poll_sink> const& sink, std::
 
 void session_impl::cancel_poll(poll_sink const* sink) {
   std::lock_guard lock(mutex_);
-  if (parked_.get() == sink) parked_.reset();
+  if (parked_.get() != sink) return;
+  parked_.reset();
+  unpolled_since_ = clock::now();
 }
 
 void session_impl::on_poll_written() {
   {
     std::lock_guard lock(mutex_);
+    // The gap runs from when the client had the response, as far as the server can tell.
+    unpolled_since_ = clock::now();
     if (!close_flushed_) return;
   }
   fail(close_reason::server_close);
@@ -450,7 +463,15 @@ void session_impl::abort_probe(websocket_connection const* ws) {
   std::lock_guard lock(mutex_);
   if (probe_.get() != ws) return;
   probe_.reset();
-  if (phase_ == phase::upgrading) phase_ = phase::open;
+  if (phase_ == phase::upgrading) resume_polling_locked();
+}
+
+void session_impl::resume_polling_locked() {
+  // The client paused polling for the upgrade: its gap starts now, and the checks are armed again.
+  phase_ = phase::open;
+  auto const now = clock::now();
+  unpolled_since_ = now;
+  rearm_locked(now);
 }
 
 bool session_impl::take_frames(websocket_connection const* ws, std::vector<frame>& out, std::size_t max_frames,
@@ -481,7 +502,7 @@ void session_impl::on_websocket_closed(websocket_connection const* ws, close_rea
     std::lock_guard lock(mutex_);
     if (probe_.get() == ws) {
       probe_.reset();
-      if (phase_ == phase::upgrading) phase_ = phase::open;
+      if (phase_ == phase::upgrading) resume_polling_locked();
       return;
     }
     if (ws_.get() != ws) return;

@@ -7,6 +7,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -121,8 +122,20 @@ class session_impl final : public session, public std::enable_shared_from_this<s
   void on_websocket_closed(websocket_connection const* ws, close_reason why);
 
  private:
+  using clock = std::chrono::steady_clock;
   void schedule_ping_locked();
+  /// Arm the heartbeat timer for its own next step (ping, pong deadline, close deadline) `after` from
+  /// now; it wakes earlier when a polling check (poll_deadline_locked) is due first.
+  void arm_heartbeat_locked(clock::duration after);
+  /// Arm the timer for the earlier of heartbeat_due_ and the polling checks' deadline.
+  void rearm_locked(clock::time_point now);
+  /// When the polling checks close the session unless it polls (time_point::max() when none applies
+  /// now), and with which reason: the first GET (limits::first_poll_timeout), then each next GET
+  /// (limits::poll_gap_timeout). No check while upgrading: the client pauses polling then.
+  clock::time_point poll_deadline_locked(clock::time_point now, close_reason& why) const;
   void on_heartbeat(std::uint64_t generation);
+  /// A failed probe: back to polling from the upgrade's pause.
+  void resume_polling_locked();
   std::string flush_locked();
   void deliver(codec::eio::packet&& p);
   void finish_close(close_reason why);
@@ -151,9 +164,14 @@ class session_impl final : public session, public std::enable_shared_from_this<s
   boost::asio::steady_timer heartbeat_;
   std::uint64_t heartbeat_generation_ = 0;
   bool awaiting_pong_ = false;
-  /// The heartbeat timer's first wake is the first-poll check (limits::first_poll_timeout), not a ping.
-  bool first_poll_check_ = false;
+  /// When the heartbeat's own step is due. The one timer also serves the polling checks (an idle
+  /// session's memory is measured, so no second timer): it may wake before this for them.
+  clock::time_point heartbeat_due_{};
+  clock::time_point opened_at_{};
   bool polled_ = false;  ///< A GET has come for this session.
+  /// When the last GET was answered (or went away): unless one is parked, none is outstanding since.
+  /// Set per poll, read only when the timer wakes, so a poll costs a clock read, not a timer.
+  clock::time_point unpolled_since_{};
 
   std::mutex inbound_mutex_;
 };

@@ -14,8 +14,12 @@
 namespace fallbench::chat {
 
 /// Room membership. Thread-safe. Holds weak references: a room never keeps a session alive.
-/// Member lists are copy-on-write, so a broadcast takes a snapshot in O(1) under the lock and sends
-/// outside it; joins and leaves pay the copy.
+/// A join or a leave costs O(1) whatever the room's size (each room indexes its members by session, and a
+/// leave moves the last member into the leaver's place), so a burst of connects does not cost more per
+/// connect the more clients are connected. A broadcast sends to a snapshot taken under the lock and
+/// sends outside it: the snapshot is kept until the membership changes, so broadcasts to an unchanged
+/// room share one (O(1)), and the first broadcast after a change copies the list once (O(members), as
+/// the sending itself). Members are in no particular order.
 class room_registry {
  public:
   struct member {
@@ -42,7 +46,13 @@ class room_registry {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
   };
-  std::unordered_map<std::string, std::shared_ptr<member_list const>, hash, std::equal_to<>> rooms_;
+  struct room_members {
+    member_list list;
+    std::unordered_map<transport::session const*, std::size_t> index;  ///< Each member's place in `list`.
+    /// `list` as the last broadcast saw it; null once a join or leave changed the room.
+    mutable std::shared_ptr<member_list const> snapshot;
+  };
+  std::unordered_map<std::string, room_members, hash, std::equal_to<>> rooms_;
 };
 
 }  // namespace fallbench::chat

@@ -59,7 +59,7 @@ struct server_options {
 struct server_stats {
   std::uint64_t sessions_opened = 0;
   std::uint64_t sessions_open = 0;
-  std::array<std::uint64_t, 10> sessions_closed{};  ///< Indexed by close_reason.
+  std::array<std::uint64_t, 11> sessions_closed{};  ///< Indexed by close_reason.
   std::uint64_t upgrades = 0;
   std::uint64_t http_requests = 0;
   std::uint64_t http_errors = 0;  ///< Engine.IO error responses (400/403/413/503).

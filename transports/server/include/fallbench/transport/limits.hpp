@@ -60,6 +60,15 @@ struct limits {
   /// pingTimeout, 45 s). The official client polls at once on the open packet; 10 s is the reference's
   /// upgradeTimeout, its deadline for a client's next step. 0: only the heartbeat.
   std::chrono::milliseconds first_poll_timeout{10'000};
+  /// A polling session that polled, then has had no GET outstanding for this long (the last one was
+  /// answered and no other came) is closed (close_reason::stopped_polling), instead of holding its slot
+  /// until the heartbeat finds it (pingInterval + pingTimeout, 45 s: the ping waits in a queue no poll
+  /// fetches). The official client sends its next GET as soon as a poll response arrives (milliseconds;
+  /// it pauses polling only for an upgrade, which this check leaves alone), so a gap of seconds is no
+  /// client's behaviour; 10 s, the reference's upgradeTimeout and first_poll_timeout, allows a busy
+  /// browser tab or a slow response transfer. Off (only the heartbeat) at 0 or when not shorter than
+  /// pingInterval + pingTimeout.
+  std::chrono::milliseconds poll_gap_timeout{10'000};
 };
 
 }  // namespace fallbench::transport

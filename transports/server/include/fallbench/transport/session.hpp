@@ -30,6 +30,7 @@ enum class close_reason : std::uint8_t {
   payload_too_large,  ///< A body or frame over maxPayload.
   server_close,     ///< The application or a shutdown closed it.
   no_first_poll,    ///< A polling session sent no GET within limits::first_poll_timeout of its handshake.
+  stopped_polling,  ///< A polling session had no GET outstanding for limits::poll_gap_timeout.
 };
 
 std::string_view to_string(close_reason r) noexcept;

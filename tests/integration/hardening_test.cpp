@@ -719,7 +719,7 @@ TEST(HardeningTest, MetricsTokenRequiresBearer) {
   ASSERT_TRUE(m.is_object()) << res;
   EXPECT_EQ(m["limits"]["metrics_unauthorized"], 2) << m.dump();
   // The counters of every limit are in one block; the chat block keeps the reference peer's keys.
-  for (auto const* key : {"origin_refused", "connections_refused", "accept_backoffs", "sessions_refused_per_address",
+  for (auto const* key : {"origin_refused", "host_refused", "connections_refused", "accept_backoffs", "sessions_refused_per_address",
                           "handshakes_rate_limited", "no_first_poll", "stopped_polling", "truncated_namespaces", "refused_joins",
                           "metrics_unauthorized"})
     EXPECT_TRUE(m["limits"].contains(key)) << key << " in " << m.dump();

@@ -361,7 +361,13 @@ poll_outcome session_impl::on_poll(std::shared_ptr<poll_sink> const& sink, std::
     std::lock_guard lock(mutex_);
     if (phase_ == phase::closed) return poll_outcome::unknown;
     if (transport() == transport_kind::websocket) return poll_outcome::bad_request;
-    polled_ = true;
+    if (!polled_) {
+      // The timer was armed for the first-poll deadline; from the first GET on, the gap check says
+      // when it wakes (once, not per poll).
+      polled_ = true;
+      unpolled_since_ = clock::now();
+      rearm_locked(unpolled_since_);
+    }
     if (parked_) {
       duplicate = parked_;
     } else if (!queue_.empty()) {

@@ -218,6 +218,8 @@ class worker {
           if (sc->joined) {
             ledger_.left(sc->id, sc->room, clock::now());
             emit_leave(*sc, sc->room);
+            // The leave ended the membership: the close below is no lost session.
+            sc->joined = false;
           }
           for (auto const room : sc->trace_rooms) {
             ledger_.left(sc->id, room, clock::now());

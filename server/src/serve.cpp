@@ -74,6 +74,11 @@ cli::args make_args() {
             "no next one; the pause of an upgrade excepted); 0, or not below --ping-interval + "
             "--ping-timeout: only the heartbeat finds it",
             "10000")
+      .flag("max-body-memory", "BYTES",
+            "Request body bytes read or handled at once over all connections (each body's Content-Length "
+            "is reserved up front, a chunked one's --max-payload); a body beyond gets 503 and its "
+            "connection is closed; 0: no bound",
+            std::to_string(transport::limits{}.max_body_bytes_in_flight))
       .flag("max-rooms-per-client", "N",
             "Rooms one client may be in at once; a join beyond gets the negative ack 'too many rooms'",
             std::to_string(default_max_rooms_per_client))
@@ -148,6 +153,8 @@ std::string metrics_json(transport::engine_server const& engine, sio_server cons
                  {"handshakes_rate_limited", e.handshakes_rate_limited},
                  {"no_first_poll", e.sessions_closed[static_cast<std::size_t>(transport::close_reason::no_first_poll)]},
                  {"stopped_polling", e.sessions_closed[static_cast<std::size_t>(transport::close_reason::stopped_polling)]},
+                 {"bodies_refused", e.bodies_refused},
+                 {"body_bytes_in_flight", e.body_bytes_in_flight},
                  {"truncated_namespaces", s.truncated_namespaces},
                  {"metrics_unauthorized", own.metrics_unauthorized.load()}};
   if (chat) {
@@ -240,6 +247,7 @@ int serve_main(std::vector<std::string_view> const& argv) {
       static_cast<std::size_t>(args.integer("handshake-rate-per-address", 0, 1'000'000));
   lim.first_poll_timeout = std::chrono::milliseconds{args.integer("first-poll-timeout", 0, 3'600'000)};
   lim.poll_gap_timeout = std::chrono::milliseconds{args.integer("poll-gap-timeout", 0, 3'600'000)};
+  lim.max_body_bytes_in_flight = static_cast<std::size_t>(args.integer("max-body-memory", 0, 1LL << 40));
   auto connect_timeout = std::chrono::milliseconds{args.integer("connect-timeout", 1, 3'600'000)};
   if (conformance && !args.has("connect-timeout")) connect_timeout = std::chrono::milliseconds{1000};
 

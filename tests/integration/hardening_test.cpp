@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <regex>
 #include <set>
 #include <thread>
@@ -643,6 +644,71 @@ TEST(HardeningTest, PollingPausedForAnUpgradeIsNotReapedButAFailedProbeResumesTh
   }
 }
 
+TEST(HardeningTest, BodiesInFlightAreBoundedIn503AndReleasedOnEveryPath) {
+  constexpr std::size_t body_bytes = 100'000;
+  test_server_config config;
+  config.options.lim.max_body_bytes_in_flight = 3 * body_bytes;
+  test_server srv(config);
+  ws_client legit;
+  ASSERT_TRUE(legit_joins(legit, srv.port()));
+  auto const in_flight = [&] { return srv.engine().stats().body_bytes_in_flight; };
+  // An attacker's connection: a session, then a POST announcing a large body of which a part comes.
+  auto const start_post = [&](raw_http& c) -> testing::AssertionResult {
+    auto const open = c.get(engine_target("EIO=4&transport=polling"));
+    if (status_of(open) != 200) return testing::AssertionFailure() << "handshake: " << open;
+    auto const sid = json::parse(body_of(open).substr(1)).at("sid").get<std::string>();
+    if (!c.send("POST " + engine_target("EIO=4&transport=polling&sid=" + sid) + " HTTP/1.1\r\nHost: 127.0.0.1:" +
+                std::to_string(srv.port()) + "\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: " +
+                std::to_string(body_bytes) + "\r\n\r\n6" + std::string(999, 'x')))
+      return testing::AssertionFailure() << "send failed";
+    return testing::AssertionSuccess();
+  };
+  std::vector<std::unique_ptr<raw_http>> attackers;
+  for (std::size_t i = 1; i <= 3; ++i) {
+    attackers.push_back(std::make_unique<raw_http>(srv.port(), "127.0.0.2"));
+    ASSERT_TRUE(start_post(*attackers.back()));
+    ASSERT_TRUE(wait_for_condition([&] { return in_flight() == i * body_bytes; })) << in_flight();
+  }
+  {
+    raw_http beyond(srv.port(), "127.0.0.2");
+    ASSERT_TRUE(start_post(beyond));
+    auto const res = beyond.response();
+    EXPECT_EQ(status_of(res), 503) << res;
+    EXPECT_TRUE(body_of(res).starts_with(R"({"code":3,)")) << res;
+    EXPECT_TRUE(beyond.closed_by_server());
+  }
+  EXPECT_EQ(srv.engine().stats().bodies_refused, 1u);
+  EXPECT_EQ(in_flight(), 3 * body_bytes) << "a refused body reserved nothing";
+  EXPECT_TRUE(legit_chats(legit, "while bodies stall", "2"));
+  // A body that completes gives its bytes back once its request is handled.
+  ASSERT_TRUE(attackers[0]->send(std::string(body_bytes - 1000, 'x')));
+  auto const done = attackers[0]->response();
+  EXPECT_EQ(status_of(done), 200) << done;
+  EXPECT_TRUE(wait_for_condition([&] { return in_flight() == 2 * body_bytes; })) << in_flight();
+  // Connections that die with their bodies half read give theirs back too.
+  attackers.clear();
+  EXPECT_TRUE(wait_for_condition([&] { return in_flight() == 0; })) << in_flight();
+  // A body refused after its head (unknown session) is released with its request.
+  {
+    raw_http stranger(srv.port());
+    ASSERT_TRUE(stranger.send("POST " + engine_target("EIO=4&transport=polling&sid=nope") +
+                              " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(srv.port()) +
+                              "\r\nContent-Length: 5000\r\n\r\n6" + std::string(4999, 'x')));
+    EXPECT_EQ(status_of(stranger.response()), 400);
+    EXPECT_EQ(in_flight(), 0u);
+  }
+  // With the attackers gone, a large body is accepted again.
+  raw_http again(srv.port(), "127.0.0.2");
+  ASSERT_TRUE(start_post(again));
+  ASSERT_TRUE(again.send(std::string(body_bytes - 1000, 'x')));
+  auto const res = again.response();
+  EXPECT_EQ(status_of(res), 200) << res;
+  EXPECT_EQ(body_of(res), "ok");
+  EXPECT_TRUE(wait_for_condition([&] { return in_flight() == 0; })) << in_flight();
+  EXPECT_EQ(srv.engine().stats().bodies_refused, 1u);
+  EXPECT_TRUE(legit_chats(legit, "after the attack", "3"));
+}
+
 #ifdef FALLBENCH_BIN
 /// `fallbench serve --port 0` with `flags` as a child process; port() is parsed from the URL it prints.
 /// The destructor stops it (SIGTERM, then SIGKILL) and reaps it.
@@ -721,7 +787,7 @@ TEST(HardeningTest, MetricsTokenRequiresBearer) {
   // The counters of every limit are in one block; the chat block keeps the reference peer's keys.
   for (auto const* key : {"origin_refused", "host_refused", "connections_refused", "accept_backoffs", "sessions_refused_per_address",
                           "handshakes_rate_limited", "no_first_poll", "stopped_polling", "truncated_namespaces", "refused_joins",
-                          "metrics_unauthorized"})
+                          "metrics_unauthorized", "bodies_refused"})
     EXPECT_TRUE(m["limits"].contains(key)) << key << " in " << m.dump();
   EXPECT_TRUE(m["engine"].contains("connections_open")) << m.dump();
   EXPECT_TRUE(m["engine"]["sessions_closed"].contains("no first poll")) << m.dump();
@@ -738,14 +804,15 @@ TEST(HardeningTest, ServeHelpListsEveryLimit) {
   }
   for (auto const* flag : {"--cors-origin", "--allowed-host", "--metrics-token", "--max-rooms-per-client", "--max-connections",
                            "--accept-backoff", "--max-sessions-per-address", "--handshake-rate-per-address",
-                           "--first-poll-timeout", "--poll-gap-timeout"})
+                           "--first-poll-timeout", "--poll-gap-timeout", "--max-body-memory"})
     EXPECT_NE(help.find(flag), std::string::npos) << flag << " missing from:\n" << help;
 }
 
 TEST(HardeningTest, BadLimitValuesAreUsageErrors) {
   for (auto const* flags : {"--max-rooms-per-client 0", "--max-connections -1", "--accept-backoff x",
                             "--handshake-rate-per-address -5", "--first-poll-timeout 1.5", "--poll-gap-timeout -1",
-                            "--metrics-token ''", "--allowed-host evil.example:80"}) {
+                            "--metrics-token ''", "--allowed-host evil.example:80",
+                            "--max-body-memory -1", "--max-body-memory 1MB"}) {
     std::string const cmd = "timeout 10 '" FALLBENCH_BIN "' serve --port 0 " + std::string(flags) + " >/dev/null 2>&1";
     int const status = std::system(cmd.c_str());
     ASSERT_TRUE(WIFEXITED(status)) << flags;

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -311,6 +312,68 @@ class raw_upstream {
   std::thread thread_;
 };
 
+/// An upstream that accepts connections, reads whatever comes and records when each one ends: it
+/// shows how long the proxy keeps its side of a connection open.
+class watching_upstream {
+ public:
+  watching_upstream() : acceptor_(ioc_, loopback(0)) {
+    net::co_spawn(ioc_, accept_loop(), net::detached);
+    thread_ = std::thread([this] { ioc_.run(); });
+  }
+  ~watching_upstream() {
+    ioc_.stop();
+    thread_.join();
+  }
+  unsigned short port() const { return acceptor_.local_endpoint().port(); }
+  /// Wait until `accepted` connections were accepted and `closed` of them ended; false after the deadline.
+  bool wait(std::size_t accepted, std::size_t closed, milliseconds deadline = io_deadline) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, deadline, [&] { return accepted_ >= accepted && closed_ >= closed; });
+  }
+  std::size_t closed() {
+    std::lock_guard lock(mutex_);
+    return closed_;
+  }
+  std::string received() {
+    std::lock_guard lock(mutex_);
+    return received_;
+  }
+
+ private:
+  net::awaitable<void> accept_loop() {
+    for (;;) {
+      auto socket = co_await acceptor_.async_accept(net::use_awaitable);
+      {
+        std::lock_guard lock(mutex_);
+        ++accepted_;
+      }
+      changed_.notify_all();
+      net::co_spawn(ioc_, watch(std::move(socket)), net::detached);
+    }
+  }
+  net::awaitable<void> watch(tcp::socket socket) {
+    char data[4096];
+    for (;;) {
+      auto [ec, n] = co_await socket.async_read_some(net::buffer(data), net::as_tuple(net::use_awaitable));
+      std::lock_guard lock(mutex_);
+      received_.append(data, n);
+      if (ec) {
+        ++closed_;
+        changed_.notify_all();
+        co_return;
+      }
+    }
+  }
+
+  net::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::size_t accepted_ = 0, closed_ = 0;
+  std::string received_;
+};
+
 // ---- the proxy under test ----
 
 /// A proxy in process on 127.0.0.1:0 with two I/O threads; the destructor stops it and joins them,
@@ -455,6 +518,11 @@ class tcp_client {
       if (left <= 0ms) return beast::error::timeout;
       if (auto ec = read_some(out, left)) return ec;
     }
+  }
+  /// End the stream toward the peer (a half-close: reading goes on).
+  void shutdown_send() {
+    error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
   }
   /// Write `request` and read one response.
   error_code exchange(std::string_view request, http::response<http::string_body>& res) {
@@ -964,6 +1032,103 @@ TEST(ProxyLimitsTest, AnswersMalformedRequestsWith400AndUnreachableUpstreamsWith
   EXPECT_EQ(proxy->stats().upstream_failures, 1u);
 }
 
+TEST(ProxyLimitsTest, AHalfHeadThenEndOfStreamClosesBothSidesAtOnce) {
+  watching_upstream upstream;
+  running_proxy proxy(upstream.port(), "pass");
+  tcp_client client;
+  ASSERT_FALSE(client.connect(proxy.port()));
+  ASSERT_TRUE(upstream.wait(1, 0));
+  ASSERT_FALSE(client.write("GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Ag"));
+  client.shutdown_send();
+  auto const t0 = clock_type::now();
+  std::string rest;
+  EXPECT_EQ(client.read_to_end(rest, 2'000ms), net::error::eof) << "the client's side stayed open";
+  EXPECT_TRUE(upstream.wait(1, 1, 2'000ms)) << "the upstream's side stayed open";
+  EXPECT_LT(since(t0), 2'000ms);
+  EXPECT_EQ(rest, "");
+  EXPECT_EQ(upstream.received(), "") << "half a head was forwarded";
+  EXPECT_EQ(proxy->stats().truncated_requests, 1u);
+  EXPECT_EQ(proxy->stats().header_timeouts, 0u);
+}
+
+TEST(ProxyLimitsTest, AHeadNotWholeByTheHeaderTimeoutGets408AndBothSidesClose) {
+  fp::proxy_options options;
+  options.header_timeout = 300ms;
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "pass", options);
+  tcp_client slow;
+  ASSERT_FALSE(slow.connect(proxy.port()));
+  auto const t0 = clock_type::now();
+  ASSERT_FALSE(slow.write("GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
+  // Meanwhile a legit client is served through the same proxy, on its own connection and on a
+  // keep-alive one that stays idle between requests.
+  tcp_client legit;
+  ASSERT_FALSE(legit.connect(proxy.port()));
+  get_ok(legit, "/hello", "hello");
+  std::string answer;
+  EXPECT_EQ(slow.read_to_end(answer, 3'000ms), net::error::eof);
+  auto const waited = since(t0);
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 408 Request Timeout\r\n")) << answer;
+  EXPECT_NE(answer.find("Connection: close"), std::string::npos) << answer;
+  EXPECT_GE(waited, 290ms);
+  EXPECT_LT(waited, 3'000ms);
+  EXPECT_EQ(proxy->stats().header_timeouts, 1u);
+  EXPECT_EQ(upstream.requests().size(), 1u) << "only the legit GET reached the upstream";
+  std::this_thread::sleep_for(400ms);  // idle between requests: no head is being read, no deadline
+  get_ok(legit, "/hello", "hello");
+  EXPECT_EQ(proxy->stats().header_timeouts, 1u);
+}
+
+TEST(ProxyLimitsTest, TheHeaderTimeoutClosesASilentConnectionAndItsUpstreamSide) {
+  fp::proxy_options options;
+  options.header_timeout = 300ms;
+  watching_upstream upstream;
+  running_proxy proxy(upstream.port(), "pass", options);
+  tcp_client silent;
+  ASSERT_FALSE(silent.connect(proxy.port()));
+  auto const t0 = clock_type::now();
+  ASSERT_TRUE(upstream.wait(1, 0));
+  std::string answer;
+  // A connection that never sent a byte gets no 408: there is no request to answer.
+  EXPECT_EQ(silent.read_to_end(answer, 3'000ms), net::error::eof);
+  EXPECT_EQ(answer, "");
+  EXPECT_TRUE(upstream.wait(1, 1, 3'000ms));
+  EXPECT_GE(since(t0), 290ms);
+  EXPECT_EQ(proxy->stats().header_timeouts, 1u);
+}
+
+TEST(ProxyLimitsTest, AMalformedChunkedBodyGets400AndLegitRequestsPass) {
+  test_upstream upstream;
+  running_proxy proxy(upstream.port(), "pass");
+  tcp_client legit;
+  ASSERT_FALSE(legit.connect(proxy.port()));
+  get_ok(legit, "/hello", "hello");
+  tcp_client client;
+  ASSERT_FALSE(client.connect(proxy.port()));
+  http::response<http::string_body> res;
+  ASSERT_FALSE(client.exchange("POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               "5\r\nhello\r\nzz\r\nworld\r\n0\r\n\r\n",
+                               res));
+  EXPECT_EQ(res.result_int(), 400u);
+  EXPECT_NE(res.body().find("bad chunk size 'zz'"), std::string::npos) << res.body();
+  EXPECT_FALSE(res.keep_alive());
+  std::string rest;
+  EXPECT_EQ(client.read_to_end(rest), net::error::eof);
+  EXPECT_EQ(rest, "") << "the upstream's answer to half a body reached the client";
+  EXPECT_EQ(proxy->stats().bad_requests, 1u);
+  EXPECT_EQ(proxy->stats().protocol_errors, 1u);
+  // A well-formed chunked body passes on another connection, and the first is untouched.
+  tcp_client good;
+  ASSERT_FALSE(good.connect(proxy.port()));
+  ASSERT_FALSE(good.exchange("POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                             "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+                             res));
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(res.body(), "hello world");
+  get_ok(legit, "/hello", "hello");
+  EXPECT_EQ(proxy->stats().bad_requests, 1u);
+}
+
 // ---- the command line ----
 
 TEST(ProxyCliTest, RejectsBadCommandLines) {
@@ -983,6 +1148,7 @@ TEST(ProxyCliTest, RejectsBadCommandLines) {
   EXPECT_THROW(fp::proxy_main(args{"--upstream", "http://127.0.0.1:1", "--schedule-origin", "5"}), usage_error)
       << "an origin without a schedule";
   EXPECT_THROW(fp::proxy_main(args{"--check", "--schedule", "0s:pass,1s:latncy"}), usage_error);
+  EXPECT_THROW(fp::proxy_main(args{"--upstream", "http://127.0.0.1:1", "--header-timeout", "0"}), usage_error);
   EXPECT_EQ(fp::proxy_main(args{"--help"}), 0);
 }
 

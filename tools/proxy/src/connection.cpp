@@ -84,7 +84,8 @@ connection::connection(tcp::socket client, std::shared_ptr<proxy_state> state, s
       hold_timer_(client_.get_executor()),
       deadline_timer_(client_.get_executor()),
       lifetime_timer_(client_.get_executor()),
-      tls_timer_(client_.get_executor()) {
+      tls_timer_(client_.get_executor()),
+      header_timer_(client_.get_executor()) {
   if (auto* ctx = state_->tls()) tls_ = std::make_unique<net::ssl::stream<tcp::socket&>>(client_, *ctx);
   if (state_->options().tls_passthrough) {
     // TLS passed through: no byte is HTTP to the proxy, so both directions are opaque from the start.
@@ -120,6 +121,7 @@ void connection::start() {
   client_.set_option(tcp::no_delay(true), ignored);
   refresh_profile();
   if (closed_) return;
+  track_head();
   connect_timer_.expires_after(state_->options().connect_timeout);
   connect_timer_.async_wait([self = shared_from_this()](error_code ec) { self->on_connect_timeout(ec); });
   upstream_.async_connect(state_->options().upstream, [self = shared_from_this()](error_code ec) { self->on_connect(ec); });
@@ -231,11 +233,12 @@ void connection::process(side s) {
       break;
     }
     if (s == up && (awaiting_upgrade_ || refusing_)) break;
+    bool const in_body = !d.framer.idle();
     auto const r = d.framer.step(in.substr(used));
     if (r.what == http_framer::event::need_more) break;
     if (r.what == http_framer::event::error) {
       d.in.clear();
-      return on_protocol_error(s);
+      return on_protocol_error(s, in_body);
     }
     auto const bytes = in.substr(used, r.size);
     used += r.size;
@@ -264,6 +267,7 @@ void connection::process(side s) {
   }
   if (closed_) return;
   d.in.erase(0, used);
+  if (s == up) track_head();
   if (d.source_ended && d.in.empty() && !(s == up && (awaiting_upgrade_ || refusing_))) {
     if (!d.shutdown_queued) {
       d.shutdown_queued = true;
@@ -282,12 +286,21 @@ void connection::on_source_ended(side s) {
   // A response delimited by the end of the connection ends here.
   if (d.framer.finish()) on_message_end(s);
   process(s);
+  if (closed_) return;
+  // A request cut off by the client's end can never be completed, and whatever the upstream answered
+  // it would be an answer to half a request: both sides go now, not at --max-idle.
+  if (s == up && !opaque_ && !tunnel_ && !answering_ && !awaiting_upgrade_ && !refusing_ &&
+      (!d.in.empty() || !d.framer.idle())) {
+    add(state_->count().truncated_requests);
+    return close(ending::graceful);
+  }
   maybe_finish();
 }
 
 void connection::on_request_head(std::string_view bytes) {
   http_head const* h = &up_dir_.framer.head();
   add(state_->count().http_requests);
+  ++requests_;
   auto const& p = *profile_;
   http_head rewritten;
   std::string rewritten_bytes;
@@ -440,10 +453,14 @@ void connection::on_message_end(side s) {
   maybe_refuse();
 }
 
-void connection::on_protocol_error(side s) {
+void connection::on_protocol_error(side s, bool in_body) {
   add(state_->count().protocol_errors);
   auto const& why = dir(s).framer.error();
-  if (s == up && pending_.empty() && !response_started_ && down_dir_.framer.idle()) {
+  // A request broken in its body (a bad chunk size line) was forwarded already: when it is the only
+  // one unanswered, the client gets the 400 and the upstream's answer to its half is discarded.
+  if (s == up && pending_.size() == (in_body ? 1u : 0u) && !response_started_ && !down_dir_.holding &&
+      down_dir_.framer.idle()) {
+    add(state_->count().bad_requests);
     answering_ = true;
     return respond_and_close(why.starts_with("head larger") ? 431 : 400, "fallbench proxy: bad request: " + why + "\n");
   }
@@ -696,6 +713,42 @@ void connection::on_idle(error_code ec) {
   close(ending::graceful);
 }
 
+void connection::track_head() {
+  // A head is being read from its first byte (from the accept, for the first request) until it is
+  // whole. Bytes held back while an upgrade is pending are not being read as a head yet.
+  auto const& d = up_dir_;
+  bool const reading_head = !opaque_ && !tunnel_ && !answering_ && !blackholed_ && !awaiting_upgrade_ &&
+                            !refusing_ && d.framer.idle() && (!d.in.empty() || requests_ == 0);
+  if (!reading_head) {
+    if (head_since_ != clock::time_point{}) {
+      head_since_ = {};
+      header_timer_.cancel();
+    }
+    return;
+  }
+  if (head_since_ != clock::time_point{}) return;
+  head_since_ = requests_ == 0 ? started_ : clock::now();
+  arm_header_deadline();
+}
+
+void connection::arm_header_deadline() {
+  header_timer_.expires_at(head_since_ + state_->options().header_timeout);
+  header_timer_.async_wait([self = shared_from_this()](error_code ec) { self->on_header_deadline(ec); });
+}
+
+void connection::on_header_deadline(error_code ec) {
+  if (ec || closed_ || head_since_ == clock::time_point{}) return;
+  auto const timeout = state_->options().header_timeout;
+  if (clock::now() < head_since_ + timeout) return arm_header_deadline();
+  add(state_->count().header_timeouts);
+  // nginx answers 408 to a head it waited for in vain; a client that sent nothing gets nothing.
+  if (!up_dir_.in.empty() && pending_.empty() && !response_started_ && !down_dir_.holding) {
+    answering_ = true;
+    return respond_and_close(408, "fallbench proxy: request head not complete within " + ms_text(timeout) + "\n");
+  }
+  close(ending::graceful);
+}
+
 void connection::arm_kill() {
   if (!tunnel_ || profile_->kind != profile_kind::kill_websocket_after) {
     kill_timer_.cancel();
@@ -804,6 +857,7 @@ void connection::close(ending how) {
   deadline_timer_.cancel();
   lifetime_timer_.cancel();
   tls_timer_.cancel();
+  header_timer_.cancel();
   up_dir_.pace.cancel();
   down_dir_.pace.cancel();
   for (auto* socket : {&client_, &upstream_}) {

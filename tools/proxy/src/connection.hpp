@@ -107,7 +107,10 @@ class connection : public std::enable_shared_from_this<connection> {
   void on_request_head(std::string_view bytes);
   void on_response_head(std::string_view bytes);
   void on_message_end(side s);
-  void on_protocol_error(side s);
+  void on_protocol_error(side s, bool in_body);
+  void track_head();
+  void arm_header_deadline();
+  void on_header_deadline(error_code ec);
   void resume_requests();
 
   void emit(side s, std::string_view bytes);
@@ -147,7 +150,7 @@ class connection : public std::enable_shared_from_this<connection> {
   direction up_dir_;
   direction down_dir_;
   boost::asio::steady_timer connect_timer_, idle_timer_, kill_timer_, reset_timer_, hold_timer_;
-  boost::asio::steady_timer deadline_timer_, lifetime_timer_, tls_timer_;
+  boost::asio::steady_timer deadline_timer_, lifetime_timer_, tls_timer_, header_timer_;
   frame_scanner up_frames_{true}, down_frames_{false};
 
   std::shared_ptr<profile const> profile_;
@@ -156,6 +159,8 @@ class connection : public std::enable_shared_from_this<connection> {
 
   std::deque<pending_request> pending_;
   clock::time_point started_{}, last_activity_{}, upgraded_at_{}, blackholed_at_{};
+  clock::time_point head_since_{};  ///< When the request head being read began; zero: none is.
+  std::uint64_t requests_ = 0;      ///< Request heads read on this connection.
   std::uint64_t relayed_ = 0;  ///< Bytes read from either side.
   bool connected_ = false, connect_timed_out_ = false, closed_ = false;
   bool tunnel_ = false;             ///< A 101 was relayed: raw bytes both ways.

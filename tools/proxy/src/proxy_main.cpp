@@ -86,6 +86,9 @@ cli::args make_args() {
             std::to_string(proxy_options{}.connect_timeout.count()))
       .flag("max-idle", "MS", "Close any connection idle this long, whatever the profile",
             std::to_string(proxy_options{}.max_idle.count()))
+      .flag("header-timeout", "MS", "Answer 408 and close when a request head is not whole this long after its\n"
+                                    "first byte (nginx's client_header_timeout)",
+            std::to_string(proxy_options{}.header_timeout.count()))
       .flag("tls-cert", "PEM", "Terminate TLS with this certificate chain (https, wss toward the clients; the\n"
                                "upstream stays plain http); needs --tls-key")
       .flag("tls-key", "PEM", "The private key of --tls-cert")
@@ -225,6 +228,7 @@ int proxy_main(std::vector<std::string_view> const& argv) {
   proxy_options options;
   options.connect_timeout = std::chrono::milliseconds{args.integer("connect-timeout", 1, 3'600'000)};
   options.max_idle = std::chrono::milliseconds{args.integer("max-idle", 1, 86'400'000)};
+  options.header_timeout = std::chrono::milliseconds{args.integer("header-timeout", 1, 86'400'000)};
   options.tls_passthrough = passthrough;
   if (args.has("tls-cert")) {
     options.tls_cert_file = args.str("tls-cert");
@@ -279,7 +283,8 @@ int proxy_main(std::vector<std::string_view> const& argv) {
             << ", bytes down " << s.bytes_down << ", requests " << s.http_requests << ", responses "
             << s.http_responses << ", upgrades " << s.upgrades_completed << "/" << s.upgrades_seen << ", faults "
             << s.faults << ", upstream failures " << s.upstream_failures << ", protocol errors "
-            << s.protocol_errors << ", TLS failures " << s.tls_failures << "\n";
+            << s.protocol_errors << " (" << s.bad_requests << " answered), header timeouts " << s.header_timeouts
+            << ", truncated requests " << s.truncated_requests << ", TLS failures " << s.tls_failures << "\n";
   return 0;
 }
 

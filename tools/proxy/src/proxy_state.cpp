@@ -113,6 +113,9 @@ proxy_stats proxy_state::stats() const {
   s.upstream_failures = get(counters_.upstream_failures);
   s.protocol_errors = get(counters_.protocol_errors);
   s.idle_closed = get(counters_.idle_closed);
+  s.header_timeouts = get(counters_.header_timeouts);
+  s.truncated_requests = get(counters_.truncated_requests);
+  s.bad_requests = get(counters_.bad_requests);
   s.faults = get(counters_.faults);
   s.log_dropped = get(counters_.log_dropped);
   s.tls_failures = get(counters_.tls_failures);

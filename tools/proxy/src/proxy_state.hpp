@@ -32,7 +32,7 @@ class proxy_state {
   struct counters {
     std::atomic<std::uint64_t> connections_accepted{0}, connections_closed{0}, bytes_up{0}, bytes_down{0},
         http_requests{0}, http_responses{0}, upgrades_seen{0}, upgrades_completed{0}, upstream_failures{0},
-        protocol_errors{0}, idle_closed{0}, faults{0}, log_dropped{0}, tls_failures{0};
+        protocol_errors{0}, idle_closed{0}, header_timeouts{0}, truncated_requests{0}, bad_requests{0}, faults{0}, log_dropped{0}, tls_failures{0};
   };
 
   proxy_state(proxy_options options, profile initial);

@@ -69,6 +69,15 @@ void server_state::remove(std::string const& sid) {
   sessions_.erase(it);
 }
 
+bool server_state::reserve_body(std::size_t bytes) {
+  auto const bound = options.lim.max_body_bytes_in_flight;
+  auto held = body_bytes_in_flight.load(std::memory_order_relaxed);
+  do {
+    if (bound != 0 && (held > bound || bytes > bound - held)) return false;
+  } while (!body_bytes_in_flight.compare_exchange_weak(held, held + bytes, std::memory_order_relaxed));
+  return true;
+}
+
 bool server_state::admit_handshake(std::string const& peer) {
   auto const rate = options.lim.handshakes_per_second_per_address;
   if (rate == 0) return true;
@@ -239,6 +248,8 @@ server_stats engine_server::stats() const {
   out.accept_backoffs = get(c.accept_backoffs);
   out.sessions_refused_per_address = get(c.sessions_refused_per_address);
   out.handshakes_rate_limited = get(c.handshakes_rate_limited);
+  out.body_bytes_in_flight = impl_->state->body_bytes_in_flight.load(std::memory_order_relaxed);
+  out.bodies_refused = get(c.bodies_refused);
   return out;
 }
 

@@ -123,6 +123,14 @@ http_connection::http_connection(std::shared_ptr<server_state> state, tls_stream
   peer_ = tcp().socket().remote_endpoint(ec).address().to_string();
 }
 
+http_connection::~http_connection() { release_body(); }
+
+void http_connection::release_body() noexcept {
+  if (body_reserved_ == 0) return;
+  state_->release_body(body_reserved_);
+  body_reserved_ = 0;
+}
+
 void http_connection::run() {
   if (!tls_) {
     net::dispatch(stream_.get_executor(), beast::bind_front_handler(&http_connection::do_read, shared_from_this()));
@@ -179,10 +187,32 @@ void http_connection::do_read() {
 }
 
 void http_connection::start_read() {
+  release_body();
   parser_.emplace();
   parser_->body_limit(state_->options.lim.max_payload_bytes);
   parser_->header_limit(static_cast<std::uint32_t>(state_->options.lim.max_header_bytes));
   tcp().expires_after(state_->options.lim.http_timeout);
+  if (tls_) {
+    http::async_read_header(*tls_, buffer_, *parser_,
+                            beast::bind_front_handler(&http_connection::on_header, shared_from_this()));
+    return;
+  }
+  http::async_read_header(stream_, buffer_, *parser_,
+                          beast::bind_front_handler(&http_connection::on_header, shared_from_this()));
+}
+
+void http_connection::on_header(boost::system::error_code ec, std::size_t bytes) {
+  if (ec || parser_->is_done()) return on_read(ec, bytes);
+  // The string body reserves a Content-Length whole before its first byte arrives, so that is what
+  // the body costs from here; a chunked body may grow to the payload limit.
+  auto const length = parser_->content_length();
+  auto const need = length ? static_cast<std::size_t>(*length) : state_->options.lim.max_payload_bytes;
+  if (!state_->reserve_body(need)) {
+    counters::add(state_->stats.bodies_refused);
+    send_error(parser_->get(), 503, bad_request, "Too many request bodies in flight", true);
+    return;
+  }
+  body_reserved_ = need;
   if (tls_) {
     http::async_read(*tls_, buffer_, *parser_, beast::bind_front_handler(&http_connection::on_read, shared_from_this()));
     return;
@@ -220,6 +250,10 @@ void http_connection::on_read(boost::system::error_code ec, std::size_t) {
   }
   counters::add(state_->stats.http_requests);
   handle(parser_->get());
+  // The body has been decoded (or refused) by now: its memory and its reservation go back at once,
+  // not when the next request comes, which on a keep-alive connection may be never.
+  if (body_reserved_ != 0 && parser_) std::string().swap(parser_->get().body());
+  release_body();
 }
 
 void http_connection::handle(request& req) {

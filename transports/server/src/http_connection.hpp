@@ -27,6 +27,9 @@ class http_connection : public poll_sink, public std::enable_shared_from_this<ht
   http_connection(std::shared_ptr<server_state> state, boost::asio::ip::tcp::socket&& socket);
   /// Over TLS: run() does the server's TLS handshake first.
   http_connection(std::shared_ptr<server_state> state, tls_stream_ptr tls);
+  ~http_connection() override;
+  http_connection(http_connection const&) = delete;
+  http_connection& operator=(http_connection const&) = delete;
 
   /// Hold the connection's place under limits::max_connections; handed on to a WebSocket.
   void adopt(std::unique_ptr<connection_slot> slot) { slot_ = std::move(slot); }
@@ -48,7 +51,10 @@ class http_connection : public poll_sink, public std::enable_shared_from_this<ht
   void do_read();
   /// Read one request.
   void start_read();
+  /// The head is in: reserve the body's bytes (limits::max_body_bytes_in_flight), then read it.
+  void on_header(boost::system::error_code ec, std::size_t bytes);
   void on_read(boost::system::error_code ec, std::size_t bytes);
+  void release_body() noexcept;
   void handle(request& req);
   void handle_engine(request& req, std::string_view query, session_handler& handler);
   void handle_poll(request& req, std::shared_ptr<session_impl> const& s);
@@ -80,6 +86,7 @@ class http_connection : public poll_sink, public std::enable_shared_from_this<ht
   std::shared_ptr<session_impl> polled_;     ///< The session whose poll response is being written.
   bool close_after_write_ = false;
   bool carried_close_ = false;  ///< The response being written holds the session's close packet.
+  std::size_t body_reserved_ = 0;  ///< Bytes of the current request's body reserved in server_state.
 };
 
 }  // namespace fallbench::transport::detail

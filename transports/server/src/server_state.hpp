@@ -37,6 +37,7 @@ struct counters {
   std::atomic<std::uint64_t> accept_backoffs{0};
   std::atomic<std::uint64_t> sessions_refused_per_address{0};
   std::atomic<std::uint64_t> handshakes_rate_limited{0};
+  std::atomic<std::uint64_t> bodies_refused{0};
 
   static void add(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
     c.fetch_add(n, std::memory_order_relaxed);
@@ -58,6 +59,13 @@ class server_state : public std::enable_shared_from_this<server_state> {
   std::atomic<bool> stopping{false};
   /// TCP connections open now (connection_slot).
   std::atomic<std::size_t> open_connections{0};
+  /// Request body bytes reserved now (reserve_body).
+  std::atomic<std::size_t> body_bytes_in_flight{0};
+
+  /// Reserve `bytes` of request body under limits::max_body_bytes_in_flight; false (nothing reserved)
+  /// when they would pass it. Give them back with release_body().
+  bool reserve_body(std::size_t bytes);
+  void release_body(std::size_t bytes) noexcept { body_bytes_in_flight.fetch_sub(bytes, std::memory_order_relaxed); }
 
   /// Create and register a session for a client at `peer` (its address as text); null when the table
   /// is full, `peer` holds limits::max_sessions_per_address sessions (counted), or the server is stopping.

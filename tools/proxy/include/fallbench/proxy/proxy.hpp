@@ -33,6 +33,11 @@ struct proxy_options {
   /// the deadline on every read. Five minutes is far beyond a Socket.IO long-poll (held at most a ping
   /// interval, 25 s) or a WebSocket's silence between pings.
   std::chrono::milliseconds max_idle{300'000};
+  /// A request head must be whole this long after its first byte (after the accept, for a
+  /// connection's first request); then the client gets 408 (nothing when it sent no byte) and both
+  /// sides are closed. nginx's `client_header_timeout` (60 s): without it, a client that sends half a
+  /// head and goes silent holds a client and an upstream socket until max_idle.
+  std::chrono::milliseconds header_timeout{60'000};
   /// Largest request or response head (start line and fields). A larger request gets 431, a larger
   /// response 502. 64 KiB: browsers and servers stay far below; Beast's default is 8 KiB.
   std::size_t max_head_bytes = 64 * 1024;
@@ -68,6 +73,9 @@ struct proxy_stats {
   std::uint64_t upstream_failures = 0;    ///< upstream connections that failed or timed out
   std::uint64_t protocol_errors = 0;      ///< malformed or oversized HTTP from either side
   std::uint64_t idle_closed = 0;          ///< connections closed by proxy_options::max_idle
+  std::uint64_t header_timeouts = 0;      ///< connections closed by proxy_options::header_timeout
+  std::uint64_t truncated_requests = 0;   ///< clients that ended their stream inside a request
+  std::uint64_t bad_requests = 0;         ///< malformed requests the proxy answered itself (400, 431)
   std::uint64_t tls_failures = 0;         ///< client TLS handshakes that failed or timed out
   std::uint64_t faults = 0;               ///< faults applied (each is in the log unless it was full)
   std::uint64_t log_dropped = 0;          ///< log entries not kept (proxy_options::max_log_entries)

@@ -77,6 +77,8 @@ struct server_stats {
   std::uint64_t accept_backoffs = 0;       ///< Accept failures (EMFILE, ENFILE, ...) waited out.
   std::uint64_t sessions_refused_per_address = 0;  ///< Handshakes refused: limits::max_sessions_per_address.
   std::uint64_t handshakes_rate_limited = 0;       ///< Handshakes refused (429): the address's rate.
+  std::uint64_t body_bytes_in_flight = 0;  ///< Request body bytes reserved now (limits::max_body_bytes_in_flight).
+  std::uint64_t bodies_refused = 0;        ///< Requests refused (503): their body would pass that bound.
 };
 
 /// Accepts TCP connections, serves Engine.IO on `options.path` and hands other requests to the

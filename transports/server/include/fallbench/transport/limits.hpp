@@ -69,6 +69,14 @@ struct limits {
   /// browser tab or a slow response transfer. Off (only the heartbeat) at 0 or when not shorter than
   /// pingInterval + pingTimeout.
   std::chrono::milliseconds poll_gap_timeout{10'000};
+  /// Bytes of HTTP request bodies being read or handled at once, over every connection. A body's
+  /// Content-Length is reserved before its first byte is read (a chunked body reserves
+  /// max_payload_bytes, the most it may grow to) and given back once the request is handled or its
+  /// connection ends; a body that would pass the bound gets 503 and its connection is closed. Each body
+  /// is bounded by max_payload_bytes, but not their number: 300 connections each holding 990 KB took
+  /// 299 MB. 64 MB is 64 bodies of the reference's maxHttpBufferSize (1 MB), while a chat POST is a
+  /// few hundred bytes. 0: no bound.
+  std::size_t max_body_bytes_in_flight = 64'000'000;
 };
 
 }  // namespace fallbench::transport

@@ -16,6 +16,8 @@ using raw_result = sio_handler::raw_result;
 /// What the chat application remembers of one client; touched only from that client's callbacks.
 struct member_state {
   std::set<std::string, std::less<>> rooms;
+  std::string sid;  ///< The Socket.IO id and private id, with recovery on.
+  std::string pid;
 };
 
 member_state& state_of(client& c) { return *std::static_pointer_cast<member_state>(c.app_data); }
@@ -47,6 +49,7 @@ void send_refusal(client& c, std::uint64_t id, std::string_view why) {
 // The EVENT `2["<kind>",<payload>]`: the payload is the sender's own text, never re-serialised. The
 // same packet bytes go to the cluster, so other nodes frame them as they are (docs/cluster.md).
 std::size_t chat_app::broadcast(bool all, std::string_view room, proto::event_kind kind, std::string_view payload) {
+  if (recovery_) return broadcast_kept(all, room, kind, payload);
   auto& text = packet_buffer();
   proto::append_event_packet(kind, payload, text);
   auto const delivered = (all ? everyone_ : rooms_).broadcast(all ? std::string_view{} : room, transport::frame::message(text));
@@ -57,6 +60,33 @@ std::size_t chat_app::broadcast(bool all, std::string_view room, proto::event_ki
     publish_(message);
   }
   return delivered;
+}
+
+// With recovery: `2["<kind>",<payload>,"<offset>"]`, still one frame for every receiver (the offset is
+// the packet's, not the receiver's). The lock is held while the frame is queued to the receivers, so
+// each receiver gets offsets in increasing order and a recovery never runs between the two.
+std::size_t chat_app::broadcast_kept(bool all, std::string_view room, proto::event_kind kind, std::string_view payload) {
+  auto& text = packet_buffer();
+  proto::append_event_packet(kind, payload, text);
+  auto lock = recovery_->lock();
+  auto const offset = recovery_->next_offset(lock);
+  text.pop_back();  // the array's closing bracket
+  text += ",\"";
+  text += std::to_string(offset);
+  text += "\"]";
+  auto const f = transport::frame::message(text);
+  recovery_->keep(lock, offset, all, all ? std::string_view{} : room, f);
+  return (all ? everyone_ : rooms_).broadcast(all ? std::string_view{} : room, f);
+}
+
+void chat_app::enable_recovery(recovery_options o) {
+  if (o.window.count() <= 0) return;
+  recovery_ = std::make_unique<recovery_store>(o);
+}
+
+std::optional<recovery_stats> chat_app::recovery_counters() const {
+  if (!recovery_) return std::nullopt;
+  return recovery_->stats();
 }
 
 void chat_app::set_relay(std::string node_id, std::function<void(std::string_view)> publish) {
@@ -83,9 +113,49 @@ relay_stats chat_app::relay_counters() const {
   return {relayed_in_.load(), relayed_deliveries_.load(), own_skipped_.load(), relay_malformed_.load()};
 }
 
-void chat_app::on_connect(client& c, std::string_view, json const&) {
-  c.app_data = std::make_shared<member_state>();
+void chat_app::on_connect(client& c, std::string_view nsp, json const& auth) {
+  auto st = std::make_shared<member_state>();
+  c.app_data = st;
+  if (!recovery_) {
+    everyone_.join("", c.session());
+    return;
+  }
+  // The CONNECT of a client that was here: its private id and the offset of the last broadcast it read.
+  auto const* pid = auth.is_object() && auth.contains("pid") && auth["pid"].is_string() ? &auth["pid"] : nullptr;
+  auto const* offset =
+      auth.is_object() && auth.contains("offset") && auth["offset"].is_string() ? &auth["offset"] : nullptr;
+  auto lock = recovery_->lock();
+  std::optional<recovery_store::restored> back;
+  if (pid && offset) back = recovery_->restore(lock, pid->get_ref<std::string const&>(), offset->get_ref<std::string const&>());
+  std::vector<transport::frame> frames;
+  if (back) {
+    st->sid = std::move(back->session.sid);
+    st->pid = std::move(back->session.pid);
+    st->rooms = std::move(back->session.rooms);
+    for (auto const& room : st->rooms) rooms_.join(room, c.session());
+  } else {
+    st->sid = new_socket_id();
+    st->pid = new_socket_id();
+  }
   everyone_.join("", c.session());
+  // The answer, then what was missed, in one send: nothing can come between them (the lock is held).
+  frames.reserve(1 + (back ? back->missed.size() : 0));
+  frames.push_back(client::connect_reply(nsp, st->sid, st->pid));
+  if (back) frames.insert(frames.end(), back->missed.begin(), back->missed.end());
+  c.send(frames);
+}
+
+void chat_app::on_session_end(client& c, std::string_view nsp, transport::close_reason why) {
+  if (recovery_ && c.app_data && recoverable(why)) {
+    auto const& st = state_of(c);
+    recovery_store::lost_session lost;
+    lost.sid = st.sid;
+    lost.pid = st.pid;
+    lost.rooms = st.rooms;
+    auto lock = recovery_->lock();
+    recovery_->persist(lock, std::move(lost));
+  }
+  on_disconnect(c, nsp);
 }
 
 void chat_app::on_disconnect(client& c, std::string_view) {

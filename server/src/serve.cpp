@@ -82,6 +82,16 @@ cli::args make_args() {
       .flag("max-rooms-per-client", "N",
             "Rooms one client may be in at once; a join beyond gets the negative ack 'too many rooms'",
             std::to_string(default_max_rooms_per_client))
+      .flag("recovery-window", "MS",
+            "Connection state recovery (Socket.IO 4.6's connectionStateRecovery; the reference's example "
+            "uses 120000, 2 minutes): a client whose connection was lost (not one that disconnected) and "
+            "that comes back within this time with its private id gets its socket id, its rooms and the "
+            "broadcasts it missed; every broadcast then carries its offset as a last argument. 0: off "
+            "(docs/recovery.md)",
+            "0")
+      .flag("recovery-max-packets", "N", "With --recovery-window: broadcasts kept at most (oldest evicted first)",
+            "10000")
+      .flag("recovery-max-bytes", "BYTES", "With --recovery-window: bytes of broadcasts kept at most", "8388608")
       .flag("metrics-token", "TOKEN",
             "Require 'Authorization: Bearer TOKEN' for /metrics (401 otherwise); default: /metrics is open")
       .flag("threads", "N", "I/O threads", std::to_string(std::max(1u, std::thread::hardware_concurrency())))
@@ -164,6 +174,13 @@ std::string metrics_json(transport::engine_server const& engine, sio_server cons
                  {"invalid_events", c.invalid_events}, {"rejected_chats", c.rejected_chats},
                  {"rooms", c.rooms}};
     j["limits"]["refused_joins"] = c.refused_joins;
+    if (auto const r = chat->recovery_counters()) {
+      j["recovery"] = {{"buffered_packets", r->buffered_packets}, {"buffered_bytes", r->buffered_bytes},
+                       {"evicted_packets", r->evicted_packets},   {"expired_packets", r->expired_packets},
+                       {"sessions_kept", r->sessions_kept},       {"sessions_persisted", r->sessions_persisted},
+                       {"recovered", r->recovered},               {"not_recovered", r->not_recovered},
+                       {"replayed_packets", r->replayed_packets}};
+    }
   }
   if (chat && cluster.link) {
     auto const l = cluster.link->stats();
@@ -295,6 +312,16 @@ int serve_main(std::vector<std::string_view> const& argv) {
   net::io_context ioc{threads};
   chat_app chat;
   chat.set_max_rooms_per_client(static_cast<std::size_t>(args.integer("max-rooms-per-client", 1, 1'000'000)));
+  recovery_options recovery;
+  recovery.window = std::chrono::milliseconds{args.integer("recovery-window", 0, 86'400'000)};
+  recovery.max_packets = static_cast<std::size_t>(args.integer("recovery-max-packets", 1, 100'000'000));
+  recovery.max_bytes = static_cast<std::size_t>(args.integer("recovery-max-bytes", 1024, 1LL << 40));
+  if (recovery.window.count() > 0) {
+    if (conformance) throw cli::usage_error("--recovery-window: the conformance profile has no broadcasts to recover");
+    if (args.has("redis"))
+      throw cli::usage_error("--recovery-window: not with --redis (offsets are one server's own; docs/recovery.md)");
+    chat.enable_recovery(recovery);
+  }
   conformance_app conformance_handler(ioc);
   echo_engine echo;
   sio_handler& app = conformance ? static_cast<sio_handler&>(conformance_handler) : chat;

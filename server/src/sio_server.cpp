@@ -16,6 +16,8 @@ namespace {
 
 std::string dump(json const& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
 
+}  // namespace
+
 // The Socket.IO id of a connection: from the CSPRNG like the session id (random_id.hpp), and never
 // the session id itself (the Socket.IO v5 specification keeps them apart so that one cannot be
 // learnt from the other).
@@ -24,8 +26,6 @@ std::string new_socket_id() {
   // Without a CSPRNG the session could not have been created; a fixed id is then harmless.
   return id ? std::move(*id) : std::string(20, 'A');
 }
-
-}  // namespace
 
 std::string echoed_namespace(std::string_view nsp) {
   if (nsp.size() <= max_echoed_namespace_bytes) return std::string(nsp);
@@ -81,6 +81,12 @@ transport::send_result client::ack(std::string_view nsp, std::uint64_t id, json 
   frames.push_back(encode(type, nsp, id, attachments.size(), dump(args)));
   for (auto const& a : attachments) frames.push_back(frame::binary_message(a));
   return session_->send(frames);
+}
+
+transport::frame client::connect_reply(std::string_view nsp, std::string_view sid, std::string_view pid) {
+  json data{{"sid", sid}};
+  if (!pid.empty()) data["pid"] = pid;
+  return encode(sio::packet_type::connect, nsp, std::nullopt, 0, dump(data));
 }
 
 void client::disconnect(std::string_view nsp) {
@@ -185,7 +191,7 @@ void sio_server::on_packet(transport::session_ptr const& s, state& st, sio::pack
       st.connected.store(true, std::memory_order_release);
       st.connect_timer.cancel();
       connects_.fetch_add(1, std::memory_order_relaxed);
-      s->send(encode(sio::packet_type::connect, p.nsp, std::nullopt, 0, dump(json{{"sid", new_socket_id()}})));
+      if (!handler_.answers_connect(p.nsp)) s->send(client::connect_reply(p.nsp, new_socket_id()));
       handler_.on_connect(st.c, p.nsp, p.data.is_null() ? json::object() : p.data);
       return;
     }
@@ -215,11 +221,11 @@ void sio_server::on_packet(transport::session_ptr const& s, state& st, sio::pack
   }
 }
 
-void sio_server::on_close(transport::session_ptr const& s, transport::close_reason) {
+void sio_server::on_close(transport::session_ptr const& s, transport::close_reason why) {
   auto st = std::static_pointer_cast<state>(s->user_data);
   if (!st) return;
   st->connect_timer.cancel();
-  for (auto const& nsp : st->namespaces) handler_.on_disconnect(st->c, nsp);
+  for (auto const& nsp : st->namespaces) handler_.on_session_end(st->c, nsp, why);
   st->namespaces.clear();
   // Break the session -> state -> client -> session cycle.
   s->user_data.reset();

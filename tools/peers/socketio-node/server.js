@@ -31,6 +31,7 @@ const FLAGS = {
   "ping-timeout": ["MS", "How long a pong may take, in milliseconds (pingTimeout)", "20000"],
   "max-payload": ["BYTES", "Largest polling body or WebSocket message accepted (maxHttpBufferSize)", "1000000"],
   "connect-timeout": ["MS", "Close sessions that join no namespace within this time (connectTimeout)", "45000"],
+  "recovery-window": ["MS", "connectionStateRecovery's maxDisconnectionDuration (skipMiddlewares on); 0: off, as `fallbench serve --recovery-window`", "0"],
   "cors-origin": ["ORIGIN", "Origin allowed cross-origin requests (repeatable; * for any). Default: none", undefined],
   protocol: ["NAME", "chat (docs/design.md) or custom (another dialect on /custom, see custom.js)", "chat"],
   "require-header": ["'NAME: VALUE'", "custom: refuse a CONNECT without this header. Default: none", undefined],
@@ -129,6 +130,7 @@ function parseArgs(argv) {
     pingTimeout: integer("ping-timeout", 1, 3_600_000),
     maxPayload: integer("max-payload", 64, 1_000_000_000),
     connectTimeout: integer("connect-timeout", 1, 3_600_000),
+    recoveryWindow: integer("recovery-window", 0, 86_400_000),
     corsOrigins: values.get("cors-origin") ?? [],
     protocol,
     require,
@@ -145,6 +147,9 @@ function serverOptions(opts) {
     maxHttpBufferSize: opts.maxPayload,
     connectTimeout: opts.connectTimeout,
   };
+  if (opts.recoveryWindow > 0) {
+    options.connectionStateRecovery = { maxDisconnectionDuration: opts.recoveryWindow, skipMiddlewares: true };
+  }
   if (opts.corsOrigins.length > 0) {
     // As `fallbench serve`: a listed origin (or any, for *) is echoed back, with credentials.
     options.cors = {

@@ -58,6 +58,7 @@ std::string_view to_string(client_event e) noexcept {
     case client_event::reconnecting: return "reconnecting";
     case client_event::race_won: return "race_won";
     case client_event::remembered: return "remembered";
+    case client_event::recovered: return "recovered";
   }
   return "unknown";
 }
@@ -239,6 +240,8 @@ class client_impl final : public client, public detail::transport_owner {
   std::vector<transition> const& transitions() const noexcept override { return transitions_; }
   error_code last_error() const noexcept override { return last_error_; }
   std::string const& last_error_name() const noexcept override { return last_error_name_; }
+  std::string const& socket_id() const noexcept override { return socket_id_; }
+  bool recovered() const noexcept override { return recovered_; }
 
   // transport_owner
   void on_transport_open(detail::eio_transport* t, codec::eio::handshake&& h) override {
@@ -375,8 +378,43 @@ class client_impl final : public client, public detail::transport_owner {
   std::string connect_frame() const {
     // Socket.IO CONNECT for our namespace, with the auth payload if any.
     std::string connect(1, codec::eio::type_char(packet_type::message));
-    sio::append(sio::packet_type::connect, options_.nsp, std::nullopt, 0, options_.auth_json, connect);
+    sio::append(sio::packet_type::connect, options_.nsp, std::nullopt, 0, connect_data(), connect);
     return connect;
+  }
+
+  /// The CONNECT payload: the auth object, plus the private id and last offset when recovering (as
+  /// socket.io-client does, the offset only once one was read).
+  std::string connect_data() const {
+    if (!options_.recovery || pid_.empty()) return options_.auth_json;
+    auto data = options_.auth_json.empty() ? nlohmann::json::object()
+                                           : nlohmann::json::parse(options_.auth_json, nullptr, false);
+    if (!data.is_object()) return options_.auth_json;
+    data["pid"] = pid_;
+    if (!last_offset_.empty()) data["offset"] = last_offset_;
+    return data.dump();
+  }
+
+  /// With recovery: take the offset, a string ending the arguments of a broadcast, off `args` (JSON
+  /// text of the arguments) and remember it. A string's opening quote is the first unescaped quote
+  /// before its closing one: inside the string every quote is escaped.
+  std::string_view strip_offset(std::string_view args) {
+    auto end = args.find_last_not_of(" \t\r\n");
+    if (end == std::string_view::npos || args[end] != '"' || end == 0) return args;
+    std::size_t open = end;
+    for (;;) {
+      open = args.rfind('"', open - 1);
+      if (open == std::string_view::npos) return args;
+      std::size_t slashes = 0;
+      while (open > slashes && args[open - 1 - slashes] == '\\') ++slashes;
+      if (slashes % 2 == 0) break;
+      if (open == 0) return args;
+    }
+    auto const before = open == 0 ? std::string_view::npos : args.find_last_not_of(" \t\r\n", open - 1);
+    if (before != std::string_view::npos && args[before] != ',') return args;
+    auto const offset = nlohmann::json::parse(args.substr(open, end + 1 - open), nullptr, false);
+    if (!offset.is_string()) return args;
+    last_offset_ = offset.get<std::string>();
+    return before == std::string_view::npos ? std::string_view{} : args.substr(0, before);
   }
 
   /// The session's first Engine.IO open (a race has two; the first counts as its handshake).
@@ -625,7 +663,21 @@ class client_impl final : public client, public detail::transport_owner {
         attempts_ = 0;
         connect_timer_.cancel();
         if (options_.strat == strategy::race) settle_race();
+        {
+          auto const data = nlohmann::json::parse(h.payload, nullptr, false);
+          auto const field = [&](char const* k) {
+            return data.is_object() && data.contains(k) && data[k].is_string() ? data[k].get<std::string>() : std::string{};
+          };
+          socket_id_ = field("sid");
+          auto pid = field("pid");
+          // Recovered: the server answered with the private id this client sent (socket.io-client's rule).
+          recovered_ = options_.recovery && !pid_.empty() && pid == pid_;
+          if (options_.recovery) pid_ = std::move(pid);
+          // A fresh session's offsets start over.
+          if (!recovered_) last_offset_.clear();
+        }
         record(client_event::namespace_connected, {});
+        if (recovered_) record(client_event::recovered, socket_id_);
         std::vector<std::string> frames(std::make_move_iterator(sio_buffer_.begin()),
                                         std::make_move_iterator(sio_buffer_.end()));
         sio_buffer_.clear();
@@ -647,6 +699,7 @@ class client_impl final : public client, public detail::transport_owner {
           end_session(client_error::protocol_error, "Socket.IO event payload is not [name, ...]");
           return;
         }
+        if (options_.recovery && !pid_.empty()) ev.args = strip_offset(ev.args);
         if (on_event_) on_event_(ev.name, ev.args);
         return;
       }
@@ -764,6 +817,10 @@ class client_impl final : public client, public detail::transport_owner {
   std::uint64_t next_ack_id_ = 0;
   std::size_t skip_binary_ = 0;
   std::string event_name_;
+  std::string socket_id_;
+  std::string pid_;          ///< The private id of the CONNECT answer (recovery).
+  std::string last_offset_;  ///< The offset of the last broadcast read (recovery).
+  bool recovered_ = false;
   std::vector<transition> transitions_;
   error_code last_error_;
   std::string last_error_name_;

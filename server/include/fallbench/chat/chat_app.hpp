@@ -2,6 +2,7 @@
 /// The chat protocol of docs/design.md section 3: join, chat (with ack) and leave in rooms, plus the
 /// seed page's older form (string names, chat without room, broadcast to everyone).
 
+#include "fallbench/chat/recovery.hpp"
 #include "fallbench/chat/rooms.hpp"
 #include "fallbench/chatproto/chat.hpp"
 #include "fallbench/chat/sio_server.hpp"
@@ -9,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 namespace fallbench::chat {
@@ -56,8 +58,19 @@ class chat_app final : public sio_handler {
   void on_event(client& c, std::string_view nsp, std::string const& event, json&& args,
                 std::optional<std::uint64_t> ack, std::vector<std::string>&& attachments) override;
   void on_disconnect(client& c, std::string_view nsp) override;
+  bool answers_connect(std::string_view) const override { return recovery_ != nullptr; }
+  void on_session_end(client& c, std::string_view nsp, transport::close_reason why) override;
 
   chat_stats stats() const;
+
+  /// Connection state recovery (docs/recovery.md): every broadcast carries its offset as a last
+  /// argument and is kept, the CONNECT answer carries a private id, and a session lost abnormally can
+  /// be recovered within `o.window`. Call before the server starts; a window of 0 leaves it off. Not
+  /// with set_relay (the offsets are this server's own).
+  void enable_recovery(recovery_options o);
+  bool recovery_enabled() const noexcept { return recovery_ != nullptr; }
+  /// The recovery store's counters; nullopt when recovery is off.
+  std::optional<recovery_stats> recovery_counters() const;
 
   /// A join beyond `n` rooms is refused with a negative ack ("too many rooms"). Call before the
   /// server starts.
@@ -75,6 +88,8 @@ class chat_app final : public sio_handler {
   /// Encode `kind`'s event once, queue it to the local members of `room` (of everyone when `all`),
   /// and publish it to the cluster. @return local deliveries.
   std::size_t broadcast(bool all, std::string_view room, chatproto::event_kind kind, std::string_view payload);
+  /// broadcast() with recovery on: the offset appended, the packet kept, all under the store's lock.
+  std::size_t broadcast_kept(bool all, std::string_view room, chatproto::event_kind kind, std::string_view payload);
 
   void on_message(client& c, chatproto::message const& m, std::optional<std::uint64_t> ack);
   /// Join and leave return null when done, or why the event was ignored (the negative ack's error).
@@ -92,6 +107,7 @@ class chat_app final : public sio_handler {
   std::size_t max_rooms_per_client_ = default_max_rooms_per_client;
   std::string node_id_;
   std::function<void(std::string_view)> publish_;
+  std::unique_ptr<recovery_store> recovery_;
   std::atomic<std::uint64_t> relayed_in_{0}, relayed_deliveries_{0}, own_skipped_{0}, relay_malformed_{0};
 };
 

@@ -40,6 +40,8 @@ class client {
   /// Answer the ack `id` with `args` (a JSON array), and binary `attachments` if any.
   transport::send_result ack(std::string_view nsp, std::uint64_t id, json const& args,
                              std::vector<std::string> const& attachments = {});
+  /// The CONNECT answer `{"sid": <sid>}` (and `"pid"` when given) for `nsp`, as a frame.
+  static transport::frame connect_reply(std::string_view nsp, std::string_view sid, std::string_view pid = {});
   /// Send DISCONNECT for `nsp` then close the session once queued packets are out.
   void disconnect(std::string_view nsp = "/");
 
@@ -49,6 +51,9 @@ class client {
  private:
   transport::session_ptr session_;
 };
+
+/// A new Socket.IO socket id: from the CSPRNG, and never the Engine.IO session id.
+std::string new_socket_id();
 
 /// The encoded Socket.IO EVENT `["event", ...args]` in `nsp`, as an Engine.IO frame to share.
 transport::frame encode_event(std::string_view nsp, std::string_view event, json const& args);
@@ -60,6 +65,10 @@ class sio_handler {
   /// Whether `nsp` exists; CONNECT to any other gets CONNECT_ERROR "Invalid namespace".
   virtual bool has_namespace(std::string_view nsp) const = 0;
   virtual void on_connect(client& c, std::string_view nsp, json const& auth) = 0;
+  /// Whether on_connect sends the CONNECT answer itself (client::connect_reply, with the socket id it
+  /// chooses: connection state recovery gives a recovered client its old one). Otherwise the server
+  /// sends `{"sid": <new id>}` before on_connect.
+  virtual bool answers_connect(std::string_view /*nsp*/) const { return false; }
   /// What on_raw_event did with an event.
   enum class raw_result : std::uint8_t {
     unhandled,  ///< Not this handler's: decode it into a JSON DOM and call on_event.
@@ -82,6 +91,11 @@ class sio_handler {
                         std::optional<std::uint64_t> ack, std::vector<std::string>&& attachments) = 0;
   /// The client left `nsp` (DISCONNECT packet, or the session ended).
   virtual void on_disconnect(client& c, std::string_view nsp) = 0;
+  /// The session ended for `why` while connected to `nsp` (no DISCONNECT packet came first). By
+  /// default the same as on_disconnect.
+  virtual void on_session_end(client& c, std::string_view nsp, transport::close_reason /*why*/) {
+    on_disconnect(c, nsp);
+  }
 };
 
 /// Counters of the Socket.IO layer.

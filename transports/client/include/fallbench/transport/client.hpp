@@ -70,6 +70,9 @@ enum class client_event : std::uint8_t {
   reconnecting,         ///< A reconnection attempt is scheduled (detail: attempt and delay).
   race_won,             ///< The race strategy's winner carried the CONNECT (detail: websocket or polling).
   remembered,           ///< The remember strategy starts on polling: a fallback to this target is remembered.
+  /// With client_options::recovery, after namespace_connected: the server recovered the session (same
+  /// socket id, rooms kept, missed broadcasts follow). Detail: the socket id.
+  recovered,
 };
 
 std::string_view to_string(client_event e) noexcept;
@@ -169,6 +172,11 @@ struct client_options {
   std::chrono::milliseconds reconnect_delay_max{5'000};
   double randomization_factor = 0.5;
   std::uint64_t seed = 0;  ///< For the jitter; 0 picks one.
+  /// Connection state recovery (socket.io-client 4.6+ against a server with connectionStateRecovery,
+  /// docs/recovery.md): keep the private id the CONNECT answer gives and the offset that ends each
+  /// broadcast event (removed before on_event sees the arguments), and send both with the CONNECT of a
+  /// reconnection, so that the server can give back the same socket, its rooms and what was missed.
+  bool recovery = false;
 };
 
 /// Point `options` at the server at `url` with `settings` (docs/targets.md): host, port, path (the
@@ -221,6 +229,10 @@ class client : public std::enable_shared_from_this<client> {
   /// HTTP error says its status and Engine.IO's reason (`HTTP 400: Session ID unknown`) and a refused
   /// namespace the server's message (`namespace refused: not authorized`). Empty before any error.
   virtual std::string const& last_error_name() const noexcept = 0;
+  /// The socket id of the CONNECT answer (empty before the first).
+  virtual std::string const& socket_id() const noexcept = 0;
+  /// Whether the last namespace connection recovered the previous session (client_options::recovery).
+  virtual bool recovered() const noexcept = 0;
 };
 
 }  // namespace fallbench::transport

@@ -1,6 +1,7 @@
 // The C++ client (transports/client) against the chat server and against scripted fake servers:
 // each strategy end to end, fallback, the upgrade under a burst, silence, bad input, reconnection.
 
+#include "client_thread.hpp"
 #include "test_server.hpp"
 
 #include "fallbench/bench/child_process.hpp"
@@ -42,34 +43,6 @@ using namespace std::chrono_literals;
 
 /// Every wait in this file: a test that waits longer has failed.
 constexpr auto deadline = 10s;
-
-/// Runs clients on their own io_context thread, as the harness does; stops and joins on destruction.
-class client_thread {
- public:
-  client_thread() : work_(net::make_work_guard(ioc_)), thread_([this] { ioc_.run(); }) {}
-  ~client_thread() {
-    work_.reset();
-    ioc_.stop();
-    thread_.join();
-  }
-  net::any_io_executor executor() { return ioc_.get_executor(); }
-
-  /// Run `f` on the client thread and wait for it.
-  template <class F>
-  void run(F&& f) {
-    std::promise<void> done;
-    net::post(ioc_, [&] {
-      f();
-      done.set_value();
-    });
-    done.get_future().wait();
-  }
-
- private:
-  net::io_context ioc_;
-  net::executor_work_guard<net::io_context::executor_type> work_;
-  std::thread thread_;
-};
 
 /// What one client saw, filled on the client thread and read by the test under the lock.
 struct observer {

@@ -2,6 +2,7 @@
 // wire carries: pid, offsets, the replay), and the C++ client's side (transports/client, option
 // `recovery`) through a fault proxy that cuts its WebSocket.
 
+#include "client_thread.hpp"
 #include "test_server.hpp"
 
 #include "fallbench/bench/child_process.hpp"
@@ -257,31 +258,6 @@ TEST(RecoveryServerTest, TheBufferIsBoundedAndAnEvictedOffsetIsNotRecovered) {
 }
 
 // ---- The C++ client -------------------------------------------------------------------------------
-
-class client_thread {
- public:
-  client_thread() : work_(net::make_work_guard(ioc_)), thread_([this] { ioc_.run(); }) {}
-  ~client_thread() {
-    work_.reset();
-    ioc_.stop();
-    thread_.join();
-  }
-  net::any_io_executor executor() { return ioc_.get_executor(); }
-  template <class F>
-  void run(F&& f) {
-    std::promise<void> done;
-    net::post(ioc_, [&] {
-      f();
-      done.set_value();
-    });
-    done.get_future().wait();
-  }
-
- private:
-  net::io_context ioc_;
-  net::executor_work_guard<net::io_context::executor_type> work_;
-  std::thread thread_;
-};
 
 class proxy_in_front {
  public:

@@ -3,6 +3,7 @@
 // `fallbench serve` refusing a bad certificate. The certificates are made at test time by
 // tests/support/make-test-pki (nothing secret is committed); without the openssl command the tests skip.
 
+#include "client_thread.hpp"
 #include "test_server.hpp"
 
 #include "fallbench/transport/client.hpp"
@@ -88,30 +89,6 @@ test_server_config tls_config() {
   config.options.tls = transport::make_server_tls_context(server_pki().cert(), server_pki().key());
   return config;
 }
-
-/// Runs clients on their own io_context thread; stops and joins on destruction.
-class client_thread {
- public:
-  client_thread() : work_(net::make_work_guard(ioc_)), thread_([this] { ioc_.run(); }) {}
-  ~client_thread() {
-    work_.reset();
-    ioc_.stop();
-    thread_.join();
-  }
-  net::any_io_executor executor() { return ioc_.get_executor(); }
-  template <class F>
-  auto run(F&& f) {
-    std::packaged_task<decltype(f())()> task(std::forward<F>(f));
-    auto result = task.get_future();
-    net::post(ioc_, [&] { task(); });
-    return result.get();
-  }
-
- private:
-  net::io_context ioc_;
-  net::executor_work_guard<net::io_context::executor_type> work_;
-  std::thread thread_;
-};
 
 /// Wait for state no event announces (server counters). @return whether `pred` came to hold.
 template <class Pred>

@@ -318,6 +318,13 @@ TEST(ClusterConfigTest, HaproxyConfigForEachStickiness) {
   auto const none = haproxy_config(nodes, 5000, topology_spec::sticky_kind::none, "/health");
   EXPECT_NE(none.find("balance roundrobin"), std::string::npos);
   EXPECT_EQ(none.find("cookie"), std::string::npos);
+  EXPECT_EQ(none.find("ssl"), std::string::npos);
+  // TLS ends at the balancer: the clients' port speaks https/wss; the health URI on a plain port beside it.
+  balancer_tls const tls{"/tmp/x/server-bundle.pem", 5001};
+  auto const https = haproxy_config(nodes, 5000, topology_spec::sticky_kind::cookie, "/health", &tls);
+  EXPECT_NE(https.find("bind 127.0.0.1:5000 ssl crt /tmp/x/server-bundle.pem\n"), std::string::npos) << https;
+  EXPECT_NE(https.find("bind 127.0.0.1:5001\n"), std::string::npos) << https;
+  EXPECT_NE(https.find("server node1 127.0.0.1:4001 cookie node1\n"), std::string::npos) << "nodes stay plain: " << https;
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 // port 0, every wait bounded by a deadline. Timing assertions are lower bounds that follow from what
 // the proxy must do (a loaded machine can only make them hold more), with generous upper bounds.
 
+#include "test_pki.hpp"
+
 #include "fallbench/cli/args.hpp"
 #include "fallbench/proxy/proxy.hpp"
 #include "fallbench/proxy/proxy_main.hpp"
@@ -1473,33 +1475,11 @@ TEST(ProxyRewriteHeadersTest, RequestRewritesReachTheUpstreamAndDecideTheUpgrade
 
 // ---- TLS ----
 
-/// A throwaway CA and server certificate for 127.0.0.1 (tests/support/make-test-pki), removed after.
-class test_pki {
- public:
-  test_pki() {
-    std::string pattern = (std::filesystem::path(::testing::TempDir()) / "fallbench-pki-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) return;
-    dir_ = pattern;
-    std::string const command = std::string("'") + FALLBENCH_SOURCE_DIR + "/tests/support/make-test-pki' '" +
-                                dir_.string() + "' >/dev/null 2>&1";
-    int const status = std::system(command.c_str());
-    ok_ = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  }
-  ~test_pki() {
-    std::error_code ignored;
-    if (!dir_.empty()) std::filesystem::remove_all(dir_, ignored);
-  }
-  bool ok() const { return ok_; }
-  std::string file(char const* name) const { return (dir_ / name).string(); }
-
- private:
-  std::filesystem::path dir_;
-  bool ok_ = false;
-};
+using fallbench::test::test_pki;
 
 #define REQUIRE_PKI(pki)                                                                      \
   test_pki pki;                                                                               \
-  if (!pki.ok()) GTEST_SKIP() << "tests/support/make-test-pki failed (is the openssl command installed?)"
+  if (!pki.ok()) GTEST_SKIP() << pki.why()
 
 /// An HTTPS client that verifies the proxy's certificate against the test CA and the name 127.0.0.1.
 class tls_client {
@@ -1571,8 +1551,8 @@ class wss_client {
 class tls_upstream {
  public:
   explicit tls_upstream(test_pki const& pki) : acceptor_(ioc_, loopback(0)) {
-    ctx_.use_certificate_chain_file(pki.file("server.pem"));
-    ctx_.use_private_key_file(pki.file("server-key.pem"), net::ssl::context::pem);
+    ctx_.use_certificate_chain_file(pki.cert());
+    ctx_.use_private_key_file(pki.key(), net::ssl::context::pem);
     net::co_spawn(ioc_, accept_loop(), net::detached);
     thread_ = std::thread([this] { ioc_.run(); });
   }
@@ -1617,11 +1597,11 @@ TEST(ProxyTlsTest, TerminatesHttpsAndWssAndRelaysPlainHttpUpstream) {
   REQUIRE_PKI(pki);
   test_upstream upstream;
   fp::proxy_options options;
-  options.tls_cert_file = pki.file("server.pem");
-  options.tls_key_file = pki.file("server-key.pem");
+  options.tls_cert_file = pki.cert();
+  options.tls_key_file = pki.key();
   running_proxy proxy(upstream.port(), "pass", options);
 
-  tls_client client(pki.file("ca.pem"));
+  tls_client client(pki.ca());
   auto const ec = client.connect(proxy.port());
   ASSERT_FALSE(ec) << "TLS handshake: " << ec.message();
   for (int i = 0; i < 3; ++i) {
@@ -1630,7 +1610,7 @@ TEST(ProxyTlsTest, TerminatesHttpsAndWssAndRelaysPlainHttpUpstream) {
     EXPECT_EQ(res.result_int(), 200u);
     EXPECT_EQ(res.body(), "hello");
   }
-  wss_client ws(pki.file("ca.pem"));
+  wss_client ws(pki.ca());
   ASSERT_FALSE(ws.connect(proxy.port()));
   std::string echo;
   ASSERT_FALSE(ws.echo("over wss", echo));
@@ -1643,10 +1623,10 @@ TEST(ProxyTlsTest, FaultsApplyInsideTerminatedTls) {
   REQUIRE_PKI(pki);
   test_upstream upstream;
   fp::proxy_options options;
-  options.tls_cert_file = pki.file("server.pem");
-  options.tls_key_file = pki.file("server-key.pem");
+  options.tls_cert_file = pki.cert();
+  options.tls_key_file = pki.key();
   running_proxy proxy(upstream.port(), "envoy-route-timeout?scale=0.02", options);
-  tls_client client(pki.file("ca.pem"));
+  tls_client client(pki.ca());
   ASSERT_FALSE(client.connect(proxy.port()));
   http::response<http::string_body> res;
   ASSERT_FALSE(client.exchange(get_request("/poll?delay_ms=2000"), res));
@@ -1657,8 +1637,8 @@ TEST(ProxyTlsTest, PlainHttpToTheTlsPortIsClosedCleanly) {
   REQUIRE_PKI(pki);
   test_upstream upstream;
   fp::proxy_options options;
-  options.tls_cert_file = pki.file("server.pem");
-  options.tls_key_file = pki.file("server-key.pem");
+  options.tls_cert_file = pki.cert();
+  options.tls_key_file = pki.key();
   running_proxy proxy(upstream.port(), "pass", options);
   tcp_client plain;
   ASSERT_FALSE(plain.connect(proxy.port()));
@@ -1669,7 +1649,7 @@ TEST(ProxyTlsTest, PlainHttpToTheTlsPortIsClosedCleanly) {
   EXPECT_TRUE(proxy.wait_stats([](fp::proxy_stats const& s) { return s.tls_failures == 1; }));
   EXPECT_TRUE(upstream.requests().empty());
   // The proxy goes on serving TLS clients.
-  tls_client client(pki.file("ca.pem"));
+  tls_client client(pki.ca());
   ASSERT_FALSE(client.connect(proxy.port()));
 }
 
@@ -1679,7 +1659,7 @@ TEST(ProxyTlsTest, PassthroughRelaysTlsBytesItNeverReads) {
   fp::proxy_options options;
   options.tls_passthrough = true;
   running_proxy proxy(upstream.port(), "latency?up-ms=100&down-ms=0", options);
-  tls_client client(pki.file("ca.pem"));
+  tls_client client(pki.ca());
   auto const start = clock_type::now();
   ASSERT_FALSE(client.connect(proxy.port())) << "the upstream's certificate, through the proxy";
   http::response<http::string_body> res;
@@ -1831,16 +1811,16 @@ TEST(ProxyCliTest, PrintsItsUrlLogsFaultsAndStopsOnSigterm) {
 }
 TEST(ProxyCliTest, TerminatesTlsAndPrintsThePresetsEffectiveValues) {
   test_pki pki;
-  if (!pki.ok()) GTEST_SKIP() << "tests/support/make-test-pki failed (is the openssl command installed?)";
+  if (!pki.ok()) GTEST_SKIP() << pki.why();
   test_upstream upstream;
   proxy_process proc({"--upstream", "http://127.0.0.1:" + std::to_string(upstream.port()), "--profile",
-                      "envoy-route-timeout?scale=0.02", "--tls-cert", pki.file("server.pem"), "--tls-key",
-                      pki.file("server-key.pem")});
+                      "envoy-route-timeout?scale=0.02", "--tls-cert", pki.cert(), "--tls-key",
+                      pki.key()});
   ASSERT_TRUE(proc.started());
   auto const line = proc.first_line();
   ASSERT_TRUE(line.starts_with("https://127.0.0.1:")) << "first line: '" << line << "'";
   auto const port = static_cast<unsigned short>(std::stoi(line.substr(line.rfind(':') + 1)));
-  tls_client client(pki.file("ca.pem"));
+  tls_client client(pki.ca());
   ASSERT_FALSE(client.connect(port));
   http::response<http::string_body> res;
   ASSERT_FALSE(client.exchange(get_request("/poll?delay_ms=2000"), res));

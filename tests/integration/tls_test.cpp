@@ -1,9 +1,10 @@
 // TLS end to end (docs/tls.md): the chat server with a TLS context and the C++ client over https/wss,
 // for each strategy; the typed error of a failed verification; a plain HTTP request to the TLS port;
 // `fallbench serve` refusing a bad certificate. The certificates are made at test time by
-// tests/support/make-test-pki (nothing secret is committed); without the openssl command the tests skip.
+// the throwaway PKI of test_pki.hpp (nothing secret is committed).
 
 #include "client_thread.hpp"
+#include "test_pki.hpp"
 #include "test_server.hpp"
 
 #include "fallbench/transport/client.hpp"
@@ -27,6 +28,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <sstream>
 
 namespace fallbench::integration {
@@ -42,32 +44,7 @@ using namespace std::chrono_literals;
 
 constexpr auto deadline = 10s;
 
-/// A throwaway PKI from tests/support/make-test-pki in a temporary directory, removed at the end.
-struct pki {
-  fs::path dir;
-  bool made = false;
-  std::string why;
-
-  pki() {
-    char pattern[] = "/tmp/fallbench-tls-XXXXXX";
-    if (!::mkdtemp(pattern)) {
-      why = "mkdtemp failed";
-      return;
-    }
-    dir = pattern;
-    std::string const cmd = "'" FALLBENCH_SOURCE_DIR "/tests/support/make-test-pki' '" + dir.string() + "' 2>&1";
-    int const status = std::system(cmd.c_str());
-    made = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (!made) why = "tests/support/make-test-pki failed (exit " + std::to_string(WEXITSTATUS(status)) + ")";
-  }
-  ~pki() {
-    std::error_code ignored;
-    if (!dir.empty()) fs::remove_all(dir, ignored);
-  }
-  std::string ca() const { return (dir / "ca.pem").string(); }
-  std::string cert() const { return (dir / "server.pem").string(); }
-  std::string key() const { return (dir / "server-key.pem").string(); }
-};
+using pki = fallbench::test::test_pki;
 
 /// Two PKIs for the whole suite: the server's, and another CA that did not sign it.
 pki& server_pki() {
@@ -81,7 +58,7 @@ pki& other_pki() {
 
 #define REQUIRE_PKI()                                                            \
   do {                                                                           \
-    if (!server_pki().made) GTEST_SKIP() << server_pki().why;                    \
+    if (!server_pki().ok()) GTEST_SKIP() << server_pki().why();                    \
   } while (0)
 
 test_server_config tls_config() {
@@ -192,7 +169,7 @@ class TlsVerifyTest : public testing::TestWithParam<strategy> {};
 /// error, whose detail is OpenSSL's reason; the server counts a failed handshake and nothing else.
 TEST_P(TlsVerifyTest, AnUntrustedCertificateIsATypedError) {
   REQUIRE_PKI();
-  if (!other_pki().made) GTEST_SKIP() << other_pki().why;
+  if (!other_pki().ok()) GTEST_SKIP() << other_pki().why();
   test_server server(tls_config());
   client_thread thread;
   std::promise<error_code> ended;
@@ -218,7 +195,7 @@ INSTANTIATE_TEST_SUITE_P(AllStrategies, TlsVerifyTest,
 /// With verification off (`--insecure`) the same untrusted certificate is accepted.
 TEST(TlsVerifyTest, InsecureAcceptsAnUntrustedCertificate) {
   REQUIRE_PKI();
-  if (!other_pki().made) GTEST_SKIP() << other_pki().why;
+  if (!other_pki().ok()) GTEST_SKIP() << other_pki().why();
   test_server server(tls_config());
   client_thread thread;
   std::promise<void> connected;
@@ -314,7 +291,7 @@ TEST(TlsServeTest, AMissingCertificateIsExit2WithTheReason) {
 
 TEST(TlsServeTest, AKeyThatIsNotTheCertificatesIsExit2WithTheReason) {
   REQUIRE_PKI();
-  if (!other_pki().made) GTEST_SKIP() << other_pki().why;
+  if (!other_pki().ok()) GTEST_SKIP() << other_pki().why();
   auto const [status, err] =
       serve_fails("--tls-cert '" + server_pki().cert() + "' --tls-key '" + other_pki().key() + "'");
   EXPECT_EQ(status, 2) << err;
@@ -327,7 +304,7 @@ TEST(TlsServeTest, AKeyThatIsNotTheCertificatesIsExit2WithTheReason) {
 TEST(TlsRunTest, AStudyOverHttpsIsValidAndAMissingCaFileIsExit2) {
   REQUIRE_PKI();
   test_server server(tls_config());
-  auto const out = server_pki().dir / "smoke-over-tls.json";
+  auto const out = server_pki().dir() / "smoke-over-tls.json";
   std::string const url = "https://127.0.0.1:" + std::to_string(server.port());
   std::string const scenario = "'" FALLBENCH_SOURCE_DIR "/bench/scenarios/smoke.json'";
   auto const [status, err] = fallbench("run --quiet " + scenario + " --url " + url + " --ca-file '" + server_pki().ca() +
@@ -348,6 +325,90 @@ TEST(TlsRunTest, AStudyOverHttpsIsValidAndAMissingCaFileIsExit2) {
   auto const [bad, why] = fallbench("run --quiet " + scenario + " --url " + url + " --ca-file /nonexistent/ca.pem");
   EXPECT_EQ(bad, 2) << why;
   EXPECT_NE(why.find("/nonexistent/ca.pem"), std::string::npos) << why;
+}
+
+bool have_program(char const* program) {
+  return std::system((std::string("command -v ") + program + " >/dev/null 2>&1").c_str()) == 0;
+}
+
+/// `fallbench run` of `scenario` (JSON text) written beside the result; @return the result document.
+nlohmann::json run_scenario(pki const& dir, std::string const& name, std::string const& scenario) {
+  auto const file = dir.dir() / (name + ".json");
+  auto const out = dir.dir() / (name + "-result.json");
+  std::ofstream(file) << scenario;
+  auto const [status, err] = fallbench("run --quiet '" + file.string() + "' --output '" + out.string() + "'", 120);
+  EXPECT_EQ(status, 0) << err;
+  std::ifstream in(out);
+  auto doc = nlohmann::json::parse(in, nullptr, false);
+  EXPECT_TRUE(doc.is_object()) << "no result at " << out << "\n" << err;
+  return doc;
+}
+
+void expect_everything_delivered(nlohmann::json const& run) {
+  auto const& total = run["delivery"]["total"];
+  EXPECT_TRUE(run["valid"].get<bool>()) << run["invalid_reasons"].dump();
+  EXPECT_GT(total.value("expected", 0), 0);
+  EXPECT_EQ(total.value("lost", -1), 0);
+  EXPECT_EQ(total.value("duplicated", -1), 0);
+  for (auto const& [name, st] : run["by_strategy"].items()) {
+    EXPECT_GT(st["deliveries"].get<std::uint64_t>(), 0u) << name;
+    EXPECT_TRUE(st["errors"].empty()) << name << ": " << st["errors"].dump();
+  }
+}
+
+std::string tls_scenario(std::string const& target, std::string const& cases) {
+  return R"({"name":"tls-targets","seed":3,"targets":[)" + target + R"(],
+    "phases":{"connect_ramp_s":0.3,"warmup_s":0.3,"measure_s":1,"drain_s":0.5},
+    "defaults":{"clients":8,"rooms":2,"rate_per_client_hz":5,"message_bytes":32,"connect_timeout_ms":5000,
+                "websocket_timeout_ms":2000},
+    "cases":)" + cases + "}";
+}
+
+// A scenario's `"tls": true` target: the run makes a throwaway CA, serves https/wss with it and trusts
+// it, wherever TLS ends: at our server (every strategy), at the fault proxy in front of a plain server
+// (which refuses the upgrade here, so fallback lands on polling), and at haproxy in front of a
+// 2-node cluster (when redis-server and haproxy are installed). Nothing lost, and the result says
+// where TLS ended.
+TEST(TlsRunTest, AScenarioTlsTargetIsServedWithAThrowawayCaWhereverTlsEnds) {
+  REQUIRE_PKI();
+  bool const cluster = have_program("redis-server") && have_program("haproxy");
+  std::string cases = R"([{"name":"server","strategies":{"polling":1,"websocket":1,"upgrade":1,"fallback":1}},
+    {"name":"proxy","strategies":"fallback","fault":"refuse-upgrade"})";
+  if (cluster)
+    cases += R"(,{"name":"balancer","strategies":{"polling":1,"upgrade":1},
+      "topology":{"kind":"cluster","nodes":2,"balancer":"haproxy","sticky":"cookie"}})";
+  else
+    std::cerr << "note: redis-server or haproxy is not installed; the balancer case is left out\n";
+  cases += "]";
+  auto const doc = run_scenario(server_pki(), "embedded-tls",
+                                tls_scenario(R"({"name":"fallbench-tls","kind":"embedded","threads":1,"tls":true})", cases));
+  ASSERT_TRUE(doc.is_object());
+  ASSERT_EQ(doc["runs"].size(), cluster ? 3u : 2u);
+  std::map<std::string, std::string> ends = {{"server", "server"}, {"proxy", "fault proxy"}, {"balancer", "balancer"}};
+  for (auto const& run : doc["runs"]) {
+    std::string const name = run["case"];
+    SCOPED_TRACE(name + ": " + run["delivery"].dump() + " " + run["by_strategy"].dump().substr(0, 1500));
+    expect_everything_delivered(run);
+    ASSERT_TRUE(run.contains("tls"));
+    EXPECT_EQ(run["tls"]["terminated_by"], ends[name]);
+  }
+}
+
+// The Node peer served over https with the run's throwaway CA (`--tls-cert/--tls-key` of its own).
+TEST(TlsRunTest, TheNodePeerAsATlsTargetDeliversEverything) {
+  REQUIRE_PKI();
+  if (!fs::exists(FALLBENCH_SOURCE_DIR "/node_modules/socket.io/package.json"))
+    GTEST_SKIP() << "node_modules/socket.io is missing: run scripts/setup";
+  auto const doc = run_scenario(
+      server_pki(), "node-tls",
+      tls_scenario(R"({"name":"socketio-node-tls","kind":"node-peer","tls":true})",
+                   R"([{"name":"server","strategies":{"polling":1,"websocket":1,"upgrade":1,"fallback":1}}])"));
+  ASSERT_TRUE(doc.is_object());
+  ASSERT_EQ(doc["runs"].size(), 1u);
+  auto const& run = doc["runs"][0];
+  SCOPED_TRACE(run["delivery"].dump());
+  expect_everything_delivered(run);
+  EXPECT_EQ(run["tls"]["terminated_by"], "server");
 }
 
 TEST(TlsServeTest, ACertificateWithoutItsKeyIsExit2) {

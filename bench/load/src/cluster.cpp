@@ -1,5 +1,7 @@
 #include "fallbench/bench/cluster.hpp"
 
+#include "fallbench/transport/url.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -141,7 +143,7 @@ std::uint16_t pick_free_port() {
 }
 
 std::string haproxy_config(std::vector<endpoint> const& nodes, std::uint16_t port, topology_spec::sticky_kind sticky,
-                           std::string const& health_uri) {
+                           std::string const& health_uri, balancer_tls const* tls) {
   std::ostringstream c;
   c << "# Written by fallbench run for one cluster run (docs/cluster.md).\n"
        "global\n"
@@ -156,7 +158,9 @@ std::string haproxy_config(std::vector<endpoint> const& nodes, std::uint16_t por
        "  timeout tunnel 1h\n"
        "frontend clients\n"
        "  bind 127.0.0.1:"
-    << port << "\n  monitor-uri " << health_uri
+    << port;
+  if (tls) c << " ssl crt " << tls->bundle << "\n  bind 127.0.0.1:" << tls->health_port;
+  c << "\n  monitor-uri " << health_uri
     << "\n"
        "  default_backend nodes\n"
        "backend nodes\n";
@@ -215,7 +219,7 @@ redis_server start_redis(std::string const& log_path, std::uint16_t port) {
 
 cluster_target::cluster_target(node_kind kind, topology_spec const& topo, int server_threads,
                                std::vector<std::string> const& extra_args, std::string const& peer_script,
-                               fs::path const& log_dir, std::string const& name)
+                               fs::path const& log_dir, std::string const& name, std::string const& tls_bundle)
     : topo_(topo), kind_(kind) {
   auto const log_of = [&](std::string const& part) { return (log_dir / safe(name + "-" + part + ".log")).string(); };
   redis_ = start_redis(log_of("redis"));
@@ -237,13 +241,15 @@ cluster_target::cluster_target(node_kind kind, topology_spec const& topo, int se
     } catch (std::exception const& e) {
       throw std::runtime_error("cluster: " + id + " did not start (" + e.what() + "; see " + log_of(id) + ")");
     }
-    if (!url.starts_with("http://")) throw std::runtime_error("cluster: " + id + " printed '" + url + "', not its URL");
     endpoint at;
-    auto const hostport = url.substr(7, url.find('/', 7) == std::string::npos ? std::string::npos : url.find('/', 7) - 7);
-    auto const colon = hostport.rfind(':');
-    if (colon == std::string::npos) throw std::runtime_error("cluster: " + id + " printed '" + url + "', not its URL");
-    at.host = hostport.substr(0, colon);
-    at.port = static_cast<std::uint16_t>(std::stoi(hostport.substr(colon + 1)));
+    try {
+      auto const u = transport::parse_server_url(url);
+      if (u.tls) throw transport::url_error("a node behind the balancer speaks plain HTTP");
+      at.host = u.host;
+      at.port = u.port;
+    } catch (transport::url_error const& e) {
+      throw std::runtime_error("cluster: " + id + " printed '" + url + "', not its URL (" + e.what() + ")");
+    }
     node_at_.push_back(at);
   }
   // haproxy, in the foreground (-db), on a free port; its own health URI proves it is ours.
@@ -251,9 +257,14 @@ cluster_target::cluster_target(node_kind kind, topology_spec const& topo, int se
   auto const config_path = log_dir / safe(name + "-haproxy.cfg");
   for (int attempt = 0;; ++attempt) {
     auto const port = pick_free_port();
+    balancer_tls tls{tls_bundle, 0};
+    if (!tls_bundle.empty()) {
+      do tls.health_port = pick_free_port();
+      while (tls.health_port == port);
+    }
     {
       std::ofstream cfg(config_path);
-      cfg << haproxy_config(node_at_, port, topo.sticky, health);
+      cfg << haproxy_config(node_at_, port, topo.sticky, health, tls_bundle.empty() ? nullptr : &tls);
       if (!cfg) throw std::runtime_error("cluster: cannot write " + config_path.string());
     }
     haproxy_ = std::make_unique<child_process>(std::vector<std::string>{"haproxy", "-db", "-f", config_path.string()},
@@ -261,12 +272,14 @@ cluster_target::cluster_target(node_kind kind, topology_spec const& topo, int se
     try {
       wait_until(
           [&] {
-            auto const r = http_get("127.0.0.1", port, health, std::chrono::milliseconds{500});
+            auto const r = http_get("127.0.0.1", tls_bundle.empty() ? port : tls.health_port, health,
+                                    std::chrono::milliseconds{500});
             return r && r->first == 200;
           },
           *haproxy_, std::chrono::seconds{10}, "haproxy");
       entry_.host = "127.0.0.1";
       entry_.port = port;
+      entry_.tls = !tls_bundle.empty();
       break;
     } catch (std::runtime_error const& e) {
       haproxy_->stop();

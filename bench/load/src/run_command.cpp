@@ -21,8 +21,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -169,6 +171,39 @@ fault_plan plan_fault(case_spec const& c) {
 }
 
 /// A started target: where it listens and, when we started it, its process.
+/// The throwaway PKI of a run's TLS targets (docs/tls.md, "TLS in a study"): made once per
+/// `fallbench run` in a private temporary directory, removed when the run ends. Clients trust its CA.
+class run_pki {
+ public:
+  run_pki() {
+    std::string pattern = (fs::temp_directory_path() / "fallbench-run-pki-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr)
+      throw std::runtime_error("TLS targets: cannot make a temporary directory for their certificates (" + pattern +
+                               "): " + std::strerror(errno));
+    dir_ = pattern;
+    files_ = transport::make_throwaway_pki(dir_.string());
+    // haproxy reads the chain and the key from one file.
+    bundle_ = (dir_ / "server-bundle.pem").string();
+    std::ofstream out(bundle_, std::ios::binary);
+    out << std::ifstream(files_.cert_chain_file, std::ios::binary).rdbuf() << std::ifstream(files_.key_file, std::ios::binary).rdbuf();
+    if (!out) throw std::runtime_error("TLS targets: cannot write " + bundle_);
+  }
+  ~run_pki() {
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+  run_pki(run_pki const&) = delete;
+  run_pki& operator=(run_pki const&) = delete;
+
+  transport::throwaway_pki const& files() const { return files_; }
+  std::string const& bundle() const { return bundle_; }
+
+ private:
+  fs::path dir_;
+  transport::throwaway_pki files_;
+  std::string bundle_;
+};
+
 struct running_target {
   endpoint at;
   std::unique_ptr<child_process> process;
@@ -205,13 +240,14 @@ std::string find_peer_script(target const& t) {
 }
 
 /// A cluster of `t`'s servers for one run of `c` (cluster.hpp), reached through its balancer.
+/// `tls_bundle`: the balancer terminates TLS with this chain and key (empty: plain).
 std::unique_ptr<cluster_target> start_cluster(target const& t, case_spec const& c, fs::path const& log_dir,
-                                              running_target& r) {
+                                              running_target& r, std::string const& tls_bundle) {
   auto const kind = t.type == target::kind::embedded ? cluster_target::node_kind::fallbench
                                                      : cluster_target::node_kind::socketio_node;
   auto cluster = std::make_unique<cluster_target>(kind, c.topology, t.server_threads, t.extra_args,
                                                   kind == cluster_target::node_kind::socketio_node ? find_peer_script(t) : "",
-                                                  log_dir, t.name + "-" + c.name);
+                                                  log_dir, t.name + "-" + c.name, tls_bundle);
   r.at = cluster->entry();
   r.at.distinct_sources = true;
   r.description = cluster->description();
@@ -219,7 +255,8 @@ std::unique_ptr<cluster_target> start_cluster(target const& t, case_spec const& 
   return cluster;
 }
 
-running_target start_target(target const& t, fs::path const& log_dir) {
+/// `tls`: the target serves https/wss with these files (null: plain).
+running_target start_target(target const& t, fs::path const& log_dir, transport::throwaway_pki const* tls) {
   running_target r;
   if (t.type == target::kind::url) {
     r.at = parse_url(t.url);
@@ -235,6 +272,7 @@ running_target start_target(target const& t, fs::path const& log_dir) {
     argv = {"node", find_peer_script(t), "--host", "127.0.0.1", "--port", "0"};
     r.description = "socket.io 4.8 on Node.js (tools/peers/socketio-node)";
   }
+  if (tls) argv.insert(argv.end(), {"--tls-cert", tls->cert_chain_file, "--tls-key", tls->key_file});
   for (auto const& a : t.extra_args) argv.push_back(a);
   {
     // Pinned at the fork: the child inherits the mask before it starts a thread (Node starts several
@@ -259,7 +297,13 @@ std::string fmt(double v, int precision = 1) {
 double ms(json const& h, char const* key) { return h.value(key, 0.0) / 1000.0; }
 
 void print_summary(json const& doc, std::ostream& out) {
-  out << "\n" << std::left << std::setw(14) << "target" << std::setw(18) << "case" << std::setw(10) << "strategy"
+  // Columns as wide as the longest target and case name, so long names do not run into the next column.
+  int target_w = 14, case_w = 18;
+  for (auto const& run : doc["runs"]) {
+    target_w = std::max(target_w, static_cast<int>(run["target"].get_ref<std::string const&>().size()) + 1);
+    case_w = std::max(case_w, static_cast<int>(run["case"].get_ref<std::string const&>().size()) + 1);
+  }
+  out << "\n" << std::left << std::setw(target_w) << "target" << std::setw(case_w) << "case" << std::setw(10) << "strategy"
       << std::right << std::setw(9) << "clients" << std::setw(11) << "deliv/s" << std::setw(9) << "p50 ms"
       << std::setw(9) << "p99 ms" << std::setw(10) << "p99.9 ms" << std::setw(9) << "TTFM p50" << std::setw(10)
       << "B/deliv" << std::setw(8) << "lost" << std::setw(7) << "dup" << "  valid\n";
@@ -267,7 +311,7 @@ void print_summary(json const& doc, std::ostream& out) {
     double const measure_s = run["config"]["phases_s"]["measure"].get<double>();
     for (auto const& [name, st] : run["by_strategy"].items()) {
       auto const& lat = st["latency"]["fanout_corrected"];
-      out << std::left << std::setw(14) << run["target"].get<std::string>() << std::setw(18)
+      out << std::left << std::setw(target_w) << run["target"].get<std::string>() << std::setw(case_w)
           << run["case"].get<std::string>() << " " << std::setw(9) << name << std::right << std::setw(9)
           << st["clients"].get<std::uint64_t>() << std::setw(11)
           << fmt(static_cast<double>(lat.value("count", 0)) / measure_s, 0) << std::setw(9) << fmt(ms(lat, "p50_us"), 2)
@@ -303,11 +347,16 @@ void print_summary(json const& doc, std::ostream& out) {
   for (auto const& c : doc["capacity"])
     out << "knee " << c["target"].get<std::string>() << "/" << c["case"].get<std::string>() << ": "
         << c["summary"].get<std::string>() << "\n";
-  for (auto const& c : doc["comparisons"])
+  for (auto const& c : doc["comparisons"]) {
     out << "ratio " << c["case"].get<std::string>() << ": " << c["candidate"].get<std::string>() << " / "
         << c["reference"].get<std::string>() << ": p99 " << fmt(c["p99_ratio"].get<double>(), 2) << "x, deliveries/s "
-        << fmt(c["throughput_ratio"].get<double>(), 2) << "x, server CPU/delivery "
-        << fmt(c.value("cpu_per_delivery_ratio", 0.0), 2) << "x, peak RSS " << fmt(c.value("peak_rss_ratio", 0.0), 2) << "x\n";
+        << fmt(c["throughput_ratio"].get<double>(), 2) << "x";
+    // A cluster has no one server process to measure: its cost ratios are absent, not zero.
+    if (c.contains("cpu_per_delivery_ratio"))
+      out << ", server CPU/delivery " << fmt(c["cpu_per_delivery_ratio"].get<double>(), 2) << "x, peak RSS "
+          << fmt(c["peak_rss_ratio"].get<double>(), 2) << "x";
+    out << "\n";
+  }
 }
 
 json comparisons(json const& runs) {
@@ -458,6 +507,18 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
   }
   stop_children_on_signal();
 
+  // One throwaway PKI for every TLS target of this run.
+  std::unique_ptr<run_pki> pki;
+  for (auto const& t : s.targets) {
+    if (!t.tls) continue;
+    if (!only_targets.empty() && std::find(only_targets.begin(), only_targets.end(), t.name) == only_targets.end()) continue;
+    try {
+      if (!pki) pki = std::make_unique<run_pki>();
+    } catch (transport::tls_config_error const& e) {
+      throw std::runtime_error(std::string("TLS targets: ") + e.what());
+    }
+  }
+
   // Every fault is checked before the first run: a typo must not surface an hour into a study.
   std::map<std::string, fault_plan> faults;
   for (auto const& c : s.cases) {
@@ -520,10 +581,18 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
         // A cluster (redis-server, the nodes, haproxy) is as fresh: started for this run, stopped after it.
         std::unique_ptr<cluster_target> cluster;
         running_target running;
-        if (c.topology.type == topology_spec::kind::cluster)
-          cluster = start_cluster(t, c, log_dir, running);
+        auto const fault = faults.find(c.name);
+        bool const clustered = c.topology.type == topology_spec::kind::cluster;
+        // A TLS target's TLS ends at whatever the clients reach first, as in a deployment where a
+        // load balancer or a proxy terminates it: the fault proxy, else the balancer, else the server.
+        std::string const tls_end = !t.tls                ? ""
+                                    : fault != faults.end() ? "fault proxy"
+                                    : clustered             ? "balancer"
+                                                            : "server";
+        if (clustered)
+          cluster = start_cluster(t, c, log_dir, running, tls_end == "balancer" ? pki->bundle() : "");
         else
-          running = start_target(t, log_dir);
+          running = start_target(t, log_dir, tls_end == "server" ? &pki->files() : nullptr);
         server_process proc;
         if (running.process) proc.pid = running.process->pid();
         // A faulty network: a `fallbench proxy` between the clients and the server, for this run only.
@@ -531,9 +600,10 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
         endpoint at = running.at;
         if (t.settings.path) at.path = *t.settings.path;
         at.settings = t.settings;
+        // Our own certificate authority is trusted unless the scenario says otherwise.
+        if (t.tls && at.settings.ca_file.empty() && !at.settings.insecure) at.settings.ca_file = pki->files().ca_file;
         at.events = t.events.value_or(s.events);
         run_options options;
-        auto const fault = faults.find(c.name);
         if (fault != faults.end()) {
           if (running.at.tls)
             throw cli::usage_error("case " + c.name + ": the fault proxy relays plain HTTP only, and target " + t.name +
@@ -548,6 +618,9 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
           if (!c.fault_schedule.empty())
             proxy_argv.insert(proxy_argv.end(), {"--schedule", c.fault_schedule, "--schedule-origin",
                                                  std::to_string(metrics::to_ns(*options.start))});
+          if (tls_end == "fault proxy")
+            proxy_argv.insert(proxy_argv.end(),
+                              {"--tls-cert", pki->files().cert_chain_file, "--tls-key", pki->files().key_file});
           auto const log = log_dir / file_safe(t.name + "-" + c.name + "-proxy.log");
           proxy = std::make_unique<child_process>(proxy_argv, log.string());
           std::string url;
@@ -560,6 +633,7 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
           auto const proxied = parse_url(url);
           at.host = proxied.host;
           at.port = proxied.port;
+          at.tls = proxied.tls;
         }
         json run;
         json generator_cpus;
@@ -607,6 +681,9 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
           run["target_settings"]["url"] = u.scheme + "://" + u.authority() + u.path + (u.query.empty() ? "" : "?(redacted)");
         }
         run["cpus"] = {{"target", running.cpus}, {"generator", generator_cpus}};
+        if (at.tls)
+          run["tls"] = {{"terminated_by", t.tls ? tls_end : "target"},
+                        {"certificate", t.tls ? "a throwaway CA and certificate made for this run" : "the target's own"}};
         if (walk) {
           auto const facts = facts_of(run, step);
           auto const outcome = walk->record(facts);

@@ -390,6 +390,11 @@ target parse_target(json const& j, std::string const& where) {
     if (t.type == target::kind::url) fail(r.path("cpus"), "a url target runs outside the harness: it cannot be pinned here");
     t.cpus = parse_cpus(*cpus, r.path("cpus"));
   }
+  if (auto const* tls = r.find("tls")) {
+    if (!tls->is_boolean()) fail(r.path("tls"), "must be true or false, got " + show(*tls));
+    if (t.type == target::kind::url) fail(r.path("tls"), "a url target is https when its url says https://");
+    t.tls = tls->get<bool>();
+  }
   parse_settings(r, t.settings);
   if (auto const* ev = r.find("events")) t.events = parse_events_json(*ev, r.path("events"));
   r.done();

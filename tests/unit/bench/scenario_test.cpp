@@ -376,6 +376,11 @@ TEST(ScenarioTest, RefusesBadTargetsAndMappingsNamingTheField) {
   expect_error(with_target(R"({"name":"x","kind":"embedded","namespace":"chat"})"), "targets[0].namespace: namespace 'chat'");
   expect_error(with_target(R"({"name":"x","kind":"embedded","headers":{"Upgrade":"h2c"}})"), "targets[0].headers: header 'Upgrade'");
   expect_error(with_target(R"({"name":"x","kind":"embedded","auth":"token"})"), "targets[0].auth: must be a JSON object");
+  expect_error(with_target(R"({"name":"x","kind":"embedded","tls":"yes"})"), "targets[0].tls: must be true or false");
+  expect_error(with_target(R"({"name":"x","kind":"url","url":"http://h:1","tls":true})"),
+               "targets[0].tls: a url target is https when its url says https://");
+  EXPECT_TRUE(parse_scenario(with_target(R"({"name":"x","kind":"node-peer","tls":true})")).targets[0].tls);
+  EXPECT_FALSE(parse_scenario(with_target(R"({"name":"x","kind":"embedded"})")).targets[0].tls);
   auto const with_events = [](std::string const& e) {
     return R"({"name":"t","events":)" + e + R"(,"cases":[{"name":"c","clients":2,"strategies":"polling","rate_per_client_hz":1}]})";
   };

@@ -8,7 +8,9 @@
 // Prints its URL as the first line of stdout; everything else goes to stderr. GET /metrics answers
 // the chat counters (the keys of `fallbench serve`'s /metrics `chat` object) and process figures.
 
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import { createRequire } from "node:module";
 import { isIP } from "node:net";
 import { Server } from "socket.io";
@@ -40,6 +42,8 @@ const FLAGS = {
   "sticky-cookie": ["NAME=VALUE", "Set this cookie on each handshake and refuse later requests without it. Default: none", undefined],
   redis: ["URL", "Join a cluster through this Redis (redis://HOST:PORT) with @socket.io/redis-adapter. Default: none", undefined],
   "redis-channel": ["NAME", "The adapter's channel prefix (its `key` option)", "socket.io"],
+  "tls-cert": ["PEM", "Serve https and wss with this certificate chain (leaf first), as `fallbench serve --tls-cert`. Default: plain", undefined],
+  "tls-key": ["PEM", "The private key of --tls-cert", undefined],
 };
 
 function help() {
@@ -120,7 +124,22 @@ function parseArgs(argv) {
   if (redis !== undefined && !/^redis:\/\/[^/@?]+:\d+\/?$/.test(redis)) {
     throw new UsageError(`--redis: expected redis://HOST:PORT, got '${redis}'`);
   }
+  const tlsCert = values.get("tls-cert")?.at(-1);
+  const tlsKey = values.get("tls-key")?.at(-1);
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError("--tls-cert and --tls-key go together");
+  let tls;
+  if (tlsCert !== undefined) {
+    const read = (flag, file) => {
+      try {
+        return readFileSync(file);
+      } catch (err) {
+        throw new UsageError(`--${flag} '${file}': ${err.message}`);
+      }
+    };
+    tls = { cert: read("tls-cert", tlsCert), key: read("tls-key", tlsKey) };
+  }
   return {
+    tls,
     redis,
     redisChannel: str("redis-channel"),
     host,
@@ -191,7 +210,7 @@ async function main(argv) {
 
   let chat;
   // Requests outside /socket.io/ (socket.io's engine takes those first) land here.
-  const http = createServer((req, res) => {
+  const onRequest = (req, res) => {
     const path = (req.url ?? "").split("?")[0];
     if ((req.method === "GET" || req.method === "HEAD") && path === "/metrics") {
       const body = JSON.stringify(metrics(chat));
@@ -201,7 +220,15 @@ async function main(argv) {
     }
     res.writeHead(404, { "Content-Type": "text/plain; charset=UTF-8" });
     res.end("not found\n");
-  });
+  };
+  let http;
+  try {
+    // TLS 1.2 and 1.3, as `fallbench serve` offers (docs/tls.md).
+    http = opts.tls ? createTlsServer({ ...opts.tls, minVersion: "TLSv1.2" }, onRequest) : createServer(onRequest);
+  } catch (err) {
+    process.stderr.write(`${NAME}: --tls-cert/--tls-key: ${err.message}\n`);
+    return 2;
+  }
   // A cluster: the official Redis adapter, as socket.io's documentation sets it up (a publishing and
   // a subscribing client), connected before the URL is printed so no broadcast is lost at startup.
   const options = serverOptions(opts);
@@ -266,7 +293,7 @@ async function main(argv) {
   }
   const { address, port } = http.address();
   const host = isIP(address) === 6 ? `[${address}]` : address;
-  process.stdout.write(`http://${host}:${port}\n`);
+  process.stdout.write(`${opts.tls ? "https" : "http"}://${host}:${port}\n`);
   process.stderr.write(
     `${NAME}: socket.io ${SOCKET_IO_VERSION} on Node.js ${process.version}, transports ` +
       `${opts.transports.join(",")}; Ctrl-C stops\n`,

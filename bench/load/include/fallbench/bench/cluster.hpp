@@ -23,11 +23,19 @@ namespace fallbench::bench {
 /// cannot bind port 0 and report it (redis-server, haproxy). Callers retry on a collision.
 std::uint16_t pick_free_port();
 
+/// A balancer that terminates TLS: the chain and key in one PEM file, and a plain port beside the TLS
+/// one where haproxy answers its health URI to the harness.
+struct balancer_tls {
+  std::string bundle;
+  std::uint16_t health_port = 0;
+};
+
 /// The haproxy configuration: HTTP mode, tunnels (WebSocket) kept for an hour, the nodes behind
 /// 127.0.0.1:`port`, balanced per `sticky` (cookie insert, source hash, or round robin), and
 /// `health_uri` answered by haproxy itself (how the harness knows the balancer up is its own).
+/// `tls`: `port` speaks https/wss to the clients (the nodes stay plain behind it).
 std::string haproxy_config(std::vector<endpoint> const& nodes, std::uint16_t port, topology_spec::sticky_kind sticky,
-                           std::string const& health_uri);
+                           std::string const& health_uri, balancer_tls const* tls = nullptr);
 
 /// One request over a fresh connection to 127.0.0.1:`port`, HTTP/1.1 with Connection: close.
 /// @return the status and body, or nothing when there was no answer within `timeout`.
@@ -53,9 +61,11 @@ class cluster_target {
 
   /// Start redis-server, `topo.nodes` nodes (each `--redis` to it) and haproxy. `peer_script` is
   /// tools/peers/socketio-node/server.js for node_kind::socketio_node. Logs go to `log_dir`, named
-  /// after `name`. @throws std::runtime_error naming what did not start (what had started is stopped).
+  /// after `name`. `tls_bundle` (chain and key in one PEM file): haproxy terminates TLS with it; empty:
+  /// plain. @throws std::runtime_error naming what did not start (what had started is stopped).
   cluster_target(node_kind kind, topology_spec const& topo, int server_threads, std::vector<std::string> const& extra_args,
-                 std::string const& peer_script, std::filesystem::path const& log_dir, std::string const& name);
+                 std::string const& peer_script, std::filesystem::path const& log_dir, std::string const& name,
+                 std::string const& tls_bundle = "");
 
   /// Where clients connect: the balancer.
   endpoint entry() const { return entry_; }

@@ -52,6 +52,10 @@ struct target {
   transport::target_settings settings;
   /// The target's own event mapping, over the scenario's `events`.
   std::optional<chatproto::event_mapping> events;
+  /// Embedded or Node peer: served over https/wss with a throwaway PKI the run makes (docs/tls.md,
+  /// "TLS in a study"); behind a cluster's balancer or the fault proxy, they terminate it instead, as
+  /// a TLS-terminating load balancer does. A url target's scheme says it.
+  bool tls = false;
 };
 
 /// A capacity ladder: one run per step at a rising rate per client, until the knee (bench/README.md,

@@ -32,6 +32,20 @@ std::shared_ptr<boost::asio::ssl::context> make_server_tls_context(std::string c
 /// loaded. Clients share one context per configuration (client_tls_context in client.hpp).
 std::shared_ptr<boost::asio::ssl::context> make_client_tls_context(bool verify, std::string const& ca_file);
 
+/// The files of a throwaway PKI (make_throwaway_pki).
+struct throwaway_pki {
+  std::string ca_file;          ///< the authority's certificate (PEM): what clients trust
+  std::string cert_chain_file;  ///< the server's certificate then the authority's (PEM)
+  std::string key_file;         ///< the server's private key (PEM, mode 0600)
+};
+
+/// Make a certificate authority and a server certificate it signs, for 127.0.0.1 and localhost (IP and
+/// DNS subject alternative names), EC P-256, valid from an hour ago for two days, and write them to
+/// `dir` (ca.pem, server.pem, server-key.pem). The authority's key is never written: nothing else can be
+/// signed with it once this returns. What `fallbench run` serves TLS targets with, and what the tests
+/// use, so that nothing secret is ever committed. Throws tls_config_error naming what failed.
+throwaway_pki make_throwaway_pki(std::string const& dir);
+
 /// OpenSSL's reason for `ec` without the library's name ("certificate verify failed"), or ec.message()
 /// for errors that are not OpenSSL's.
 std::string tls_reason(boost::system::error_code const& ec);

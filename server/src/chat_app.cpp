@@ -63,11 +63,22 @@ std::size_t chat_app::broadcast(bool all, std::string_view room, proto::event_ki
 }
 
 // With recovery: `2["<kind>",<payload>,"<offset>"]`, still one frame for every receiver (the offset is
-// the packet's, not the receiver's). The lock is held while the frame is queued to the receivers, so
-// each receiver gets offsets in increasing order and a recovery never runs between the two.
+// the packet's, not the receiver's). The cluster gets the packet without it: each node appends its own.
 std::size_t chat_app::broadcast_kept(bool all, std::string_view room, proto::event_kind kind, std::string_view payload) {
   auto& text = packet_buffer();
   proto::append_event_packet(kind, payload, text);
+  if (publish_) {
+    thread_local std::string message;
+    message.clear();
+    encode_relay(node_id_, all, all ? std::string_view{} : room, text, message);
+    publish_(message);
+  }
+  return deliver_kept(all, room, text);
+}
+
+// The lock is held while the frame is queued to the receivers, so each receiver gets offsets in
+// increasing order and a recovery never runs between the two.
+std::size_t chat_app::deliver_kept(bool all, std::string_view room, std::string& text) {
   auto lock = recovery_->lock();
   auto const offset = recovery_->next_offset(lock);
   text.pop_back();  // the array's closing bracket
@@ -102,6 +113,20 @@ void chat_app::deliver_relayed(std::string_view message) {
   }
   if (m->node == node_id_) {
     count(own_skipped_);  // Redis sends a channel's messages to every subscriber, the publisher's included
+    return;
+  }
+  if (recovery_) {
+    // An offset goes inside the event's array: a packet that is not one cannot carry it.
+    if (!m->packet.starts_with("2[") || !m->packet.ends_with("]")) {
+      count(relay_malformed_);
+      return;
+    }
+    count(relayed_in_);
+    // Not packet_buffer(): a publish may deliver on the same thread (as the tests' in-process relay
+    // does) while the broadcast that published still holds its packet there.
+    thread_local std::string text;
+    text.assign(m->packet);
+    count(relayed_deliveries_, deliver_kept(m->everyone, m->room, text));
     return;
   }
   count(relayed_in_);

@@ -318,8 +318,6 @@ int serve_main(std::vector<std::string_view> const& argv) {
   recovery.max_bytes = static_cast<std::size_t>(args.integer("recovery-max-bytes", 1024, 1LL << 40));
   if (recovery.window.count() > 0) {
     if (conformance) throw cli::usage_error("--recovery-window: the conformance profile has no broadcasts to recover");
-    if (args.has("redis"))
-      throw cli::usage_error("--recovery-window: not with --redis (offsets are one server's own; docs/recovery.md)");
     chat.enable_recovery(recovery);
   }
   conformance_app conformance_handler(ioc);

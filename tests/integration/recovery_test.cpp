@@ -15,6 +15,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <condition_variable>
 #include <future>
@@ -255,6 +256,80 @@ TEST(RecoveryServerTest, TheBufferIsBoundedAndAnEvictedOffsetIsNotRecovered) {
   ASSERT_TRUE(answer.is_object());
   EXPECT_NE(answer.value("sid", ""), first.value("sid", ""));
   EXPECT_EQ(server.chat().recovery_counters()->not_recovered, 1u);
+}
+
+// Two nodes of a cluster, wired as serve wires them through Redis (each broadcast handed to the other
+// node's deliver_relayed) without the Redis in between: ClusterRelayTest covers that hop.
+struct relay_bus {
+  std::atomic<chat::chat_app*> to_a{nullptr}, to_b{nullptr};
+  static test_server_config node(std::string id, std::atomic<chat::chat_app*>& peer) {
+    auto config = with_recovery();
+    config.setup = [id = std::move(id), &peer](chat::chat_app& app) {
+      app.set_relay(id, [&peer](std::string_view message) {
+        if (auto* p = peer.load()) p->deliver_relayed(message);
+      });
+    };
+    return config;
+  }
+};
+
+// In a cluster each node keeps, with its own offsets, what it delivered to its members, the broadcasts
+// that came from other nodes included, so a client that comes back to its node (a sticky balancer)
+// recovers the chats sent on another node while it was away, each once and in order.
+TEST(RecoveryServerTest, InAClusterTheChatsSentOnAnotherNodeAreRecovered) {
+  relay_bus bus;
+  test_server a(relay_bus::node("a", bus.to_b));
+  test_server b(relay_bus::node("b", bus.to_a));
+  bus.to_a = &a.chat();
+  bus.to_b = &b.chat();
+  struct unwire {
+    relay_bus& bus;
+    ~unwire() {
+      bus.to_a = nullptr;
+      bus.to_b = nullptr;
+    }
+  } const unwired_before_the_nodes_stop{bus};
+
+  auto victim = std::make_unique<ws_client>();
+  auto const first = connect_with(*victim, a.port());
+  ASSERT_TRUE(first.is_object());
+  ASSERT_TRUE(first.contains("pid")) << first;
+  join(*victim, "r1", "victim");
+  ws_client other;  // on node b
+  ASSERT_TRUE(connect_with(other, b.port()).is_object());
+  join(other, "r1", "other");
+  // The other's join reaches the victim from node b, with node a's offset.
+  auto const seen = split_offset(next_message(*victim));
+  ASSERT_TRUE(seen.has_value());
+  EXPECT_EQ(seen->packet, join_event("r1", "other"));
+
+  victim.reset();
+  ASSERT_TRUE(wait_for_condition([&] { return persisted(a) == 1; }));
+  constexpr int missed = 10;
+  chat_burst(other, "r1", "other", missed, 20ms);
+  ASSERT_TRUE(wait_for_condition([&] { return a.chat().relay_counters().relayed_in >= 1 + missed; }));
+
+  ws_client back;
+  auto const answer = connect_with(back, a.port(), json{{"pid", first["pid"]}, {"offset", seen->offset}});
+  ASSERT_TRUE(answer.is_object());
+  EXPECT_EQ(answer.value("sid", ""), first.value("sid", "")) << "recovered on its node";
+  std::uint64_t previous = std::stoull(seen->offset);
+  for (int i = 0; i < missed; ++i) {
+    auto const m = split_offset(next_message(back));
+    ASSERT_TRUE(m.has_value());
+    EXPECT_EQ(m->packet, chat_event("r1", "other", "m" + std::to_string(i)));
+    EXPECT_GT(std::stoull(m->offset), previous);
+    previous = std::stoull(m->offset);
+  }
+  // Back in r1 across nodes: a live chat from node b arrives once, with node a's next offset.
+  chat_burst(other, "r1", "other", 1, 0ms);
+  auto const live = split_offset(next_message(back));
+  ASSERT_TRUE(live.has_value());
+  EXPECT_EQ(live->packet, chat_event("r1", "other", "m0"));
+  EXPECT_GT(std::stoull(live->offset), previous);
+  EXPECT_EQ(a.chat().recovery_counters()->replayed_packets, static_cast<std::uint64_t>(missed));
+  // The relay carries packets without offsets: node b's member saw node a's broadcasts unchanged.
+  EXPECT_EQ(a.chat().relay_counters().malformed, 0u);
 }
 
 // ---- The C++ client -------------------------------------------------------------------------------

@@ -36,6 +36,8 @@ struct test_server_config {
   std::size_t max_rooms_per_client = chat::default_max_rooms_per_client;
   /// chat_app::enable_recovery (a window of 0: off, the default).
   chat::recovery_options recovery;
+  /// Anything else to set on the application before the server starts (e.g. chat_app::set_relay).
+  std::function<void(chat::chat_app&)> setup;
 };
 
 /// Forwards to the application and counts on_open and on_close, so that the fixture can wait until
@@ -93,6 +95,7 @@ class test_server {
         work_(boost::asio::make_work_guard(ioc_)) {
     chat_.set_max_rooms_per_client(config.max_rooms_per_client);
     chat_.enable_recovery(config.recovery);
+    if (config.setup) config.setup(chat_);
     // listen() has bound and is listening when it returns: connections made from now on wait in the
     // backlog, so no ready signal beyond its return is needed.
     port_ = engine_.listen({boost::asio::ip::address_v4::loopback(), 0}).port();

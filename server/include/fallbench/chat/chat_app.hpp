@@ -80,7 +80,8 @@ class chat_app final : public sio_handler {
   /// (cluster.hpp), to `publish`. Call before the server starts.
   void set_relay(std::string node_id, std::function<void(std::string_view message)> publish);
   /// A message from the cluster's channel: delivered to local members as its original packet bytes,
-  /// unless this node sent it. Thread-safe.
+  /// unless this node sent it; with recovery on, with this node's offset appended and kept like a
+  /// local broadcast (docs/recovery.md, "In a cluster"). Thread-safe.
   void deliver_relayed(std::string_view message);
   relay_stats relay_counters() const;
 
@@ -88,8 +89,12 @@ class chat_app final : public sio_handler {
   /// Encode `kind`'s event once, queue it to the local members of `room` (of everyone when `all`),
   /// and publish it to the cluster. @return local deliveries.
   std::size_t broadcast(bool all, std::string_view room, chatproto::event_kind kind, std::string_view payload);
-  /// broadcast() with recovery on: the offset appended, the packet kept, all under the store's lock.
+  /// broadcast() with recovery on: published to the cluster without an offset (offsets are each
+  /// node's own), then deliver_kept().
   std::size_t broadcast_kept(bool all, std::string_view room, chatproto::event_kind kind, std::string_view payload);
+  /// The EVENT packet `text` (`2[...]`, rewritten in place) with this node's next offset appended,
+  /// kept and queued to the local members, all under the store's lock. @return local deliveries.
+  std::size_t deliver_kept(bool all, std::string_view room, std::string& text);
 
   void on_message(client& c, chatproto::message const& m, std::optional<std::uint64_t> ack);
   /// Join and leave return null when done, or why the event was ignored (the negative ack's error).

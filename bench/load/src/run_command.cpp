@@ -170,7 +170,6 @@ fault_plan plan_fault(case_spec const& c) {
   return plan;
 }
 
-/// A started target: where it listens and, when we started it, its process.
 /// The throwaway PKI of a run's TLS targets (docs/tls.md, "TLS in a study"): made once per
 /// `fallbench run` in a private temporary directory, removed when the run ends. Clients trust its CA.
 class run_pki {
@@ -204,6 +203,7 @@ class run_pki {
   std::string bundle_;
 };
 
+/// A started target: where it listens and, when we started it, its process.
 struct running_target {
   endpoint at;
   std::unique_ptr<child_process> process;

@@ -1,4 +1,4 @@
-// The server's per-chat cost (issue 11): what happens between a chat's Socket.IO text arriving and its
+// The server's per-chat cost: what happens between a chat's Socket.IO text arriving and its
 // relay frame's text being ready, before fan-out. The DOM path is what server/ did before the chat
 // protocol module (sio::decode into a nlohmann DOM, checks on the DOM, a dump of the first argument);
 // the raw path is what it does now (header, split_event, the DOM-free decoder, the original bytes

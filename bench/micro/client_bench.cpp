@@ -1,4 +1,4 @@
-// The C++ client's per-message cost (issue 3), over the codec functions the client calls
+// The C++ client's per-message cost, over the codec functions the client calls
 // (transports/client/src/client.cpp): an emit of a chat with an ack id, and the handling of a received
 // chat event from its WebSocket frame to the event name and the arguments' JSON text (split_event).
 

@@ -20,7 +20,7 @@ constexpr std::string_view page_cache = "no-cache";
 constexpr std::string_view client_cache = "public, max-age=3600";
 // The pages use only themselves, their inline style and script, the client library and the Socket.IO
 // endpoint of this origin (connect-src 'self' covers ws: to the same host and port): nothing from
-// elsewhere can load, which is what issue 7 asks of the room page.
+// elsewhere can load.
 constexpr std::string_view page_policy =
     "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; "
     "connect-src 'self'; img-src data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";

@@ -1,5 +1,5 @@
 // Browser test: the chat page of `fallbench serve` (server/web/room.html) in Debian's Chromium, driven
-// by playwright-core over loopback. Issue 7's acceptance: two pages in one room see each other's
+// by playwright-core over loopback. What it checks: two pages in one room see each other's
 // messages, a page in another room sees none, Out shows the leave on the other page, and the transport
 // shown ends as websocket; and through `fallbench proxy --profile refuse-upgrade`, two pages still chat
 // and the transport shown stays polling. Any console error, page error, failed request or request to

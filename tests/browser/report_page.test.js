@@ -1,5 +1,5 @@
 // Browser test: the HTML page of `fallbench report` (tools/report) in Debian's Chromium, driven by
-// playwright-core, with JavaScript disabled (the page must read without scripts). Issue 5's acceptance:
+// playwright-core, with JavaScript disabled (the page must read without scripts). What it checks:
 // it opens without console errors or requests, every chart is a visible SVG with marks, and the test
 // takes a screenshot.
 //

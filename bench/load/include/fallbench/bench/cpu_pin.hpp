@@ -1,6 +1,6 @@
 #pragma once
 /// Pinning to CPUs (sched_setaffinity): the generator's threads and the targets' processes, so the
-/// server and the generator do not share a core (issue 11, item 6). Startup code: throws.
+/// server and the generator do not share a core. Startup code: throws.
 
 #include <vector>
 

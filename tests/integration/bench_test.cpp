@@ -7,6 +7,8 @@
 #include "fallbench/bench/driver.hpp"
 #include "fallbench/bench/scenario.hpp"
 
+#include "need_program.hpp"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -20,6 +22,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -413,6 +416,92 @@ TEST(OutputPathTest, AnUnwritableOutputIsRefusedBeforeAnyRun) {
     EXPECT_FALSE(std::filesystem::exists(dir.path / "out.xml")) << c.says;
   }
   EXPECT_EQ(read_file(blocker), "a file, not a directory");
+}
+
+// ---- connection state recovery driven by the harness (docs/recovery.md, "In the harness") ----------
+
+/// `fallbench run` of one case against `target_json`: a polling client chats into a room while the
+/// proxy cuts every WebSocket from 1.5 s to 3.5 s after the run's start, so the WebSocket client is
+/// away for about 2 s (its reconnections during the fault are cut too, then the backoff's last wait).
+/// `recovery_window_ms` 0 is the control: recovery off. The generator's bounds are loose: on a busy
+/// machine a late timer must not make the run invalid. Returns the run's section of the result.
+nlohmann::json run_cut_websocket(temp_dir const& dir, std::string const& target_json, int recovery_window_ms,
+                                 std::string* stdout_text = nullptr) {
+  auto const scenario = dir.write("recovery.json", R"({"name":"recovery",
+    "phases":{"connect_ramp_s":0.5,"warmup_s":0.5,"measure_s":4,"drain_s":2.5},
+    "generator":{"max_lag_ms":1000,"max_cpu_utilisation":1.0},
+    "targets":[)" + target_json + R"(],
+    "cases":[{"name":"kill-ws","clients":2,"rooms":1,"strategies":{"polling":1,"websocket":1},"rate_per_client_hz":10,
+              "message_bytes":32,"reconnect":true,"recovery_window_ms":)" + std::to_string(recovery_window_ms) + R"(,
+              "fault_schedule":"0s:pass,1500ms:kill-websocket-after?kill-after-ms=0,3500ms:pass"}]})");
+  auto const result = dir.path / "result.json";
+  child_process run({FALLBENCH_BIN, "run", scenario.string(), "--quiet", "--output", result.string()},
+                    (dir.path / "stderr.log").string());
+  auto const [status, out] = run.output(60s);
+  if (stdout_text) *stdout_text = out;
+  EXPECT_EQ(status, 0) << out << read_file(dir.path / "stderr.log");
+  if (!std::filesystem::exists(result)) return nlohmann::json::object();
+  auto doc = nlohmann::json::parse(read_file(result));
+  EXPECT_EQ(doc["runs"].size(), 1u);
+  return doc["runs"].empty() ? nlohmann::json::object() : doc["runs"][0];
+}
+
+/// With recovery on: the WebSocket client came back with its session, did not join again (a join's
+/// echo would have shown as a second confirmed join), and every chat of the room reached it, those
+/// sent while it was away by the replay; nothing lost, missed, doubled or reordered.
+void expect_recovered(nlohmann::json const& run) {
+  SCOPED_TRACE(run["delivery"].dump() + "\n" + run["by_strategy"].dump().substr(0, 3000));
+  ASSERT_TRUE(run.contains("by_strategy"));
+  EXPECT_EQ(run["config"]["recovery_window_ms"], 120000);
+  auto const& total = run["delivery"]["total"];
+  EXPECT_GT(total["expected"].get<std::uint64_t>(), 0u);
+  EXPECT_EQ(total["lost"], 0);
+  EXPECT_EQ(total["missed_disconnected"], 0);
+  EXPECT_EQ(total["duplicated"], 0);
+  EXPECT_EQ(total["reordered"], 0);
+  auto const& ws = run["by_strategy"]["websocket"];
+  ASSERT_TRUE(ws.contains("state_recovery"));
+  EXPECT_GE(ws["state_recovery"]["recovered"].get<int>(), 1);
+  EXPECT_EQ(ws["state_recovery"]["not_recovered"], 0);
+  // About 2 s at 10 chats/s from the polling client: the replay brought them.
+  EXPECT_GE(ws["state_recovery"]["replayed"].get<int>(), 10);
+  EXPECT_GE(ws["reconnections"].get<int>(), 1);
+  EXPECT_EQ(ws["delivery"]["missed_disconnected"], 0);
+  EXPECT_EQ(run["counts"]["joins_confirmed"], 2) << "one join per client: a recovered session is still in its room";
+  EXPECT_EQ(run["by_strategy"]["polling"]["state_recovery"]["recovered"], 0) << "polling is never cut";
+}
+
+// Our server with recovery on: the harness starts it with --recovery-window and the clients recover.
+TEST(RecoveryRunTest, OnOurServerARecoveredClientMissesNothing) {
+  temp_dir dir;
+  std::string out;
+  auto const run = run_cut_websocket(dir, R"({"name":"fallbench","kind":"embedded","threads":1})", 120000, &out);
+  expect_recovered(run);
+  EXPECT_NE(out.find("state recovery websocket: recovered "), std::string::npos) << out;
+}
+
+// The official socket.io server (the Node peer, --recovery-window): the same.
+TEST(RecoveryRunTest, OnTheNodePeerARecoveredClientMissesNothing) {
+  integration::need("node");
+  if (!std::filesystem::exists(FALLBENCH_SOURCE_DIR "/node_modules/socket.io/package.json")) {
+    std::cerr << "SKIP: node_modules/socket.io is missing: run scripts/setup\n";
+    std::exit(77);
+  }
+  temp_dir dir;
+  expect_recovered(run_cut_websocket(dir, R"({"name":"socketio-node","kind":"node-peer"})", 120000));
+}
+
+// The control: recovery off, the same cut. The client comes back with a fresh session and joins again;
+// what was sent meanwhile is missed, which recovery on (above) turns into replayed chats.
+TEST(RecoveryRunTest, WithoutRecoveryTheChatsSentWhileAwayAreMissed) {
+  temp_dir dir;
+  auto const run = run_cut_websocket(dir, R"({"name":"fallbench","kind":"embedded","threads":1})", 0);
+  SCOPED_TRACE(run["delivery"].dump());
+  ASSERT_TRUE(run.contains("by_strategy"));
+  EXPECT_GT(run["delivery"]["total"]["missed_disconnected"].get<std::uint64_t>(), 0u);
+  EXPECT_GT(run["by_strategy"]["websocket"]["delivery"]["missed_disconnected"].get<std::uint64_t>(), 0u);
+  EXPECT_FALSE(run["by_strategy"]["websocket"].contains("state_recovery"));
+  EXPECT_GE(run["counts"]["joins_confirmed"].get<int>(), 3) << "the fresh session joined again";
 }
 
 // A CPU this machine does not have stops `fallbench run` before any run, naming the field.

@@ -7,6 +7,8 @@
 #include "fallbench/bench/cluster.hpp"
 #include "fallbench/transport/client.hpp"
 
+#include "need_program.hpp"
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -31,15 +33,7 @@ using namespace std::chrono_literals;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-/// Exit 77 (SKIP_RETURN_CODE) unless `program` is on PATH: the test needs it and cannot run without.
-void need(char const* program) {
-  std::string const probe = std::string("command -v ") + program + " >/dev/null 2>&1";
-  if (std::system(probe.c_str()) != 0) {
-    std::cerr << "SKIP: " << program << " is not installed (Debian package " << program
-              << "); this test needs it\n";
-    std::exit(77);
-  }
-}
+using integration::need;
 
 /// A fresh directory under the test's temporary folder, removed afterwards.
 struct temp_dir {
@@ -195,11 +189,12 @@ TEST(ClusterRelayTest, RedisGoingAwayDropsAndCountsThenTheNodesReconnect) {
   io.run_for(100ms);
 }
 
-/// `fallbench run` of one scenario with the given cases; the result document.
-json run_scenario(temp_dir const& dir, std::string const& cases_json) {
+/// `fallbench run` of one scenario with the given cases (and phases); the result document.
+json run_scenario(temp_dir const& dir, std::string const& cases_json,
+                  std::string const& phases = R"({"connect_ramp_s":0.5,"warmup_s":0.5,"measure_s":2,"drain_s":1})") {
   auto const scenario = dir.path / "cluster.json";
   std::ofstream(scenario) << R"({"name":"cluster-test",
-    "phases":{"connect_ramp_s":0.5,"warmup_s":0.5,"measure_s":2,"drain_s":1},
+    "phases":)" << phases << R"(,
     "targets":[{"name":"fallbench","kind":"embedded","threads":1}],
     "defaults":{"clients":18,"rooms":3,"rate_per_client_hz":5,"message_bytes":32,"connect_timeout_ms":4000,
                 "websocket_timeout_ms":2000},
@@ -298,6 +293,35 @@ TEST(ClusterRunTest, StickyByCookieAllFourStrategiesDeliverEverythingAcrossNodes
   EXPECT_EQ(count(run, "delivered"), count(run, "expected"));
   for (auto const* s : {"polling", "websocket", "upgrade", "fallback"})
     EXPECT_TRUE(run["by_strategy"][s]["errors"].empty()) << s << ": " << run["by_strategy"][s]["errors"].dump();
+  EXPECT_GT(run["topology"]["crossed_share"].get<double>(), 0.15);
+}
+
+// Connection state recovery in a cluster of our servers (docs/recovery.md, "In a cluster"): the proxy
+// cuts every WebSocket for 2 s; the WebSocket clients come back through haproxy to their node (the
+// cookie sticks), which recovers their sessions and replays what the room got meanwhile, the chats
+// sent on the other node included. Nothing lost, nothing missed.
+TEST(ClusterRunTest, StickyByCookieAClientCutFromItsNodeRecoversItsSession) {
+  need("redis-server");
+  need("haproxy");
+  temp_dir dir;
+  auto const doc = run_scenario(dir, R"([{"name":"recovery","clients":6,"rooms":1,"strategies":{"polling":1,"websocket":1},
+    "rate_per_client_hz":5,"recovery_window_ms":120000,
+    "fault_schedule":"0s:pass,1500ms:kill-websocket-after?kill-after-ms=0,3500ms:pass",
+    "topology":{"kind":"cluster","nodes":2,"balancer":"haproxy","sticky":"cookie"}}])",
+                                R"({"connect_ramp_s":0.5,"warmup_s":0.5,"measure_s":4,"drain_s":2.5})");
+  ASSERT_EQ(doc["runs"].size(), 1u);
+  auto const& run = doc["runs"][0];
+  SCOPED_TRACE(run["delivery"].dump() + "\n" + run["by_strategy"].dump().substr(0, 3000) + "\n" + run["topology"].dump());
+  EXPECT_EQ(run["topology"]["sticky"], "cookie");
+  EXPECT_GT(count(run, "expected"), 0u);
+  EXPECT_EQ(count(run, "lost"), 0u);
+  EXPECT_EQ(count(run, "missed_disconnected"), 0u);
+  EXPECT_EQ(count(run, "duplicated"), 0u);
+  auto const& ws = run["by_strategy"]["websocket"]["state_recovery"];
+  EXPECT_GE(ws["recovered"].get<int>(), 1);
+  EXPECT_EQ(ws["not_recovered"], 0);
+  EXPECT_GT(ws["replayed"].get<int>(), 0);
+  // 6 clients over 2 nodes in one room: chats crossed nodes, so some replayed ones came from the other.
   EXPECT_GT(run["topology"]["crossed_share"].get<double>(), 0.15);
 }
 

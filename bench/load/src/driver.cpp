@@ -27,6 +27,7 @@
 #include <set>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 namespace fallbench::bench {
 
@@ -57,6 +58,8 @@ struct strategy_metrics {
   std::uint64_t clients = 0;
   std::uint64_t clients_connected = 0;  ///< distinct clients that connected at least once
   std::uint64_t reconnections = 0;      ///< connects after a client's first
+  std::uint64_t sessions_recovered = 0;      ///< reconnections that recovered their session (recovery on)
+  std::uint64_t sessions_not_recovered = 0;  ///< reconnections that got a fresh session although recovery was on
   std::uint64_t chats_sent = 0;
   std::uint64_t chats_measured = 0;
   std::uint64_t deliveries = 0;
@@ -86,6 +89,8 @@ struct strategy_metrics {
     clients += o.clients;
     clients_connected += o.clients_connected;
     reconnections += o.reconnections;
+    sessions_recovered += o.sessions_recovered;
+    sessions_not_recovered += o.sessions_not_recovered;
     chats_sent += o.chats_sent;
     chats_measured += o.chats_measured;
     deliveries += o.deliveries;
@@ -161,6 +166,9 @@ struct sim_client {
   /// Per stream received: when its previous chat arrived (for the uncorrected latency).
   std::unordered_map<std::int64_t, clock::time_point> last_arrival;
   std::optional<clock::time_point> lost_at;  ///< when the last session ended, until reconnected
+  /// With recovery on: the rooms the client was in when its session was lost, until it is back. A
+  /// recovered session is still in them (docs/recovery.md); a fresh one joins again.
+  std::vector<std::uint32_t> away_rooms;
   /// Trace mode: this client's events (indices into case_spec::trace), the next one, its rooms.
   std::vector<std::size_t> trace_events;
   std::size_t trace_next = 0;
@@ -266,6 +274,7 @@ class worker {
 
  private:
   strategy_metrics& m(sim_client const& sc) { return by_strategy_[static_cast<std::size_t>(sc.strat)]; }
+  bool recovery_on() const { return c_.recovery_window.count() > 0; }
   /// A failed operation, by the name a user reads (the result's `errors`; the progress line's count).
   void count_error(sim_client const& sc, std::string const& what) {
     ++m(sc).errors[what];
@@ -312,6 +321,7 @@ class worker {
     if (at_.distinct_sources)
       o.local_address = "127.1." + std::to_string(sc.id / 250) + "." + std::to_string(sc.id % 250 + 1);
     o.race_stagger = c_.race_stagger;
+    o.recovery = recovery_on();
     if (c_.reconnect) {
       o.reconnect = true;
       o.reconnect_delay = std::chrono::milliseconds{200};
@@ -330,8 +340,13 @@ class worker {
       sc.pending_joins.clear();
       // A lost session ends the membership: what is sent to the room meanwhile is not expected
       // here, but missed (the ledger counts it apart) until the client is back and joins again.
+      // With recovery on the ledger learns at the reconnection whether the membership went on after all.
       if (sc.joined) ledger_.disconnected(sc.id, sc.room, now);
       for (auto const room : sc.trace_rooms) ledger_.disconnected(sc.id, room, now);
+      if (recovery_on()) {
+        if (sc.joined) sc.away_rooms.push_back(sc.room);
+        sc.away_rooms.insert(sc.away_rooms.end(), sc.trace_rooms.begin(), sc.trace_rooms.end());
+      }
       sc.trace_rooms.clear();
       sc.joined = false;
       sc.lost_at = now;
@@ -373,11 +388,27 @@ class worker {
     auto& sm = m(sc);
     if (sc.ever_connected) {
       ++sm.reconnections;
+      if (recovery_on()) ++(sc.client->recovered() ? sm.sessions_recovered : sm.sessions_not_recovered);
     } else {
       sc.ever_connected = true;
       ++sm.clients_connected;
       connected_.fetch_add(1, std::memory_order_relaxed);
       sm.connected.record(to_us(clock::now() - sc.connect_started));
+    }
+    auto const away = std::exchange(sc.away_rooms, {});
+    if (sc.client->recovered() && !away.empty()) {
+      // Recovered: still in its rooms, so it does not join again (as docs/recovery.md tells an app),
+      // and the chats sent into them meanwhile are replayed: the ledger expects them after all. The
+      // send schedule kept running while it was away (its sends skipped), and resumes now.
+      auto const now = clock::now();
+      for (auto const room : away) {
+        ledger_.recovered(sc.id, room, now);
+        if (c_.trace.empty())
+          sc.joined = true;
+        else
+          sc.trace_rooms.insert(room);
+      }
+      return;
     }
     if (!c_.trace.empty()) {
       // Trace mode: the client does what its lines say, when they say (from the connect ramp's end).
@@ -845,6 +876,7 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
                    {"message_bytes", {c.message_bytes_min, c.message_bytes_max}},
                    {"churn_per_client_per_min", c.churn_per_client_per_min},
                    {"reconnect", c.reconnect},
+                   {"recovery_window_ms", c.recovery_window.count()},
                    {"connect_timeout_ms", c.connect_timeout.count()},
                    {"websocket_timeout_ms", c.websocket_timeout.count()},
                    {"race_stagger_ms", c.race_stagger.count()},
@@ -911,6 +943,11 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
           {"requests_per_delivery", per_delivery(m.wire.http_requests)}}},
         {"errors", m.errors},
         {"delivery", metrics::counts_json(delivery_by_strategy[i])}};
+    if (c.recovery_window.count() > 0)
+      strategies_json[std::string(transport::to_string(all_strategies[i]))]["state_recovery"] = {
+          {"recovered", m.sessions_recovered},
+          {"not_recovered", m.sessions_not_recovered},
+          {"replayed", delivery_by_strategy[i].replayed}};
   }
   run["by_strategy"] = strategies_json;
   run["timeseries"] = series.to_json();

@@ -239,6 +239,16 @@ std::string find_peer_script(target const& t) {
   return (fs::path(root) / peer).string();
 }
 
+/// `t` as started for a run of `c`: with the case's connection state recovery window, when it has one,
+/// given to the server (`fallbench serve` and the Node peer take the same flag). A url target is not
+/// ours to configure: only its clients ask for recovery (bench/README.md).
+target as_started_for(target const& t, case_spec const& c) {
+  target out = t;
+  if (c.recovery_window.count() > 0 && t.type != target::kind::url)
+    out.extra_args.insert(out.extra_args.begin(), {"--recovery-window", std::to_string(c.recovery_window.count())});
+  return out;
+}
+
 /// A cluster of `t`'s servers for one run of `c` (cluster.hpp), reached through its balancer.
 /// `tls_bundle`: the balancer terminates TLS with this chain and key (empty: plain).
 std::unique_ptr<cluster_target> start_cluster(target const& t, case_spec const& c, fs::path const& log_dir,
@@ -319,6 +329,15 @@ void print_summary(json const& doc, std::ostream& out) {
           << fmt(ms(st["ttfm"], "p50_us"), 1) << std::setw(10) << fmt(st["wire"]["bytes_per_delivery"].get<double>(), 0)
           << std::setw(8) << run["delivery"]["total"].value("lost", 0) << std::setw(7)
           << run["delivery"]["total"].value("duplicated", 0) << "  " << (run["valid"].get<bool>() ? "yes" : "NO") << "\n";
+    }
+    // Connection state recovery (docs/recovery.md): sessions given back, fresh ones, and the chats
+    // replayed beside those missed while disconnected, per strategy.
+    for (auto const& [name, st] : run["by_strategy"].items()) {
+      if (!st.contains("state_recovery")) continue;
+      auto const& sr = st["state_recovery"];
+      out << "  state recovery " << name << ": recovered " << sr.value("recovered", 0) << ", fresh "
+          << sr.value("not_recovered", 0) << ", replayed " << sr.value("replayed", 0) << ", missed "
+          << st["delivery"].value("missed_disconnected", 0) << ", lost " << st["delivery"].value("lost", 0) << "\n";
     }
     for (auto const& why : run["invalid_reasons"]) out << "  invalid: " << why.get<std::string>() << "\n";
     if (!run["valid"].get<bool>()) {
@@ -589,10 +608,11 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
                                     : fault != faults.end() ? "fault proxy"
                                     : clustered             ? "balancer"
                                                             : "server";
+        auto const started = as_started_for(t, c);
         if (clustered)
-          cluster = start_cluster(t, c, log_dir, running, tls_end == "balancer" ? pki->bundle() : "");
+          cluster = start_cluster(started, c, log_dir, running, tls_end == "balancer" ? pki->bundle() : "");
         else
-          running = start_target(t, log_dir, tls_end == "server" ? &pki->files() : nullptr);
+          running = start_target(started, log_dir, tls_end == "server" ? &pki->files() : nullptr);
         server_process proc;
         if (running.process) proc.pid = running.process->pid();
         // A faulty network: a `fallbench proxy` between the clients and the server, for this run only.

@@ -520,6 +520,14 @@ case_spec parse_case(json const& j, std::string const& where, json const& defaul
     if (!rc->is_boolean()) fail(r.path("reconnect"), "must be true or false, got " + show(*rc));
     c.reconnect = rc->get<bool>();
   }
+  // The servers' own bound (`fallbench serve`, the Node peer): a day.
+  c.recovery_window = std::chrono::milliseconds{r.integer("recovery_window_ms", 0, 86'400'000, 0)};
+  if (c.recovery_window.count() > 0) {
+    // Recovery happens on a reconnection: without one there is nothing to recover.
+    if (merged.contains("reconnect") && !c.reconnect)
+      fail(r.path("reconnect"), "must be true with recovery_window_ms (a session is recovered when its client reconnects)");
+    c.reconnect = true;
+  }
   c.connect_timeout = std::chrono::milliseconds{r.integer("connect_timeout_ms", 100, 600'000, 20'000)};
   c.websocket_timeout = std::chrono::milliseconds{r.integer("websocket_timeout_ms", 100, 600'000, 10'000)};
   if (c.websocket_timeout > c.connect_timeout)

@@ -144,7 +144,7 @@ struct membership_event {
   receiver_id receiver;
   room_id room;
   std::int64_t t_ns;
-  enum class kind : std::uint8_t { join, leave, lost } what;
+  enum class kind : std::uint8_t { join, leave, lost, recovered } what;
 };
 
 /// A membership window (start, end), both excluded; end is open_end while still a member.
@@ -225,6 +225,10 @@ void delivery_log::disconnected(receiver_id receiver, room_id room, std::int64_t
   state_->memberships.push_back({receiver, room, at_ns, membership_event::kind::lost});
 }
 
+void delivery_log::recovered(receiver_id receiver, room_id room, std::int64_t at_ns) {
+  state_->memberships.push_back({receiver, room, at_ns, membership_event::kind::recovered});
+}
+
 void delivery_log::received(receiver_id receiver, stream_id stream, std::uint64_t seq, std::int64_t at_ns) {
   if (stream >= max_streams || seq > max_seq) {
     ++state_->rejected;
@@ -278,6 +282,7 @@ delivery_counts& delivery_counts::operator+=(delivery_counts const& o) noexcept 
   reordered += o.reordered;
   unexpected += o.unexpected;
   missed_disconnected += o.missed_disconnected;
+  replayed += o.replayed;
   return *this;
 }
 
@@ -452,17 +457,28 @@ delivery_report delivery_ledger::reconcile(reconcile_options const& options) con
     receiver_id receiver;
     std::vector<window> windows;
     std::vector<window> away;  ///< From a lost session to the next join: chats then are missed.
+    std::vector<window> replay;  ///< From a lost session to its recovery: chats then were replayed.
   };
   std::unordered_map<room_id, std::vector<member>> rooms;
   for (std::size_t i = 0; i < events.size();) {
     auto const room = events[i].room;
     auto const receiver = events[i].receiver;
     receivers.try_emplace(receiver);
-    member mb{receiver, {}, {}};
+    member mb{receiver, {}, {}, {}};
     bool open = false;
     for (; i < events.size() && events[i].room == room && events[i].receiver == receiver; ++i) {
       auto const& e = events[i];
-      if (e.what == membership_event::kind::join) {
+      if (e.what == membership_event::kind::recovered) {
+        // Only right after a lost session: the window it closed opens again, as if never closed.
+        if (open || mb.away.empty() || mb.away.back().end != open_end) {
+          ++report.membership_anomalies;
+          continue;
+        }
+        mb.replay.push_back({mb.away.back().start, e.t_ns});
+        mb.away.pop_back();
+        mb.windows.back().end = open_end;
+        open = true;
+      } else if (e.what == membership_event::kind::join) {
         if (!mb.away.empty() && mb.away.back().end == open_end) mb.away.back().end = e.t_ns;
         if (!open) mb.windows.push_back({e.t_ns, open_end});
         open = true;
@@ -515,6 +531,10 @@ delivery_report delivery_ledger::reconcile(reconcile_options const& options) con
         if (seen && seen->contains(static_cast<std::uint32_t>(seq))) {
           ++c.delivered;
           ++w.delivered;
+          if (!mb.replay.empty() && inside(t, mb.replay, 0)) {
+            ++c.replayed;
+            ++w.replayed;
+          }
         } else {
           ++c.lost;
           ++w.lost;

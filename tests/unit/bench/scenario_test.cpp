@@ -108,6 +108,23 @@ TEST(ScenarioTest, ReadsFaultsAndReconnection) {
                "cases[0].fault: must be a non-empty string");
 }
 
+TEST(ScenarioTest, ReadsTheRecoveryWindowWhichTurnsReconnectionOn) {
+  auto const s = parse_scenario(R"({"name":"t","defaults":{"clients":4,"rate_per_client_hz":1},
+    "cases":[{"name":"on","strategies":"websocket","recovery_window_ms":120000},{"name":"off","strategies":"websocket"}]})");
+  EXPECT_EQ(s.cases[0].recovery_window, std::chrono::milliseconds{120'000});
+  EXPECT_TRUE(s.cases[0].reconnect) << "a session is recovered when its client reconnects";
+  EXPECT_EQ(s.cases[1].recovery_window, std::chrono::milliseconds{0});
+  EXPECT_FALSE(s.cases[1].reconnect);
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"polling","rate_per_client_hz":1,"recovery_window_ms":-1}]})",
+               "cases[0].recovery_window_ms: must be an integer from 0 to 86400000, got -1");
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"polling","rate_per_client_hz":1,"recovery_window_ms":1.5}]})",
+               "cases[0].recovery_window_ms: must be an integer");
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"polling","rate_per_client_hz":1,"recovery_window_ms":"2m"}]})",
+               "cases[0].recovery_window_ms: must be an integer");
+  expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategies":"polling","rate_per_client_hz":1,"recovery_window_ms":1000,"reconnect":false}]})",
+               "cases[0].reconnect: must be true with recovery_window_ms");
+}
+
 TEST(ScenarioTest, ReadsClientTimeouts) {
   auto const s = parse_scenario(R"({"name":"t","defaults":{"clients":4,"rate_per_client_hz":1,"websocket_timeout_ms":2000},
     "cases":[{"name":"a","strategies":"fallback","fault":"blackhole-upgrade"},

@@ -19,7 +19,7 @@ namespace fallbench::metrics {
 void PrintTo(delivery_counts const& c, std::ostream* os) {
   *os << "{expected " << c.expected << ", delivered " << c.delivered << ", lost " << c.lost << ", duplicated "
       << c.duplicated << ", reordered " << c.reordered << ", unexpected " << c.unexpected << ", missed_disconnected "
-      << c.missed_disconnected << "}";
+      << c.missed_disconnected << ", replayed " << c.replayed << "}";
 }
 
 namespace {
@@ -353,6 +353,52 @@ TEST(DeliveryLedgerTest, ChatsWhileDisconnectedAreMissedNotLost) {
   EXPECT_EQ(report.total.missed_disconnected, 3U);
   EXPECT_EQ(report.membership_anomalies, 0U);
   EXPECT_EQ(judge(report.total).overall(), grade::pass) << "missed is not lost";
+}
+
+TEST(DeliveryLedgerTest, ARecoveredSessionExpectsWhatWasSentWhileAwayAndCountsItReplayed) {
+  // Three receivers lose their sessions at 135 ms and come back at 165 ms. Receiver 1 is recovered
+  // and gets the replay of chats 4, 5, 6 (140-160 ms): nothing missed, three replayed. Receiver 2 is
+  // recovered too but the replay lacks chat 5: lost, not missed. Receiver 3 gets a fresh session and
+  // joins again: 4, 5, 6 missed, as without recovery.
+  delivery_ledger ledger;
+  stream_id const s = ledger.register_stream(sender, room);
+  delivery_log log;
+  for (receiver_id r : {1U, 2U, 3U}) {
+    log.joined(r, room, ms(50));
+    log.disconnected(r, room, ms(135));
+  }
+  send_chats(log, s, 10);
+  log.recovered(1, room, ms(165));
+  log.recovered(2, room, ms(165));
+  log.joined(3, room, ms(165));
+  receive(log, 1, s, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+  receive(log, 2, s, {0, 1, 2, 3, 4, 6, 7, 8, 9});
+  receive(log, 3, s, {0, 1, 2, 3, 7, 8, 9});
+  ledger.add(std::move(log));
+  auto const report = ledger.reconcile();
+  EXPECT_EQ(of(report, 1).counts, (delivery_counts{10, 10, 0, 0, 0, 0, 0, 3}));
+  EXPECT_EQ(of(report, 2).counts, (delivery_counts{10, 9, 1, 0, 0, 0, 0, 2}));
+  EXPECT_EQ(of(report, 3).counts, (delivery_counts{7, 7, 0, 0, 0, 0, 3, 0}));
+  EXPECT_EQ(report.total.replayed, 5U);
+  EXPECT_EQ(report.membership_anomalies, 0U);
+}
+
+TEST(DeliveryLedgerTest, ARecoveryWithoutALostSessionIsAnAnomaly) {
+  // A recovery only continues a membership its lost session ended: one after a leave (or of a room
+  // never joined) changes nothing and is counted as an anomaly.
+  delivery_ledger ledger;
+  stream_id const s = ledger.register_stream(sender, room);
+  delivery_log log;
+  log.joined(1, room, ms(50));
+  log.left(1, room, ms(135));
+  log.recovered(1, room, ms(165));
+  log.recovered(2, room, ms(165));
+  send_chats(log, s, 10);
+  receive(log, 1, s, {0, 1, 2, 3});
+  ledger.add(std::move(log));
+  auto const report = ledger.reconcile();
+  EXPECT_EQ(of(report, 1).counts, (delivery_counts{4, 4, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(report.membership_anomalies, 2U);
 }
 
 TEST(DeliveryLedgerTest, ADisconnectedReceiverThatNeverReturnsMissesTheRest) {

@@ -315,6 +315,36 @@ TEST(ReportFaultTest, MixedCasesAreGradedPerStrategyAndClustersGetTheirOwnRows) 
   EXPECT_TRUE(t->at("refuse-upgrade", "polling"));
 }
 
+// A run with connection state recovery on gets its own row beside the same fault without it, and its
+// cells say how many sessions were recovered or fresh, the chats replayed and those still missed.
+TEST(ReportFaultTest, RunsWithRecoveryOnGetTheirOwnRowWithRecoveredAndMissed) {
+  auto results = load_results(study);
+  auto& runs = results.front().doc["runs"];
+  nlohmann::json recovered;
+  for (auto const& r : runs)
+    if (r["case"] == "kill-ws/websocket" && r["target"] == "fallbench") recovered = r;
+  ASSERT_TRUE(recovered.is_object());
+  recovered["case"] = "kill-ws/websocket+recovery";
+  recovered["config"]["recovery_window_ms"] = 120000;
+  recovered["by_strategy"]["websocket"]["state_recovery"] = {{"recovered", 8}, {"not_recovered", 1}, {"replayed", 27}};
+  recovered["by_strategy"]["websocket"]["delivery"] = {{"expected", 300}, {"delivered", 300}, {"lost", 0},
+                                                       {"duplicated", 0}, {"reordered", 0}, {"missed_disconnected", 3}};
+  runs.push_back(recovered);
+  auto const html = render_html(results, options{});
+  auto const t = fault_table_of(html, "fallbench");
+  ASSERT_TRUE(t);
+  auto const* on = t->at("kill-websocket-after 3-5 s \u00B7 recovery on", "websocket");
+  ASSERT_TRUE(on) << "no row for the run with recovery on";
+  EXPECT_NE(on->text.find("state recovery: recovered 8 \u00B7 fresh 1 \u00B7 replayed 27 \u00B7 missed 3"), std::string::npos)
+      << on->text;
+  auto const* off = t->at("kill-websocket-after 3-5 s", "websocket");
+  ASSERT_TRUE(off) << "the run without recovery keeps its row";
+  EXPECT_EQ(off->text.find("state recovery"), std::string::npos) << off->text;
+  auto const md = render_markdown(results, options{});
+  EXPECT_NE(md.find("recovery on"), std::string::npos);
+  EXPECT_NE(md.find("state recovery: recovered 8"), std::string::npos);
+}
+
 TEST(ReportFaultTest, GridCellsAreGradedFromTheRun) {
   auto const html = render_html(load_results(study), options{});
   auto const t = fault_table_of(html, "fallbench");

@@ -102,6 +102,11 @@ std::string topology_of(json const& run) {
   return " \u00B7 " + std::to_string(static_cast<long long>(num(t, "nodes"))) + " nodes, sticky " + str(t, "sticky", "?");
 }
 
+/// " \u00B7 recovery on" when a run's case had connection state recovery on (config.recovery_window_ms).
+std::string recovery_of(json const& run) {
+  return num(run, "config.recovery_window_ms") > 0 ? " \u00B7 recovery on" : "";
+}
+
 /// Runs drawn together: one target's plain cases under one fault, or one target's steps of one ladder.
 struct group {
   std::string target;
@@ -982,6 +987,12 @@ fault_cell fault_cell_of(json const& run, std::string const& strategy, json cons
 
   if (auto const& rec = at(st, "recovery"); num(rec, "count") > 0)
     lines.push_back("recovery p50 " + number(ms(rec, "p50_us")) + " ms (" + whole(num(rec, "count")) + ")");
+  // Connection state recovery: sessions given back against fresh ones, and what that saved: chats
+  // replayed, beside those still missed (this strategy's receivers').
+  if (auto const& sr = at(st, "state_recovery"); sr.is_object())
+    lines.push_back("state recovery: recovered " + whole(num(sr, "recovered")) + " \u00B7 fresh " +
+                    whole(num(sr, "not_recovered")) + " \u00B7 replayed " + whole(num(sr, "replayed")) + " \u00B7 missed " +
+                    whole(num(st, "delivery.missed_disconnected")));
 
   std::string top_error;
   double top = 0, errors = 0;
@@ -1045,8 +1056,10 @@ std::vector<fault_grid> fault_grids(json const& doc) {
     if (grid == out.end()) grid = out.insert(out.end(), fault_grid{target, {}, {}});
     // A cluster's runs are their own rows: the same fault behind a sticky and a round-robin balancer
     // are different networks.
+    // So are runs with connection state recovery on: beside the same fault without it, the row shows
+    // what recovery changed.
     auto const place = topology_of(*run);
-    auto const key = fault_of(*run) + place;
+    auto const key = fault_of(*run) + place + recovery_of(*run);
     auto row = std::find_if(grid->rows.begin(), grid->rows.end(), [&](fault_row const& r) { return r.key == key; });
     if (row == grid->rows.end()) {
       std::string spec = "no fault proxy";
@@ -1056,7 +1069,8 @@ std::vector<fault_grid> fault_grids(json const& doc) {
       }
       auto const fault = fault_of(*run);
       row = grid->rows.insert(grid->rows.end(),
-                              fault_row{key, str(*run, "fault.label", fault.empty() ? "no proxy" : fault) + place, spec, place, {}});
+                              fault_row{key, str(*run, "fault.label", fault.empty() ? "no proxy" : fault) + place + recovery_of(*run),
+                                        spec, place, {}});
     }
     for (auto const& [strategy, st] : bs.items()) {
       if (std::find(grid->strategies.begin(), grid->strategies.end(), strategy) == grid->strategies.end())
@@ -1135,8 +1149,9 @@ constexpr char const* fault_grid_caption =
     "polling\u201D (upgrade), how many fell back and time to fall back p50 (fallback); fan-out latency p50/p99 "
     "(corrected); bytes per delivery; the chats intended during the fault window and after it (recovery): lost, "
     "duplicated, reordered, missed (sent while the receiver was disconnected), skipped (due while the sender was "
-    "disconnected); deliveries/s before, during and after the fault; time to recover a lost session p50; the most "
-    "frequent error. Green: it worked. Amber (degraded): it worked, but lost, missed or skipped chats during the "
+    "disconnected); deliveries/s before, during and after the fault; time to recover a lost session p50; with "
+    "connection state recovery on (rows marked \u201Crecovery on\u201D), the sessions recovered and those that got a fresh "
+    "one, the chats replayed to recovered sessions and those still missed; the most frequent error. Green: it worked. Amber (degraded): it worked, but lost, missed or skipped chats during the "
     "fault, fell back, never upgraded, reconnected, had errors, had a fan-out p99 over 10\u00D7 (and 10 ms above) its "
     "strategy's in the pass row, or the run was not a valid measurement. Red (fail): "
     "no session connected, nothing delivered while chats were due, anything duplicated or reordered, or chats lost "

@@ -118,6 +118,10 @@ struct case_spec {
   std::string fault_schedule;
   /// Clients reconnect (backoff from 200 ms) when their session ends, and re-join their room.
   bool reconnect = false;
+  /// Connection state recovery (docs/recovery.md), recovery_window_ms; 0: off. On, the servers the
+  /// harness starts for the case get `--recovery-window` and every client asks to recover its session
+  /// when it reconnects (reconnect is then on): a recovered client does not join again.
+  std::chrono::milliseconds recovery_window{0};
   /// Each client's limits (transport::client_options): connect to the namespace within
   /// connect_timeout; a WebSocket (connect and handshake) within websocket_timeout, or it counts as
   /// failed (fallback falls back, an upgrade is abandoned). A fault that swallows the handshake

@@ -17,6 +17,9 @@
 ///   receiver, duplicates excluded (a late chat counts once, not every chat it overtook).
 /// - unexpected: distinct chats received but not expected, e.g. sent just before the join was acked
 ///   (the server may have processed the join first). Reported apart; not an error.
+/// - missed_disconnected: chats sent into a room while the receiver's session was lost, until it
+///   joined again; not expected. A recovered session (delivery_log::recovered) never left: the time
+///   away is part of its membership, and what of it arrived is counted as replayed too.
 ///
 /// Cost. delivery_log::received is O(1) amortized: one hash lookup per reception and a run extension
 /// or a bit. Per (receiver, stream) pair the log keeps a run [lo, hi) of seqs received contiguously
@@ -77,6 +80,13 @@ class delivery_log {
   void disconnected(receiver_id receiver, room_id room, time_point at) { disconnected(receiver, room, to_ns(at)); }
   void disconnected(receiver_id receiver, room_id room, std::int64_t at_ns);
 
+  /// `receiver`'s session, lost at its last disconnected() from `room`, was recovered at `at`
+  /// (connection state recovery, docs/recovery.md): the server kept it in the room and replays what
+  /// was sent meanwhile, so its membership never ended. Chats sent while it was away are expected
+  /// after all (delivered when replayed, lost when not), and those delivered count as replayed.
+  void recovered(receiver_id receiver, room_id room, time_point at) { recovered(receiver, room, to_ns(at)); }
+  void recovered(receiver_id receiver, room_id room, std::int64_t at_ns);
+
   /// `receiver` got chat (`stream`, `seq`) at `at`. O(1) amortized.
   void received(receiver_id receiver, stream_id stream, std::uint64_t seq, time_point at) {
     received(receiver, stream, seq, to_ns(at));
@@ -108,6 +118,10 @@ struct delivery_counts {
   /// disconnected() and its next join): not expected, so neither delivered nor lost, but missed by
   /// the user. The cost of a lost connection that loss alone does not show.
   std::uint64_t missed_disconnected = 0;
+  /// Of delivered: chats sent (intended) while the receiver was away between a lost session and its
+  /// recovery (delivery_log::recovered), which reached it: what the recovery's replay brought back.
+  /// Not in counts_json (the harness reports it with the recoveries, by_strategy.*.state_recovery).
+  std::uint64_t replayed = 0;
 
   delivery_counts& operator+=(delivery_counts const& o) noexcept;
   friend bool operator==(delivery_counts const&, delivery_counts const&) = default;

@@ -29,6 +29,13 @@ for (const run of doc.runs ?? []) {
   // The server's cost is measured when the harness started it (not for an external --url).
   if (!run.target_description?.startsWith("external")) {
     need(run.cost?.server?.cpu_s >= 0 && run.cost?.server?.peak_rss_bytes > 0, `${name}: server cost`);
+    // One RSS sample a second from the run's start, summarised over the measure phase (docs/soak.md).
+    if ((run.topology?.kind ?? "single") === "single") {
+      const rss = run.rss ?? {};
+      const last = rss.samples?.at(-1)?.[0] ?? 0;
+      need(rss.samples?.length >= Math.floor(last) && rss.samples?.every((s) => s[1] > 0), `${name}: server RSS samples`);
+      need(rss.summary?.samples >= 2 && Number.isFinite(rss.summary?.slope_kb_per_min), `${name}: server RSS summary`);
+    }
   }
 }
 if (problems.length > 0) {

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -25,6 +26,8 @@
 #include <iostream>
 #include <sstream>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace fallbench::bench {
 namespace {
@@ -517,6 +520,121 @@ TEST(CapacityLadderTest, AnUnknownCpuIsRefusedBeforeAnyRun) {
   EXPECT_EQ(status, 2) << out << err;
   EXPECT_NE(err.find("targets[0].cpus: CPU 1023 is not available on this machine"), std::string::npos) << err;
   EXPECT_FALSE(std::filesystem::exists(dir.path / "r.json"));
+}
+
+// The server's RSS once a second (runs[].rss): samples a second apart over the whole run, a summary of
+// the measure phase that matches its samples, and the two memory thresholds read from it: a growth
+// bound any server meets, and a slope bound none can (a slope below minus a gigabyte a minute).
+TEST(RssSeriesRunTest, ServerRssIsSampledEverySecondAndItsSlopeIsJudged) {
+  temp_dir dir;
+  auto const scenario = dir.write("rss.json", R"({"name":"rss",
+    "targets":[{"name":"fallbench","kind":"embedded","threads":1}],
+    "phases":{"connect_ramp_s":0.5,"warmup_s":0.5,"measure_s":4,"drain_s":0.3},
+    "generator":{"max_lag_ms":2000,"max_cpu_utilisation":1.0},
+    "thresholds":["server_rss_growth < 100", "server_rss_slope_kb_per_min < -1000000"],
+    "cases":[{"name":"c","clients":6,"rooms":2,"strategies":{"websocket":1,"polling":1},"rate_per_client_hz":2}]})");
+  auto const result = dir.path / "r.json";
+  child_process run({FALLBENCH_BIN, "run", scenario.string(), "--quiet", "--output", result.string()},
+                    (dir.path / "stderr.log").string());
+  auto const [status, out] = run.output(60s);
+  EXPECT_EQ(status, 6) << out << read_file(dir.path / "stderr.log");
+  EXPECT_NE(out.find("server RSS over the measure phase: "), std::string::npos) << out;
+  EXPECT_NE(out.find("crossed: server_rss_slope_kb_per_min < -1000000 [run]: observed "), std::string::npos) << out;
+  auto const doc = nlohmann::json::parse(read_file(result));
+  auto const& run0 = doc["runs"][0];
+  auto const& rss = run0["rss"];
+  ASSERT_TRUE(rss.is_object()) << run0.dump().substr(0, 2000);
+  EXPECT_EQ(rss["interval_s"], 1.0);
+  auto const& samples = rss["samples"];
+  // 5.3 s from the run's start to the end of the drain: a sample at 0, 1, ... 5 s.
+  ASSERT_GE(samples.size(), 5u) << samples.dump();
+  ASSERT_LE(samples.size(), 7u) << samples.dump();
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    EXPECT_GT(samples[i][1].get<std::int64_t>(), 1000) << "a server's RSS is more than a megabyte: " << samples.dump();
+    if (i > 0) {
+      EXPECT_NEAR(samples[i][0].get<double>() - samples[i - 1][0].get<double>(), 1.0, 0.3) << samples.dump();
+    }
+  }
+  // The summary covers the measure phase (1 s to 5 s after the start) and agrees with its samples.
+  auto const& sum = rss["summary"];
+  ASSERT_TRUE(sum.is_object()) << rss.dump();
+  EXPECT_DOUBLE_EQ(sum["from_s"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(sum["to_s"].get<double>(), 5.0);
+  std::vector<std::pair<double, double>> inside;
+  for (auto const& x : samples)
+    // Times are written to the millisecond and each sample is taken just after its second, so the
+    // one at 5 s is after the measure phase even when it reads 5.0.
+    if (x[0].get<double>() >= 1.0 && x[0].get<double>() < 5.0) inside.emplace_back(x[0].get<double>(), x[1].get<double>());
+  ASSERT_GE(inside.size(), 3u);
+  EXPECT_EQ(sum["samples"].get<std::size_t>(), inside.size());
+  EXPECT_EQ(sum["start_kb"].get<double>(), inside.front().second);
+  EXPECT_EQ(sum["end_kb"].get<double>(), inside.back().second);
+  double peak = 0, mt = 0, mk = 0, sxy = 0, sxx = 0;
+  for (auto const& [t, kb] : inside) {
+    peak = std::max(peak, kb);
+    mt += t;
+    mk += kb;
+  }
+  mt /= static_cast<double>(inside.size());
+  mk /= static_cast<double>(inside.size());
+  for (auto const& [t, kb] : inside) {
+    sxy += (t - mt) * (kb - mk);
+    sxx += (t - mt) * (t - mt);
+  }
+  EXPECT_EQ(sum["peak_kb"].get<double>(), peak);
+  EXPECT_NEAR(sum["slope_kb_per_min"].get<double>(), sxy / sxx * 60.0, 1e-6);
+  EXPECT_NEAR(sum["growth"].get<double>(), inside.back().second / inside.front().second, 1e-9);
+  auto const& th = run0["thresholds"];
+  ASSERT_EQ(th.size(), 2u) << th.dump();
+  EXPECT_EQ(th[0]["ok"], true) << th.dump();
+  EXPECT_EQ(th[1]["ok"], false) << th.dump();
+  EXPECT_EQ(th[1]["observed"].get<double>(), sum["slope_kb_per_min"].get<double>());
+}
+
+/// `fallbench run ARGS` under RLIMIT_NOFILE soft:hard, by util-linux's prlimit.
+std::pair<int, std::string> run_with_nofile(std::string const& limits, std::vector<std::string> const& args,
+                                            std::filesystem::path const& stderr_log) {
+  std::vector<std::string> argv = {"prlimit", "--nofile=" + limits, "--", FALLBENCH_BIN, "run"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  child_process run(argv, stderr_log.string());
+  return run.output(60s);
+}
+
+// Descriptors: a case needing more than the hard limit stops the run before any target starts (exit 2),
+// naming the number needed and `ulimit -n`; one within it gets the soft limit raised, which the
+// server it starts inherits (a server left at a soft limit of 256 would refuse all but 192 sessions).
+TEST(FdLimitRunTest, TheSoftLimitIsRaisedOrTheRunRefusedNamingWhatItNeeds) {
+  ASSERT_EQ(std::system("command -v prlimit >/dev/null"), 0) << "prlimit missing: apt-get install util-linux";
+  temp_dir dir;
+  auto const scenario = [&](int clients) {
+    return dir.write("fds-" + std::to_string(clients) + ".json", R"({"name":"fds",
+      "targets":[{"name":"fallbench","kind":"embedded","threads":1}],
+      "phases":{"connect_ramp_s":1,"warmup_s":0.5,"measure_s":1,"drain_s":0.3},
+      "generator":{"max_lag_ms":2000,"max_cpu_utilisation":1.0},
+      "cases":[{"name":"many","clients":)" + std::to_string(clients) + R"(,"rooms":50,"strategies":{"websocket":1,"polling":1},
+                "rate_per_client_hz":0.5}]})");
+  };
+  {
+    // 1000 clients, half on polling (2 sockets each): 1500 sockets and 256 to spare.
+    auto const [status, out] = run_with_nofile("512:512", {scenario(1000).string(), "--quiet", "--output",
+                                                           (dir.path / "refused.json").string()},
+                                               dir.path / "refused.log");
+    auto const err = read_file(dir.path / "refused.log");
+    EXPECT_EQ(status, 2) << out << err;
+    EXPECT_NE(err.find("case many: 1000 clients need 1756 file descriptors, but the hard limit is 512"), std::string::npos)
+        << err;
+    EXPECT_NE(err.find("ulimit -n 1756"), std::string::npos) << err;
+    EXPECT_EQ(err.find("target fallbench"), std::string::npos) << "no target started: " << err;
+    EXPECT_FALSE(std::filesystem::exists(dir.path / "refused.json"));
+  }
+  auto const [status, out] =
+      run_with_nofile("256:4096", {scenario(300).string(), "--output", (dir.path / "raised.json").string()},
+                      dir.path / "raised.log");
+  auto const err = read_file(dir.path / "raised.log");
+  EXPECT_EQ(status, 0) << out << err;
+  EXPECT_NE(err.find("file descriptor limit raised from 256 to 706 (case many)"), std::string::npos) << err;
+  auto const doc = nlohmann::json::parse(read_file(dir.path / "raised.json"));
+  EXPECT_EQ(doc["runs"][0]["counts"]["clients_connected"], 300) << doc["runs"][0]["invalid_reasons"].dump();
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "fallbench/metrics/histogram.hpp"
 #include "fallbench/metrics/interval_series.hpp"
 #include "fallbench/metrics/process_usage.hpp"
+#include "fallbench/metrics/rss_series.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -794,7 +795,7 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
   metrics::process_usage const server_baseline = sample_server();
   for (auto& w : workers) w->start();
 
-  // The coordinator sleeps until each phase boundary, reporting progress and sampling CPU on the way.
+  // The coordinator sleeps until each phase boundary, reporting progress and sampling CPU and RSS on the way.
   metrics::process_usage self_at_measure, server_at_measure, self_at_end, server_at_end;
   auto report = [&](char const* phase) {
     if (!on_progress) return;
@@ -811,9 +812,20 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
     }
     on_progress(p);
   };
+  // The server's resident set, once a second from the run's start to the end of the drain: whether it
+  // stays flat after the ramp is the soak's question (docs/soak.md).
+  metrics::rss_series server_rss;
+  auto next_tick = sched.t0;
+  auto const seconds_since_t0 = [&](clock::time_point t) { return std::chrono::duration<double>(t - sched.t0).count(); };
   auto sleep_until = [&](clock::time_point until, char const* phase) {
     while (clock::now() < until) {
-      std::this_thread::sleep_until(std::min(until, clock::now() + std::chrono::seconds{1}));
+      std::this_thread::sleep_until(std::min(until, next_tick));
+      if (clock::now() >= next_tick) {
+        if (server.pid)
+          if (auto const u = metrics::sample_process(server.pid)) server_rss.add(seconds_since_t0(u->at), u->rss_bytes / 1024);
+        // A late wake-up skips the seconds it missed rather than sampling them all at once.
+        while (next_tick <= clock::now()) next_tick += std::chrono::seconds{1};
+      }
       report(phase);
     }
   };
@@ -989,6 +1001,8 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
                       {"deliveries_per_cpu_s", server_cpu > 0 ? static_cast<double>(total.deliveries_measured) / server_cpu : 0.0}};
   }
   run["cost"] = cost;
+  if (server.pid)
+    run["rss"] = server_rss.to_json(1.0, seconds_since_t0(sched.measure_start), seconds_since_t0(sched.measure_end));
 
   // Validity: a run whose generator fell behind or saturated, or which failed too often, is not a result.
   json reasons = json::array();

@@ -5,6 +5,7 @@
 #include "fallbench/bench/cluster.hpp"
 #include "fallbench/bench/cpu_pin.hpp"
 #include "fallbench/bench/driver.hpp"
+#include "fallbench/bench/fd_limit.hpp"
 #include "fallbench/bench/ladder.hpp"
 #include "fallbench/bench/scenario.hpp"
 #include "fallbench/bench/thresholds.hpp"
@@ -340,6 +341,13 @@ void print_summary(json const& doc, std::ostream& out) {
           << st["delivery"].value("missed_disconnected", 0) << ", lost " << st["delivery"].value("lost", 0) << "\n";
     }
     for (auto const& why : run["invalid_reasons"]) out << "  invalid: " << why.get<std::string>() << "\n";
+    if (run.contains("rss") && run["rss"].contains("summary")) {
+      auto const& r = run["rss"]["summary"];
+      auto const mb = [&](char const* key) { return fmt(r[key].get<double>() / 1024.0); };
+      out << "  server RSS over the measure phase: " << mb("start_kb") << " MB to " << mb("end_kb") << " MB (peak "
+          << mb("peak_kb") << " MB, x" << fmt(r["growth"].get<double>(), 3) << "), slope "
+          << fmt(r["slope_kb_per_min"].get<double>()) << " kB/min over " << r["samples"].get<std::uint64_t>() << " samples\n";
+    }
     if (!run["valid"].get<bool>()) {
       // The causes, which the latency columns of an invalid run cannot show: its most frequent errors.
       std::map<std::string, std::uint64_t> errors;
@@ -561,6 +569,27 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
     for (char const* name : {"report.html", "summary.md"}) outputs.emplace_back("report", fs::path(a.str("report")) / name);
   }
   cli::check_distinct_outputs(outputs);
+
+  // Descriptors for the largest case, before any target starts: every process of a run (the servers,
+  // the fault proxy) inherits the raised limit at its fork (docs/soak.md, "Descriptors").
+  {
+    case_spec const* largest = nullptr;
+    for (auto const& c : s.cases) {
+      if (!only_cases.empty() && std::find(only_cases.begin(), only_cases.end(), c.name) == only_cases.end()) continue;
+      if (!largest || descriptors_needed(c) > descriptors_needed(*largest)) largest = &c;
+    }
+    if (largest) {
+      try {
+        auto const change = raise_fd_limit(descriptors_needed(*largest),
+                                           "case " + largest->name + ": " + std::to_string(largest->clients) + " clients");
+        if (change.after != change.before && !a.has("quiet"))
+          std::cerr << "fallbench run: file descriptor limit raised from " << change.before << " to " << change.after
+                    << " (case " << largest->name << ")\n";
+      } catch (fd_limit_error const& e) {
+        throw cli::usage_error(e.what());
+      }
+    }
+  }
   fs::path const log_dir = output.parent_path().empty() ? fs::path(".") : output.parent_path();
 
   json doc = {{"schema_version", schema_version}, {"started_at", utc_now("%Y-%m-%dT%H:%M:%SZ")}};

@@ -58,6 +58,12 @@ std::vector<metric_source> const& sources() {
     v.push_back({"lost", "chats a member should have received and did not (the ledger)", p("delivery.total.lost"), {}, 1, ""});
     v.push_back({"duplicated", "chats delivered more than once (the ledger)", p("delivery.total.duplicated"), {}, 1, ""});
     v.push_back({"reordered", "chats delivered out of their stream's order (the ledger)", p("delivery.total.reordered"), {}, 1, ""});
+    // The server's memory over the measure phase (runs[].rss.summary, docs/soak.md): not measured for a
+    // server that is not our child (a URL, a cluster), so such a threshold is not met.
+    v.push_back({"server_rss_slope_kb_per_min", "least-squares slope of the server's RSS over the measure phase, kB/min",
+                 p("rss.summary.slope_kb_per_min"), {}, 1, ""});
+    v.push_back({"server_rss_growth", "the server's RSS at the end of the measure phase over its start",
+                 p("rss.summary.growth"), {}, 1, ""});
     return v;
   }();
   return all;
@@ -202,7 +208,7 @@ threshold parse_threshold(std::string_view text) {
     throw std::invalid_argument("unknown metric '" + t.metric + "' (known: " + known + ")");
   }
   if (t.strategy && m->strategy_path.empty() && m->name != "connected_share" && m->name != "errors")
-    throw std::invalid_argument(t.metric + " is a whole-run figure (the ledger): it takes no strategy");
+    throw std::invalid_argument(t.metric + " is a whole-run figure: it takes no strategy");
   auto const number = trim(rest.substr(op_end));
   auto const [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), t.limit);
   if (number.empty() || ec != std::errc{} || ptr != number.data() + number.size() || !std::isfinite(t.limit))

@@ -93,6 +93,31 @@ TEST(ThresholdTest, AWholeRunMetricIsCheckedOnceAgainstTheRun) {
   EXPECT_TRUE(out[4].ok);  // one error in all
 }
 
+// The server's memory over the measure phase (runs[].rss.summary): a growing server crosses the soak's
+// limits; a run without the series (a URL, a cluster) has not measured it, so they are not met.
+TEST(ThresholdTest, ServerMemoryThresholdsReadTheRssSummary) {
+  auto const limits = parse_all({"server_rss_slope_kb_per_min < 1024", "server_rss_growth < 1.1"});
+  json run = sample_run();
+  run["rss"] = {{"interval_s", 1}, {"samples", json::array()},
+                {"summary", {{"slope_kb_per_min", 3000.0}, {"growth", 1.25}, {"start_kb", 100000}, {"end_kb", 125000}}}};
+  auto const grew = evaluate(limits, run);
+  ASSERT_EQ(grew.size(), 2u);
+  EXPECT_FALSE(grew[0].ok);
+  EXPECT_EQ(grew[0].why, "observed 3000");
+  EXPECT_FALSE(grew[1].ok);
+  EXPECT_DOUBLE_EQ(*grew[1].observed, 1.25);
+  run["rss"]["summary"]["slope_kb_per_min"] = -12.5;
+  run["rss"]["summary"]["growth"] = 0.99;
+  auto const flat = evaluate(limits, run);
+  EXPECT_TRUE(flat[0].ok);
+  EXPECT_TRUE(flat[1].ok);
+  run.erase("rss");
+  auto const unmeasured = evaluate(limits, run);
+  EXPECT_FALSE(unmeasured[0].ok);
+  EXPECT_FALSE(unmeasured[0].observed);
+  EXPECT_NE(error_of("websocket: server_rss_growth < 1.1").find("server_rss_growth is a whole-run figure"), std::string::npos);
+}
+
 TEST(ThresholdTest, APerSessionMetricHoldsForEveryStrategyAndUnmeasuredIsNotMet) {
   auto const out = evaluate(parse_all({"ttfm_p50_ms < 100", "connected_share >= 1"}), sample_run());
   ASSERT_EQ(out.size(), 4u);

@@ -187,6 +187,30 @@ TEST(ReportTest, CapacityTablesShowTheKneeAndWhyTheLadderStopped) {
   EXPECT_NE(html.find("generator saturated (its limit, not the server&#39;s)"), std::string::npos);
 }
 
+// The server's memory over the measure phase (runs[].rss.summary): one row per run that has it, in both
+// forms of the report; a run without it (a URL target) gets none.
+TEST(ReportTest, ServerMemoryTableShowsTheRssSlopePerRun) {
+  json const doc = {
+      {"schema_version", 1},
+      {"runs", json::array({{{"target", "fallbench"}, {"case", "soak"},
+                             {"rss", {{"interval_s", 1}, {"samples", json::array({{0, 9000}, {1, 102400}, {2, 103424}})},
+                                      {"summary", {{"from_s", 1}, {"to_s", 2}, {"samples", 2}, {"start_kb", 102400},
+                                                   {"end_kb", 103424}, {"peak_kb", 103424}, {"slope_kb_per_min", 61440},
+                                                   {"growth", 1.01}}}}}},
+                            {{"target", "external"}, {"case", "soak"}}})}};
+  std::vector<result> const results{{"soak.json", doc}};
+  auto const md = render_markdown(results, options{});
+  EXPECT_NE(md.find("**Server memory.**"), std::string::npos) << md;
+  EXPECT_NE(md.find("| fallbench/soak | 100 | 101 | 101 | 61440 | 1.01 | 2 |"), std::string::npos) << md;
+  EXPECT_EQ(md.find("| external/soak | "), std::string::npos) << md;
+  auto const html = render_html(results, options{});
+  EXPECT_NE(html.find("<h3>Server memory</h3>"), std::string::npos);
+  EXPECT_NE(html.find("<tr><td>fallbench/soak</td><td>100</td><td>101</td><td>101</td><td>61440</td>"), std::string::npos)
+      << html.substr(html.find("Server memory"), 800);
+  std::vector<result> const none{{"none.json", {{"schema_version", 1}, {"runs", json::array()}}}};
+  EXPECT_EQ(render_markdown(none, options{}).find("Server memory"), std::string::npos);
+}
+
 TEST(ReportTest, RejectsWhatIsNotAResult) {
   EXPECT_THROW(load_results(FALLBENCH_FIXTURES_DIR "/make-fixtures.js"), std::runtime_error);
   EXPECT_THROW(load_results(FALLBENCH_FIXTURES_DIR "/does-not-exist.json"), std::runtime_error);

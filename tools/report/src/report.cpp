@@ -1308,6 +1308,28 @@ std::vector<threshold_row> threshold_rows(json const& doc) {
   return rows;
 }
 
+/// The server's memory over each run's measure phase (runs[].rss.summary, docs/soak.md): whether it
+/// stayed flat once the clients were connected.
+struct memory_row {
+  std::string run;
+  double start_mb, end_mb, peak_mb, slope_kb_per_min, growth, samples;
+};
+
+std::vector<memory_row> memory_rows(json const& doc) {
+  std::vector<memory_row> rows;
+  for (auto const* run : items(doc, "runs")) {
+    auto const& sum = at(*run, "rss.summary");
+    if (!sum.is_object()) continue;
+    rows.push_back({str(*run, "target") + "/" + str(*run, "case"), num(sum, "start_kb") / 1024, num(sum, "end_kb") / 1024,
+                    num(sum, "peak_kb") / 1024, num(sum, "slope_kb_per_min"), num(sum, "growth"), num(sum, "samples")});
+  }
+  return rows;
+}
+
+constexpr char const* memory_caption =
+    "Server RSS over the measure phase, sampled once a second: first, last and largest sample, the "
+    "least-squares slope and last / first.";
+
 std::string single_section_html(result const& r, std::size_t id, options const& opts) {
   std::ostringstream h;
   auto const& doc = r.doc;
@@ -1344,6 +1366,16 @@ std::string single_section_html(result const& r, std::size_t id, options const& 
       h << "<tr><td>" << escape(t.run) << "</td><td><code>" << escape(t.threshold) << "</code></td><td>"
         << escape(t.scope) << "</td><td>" << escape(t.observed) << "</td><td class=\"g" << (t.ok ? 1 : 3) << "\">"
         << (t.ok ? "yes" : "NO") << "</td></tr>";
+    h << "</tbody></table>\n";
+  }
+  if (auto const rows = memory_rows(doc); !rows.empty()) {
+    h << "<h3>Server memory</h3>\n<p>" << escape(memory_caption) << "</p>\n<table class=\"summary\"><thead><tr>"
+      << "<th>run</th><th>RSS start MB</th><th>end MB</th><th>peak MB</th><th>slope kB/min</th><th>end / start</th>"
+      << "<th>samples</th></tr></thead><tbody>";
+    for (auto const& m : rows)
+      h << "<tr><td>" << escape(m.run) << "</td><td>" << number(m.start_mb) << "</td><td>" << number(m.end_mb)
+        << "</td><td>" << number(m.peak_mb) << "</td><td>" << number(m.slope_kb_per_min) << "</td><td>"
+        << number(m.growth) << "</td><td>" << whole(m.samples) << "</td></tr>";
     h << "</tbody></table>\n";
   }
   h << html_fault_grids(doc);
@@ -1409,6 +1441,15 @@ std::string single_section_markdown(result const& r) {
     for (auto const& t : rows)
       m << "| " << md(t.run) << " | " << md_code(t.threshold) << " | " << md(t.scope) << " | " << md(t.observed) << " | "
         << (t.ok ? "yes" : "**NO**") << " |\n";
+  }
+  if (auto const rows = memory_rows(doc); !rows.empty()) {
+    m << "\n\n**Server memory.** " << md(memory_caption) << "\n\n"
+      << "| run | RSS start MB | end MB | peak MB | slope kB/min | end / start | samples |\n"
+         "|---|---:|---:|---:|---:|---:|---:|\n";
+    for (auto const& row : rows)
+      m << "| " << md(row.run) << " | " << number(row.start_mb) << " | " << number(row.end_mb) << " | "
+        << number(row.peak_mb) << " | " << number(row.slope_kb_per_min) << " | " << number(row.growth) << " | "
+        << whole(row.samples) << " |\n";
   }
   m << "\n" << markdown_fault_grids(doc);
   if (auto const comparisons = items(doc, "comparisons"); !comparisons.empty()) {

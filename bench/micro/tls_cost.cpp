@@ -1,9 +1,12 @@
-// What TLS costs per strategy (docs/tls.md): for polling, websocket and upgrade, with and without TLS,
-// sessions one after another against the chat server in this process, each one connect, join, one
-// chat with its ack (and, for upgrade, the upgrade), leave, close. Per cell it prints the connect
-// time (connect() to the namespace connected: TCP, TLS, Engine.IO and Socket.IO handshakes) at p50
-// and p90, the bytes on the wire per session (TCP payload both ways, TLS records included, counted by
-// the client from TCP_INFO), and the server's CPU time per session (its one I/O thread's clock).
+// What TLS costs per strategy (docs/tls.md): for polling, websocket and upgrade, plain and over TLS
+// (every connection a full handshake; a new client per session whose later connections resume its
+// session; one returning client whose every connection after its first resumes), sessions one after
+// another against the chat server in this process, each one connect, join, one chat with its ack
+// (and, for upgrade, the upgrade), leave, close. Per cell it prints the connect time (connect() to
+// the namespace connected: TCP, TLS, Engine.IO and Socket.IO handshakes) at p50 and p90, the bytes on
+// the wire per session (TCP payload both ways, TLS records included, counted by the client from
+// TCP_INFO), the server's CPU time per session (its one I/O thread's clock), and the TLS handshakes
+// per session with how many of them resumed.
 //
 // usage: tls_cost PKI_DIR [SESSIONS]   PKI_DIR as tests/support/make-test-pki writes it.
 
@@ -80,12 +83,17 @@ class server {
 struct session_cost {
   double connect_ms = 0;
   std::uint64_t wire_bytes = 0;
+  std::uint64_t tls_handshakes = 0;
+  std::uint64_t tls_resumed = 0;
   bool ok = false;
 };
 
-/// One session, start to end, on the client thread's io_context.
-session_cost run_session(net::io_context& ioc, transport::client_options const& o) {
+/// One session, start to end, on the client thread's io_context: of a new client, or of `returning`
+/// (made by the first session, kept for the next: a browser coming back to the same server).
+session_cost run_session(net::io_context& ioc, transport::client_options const& o,
+                         std::shared_ptr<transport::client>* returning = nullptr) {
   session_cost cost;
+  transport::wire_counters before;
   std::promise<void> done;
   auto future = done.get_future();
   std::shared_ptr<transport::client> c;
@@ -98,7 +106,12 @@ session_cost run_session(net::io_context& ioc, transport::client_options const& 
     c->close();
   };
   net::post(ioc, [&] {
-    c = transport::client::create(ioc.get_executor(), o);
+    if (returning && *returning) {
+      c = *returning;
+      before = c->counters();
+    } else {
+      c = transport::client::create(ioc.get_executor(), o);
+    }
     c->on_transition([&](transport::transition const& t) {
       if (t.event == transport::client_event::upgraded) {
         upgraded = true;
@@ -116,7 +129,9 @@ session_cost run_session(net::io_context& ioc, transport::client_options const& 
     });
     c->on_disconnect([&](boost::system::error_code) {
       auto const w = c->counters();
-      cost.wire_bytes = w.bytes_sent + w.bytes_received;
+      cost.wire_bytes = w.bytes_sent + w.bytes_received - before.bytes_sent - before.bytes_received;
+      cost.tls_handshakes = w.tls_handshakes - before.tls_handshakes;
+      cost.tls_resumed = w.tls_resumed - before.tls_resumed;
       done.set_value();
     });
     start = std::chrono::steady_clock::now();
@@ -132,6 +147,7 @@ session_cost run_session(net::io_context& ioc, transport::client_options const& 
     c->on_transition({});
     c->on_connect({});
     c->on_disconnect({});
+    if (returning) *returning = c;
     c.reset();
     released.set_value();
   });
@@ -169,41 +185,68 @@ int main(int argc, char** argv) {
   auto work = net::make_work_guard(client_ioc);
   std::thread client_thread([&] { client_ioc.run(); });
 
-  std::printf("| strategy | TLS | connect p50 (ms) | connect p90 (ms) | wire bytes/session | server CPU/session (us) |\n");
-  std::printf("|---|---|---:|---:|---:|---:|\n");
+  // How each row's clients speak: plain; TLS with a full handshake per connection; TLS resuming, a
+  // new client per session; TLS resuming, one client for every session.
+  enum class mode { plain, full, resume, returning };
+  auto const mode_name = [](mode m) {
+    switch (m) {
+      case mode::plain: return "no";
+      case mode::full: return "full";
+      case mode::resume: return "resume";
+      case mode::returning: return "resume, returning";
+    }
+    return "?";
+  };
+  std::printf("| strategy | TLS | connect p50 (ms) | connect p90 (ms) | wire bytes/session | server CPU/session (us) | "
+              "TLS handshakes/session (resumed) |\n");
+  std::printf("|---|---|---:|---:|---:|---:|---:|\n");
   int status = 0;
   for (auto strat : {strategy::polling, strategy::websocket, strategy::upgrade}) {
-    for (bool tls : {false, true}) {
+    for (mode m : {mode::plain, mode::full, mode::resume, mode::returning}) {
+      bool const tls = m != mode::plain;
       server srv(tls ? server_tls : nullptr);
       transport::client_options o;
       o.port = srv.port();
       o.strat = strat;
       o.tls = tls;
       o.tls_ca_file = dir + "/ca.pem";
-      // Warm-up: the first sessions load the CA file and fill the allocators.
-      for (int i = 0; i < 5; ++i) run_session(client_ioc, o);
+      o.tls_resume = m != mode::full;
+      std::shared_ptr<transport::client> client;
+      auto* const returning = m == mode::returning ? &client : nullptr;
+      // Warm-up: the first sessions load the CA file and fill the allocators (and make the returning
+      // client's first, full, handshakes).
+      for (int i = 0; i < 5; ++i) run_session(client_ioc, o, returning);
       while (srv.open() != 0) std::this_thread::sleep_for(1ms);
       std::vector<double> connect;
-      std::uint64_t bytes = 0;
+      std::uint64_t bytes = 0, handshakes = 0, resumed = 0;
       int failed = 0;
       double const cpu_before = srv.cpu();
       for (int i = 0; i < sessions; ++i) {
-        auto const cost = run_session(client_ioc, o);
+        auto const cost = run_session(client_ioc, o, returning);
         if (!cost.ok) ++failed;
         connect.push_back(cost.connect_ms);
         bytes += cost.wire_bytes;
+        handshakes += cost.tls_handshakes;
+        resumed += cost.tls_resumed;
         // The server's part of the session ends when it has closed it.
         while (srv.open() != 0) std::this_thread::sleep_for(100us);
       }
       double const cpu = srv.cpu() - cpu_before;
-      std::printf("| %s | %s | %.3f | %.3f | %llu | %.0f |\n", std::string(transport::to_string(strat)).c_str(),
-                  tls ? "yes" : "no", percentile(connect, 0.5), percentile(connect, 0.9),
-                  static_cast<unsigned long long>(bytes / static_cast<std::uint64_t>(sessions)),
-                  cpu * 1e6 / sessions);
+      std::promise<void> released;
+      net::post(client_ioc, [&] {
+        client.reset();  // the returning client, on its own thread
+        released.set_value();
+      });
+      released.get_future().wait();
+      std::printf("| %s | %s | %.3f | %.3f | %llu | %.0f | %.2f (%.2f) |\n",
+                  std::string(transport::to_string(strat)).c_str(), mode_name(m), percentile(connect, 0.5),
+                  percentile(connect, 0.9),
+                  static_cast<unsigned long long>(bytes / static_cast<std::uint64_t>(sessions)), cpu * 1e6 / sessions, static_cast<double>(handshakes) / sessions,
+                  static_cast<double>(resumed) / sessions);
       std::fflush(stdout);
       if (failed) {
         std::cerr << "tls_cost: " << failed << " session(s) of " << transport::to_string(strat)
-                  << (tls ? " over TLS" : "") << " failed\n";
+                  << (tls ? " over TLS" : "") << " (" << mode_name(m) << ") failed\n";
         status = 1;
       }
     }

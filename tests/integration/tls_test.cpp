@@ -226,6 +226,93 @@ TEST(TlsVerifyTest, AnUnreadableCaFileThrowsNamingIt) {
   }
 }
 
+// ---- Session resumption ----------------------------------------------------------------------------
+
+/// `rounds` sessions of one client, one after another on the client thread: connect, chat with its
+/// ack (a polling client's POST channel is its second connection), close. @return the client's counters.
+transport::wire_counters sessions_of(client_thread& thread, std::shared_ptr<client> const& c, int rounds) {
+  for (int i = 0; i < rounds; ++i) {
+    std::promise<std::string> ack;
+    std::promise<error_code> ended;
+    thread.run([&] {
+      c->on_connect([&] {
+        c->emit("chat", R"({"room":"r1","name":"tls","msg":"resume"})",
+                [&](error_code ec, std::string_view args) { ack.set_value(ec ? ec.message() : std::string(args)); });
+      });
+      c->on_disconnect([&](error_code ec) { ended.set_value(ec); });
+      c->connect();
+    });
+    auto acked = ack.get_future();
+    if (acked.wait_for(deadline) != std::future_status::ready) {
+      ADD_FAILURE() << "session " << i << " got no ack: " << thread.run([&] { return timeline(*c); });
+      thread.run([&] { c->close(); });
+      ended.get_future().wait_for(deadline);
+      break;
+    }
+    thread.run([&] { c->close(); });
+    EXPECT_EQ(ended.get_future().wait_for(deadline), std::future_status::ready);
+  }
+  return thread.run([&] {
+    c->on_connect({});
+    c->on_disconnect({});
+    return c->counters();
+  });
+}
+
+class TlsResumeTest : public testing::TestWithParam<strategy> {};
+
+/// With resumption on (the default), every TLS connection of a client after its first resumes the
+/// session its first one got: for polling the POST channel already, for the others the next
+/// session. Another client, even in the same process with the same context, starts with a full
+/// handshake: sessions are a client's own. With resumption off, nothing is resumed.
+TEST_P(TlsResumeTest, LaterConnectionsOfAClientResumeAndOthersDoNot) {
+  REQUIRE_PKI();
+  test_server server(tls_config());
+  client_thread thread;
+  auto const options = tls_options(server.port(), GetParam(), server_pki().ca());
+  auto first = thread.run([&] { return client::create(thread.executor(), options); });
+  auto const on = sessions_of(thread, first, 3);
+  EXPECT_GE(on.tls_handshakes, 3u);
+  EXPECT_EQ(on.tls_handshakes, on.tcp_connections);
+  EXPECT_EQ(on.tls_resumed, on.tls_handshakes - 1);
+
+  auto second = thread.run([&] { return client::create(thread.executor(), options); });
+  auto const other = sessions_of(thread, second, 1);
+  EXPECT_GE(other.tls_handshakes, 1u);
+  EXPECT_EQ(other.tls_resumed, other.tls_handshakes - 1) << "the first handshake of a new client resumed";
+
+  auto off_options = options;
+  off_options.tls_resume = false;
+  auto third = thread.run([&] { return client::create(thread.executor(), off_options); });
+  auto const off = sessions_of(thread, third, 3);
+  EXPECT_EQ(off.tls_handshakes, on.tls_handshakes);
+  EXPECT_EQ(off.tls_resumed, 0u);
+  EXPECT_EQ(server.engine().stats().tls_handshakes, on.tls_handshakes + other.tls_handshakes + off.tls_handshakes);
+  thread.run([&] {
+    first.reset();
+    second.reset();
+    third.reset();
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(PollingAndWebSocket, TlsResumeTest, testing::Values(strategy::polling, strategy::websocket),
+                         [](auto const& param_info) { return std::string(transport::to_string(param_info.param)); });
+
+/// Over plain http nothing is counted as TLS.
+TEST(TlsResumeTest, PlainConnectionsCountNoHandshakes) {
+  test_server server;
+  client_thread thread;
+  transport::client_options o;
+  o.port = server.port();
+  o.strat = strategy::polling;
+  o.connect_timeout = 5s;
+  auto const c = thread.run([&] { return client::create(thread.executor(), o); });
+  auto const plain = sessions_of(thread, c, 1);
+  EXPECT_GE(plain.tcp_connections, 2u);
+  EXPECT_EQ(plain.tls_handshakes, 0u);
+  EXPECT_EQ(plain.tls_resumed, 0u);
+}
+
 // ---- Plain HTTP to the TLS port --------------------------------------------------------------------
 
 /// The connection is closed without an HTTP answer (there is no TLS channel to answer on); the server
@@ -391,6 +478,39 @@ TEST(TlsRunTest, AScenarioTlsTargetIsServedWithAThrowawayCaWhereverTlsEnds) {
     expect_everything_delivered(run);
     ASSERT_TRUE(run.contains("tls"));
     EXPECT_EQ(run["tls"]["terminated_by"], ends[name]);
+    for (auto const& [strategy_name, st] : run["by_strategy"].items())
+      EXPECT_GE(st["wire"].value("tls_handshakes", 0), st["clients"].get<int>()) << strategy_name;
+  }
+}
+
+// A study's clients resume their TLS sessions unless the target says `"tls_resume": false`: the
+// result counts the handshakes and the resumed ones per strategy, and records the setting.
+TEST(TlsRunTest, ATargetWithoutResumptionResumesNothing) {
+  REQUIRE_PKI();
+  auto const doc = run_scenario(
+      server_pki(), "tls-resume",
+      tls_scenario(R"({"name":"resume","kind":"embedded","threads":1,"tls":true},
+                   {"name":"full","kind":"embedded","threads":1,"tls":true,"tls_resume":false})",
+                   R"([{"name":"server","clients":4,"strategies":{"polling":1,"upgrade":1}}])"));
+  ASSERT_TRUE(doc.is_object());
+  ASSERT_EQ(doc["runs"].size(), 2u);
+  for (auto const& run : doc["runs"]) {
+    bool const resume = run["target"] == "resume";
+    SCOPED_TRACE(run["target"].dump() + ": " + run["by_strategy"].dump().substr(0, 1500));
+    expect_everything_delivered(run);
+    EXPECT_EQ(run["target_settings"]["tls_resume"], resume);
+    for (auto const& [name, st] : run["by_strategy"].items()) {
+      auto const handshakes = st["wire"].value("tls_handshakes", 0);
+      auto const resumed = st["wire"].value("tls_resumed", -1);
+      // Polling's POST channel is each client's second connection (and upgrade's WebSocket its third).
+      EXPECT_GE(handshakes, 2 * st["clients"].get<int>()) << name;
+      if (resume) {
+        EXPECT_GE(resumed, st["clients"].get<int>()) << name;
+        EXPECT_LT(resumed, handshakes) << name;
+      } else {
+        EXPECT_EQ(resumed, 0) << name;
+      }
+    }
   }
 }
 

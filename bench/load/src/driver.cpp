@@ -951,6 +951,8 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
           {"ws_frames_sent", m.wire.ws_frames_sent},
           {"ws_frames_received", m.wire.ws_frames_received},
           {"tcp_connections", m.wire.tcp_connections},
+          {"tls_handshakes", m.wire.tls_handshakes},
+          {"tls_resumed", m.wire.tls_resumed},
           {"bytes_per_delivery", per_delivery(m.wire.bytes_sent + m.wire.bytes_received)},
           {"requests_per_delivery", per_delivery(m.wire.http_requests)}}},
         {"errors", m.errors},

@@ -249,6 +249,10 @@ void parse_settings(reader& r, transport::target_settings& t) {
       if (!j->is_boolean()) fail(r.path("cookie_jar"), "must be true or false");
       t.cookie_jar = j->get<bool>();
     }
+    if (auto const* resume = r.find("tls_resume")) {
+      if (!resume->is_boolean()) fail(r.path("tls_resume"), "must be true or false, got " + show(*resume));
+      t.tls_resume = resume->get<bool>();
+    }
   } catch (transport::target_error const& e) {
     fail(r.path(key), e.what());
   }
@@ -746,6 +750,7 @@ json redacted_settings(target const& t, chatproto::event_mapping const& events) 
           {"auth", auth},
           {"insecure", st.insecure},
           {"ca_file", st.ca_file},
+          {"tls_resume", st.tls_resume},
           {"events", mapping}};
 }
 

@@ -358,7 +358,7 @@ TEST(ScenarioTest, ShippedScenariosValidate) {
 TEST(ScenarioTest, ReadsTargetSettingsAndAnEventMapping) {
   auto const s = parse_scenario(R"({"name":"t","targets":[{"name":"x","kind":"url","url":"https://chat.example.com/app?v=2",
       "namespace":"/chat","headers":{"X-Api-Key":"k"},"cookies":{"session":"s"},"auth":{"token":"t"},"insecure":true,
-      "cookie_jar":false}],
+      "cookie_jar":false,"tls_resume":false}],
     "events":{"join":{"event":"enter","args":[{"channel":"{room}","user":"{name}"}],"confirm":"echo","echo_event":"entered"},
               "chat":{"event":"say","args":[{"channel":"{room}","text":"{msg}"}],"ack":false},
               "delivery":{"event":"said","tag":"text"}},
@@ -371,6 +371,8 @@ TEST(ScenarioTest, ReadsTargetSettingsAndAnEventMapping) {
   EXPECT_EQ(t.settings.auth_json, R"({"token":"t"})");
   EXPECT_TRUE(t.settings.insecure);
   EXPECT_FALSE(t.settings.cookie_jar);
+  EXPECT_FALSE(t.settings.tls_resume);
+  EXPECT_TRUE(parse_scenario(minimal).targets.at(0).settings.tls_resume);
   EXPECT_EQ(s.events.join_event, "enter");
   EXPECT_EQ(s.events.echo_event, "entered");
   EXPECT_EQ(s.events.confirm, chatproto::join_confirm::echo);
@@ -394,6 +396,8 @@ TEST(ScenarioTest, RefusesBadTargetsAndMappingsNamingTheField) {
   expect_error(with_target(R"({"name":"x","kind":"embedded","headers":{"Upgrade":"h2c"}})"), "targets[0].headers: header 'Upgrade'");
   expect_error(with_target(R"({"name":"x","kind":"embedded","auth":"token"})"), "targets[0].auth: must be a JSON object");
   expect_error(with_target(R"({"name":"x","kind":"embedded","tls":"yes"})"), "targets[0].tls: must be true or false");
+  expect_error(with_target(R"({"name":"x","kind":"embedded","tls":true,"tls_resume":"no"})"),
+               R"(targets[0].tls_resume: must be true or false, got "no")");
   expect_error(with_target(R"({"name":"x","kind":"url","url":"http://h:1","tls":true})"),
                "targets[0].tls: a url target is https when its url says https://");
   EXPECT_TRUE(parse_scenario(with_target(R"({"name":"x","kind":"node-peer","tls":true})")).targets[0].tls);

@@ -146,6 +146,23 @@ TEST(ReportTest, DocumentsMissingNearlyEverythingStillRender) {
   ASSERT_NO_THROW(render_markdown(results, options{}));
 }
 
+// Over TLS the wire cost figure says how many TLS handshakes each strategy's clients made and how
+// many resumed a session; without TLS counts (plain runs, older results) it says nothing of TLS.
+TEST(ReportTest, TheWireCostFigureCountsTlsHandshakesAndResumptions) {
+  auto results = load_results(fixture);
+  EXPECT_EQ(render_html(results, options{}).find("TLS handshakes"), std::string::npos);
+  auto& run = results.front().doc["runs"][0];
+  ASSERT_TRUE(run["by_strategy"].contains("polling"));
+  run["by_strategy"]["polling"]["wire"]["tls_handshakes"] = 80;
+  run["by_strategy"]["polling"]["wire"]["tls_resumed"] = 41;
+  auto const html = render_html(results, options{});
+  auto const at = html.find("TLS handshakes (resumed): ");
+  ASSERT_NE(at, std::string::npos);
+  auto const caption = html.substr(at, html.find("</figcaption>", at) - at);
+  EXPECT_NE(caption.find("80 (41)"), std::string::npos) << caption;
+  EXPECT_EQ(count(html, "TLS handshakes (resumed): "), 1u);
+}
+
 TEST(ReportTest, MarkdownSummaryHasARowPerStrategyAndEscapes) {
   auto const md = render_markdown(load_results(fixture), options{});
   EXPECT_NE(md.find("## fallbench report: two \\| targets"), std::string::npos) << md.substr(0, 200);

@@ -493,22 +493,45 @@ std::string windows_figure(group const& g, std::vector<strand> const& strands, s
                 svg::window_chart(f, columns, blocks, "fault window"));
 }
 
-std::string wire_chart(group const& g, std::vector<svg::bar_row> const& rows, std::string const& prov) {
+/// A strategy's TLS handshakes and how many of them resumed a session (wire.tls_handshakes, wire.tls_resumed).
+struct tls_count {
+  std::string label;
+  double handshakes, resumed;
+};
+
+/// The wire chart's line on TLS (docs/tls.md, "Session resumption"): per strategy, its clients' TLS
+/// handshakes and how many resumed, since a full handshake is most of what TLS costs a connection.
+/// Empty when no strategy spoke TLS (or the result predates the counts).
+std::string tls_note(std::vector<tls_count> const& counts) {
+  std::string note;
+  for (auto const& c : counts) {
+    if (!(c.handshakes > 0)) continue;
+    note += (note.empty() ? " TLS handshakes (resumed): " : ", ") + c.label + " " + whole(c.handshakes) + " (" +
+            whole(c.resumed) + ")";
+  }
+  return note.empty() ? note : note + ".";
+}
+
+std::string wire_chart(group const& g, std::vector<svg::bar_row> const& rows, std::string const& prov,
+                       std::string const& tls) {
   svg::frame const f{"Wire cost per delivered message: " + g.title(),
                      "Measured: at the client sockets, TCP payload bytes both ways and HTTP requests, divided by the "
                      "chats delivered to that strategy's clients.",
                      prov};
   return figure("Wire cost, " + g.title() + ".",
                 "Bytes and HTTP requests per delivered message. Polling pays HTTP headers and a request per batch; "
-                "WebSocket pays a frame header.",
+                "WebSocket pays a frame header." + tls,
                 svg::bar_panels_chart(f, {"bytes per delivery", "HTTP requests per delivery"}, rows));
 }
 
 std::string wire_figure(group const& g, std::vector<strand> const& strands, std::string const& prov) {
   std::vector<svg::bar_row> rows;
-  for (auto const& s : strands)
+  std::vector<tls_count> tls;
+  for (auto const& s : strands) {
     rows.push_back({s.label, s.color, {num(*s.data, "wire.bytes_per_delivery"), num(*s.data, "wire.requests_per_delivery")}});
-  return wire_chart(g, rows, prov);
+    tls.push_back({s.label, num(*s.data, "wire.tls_handshakes"), num(*s.data, "wire.tls_resumed")});
+  }
+  return wire_chart(g, rows, prov, tls_note(tls));
 }
 
 std::vector<std::string> const verdict_columns{"run valid", "connected", "errors", "transport", "loss", "duplication",
@@ -1970,17 +1993,21 @@ std::string repeated_ttfm_figure(group const& g, std::vector<strand_set> const& 
 
 std::string repeated_wire_figure(group const& g, std::vector<strand_set> const& sets, std::string const& prov) {
   std::vector<svg::bar_row> rows;
+  std::vector<tls_count> tls;
   for (auto const& set : sets) {
-    std::vector<double> bytes, requests;
+    std::vector<double> bytes, requests, handshakes, resumed;
     for (auto const& s : set.runs) {
       bytes.push_back(num(*s.data, "wire.bytes_per_delivery"));
       requests.push_back(num(*s.data, "wire.requests_per_delivery"));
+      handshakes.push_back(num(*s.data, "wire.tls_handshakes"));
+      resumed.push_back(num(*s.data, "wire.tls_resumed"));
     }
     rows.push_back({set.label, set.color, {compare::median(bytes), compare::median(requests)}});
+    tls.push_back({set.label, compare::median(handshakes), compare::median(resumed)});
   }
   group titled = g;
   titled.run_note = "median of " + std::to_string(sets.empty() ? 0 : sets.front().runs.size()) + " runs";
-  return wire_chart(titled, rows, prov);
+  return wire_chart(titled, rows, prov, tls_note(tls));
 }
 
 /// The verdict grid over repeats: a cell is the same in every run, or graded by the worst run and

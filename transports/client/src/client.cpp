@@ -70,6 +70,8 @@ wire_counters& wire_counters::operator+=(wire_counters const& o) noexcept {
   ws_frames_sent += o.ws_frames_sent;
   ws_frames_received += o.ws_frames_received;
   tcp_connections += o.tcp_connections;
+  tls_handshakes += o.tls_handshakes;
+  tls_resumed += o.tls_resumed;
   return *this;
 }
 
@@ -180,6 +182,7 @@ class client_impl final : public client, public detail::transport_owner {
       where_.tls = client_tls_context(options_);
       where_.tls_host = options_.host;
       where_.tls_verify = options_.tls_verify;
+      if (options_.tls_resume) where_.tls_sessions = std::make_shared<detail::tls_session_cache>();
     }
   }
 
@@ -866,6 +869,7 @@ void apply_target(server_url const& url, target_settings const& settings, client
   options.headers = settings.headers;
   options.cookies = settings.cookies;
   options.cookie_jar = settings.cookie_jar;
+  options.tls_resume = settings.tls_resume;
   options.auth_json = settings.auth_json;
 }
 

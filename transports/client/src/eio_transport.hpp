@@ -12,7 +12,9 @@
 #include <boost/beast/http/fields.hpp>
 
 #include <functional>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,6 +56,34 @@ struct request_extras {
 /// Engine.IO's JSON error ({"code":1,"message":"Session ID unknown"}), else `HTTP 403`.
 std::string http_error_text(unsigned status, std::string_view body);
 
+/// One client's TLS sessions (client_options::tls_resume), for resuming on its later connections.
+/// The process shares one context per configuration (client_tls_context) among every client, so the
+/// context's own session cache is off and its new-session callback hands each session to the cache of
+/// the client whose connection received it (found through the connection's ex_data): one simulated
+/// browser never resumes another's session. TLS 1.3 sessions are used once, as browsers do (RFC 8446
+/// appendix C.4: a reused ticket links connections); TLS 1.2 sessions until replaced. Thread-safe.
+class tls_session_cache {
+ public:
+  /// Offer a kept session to `ssl` before its handshake, and have `ssl`'s new sessions (which over
+  /// TLS 1.3 arrive as tickets after the handshake, while reading) come to this cache, which must
+  /// outlive `ssl`.
+  void attach(SSL* ssl);
+  /// Keep `session` (a reference of our own) if it can be resumed; the newest are kept.
+  void store(SSL_SESSION* session);
+  std::size_t size() const;
+
+ private:
+  struct session_free {
+    void operator()(SSL_SESSION* s) const noexcept;
+  };
+  using session_ptr = std::unique_ptr<SSL_SESSION, session_free>;
+  /// A few, as tickets come two at a time from OpenSSL servers and a client opens a few connections
+  /// at once (its polling channels, the upgrade's probe).
+  static constexpr std::size_t max_sessions = 4;
+  mutable std::mutex mutex_;
+  std::deque<session_ptr> sessions_;  ///< oldest first
+};
+
 /// Where to connect and what to ask.
 struct endpoint_info {
   boost::asio::ip::tcp::resolver::results_type endpoints;
@@ -69,6 +99,8 @@ struct endpoint_info {
   std::shared_ptr<boost::asio::ssl::context> tls;
   std::string tls_host;  ///< The name SNI sends and the certificate must match (client_options::host).
   bool tls_verify = true;
+  /// The client's TLS sessions; null when resumption is off (client_options::tls_resume) or without TLS.
+  std::shared_ptr<tls_session_cache> tls_sessions;
 };
 
 /// A client connection over TLS (Beast's ssl_stream: its flat_stream packs a gather write into one record).
@@ -77,6 +109,9 @@ using tls_stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
 /// A new TLS stream for `where`, with SNI (for a name, not an address: RFC 6066 section 3) and, when
 /// verifying, the certificate's host-name check (RFC 6125: subjectAltName DNS or IP) set.
 std::unique_ptr<tls_stream> make_tls_stream(boost::asio::any_io_executor ex, endpoint_info const& where);
+
+/// Count a completed TLS handshake of `s` in `c`, and whether it resumed a session.
+void count_tls_handshake(tls_stream& s, wire_counters& c) noexcept;
 
 /// OpenSSL's reason for a failed TLS handshake, with X.509's when verification failed:
 /// "certificate verify failed (unable to get local issuer certificate)". The client reports it after

@@ -61,7 +61,8 @@ class http_channel {
       write();
       return;
     }
-    // A TLS session cannot be reused once its connection is closed: each connection gets a new one.
+    // A TLS stream cannot outlive its connection: each connection gets a new one, which resumes the
+    // client's session when it has one (tls_session_cache).
     if (where_.tls) tls_ = make_tls_stream(stream_.get_executor(), where_);
     tcp().expires_after(where_.connect_timeout);
     connect_stream(tcp(), where_, [this, write](error_code ec, auto const&) {
@@ -80,6 +81,7 @@ class http_channel {
           tls_failure_ = tls_failure(*tls_, hs_ec);
           return finish(client_error::tls_handshake_failed, {});
         }
+        count_tls_handshake(*tls_, counters_);
         connected_ = true;
         write();
       });

@@ -156,6 +156,7 @@ class websocket_transport final : public eio_transport, public std::enable_share
       if (hs_ec == beast::error::timeout)
         return self->fail(client_error::websocket_timeout, "websocket TLS handshake: " + self->timeout_text());
       if (hs_ec) return self->fail(client_error::tls_handshake_failed, tls_failure(*self->tls_, hs_ec));
+      count_tls_handshake(*self->tls_, self->counters_);
       self->send_upgrade();
     });
   }

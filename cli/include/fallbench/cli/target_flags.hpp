@@ -20,7 +20,9 @@ inline args& declare_target_flags(args& a) {
       .toggle("no-cookie-jar", "Do not keep the cookies the server sets (by default each client keeps and returns them)")
       .flag("auth", "JSON|@FILE", "A JSON object sent with the namespace CONNECT (socket.io-client's auth)")
       .toggle("insecure", "https/wss: do not verify the server's certificate")
-      .flag("ca-file", "PEM", "https/wss: trust the authorities in this PEM file instead of the system's");
+      .flag("ca-file", "PEM", "https/wss: trust the authorities in this PEM file instead of the system's")
+      .toggle("no-tls-resume",
+              "https/wss: a full TLS handshake on every connection (by default each client resumes its session)");
 }
 
 /// The text of a flag value that may be `@FILE` (read from the file).
@@ -44,6 +46,7 @@ inline transport::target_settings read_target_flags(args const& a, transport::ta
     if (a.has("auth")) base.auth_json = transport::check_auth(inline_or_file("auth", a.str("auth")));
     if (a.has("insecure")) base.insecure = true;
     if (a.has("ca-file")) base.ca_file = a.str("ca-file");
+    if (a.has("no-tls-resume")) base.tls_resume = false;
   } catch (transport::target_error const& e) {
     throw usage_error(e.what());
   }

@@ -113,6 +113,8 @@ struct wire_counters {
   std::uint64_t ws_frames_sent = 0;
   std::uint64_t ws_frames_received = 0;
   std::uint64_t tcp_connections = 0;
+  std::uint64_t tls_handshakes = 0;  ///< TLS handshakes completed (https/wss), resumed ones included.
+  std::uint64_t tls_resumed = 0;     ///< Of those, the ones that resumed a session (client_options::tls_resume).
 
   wire_counters& operator+=(wire_counters const& o) noexcept;
 };
@@ -136,6 +138,11 @@ struct client_options {
   bool tls_verify = true;
   /// TLS: a PEM file of certificate authorities to trust; empty: the system's default store.
   std::string tls_ca_file;
+  /// TLS: resume sessions, as browsers and Node do: the client keeps the sessions (TLS 1.3 tickets,
+  /// TLS 1.2 sessions) its servers give it and offers one on each later connection (the second
+  /// polling channel, the upgrade's WebSocket, a reconnection), which then costs an abbreviated
+  /// handshake. Each client has its own sessions, never shared with another (docs/tls.md).
+  bool tls_resume = true;
   /// Extra request headers sent with every polling request and with the WebSocket handshake
   /// (socket.io-client's `extraHeaders`), e.g. {"Authorization", "Bearer …"}.
   std::vector<std::pair<std::string, std::string>> headers;

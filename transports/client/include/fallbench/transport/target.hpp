@@ -2,8 +2,8 @@
 /// How to talk to a server besides its URL (docs/targets.md): the Engine.IO path, the Socket.IO
 /// namespace, extra headers and cookies, the CONNECT auth payload and the TLS trust settings. Set by
 /// a scenario's target and by the `--path`, `--namespace`, `--header`, `--cookie`, `--auth`,
-/// `--insecure` and `--ca-file` flags of `fallbench run` and `fallbench chat`; checked here, once, so
-/// a bad value is refused at load time with its reason. No I/O.
+/// `--insecure`, `--ca-file` and `--no-tls-resume` flags of `fallbench run` and `fallbench chat`;
+/// checked here, once, so a bad value is refused at load time with its reason. No I/O.
 
 #include <optional>
 #include <stdexcept>
@@ -29,6 +29,7 @@ struct target_settings {
   bool insecure = false;     ///< TLS without certificate verification.
   std::string ca_file;       ///< TLS: a PEM file of authorities to trust.
   bool cookie_jar = true;    ///< Keep and send back the cookies the server sets.
+  bool tls_resume = true;    ///< TLS: each client resumes its sessions on its later connections.
 };
 
 /// `Name: value` as a header. @throws target_error: no colon, a name that is not an HTTP token, a

@@ -54,8 +54,9 @@ struct server_frame {
   std::string payload;
   /// The status code of a close frame, 0 without one.
   unsigned close_code() const {
-    return payload.size() >= 2 ? (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1])
-                               : 0;
+    return payload.size() >= 2 ? (unsigned{static_cast<unsigned char>(payload[0])} << 8U) |
+                                     unsigned{static_cast<unsigned char>(payload[1])}
+                               : 0U;
   }
 };
 
@@ -99,7 +100,7 @@ class raw_ws {
     std::uint64_t length = b1 & 0x7F;
     if (length == 126) {
       if (!fill(4)) return std::nullopt;
-      length = (static_cast<unsigned char>(buffer_[2]) << 8) | static_cast<unsigned char>(buffer_[3]);
+      length = (std::uint64_t{static_cast<unsigned char>(buffer_[2])} << 8U) | static_cast<unsigned char>(buffer_[3]);
       header = 4;
     } else if (length == 127) {
       if (!fill(10)) return std::nullopt;

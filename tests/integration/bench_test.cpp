@@ -582,7 +582,11 @@ TEST(RssSeriesRunTest, ServerRssIsSampledEverySecondAndItsSlopeIsJudged) {
     sxx += (t - mt) * (t - mt);
   }
   EXPECT_EQ(sum["peak_kb"].get<double>(), peak);
-  EXPECT_NEAR(sum["slope_kb_per_min"].get<double>(), sxy / sxx * 60.0, 1e-6);
+  // The harness fits the times it took; the document writes them to the millisecond, so a refit from
+  // the document agrees to about 0.5 ms in a second apart: 0.1 % leaves room and still fails a wrong
+  // slope, which is off by far more.
+  double const refit = sxy / sxx * 60.0;
+  EXPECT_NEAR(sum["slope_kb_per_min"].get<double>(), refit, std::abs(refit) * 1e-3 + 1e-6);
   EXPECT_NEAR(sum["growth"].get<double>(), inside.back().second / inside.front().second, 1e-9);
   auto const& th = run0["thresholds"];
   ASSERT_EQ(th.size(), 2u) << th.dump();

@@ -551,7 +551,12 @@ TEST(RssSeriesRunTest, ServerRssIsSampledEverySecondAndItsSlopeIsJudged) {
   ASSERT_LE(samples.size(), 7u) << samples.dump();
   for (std::size_t i = 0; i < samples.size(); ++i) {
     EXPECT_GT(samples[i][1].get<std::int64_t>(), 1000) << "a server's RSS is more than a megabyte: " << samples.dump();
-    if (i > 0) {
+    // The first sample is taken when the harness first waits, which is late when opening the clients
+    // took a while on a loaded machine (0.543 s was seen); from then on one lands after each second.
+    if (i == 1) {
+      EXPECT_GT(samples[1][0].get<double>(), samples[0][0].get<double>()) << samples.dump();
+      EXPECT_LE(samples[1][0].get<double>() - samples[0][0].get<double>(), 1.3) << samples.dump();
+    } else if (i > 1) {
       EXPECT_NEAR(samples[i][0].get<double>() - samples[i - 1][0].get<double>(), 1.0, 0.3) << samples.dump();
     }
   }

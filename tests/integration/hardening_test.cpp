@@ -429,12 +429,15 @@ TEST(HardeningTest, AcceptBacksOffWhenDescriptorsRunOutAndServesOnceTheyFreeUp) 
   // The connection waits in the backlog; the server's accept fails with EMFILE and waits.
   bool const backed_off = wait_for_condition([&] { return srv.engine().stats().accept_backoffs >= 2; });
   auto const before = srv.engine().stats().accept_backoffs;
-  std::this_thread::sleep_for(200ms);
-  auto const during = srv.engine().stats().accept_backoffs - before;
+  auto const watched_from = std::chrono::steady_clock::now();
+  bool const retried = wait_for_condition([&] { return srv.engine().stats().accept_backoffs >= before + 3; });
+  auto const took = std::chrono::steady_clock::now() - watched_from;
   release();
   ASSERT_TRUE(backed_off) << "accept never failed for want of descriptors";
-  // Waiting 50 ms between attempts makes a handful in 200 ms; a spinning loop makes many thousands.
-  EXPECT_LT(during, 100u);
+  ASSERT_TRUE(retried) << "accept stopped trying again";
+  // Three more failures with 50 ms waited after each: two whole waits lie between the first and the
+  // third, so at least 100 ms. A loop that spins makes them in microseconds.
+  EXPECT_GE(took, 100ms);
 
   // Once descriptors are back, the waiting connection is served.
   timeval tv{static_cast<time_t>(io_deadline.count() / 1000), 0};

@@ -171,8 +171,12 @@ void http_connection::do_read() {
   }
   // Between requests a keep-alive connection (the POST connection of an idle polling session) holds
   // no read operation and no buffer: it waits for readability, with its deadline on a timer, and
-  // reads once bytes arrive. Closing the socket at the deadline ends the wait.
+  // reads once bytes arrive. Closing the socket at the deadline ends the wait. The last request's
+  // parser (its headers) goes too, and the stream's own deadline, whose pending wait holds an
+  // operation of its own: the idle_ timer is the deadline now.
   buffer_.shrink_to_fit();
+  parser_.reset();
+  tcp().expires_never();
   idle_.expires_after(state_->options.lim.http_timeout);
   idle_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
     if (ec) return;
@@ -188,7 +192,7 @@ void http_connection::do_read() {
 
 void http_connection::start_read() {
   release_body();
-  parser_.emplace();
+  parser_ = std::make_unique<http::request_parser<http::string_body>>();
   parser_->body_limit(state_->options.lim.max_payload_bytes);
   parser_->header_limit(static_cast<std::uint32_t>(state_->options.lim.max_header_bytes));
   tcp().expires_after(state_->options.lim.http_timeout);
@@ -530,7 +534,7 @@ void http_connection::send(request const& req, response&& res,
   res.prepare_payload();
   // HEAD: the headers GET would get, Content-Length included (RFC 9110 9.3.2), and no body.
   if (req.method() == http::verb::head) res.body().clear();
-  res_ = std::move(res);
+  res_ = std::make_unique<response>(std::move(res));
   tcp().expires_after(state_->options.lim.http_timeout);
   if (tls_) {
     http::async_write(*tls_, *res_, beast::bind_front_handler(&http_connection::on_write, shared_from_this()));

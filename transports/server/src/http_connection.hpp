@@ -79,8 +79,10 @@ class http_connection : public poll_sink, public std::enable_shared_from_this<ht
   tls_stream_ptr tls_;
   boost::asio::steady_timer idle_;  ///< The deadline of a connection waiting for its next request.
   boost::beast::flat_buffer buffer_;
-  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
-  std::optional<response> res_;
+  // The parser and the response live on the heap, only while a request is read and handled or a
+  // response written: an idle keep-alive connection or a parked poll holds neither.
+  std::unique_ptr<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  std::unique_ptr<response> res_;
   std::shared_ptr<session_impl> parked_on_;  ///< The session whose poll this connection is holding.
   request parked_req_;                       ///< The parked request (headers only), for the answer.
   std::shared_ptr<session_impl> polled_;     ///< The session whose poll response is being written.

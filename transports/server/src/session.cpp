@@ -102,9 +102,8 @@ frame frame_queue::take_front() {
 }
 
 void frame_queue::clear() {
-  for (std::size_t i = 0; i < size_; ++i) ring_[(head_ + i) % ring_.size()] = {};
+  ring_ = {};
   head_ = size_ = 0;
-  if (ring_.size() > kept_capacity) ring_ = {};
 }
 
 session_impl::session_impl(std::shared_ptr<server_state> state, session_handler& handler, std::string sid,

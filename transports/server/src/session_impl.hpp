@@ -19,13 +19,17 @@ class websocket_connection;
 
 /// A FIFO of frames on a ring that keeps its capacity, so that once a session's queue has grown to its
 /// working size, queueing a packet allocates nothing. Starts empty (an idle session holds no ring) and
-/// lets go of a ring that a burst made large once it has drained.
+/// lets go of a ring that a burst made large once it has drained. clear() lets go of the ring whatever
+/// its size: a poll response takes the whole queue (and copies it into a body it allocates anyway), so
+/// an idle polling session holds no ring between polls; the WebSocket writer takes frames one by one
+/// (take_front) and keeps its working ring.
 class frame_queue {
  public:
   bool empty() const noexcept { return size_ == 0; }
   std::size_t size() const noexcept { return size_; }
   void push_back(frame const& f);
   frame take_front();
+  /// Drop every frame and release the ring.
   void clear();
   template <class F>
   void for_each(F&& f) const {

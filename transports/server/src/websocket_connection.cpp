@@ -45,21 +45,19 @@ websocket_connection::websocket_connection(std::shared_ptr<server_state> state, 
     : handshake_(std::in_place, std::move(stream)),
       socket_(handshake_->get_executor()),
       state_(std::move(state)),
-      peer_(std::move(peer)),
-      timer_(handshake_->get_executor()) {}
+      peer_(std::move(peer)) {}
 
 websocket_connection::websocket_connection(std::shared_ptr<server_state> state, tls_stream_ptr tls, std::string peer)
     : socket_(tls->get_executor()),
       tls_(std::move(tls)),
       state_(std::move(state)),
-      peer_(std::move(peer)),
-      timer_(socket_.get_executor()) {
+      peer_(std::move(peer)) {
   tls_handshake_.emplace(*tls_);
 }
 
 void websocket_connection::run(request req, std::shared_ptr<session_impl> existing, session_handler& handler,
                                std::string early) {
-  req_ = std::move(req);
+  req_ = std::make_unique<request>(std::move(req));
   partial_ = std::move(early);
   handler_ = &handler;
   session_ = std::move(existing);
@@ -70,7 +68,7 @@ void websocket_connection::run(request req, std::shared_ptr<session_impl> existi
     ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(beast::http::field::server, "fallbench"); }));
-    ws.async_accept(req_, beast::bind_front_handler(&websocket_connection::on_accept, shared_from_this()));
+    ws.async_accept(*req_, beast::bind_front_handler(&websocket_connection::on_accept, shared_from_this()));
   };
   if (tls_) {
     accept(*tls_handshake_);
@@ -80,7 +78,7 @@ void websocket_connection::run(request req, std::shared_ptr<session_impl> existi
 }
 
 void websocket_connection::on_accept(boost::system::error_code ec) {
-  req_ = {};
+  req_.reset();
   if (ec) {
     if (probing_) session_->abort_probe(this);
     return;
@@ -109,8 +107,8 @@ void websocket_connection::on_accept(boost::system::error_code ec) {
     do_close();
     return;
   }
-  timer_.expires_after(state_->options.lim.upgrade_timeout);
-  timer_.async_wait([self = shared_from_this()](boost::system::error_code timer_ec) {
+  timer().expires_after(state_->options.lim.upgrade_timeout);
+  timer().async_wait([self = shared_from_this()](boost::system::error_code timer_ec) {
     if (timer_ec || !self->probing_) return;
     self->session_->abort_probe(self.get());
     self->probing_ = false;
@@ -319,7 +317,7 @@ void websocket_connection::on_probe_packet(codec::eio::packet&& p) {
   }
   if (p.type == packet_type::upgrade && session_->complete_upgrade(this)) {
     probing_ = false;
-    timer_.cancel();
+    if (timer_) timer_->cancel();
     do_write();
     return;
   }
@@ -329,6 +327,11 @@ void websocket_connection::on_probe_packet(codec::eio::packet&& p) {
 
 void websocket_connection::queue_control(unsigned opcode, std::string_view payload) {
   ws::append_frame(opcode, payload, nullptr, control_);
+}
+
+boost::asio::steady_timer& websocket_connection::timer() {
+  if (!timer_) timer_ = std::make_unique<net::steady_timer>(socket_.get_executor());
+  return *timer_;
 }
 
 void websocket_connection::notify() {
@@ -378,8 +381,8 @@ void websocket_connection::on_write(boost::system::error_code ec, std::size_t) {
       return;
     }
     // Wait a while for the peer's close frame, then drop the connection.
-    timer_.expires_after(close_deadline);
-    timer_.async_wait([self = shared_from_this()](boost::system::error_code timer_ec) {
+    timer().expires_after(close_deadline);
+    timer().async_wait([self = shared_from_this()](boost::system::error_code timer_ec) {
       if (!timer_ec) self->close_socket();
     });
     return;
@@ -393,7 +396,7 @@ void websocket_connection::on_write(boost::system::error_code ec, std::size_t) {
 
 void websocket_connection::shutdown() {
   net::dispatch(socket_.get_executor(), [self = shared_from_this()] {
-    if (self->probing_) self->timer_.cancel();
+    if (self->probing_ && self->timer_) self->timer_->cancel();
     self->do_close();
   });
 }
@@ -430,7 +433,7 @@ void websocket_connection::close_socket() {
   auto& socket = sock();
   if (!socket.is_open()) return;
   boost::system::error_code ignored;
-  timer_.cancel();
+  if (timer_) timer_->cancel();
   socket.shutdown(net::ip::tcp::socket::shutdown_both, ignored);
   socket.close(ignored);
 }

@@ -91,6 +91,8 @@ class websocket_connection : public std::enable_shared_from_this<websocket_conne
   void fail(std::uint16_t code, close_reason why);
   void end(close_reason why);
   void close_socket();
+  /// timer_, made on first use.
+  boost::asio::steady_timer& timer();
 
   std::optional<boost::beast::websocket::stream<boost::beast::tcp_stream>> handshake_;
   boost::asio::ip::tcp::socket socket_;  ///< Plain: the socket after the handshake. TLS: unused, closed.
@@ -102,8 +104,11 @@ class websocket_connection : public std::enable_shared_from_this<websocket_conne
   std::string const peer_;
   std::shared_ptr<session_impl> session_;
   session_handler* handler_ = nullptr;
-  request req_;
-  boost::asio::steady_timer timer_;  ///< The upgrade deadline while probing, then the close deadline.
+  /// The upgrade request, held until Beast has answered it.
+  std::unique_ptr<request> req_;
+  /// The upgrade deadline while probing, then the close deadline; made when first needed, so an
+  /// established idle connection holds no timer.
+  std::unique_ptr<boost::asio::steady_timer> timer_;
 
   std::string partial_;   ///< The start of a frame split across reads.
   std::string message_;   ///< A fragmented message being assembled.

@@ -97,14 +97,15 @@ void client::disconnect(std::string_view nsp) {
 /// Per-session Socket.IO state, kept in session::user_data. Touched only from the session's callbacks,
 /// except `connected`, which the connect timer reads from whichever thread runs it.
 struct sio_server::state {
-  state(transport::session_ptr const& s, boost::asio::io_context& ioc) : c(s), connect_timer(ioc) {}
+  state(transport::session_ptr const& s, boost::asio::io_context& ioc) : c(s), connect_timer(std::in_place, ioc) {}
   client c;
   std::set<std::string, std::less<>> namespaces;
   /// Whether the session ever connected to a namespace: once it has, the connect timeout no longer
   /// applies (the reference clears its connectTimeout on the first connect).
   std::atomic<bool> connected{false};
   sio::attachment_collector collector;
-  boost::asio::steady_timer connect_timer;
+  /// Let go of once the session connects (or closes): an idle connected session holds no timer.
+  std::optional<boost::asio::steady_timer> connect_timer;
 };
 
 sio_server::sio_server(boost::asio::io_context& ioc, sio_handler& handler, std::chrono::milliseconds connect_timeout)
@@ -114,8 +115,8 @@ void sio_server::on_open(transport::session_ptr const& s) {
   auto st = std::make_shared<state>(s, ioc_);
   s->user_data = st;
   // A session that never joins a namespace is closed (reference: connectTimeout).
-  st->connect_timer.expires_after(connect_timeout_);
-  st->connect_timer.async_wait([weak = std::weak_ptr<transport::session>(s), st = std::weak_ptr<state>(st)](
+  st->connect_timer->expires_after(connect_timeout_);
+  st->connect_timer->async_wait([weak = std::weak_ptr<transport::session>(s), st = std::weak_ptr<state>(st)](
                                    boost::system::error_code ec) {
     if (ec) return;
     auto session = weak.lock();
@@ -189,7 +190,7 @@ void sio_server::on_packet(transport::session_ptr const& s, state& st, sio::pack
       if (st.namespaces.contains(p.nsp)) return;
       st.namespaces.insert(p.nsp);
       st.connected.store(true, std::memory_order_release);
-      st.connect_timer.cancel();
+      st.connect_timer.reset();  // cancels its wait
       connects_.fetch_add(1, std::memory_order_relaxed);
       if (!handler_.answers_connect(p.nsp)) s->send(client::connect_reply(p.nsp, new_socket_id()));
       handler_.on_connect(st.c, p.nsp, p.data.is_null() ? json::object() : p.data);
@@ -224,7 +225,7 @@ void sio_server::on_packet(transport::session_ptr const& s, state& st, sio::pack
 void sio_server::on_close(transport::session_ptr const& s, transport::close_reason why) {
   auto st = std::static_pointer_cast<state>(s->user_data);
   if (!st) return;
-  st->connect_timer.cancel();
+  st->connect_timer.reset();  // cancels its wait
   for (auto const& nsp : st->namespaces) handler_.on_session_end(st->c, nsp, why);
   st->namespaces.clear();
   // Break the session -> state -> client -> session cycle.

@@ -2,6 +2,7 @@
 // inputs are also in the targets' corpora (fuzz/corpus/<target>/crash-*), replayed by
 // unit.fuzz_replay.<target>.
 
+#include "fallbench/chatproto/chat.hpp"
 #include "fallbench/codec/engineio.hpp"
 #include "fallbench/codec/error.hpp"
 #include "fallbench/codec/socketio.hpp"
@@ -17,6 +18,23 @@ namespace fallbench::codec {
 namespace {
 
 using namespace std::string_view_literals;
+
+// fuzz_chatproto (its oracle, not the decoder): a number beyond a double's range (`22221.444E4422`)
+// is JSON by RFC 8259's grammar, which leaves the range to the reader (section 6). nlohmann::json
+// refuses it; the chat decoder does not read numbers it does not need, accepts it, and the relay
+// forwards the payload as it came. The target now skips the comparison where nlohmann cannot tell.
+TEST(FuzzFoundTest, ChatNumberBeyondADoubleIsJsonAndRelayedAsItCame) {
+  chatproto::decoder decoder;
+  chatproto::message m;
+  auto const args = R"({"room":"r","name":"n","msg":"hi","x":22221.444E4422})"sv;
+  ASSERT_EQ(decoder.decode(chatproto::event_kind::chat, args, m), chatproto::decode_error::none);
+  EXPECT_EQ(m.payload, args);
+  EXPECT_EQ(m.msg, "hi");
+  // The crashing input: a bare number as a leave's argument, refused for the protocol, not as JSON.
+  auto const e = decoder.decode(chatproto::event_kind::leave, "22221.444E4422"sv, m);
+  EXPECT_NE(e, chatproto::decode_error::none);
+  EXPECT_FALSE(chatproto::is_malformed(e));
+}
 
 // fuzz_chatproto: nlohmann::json stops reading at a NUL byte outside a string, so a Socket.IO payload
 // `["a"]` followed by a NUL and junk decoded as the event `a`. A raw NUL is never JSON.

@@ -1,4 +1,5 @@
 option(FALLBENCH_BUILD_TESTS "Build the test suite" ON)
+option(FALLBENCH_BUILD_BENCHMARKS "Build the micro-benchmarks (bench/micro)" ON)
 # libFuzzer targets in fuzz/ (clang only; the preset `fuzz` sets it, docs/fuzzing.md).
 option(FALLBENCH_BUILD_FUZZ "Build the libFuzzer targets" OFF)
 option(FALLBENCH_WARNINGS_AS_ERRORS "Treat compiler warnings as errors" OFF)

@@ -87,7 +87,6 @@ class http_connection : public poll_sink, public std::enable_shared_from_this<ht
   request parked_req_;                       ///< The parked request (headers only), for the answer.
   std::shared_ptr<session_impl> polled_;     ///< The session whose poll response is being written.
   bool close_after_write_ = false;
-  bool carried_close_ = false;  ///< The response being written holds the session's close packet.
   std::size_t body_reserved_ = 0;  ///< Bytes of the current request's body reserved in server_state.
 };
 

@@ -84,6 +84,13 @@ json parse_json(std::string_view text, std::string const& where) {
     if (auto const colon = why.find(": "); colon != std::string::npos) why = why.substr(colon + 2);
     throw scenario_error((where.empty() ? "" : where + ": ") + "not valid JSON at line " + std::to_string(line) +
                          ", column " + std::to_string(column) + " (" + why + ")");
+  } catch (json::out_of_range const& e) {
+    // A number beyond a double's range (406, "number overflow parsing '1e999'"): JSON by RFC 8259's
+    // grammar, but no setting can hold it. The number may be thousands of digits: show its start.
+    std::string why = e.what();
+    if (auto const bracket = why.find("] "); bracket != std::string::npos) why = why.substr(bracket + 2);
+    if (why.size() > 80) why = why.substr(0, 80) + "...";
+    throw scenario_error((where.empty() ? "" : where + ": ") + "a number out of range (" + why + ")");
   }
 }
 

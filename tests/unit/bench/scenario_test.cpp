@@ -58,6 +58,8 @@ TEST(ScenarioTest, HashChangesWithTheScenario) {
 TEST(ScenarioTest, RejectsBadInputNamingTheField) {
   expect_error("not json", "not valid JSON at line 1, column 2");
   expect_error("{\"name\": \"t\",\n  \"cases\": [}", "not valid JSON at line 2, column 13");
+  // Found by fuzz_scenario: a number beyond a double's range escaped as nlohmann's out_of_range.
+  expect_error(R"({"name":"t","seed":1e999,"cases":[]})", "a number out of range (number overflow parsing '1e999')");
   // A misspelt field is named as what it is, with the field it meant, not as a missing one.
   expect_error(R"({"name":"t","cases":[{"name":"c","clients":4,"strategy":"polling","rate_per_client_hz":1}]})",
                "cases[0].strategy: unknown field (did you mean 'strategies'?)");
@@ -282,6 +284,7 @@ TEST(TraceTest, RejectsBadLinesNamingFileLineAndField) {
                  path + needle);
   };
   expect_trace_error("{not json\n", ":1: not valid JSON");
+  expect_trace_error(R"({"t_ms":1e999,"client":0,"event":"join","room":"a"})" "\n", ":1: a number out of range");  // fuzz_trace
   expect_trace_error(R"({"t_ms":0,"client":0,"event":"dance","room":"a"})" "\n", ":1.event: must be join, chat or leave");
   expect_trace_error("\n" R"({"t_ms":-1,"client":0,"event":"join","room":"a"})" "\n", ":2.t_ms: must be a number");
   expect_trace_error(R"({"t_ms":0,"client":0,"event":"join"})" "\n", ":1.room: required");

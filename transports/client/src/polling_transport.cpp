@@ -35,6 +35,10 @@ class http_channel {
  public:
   using response = http::response<http::string_body>;
   using handler = std::function<void(error_code, response&&)>;
+  /// The request's handler, owned by its pending operations and by nothing else: the handler keeps
+  /// the transport alive (it captures it), so a member holding it would make a cycle that an
+  /// io_context destroying the pending operations at shutdown (without running them) never breaks.
+  using pending = std::shared_ptr<handler>;
 
   http_channel(net::any_io_executor ex, endpoint_info const& where, wire_counters& counters)
       : stream_(ex), where_(where), counters_(counters) {}
@@ -44,12 +48,12 @@ class http_channel {
   template <class Body>
   void request(http::request<Body>&& req, std::chrono::milliseconds timeout, handler done) {
     busy_ = true;
-    done_ = std::move(done);
+    auto held = std::make_shared<handler>(std::move(done));
     timeout_ = timeout;
     auto msg = std::make_shared<http::request<Body>>(std::move(req));
-    auto write = [this, msg] {
+    auto write = [this, msg, held] {
       tcp().expires_after(timeout_);
-      auto on_written = [this, msg](error_code ec, std::size_t) { on_write(ec); };
+      auto on_written = [this, msg, held](error_code ec, std::size_t) { on_write(ec, held); };
       if (tls_) {
         http::async_write(*tls_, *msg, std::move(on_written));
       } else {
@@ -65,8 +69,8 @@ class http_channel {
     // client's session when it has one (tls_session_cache).
     if (where_.tls) tls_ = make_tls_stream(stream_.get_executor(), where_);
     tcp().expires_after(where_.connect_timeout);
-    connect_stream(tcp(), where_, [this, write](error_code ec, auto const&) {
-      if (ec) return finish(ec, {});
+    connect_stream(tcp(), where_, [this, write, held](error_code ec, auto const&) {
+      if (ec) return finish(ec, {}, held);
       ++counters_.tcp_connections;
       boost::system::error_code ignored;
       tcp().socket().set_option(net::ip::tcp::no_delay(true), ignored);
@@ -75,11 +79,11 @@ class http_channel {
         write();
         return;
       }
-      tls_->async_handshake(net::ssl::stream_base::client, [this, write](error_code hs_ec) {
-        if (hs_ec == beast::error::timeout) return finish(hs_ec, {});
+      tls_->async_handshake(net::ssl::stream_base::client, [this, write, held](error_code hs_ec) {
+        if (hs_ec == beast::error::timeout) return finish(hs_ec, {}, held);
         if (hs_ec) {
           tls_failure_ = tls_failure(*tls_, hs_ec);
-          return finish(client_error::tls_handshake_failed, {});
+          return finish(client_error::tls_handshake_failed, {}, held);
         }
         count_tls_handshake(*tls_, counters_);
         connected_ = true;
@@ -122,17 +126,17 @@ class http_channel {
     return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
   }
 
-  void on_write(error_code ec) {
-    if (ec) return finish(ec, {});
+  void on_write(error_code ec, pending const& held) {
+    if (ec) return finish(ec, {}, held);
     ++counters_.http_requests;
     parser_.emplace();
     parser_->body_limit(where_.max_payload_bytes);
-    auto on_read = [this](error_code read_ec, std::size_t) {
-      if (read_ec) return finish(read_ec, {});
+    auto on_read = [this, held](error_code read_ec, std::size_t) {
+      if (read_ec) return finish(read_ec, {}, held);
       auto res = parser_->release();
       where_.extras->absorb(res, where_.path);  // a Set-Cookie on any answer, e.g. a balancer's
       if (!res.keep_alive()) close();
-      finish({}, std::move(res));
+      finish({}, std::move(res), held);
     };
     if (tls_) {
       http::async_read(*tls_, buffer_, *parser_, std::move(on_read));
@@ -141,10 +145,11 @@ class http_channel {
     }
   }
 
-  void finish(error_code ec, response&& res) {
+  void finish(error_code ec, response&& res, pending const& held) {
     busy_ = false;
     if (ec) close();
-    auto done = std::move(done_);
+    handler done;
+    done.swap(*held);  // at most once, and the handler (with what it keeps alive) goes with this call
     if (done) done(ec, std::move(res));
   }
 
@@ -155,7 +160,6 @@ class http_channel {
   wire_counters& counters_;
   beast::flat_buffer buffer_;
   std::optional<http::response_parser<http::string_body>> parser_;
-  handler done_;
   std::chrono::milliseconds timeout_{0};
   std::uint64_t closed_sent_ = 0;
   std::uint64_t closed_received_ = 0;

@@ -431,8 +431,9 @@ void burst_across_upgrade(unsigned short port) {
       // Five chats every half millisecond: the burst lasts ~30 ms, longer than the upgrade's few
       // round trips, so chats go out on polling, are held during the switch, then go on WebSocket.
       auto timer = std::make_shared<net::steady_timer>(thread.executor());
+      // The pending wait holds the step, the step only a weak reference to itself: no cycle to leak.
       auto step = std::make_shared<std::function<void()>>();
-      *step = [&, step, timer] {
+      *step = [&, weak_step = std::weak_ptr<std::function<void()>>(step), timer] {
         for (int k = 0; k < 5 && sent < burst; ++k, ++sent) {
           if (sent_before_upgrade < 0 && sender->transport() == transport::transport_kind::websocket)
             sent_before_upgrade = sent;
@@ -440,8 +441,8 @@ void burst_across_upgrade(unsigned short port) {
         }
         if (sent == burst) return;
         timer->expires_after(500us);
-        timer->async_wait([step](error_code ec) {
-          if (!ec) (*step)();
+        timer->async_wait([next = weak_step.lock()](error_code ec) {
+          if (!ec) (*next)();
         });
       };
       (*step)();

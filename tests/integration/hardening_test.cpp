@@ -397,7 +397,20 @@ TEST(HardeningTest, JoinBeyondMaxRoomsPerClientGetsNegativeAck) {
 // ---------------------------------------------------------------------------------------------------
 // 5. Accept backs off when descriptors run out
 
+// UBSan's vptr check (preset asan) asks whether an object's vtable is readable by writing it to a
+// pipe: with every descriptor taken the pipe cannot be made, and the accept backoff's timer queue is
+// reported as having an invalid vptr. The report is about the sanitizer's own probe, so the test
+// does not run there; every other build runs it (TSan included).
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FALLBENCH_UBSAN_VPTR_PROBE_NEEDS_A_DESCRIPTOR 1
+#endif
+#endif
+
 TEST(HardeningTest, AcceptBacksOffWhenDescriptorsRunOutAndServesOnceTheyFreeUp) {
+#ifdef FALLBENCH_UBSAN_VPTR_PROBE_NEEDS_A_DESCRIPTOR
+  GTEST_SKIP() << "UBSan's vptr probe needs a free descriptor, which this test takes away";
+#endif
   test_server srv;
   // The client's socket exists before the descriptors run out: connect() needs none.
   int const client = ::socket(AF_INET, SOCK_STREAM, 0);

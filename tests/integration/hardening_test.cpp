@@ -556,15 +556,14 @@ TEST(HardeningTest, PollingSessionWithoutFirstGetIsReaped) {
   test_server srv(config);
   ws_client legit;
   ASSERT_TRUE(legit_joins(legit, srv.port()));
+  // A polling client that polls as it should, opened first: its check comes due before the idle one's.
+  polling_client c(srv.port());
+  ASSERT_TRUE(c.connect());
   // A handshake and nothing after it.
   raw_http idle(srv.port(), "127.0.0.2");
   ASSERT_EQ(status_of(idle.get(engine_target("EIO=4&transport=polling"))), 200);
-  // A polling client that polls as it should.
-  polling_client c(srv.port());
-  ASSERT_TRUE(c.connect());
-  EXPECT_TRUE(wait_for_condition([&] { return srv.closed(transport::close_reason::no_first_poll) == 1; }));
-  // c's own check has passed by now (its handshake came after, within the same few milliseconds).
-  std::this_thread::sleep_for(400ms);
+  // The idle session's reaping is the signal that c's earlier check has run too: only one was reaped.
+  EXPECT_TRUE(wait_for_condition([&] { return srv.closed(transport::close_reason::no_first_poll) >= 1; }));
   EXPECT_EQ(srv.closed(transport::close_reason::no_first_poll), 1u);
   EXPECT_TRUE(c.send(emit_join("p", "c")));
   auto const packets = c.poll();
@@ -596,6 +595,8 @@ TEST(HardeningTest, PollingSessionThatStopsPollingIsReapedAndLegitKeepsChatting)
   ASSERT_TRUE(c.send(emit_join("p", "c", "1")));
   EXPECT_EQ(c.poll(), (std::vector<std::string>{join_event("p", "c"), ok_ack("1")}));
   for (int i = 0; i < 12; ++i) {
+    // Not a wait for something to happen: this is the client's own pace, a poll every 100 ms, three
+    // to each 300 ms gap the server allows, kept up for four gaps.
     std::this_thread::sleep_for(100ms);
     auto const id = std::to_string(i + 2);
     ASSERT_TRUE(c.send(emit_chat("p", "c", "m" + id, id)));

@@ -153,6 +153,7 @@ class worker;
 
 /// One simulated chat user: a client, its room, its send schedule.
 struct sim_client {
+  worker* owner = nullptr;  ///< the worker running it (lets a callback capture only the client)
   std::uint32_t id = 0;
   strategy strat = strategy::upgrade;
   std::uint32_t room = 0;
@@ -197,12 +198,14 @@ class worker {
     std::uint32_t longest = c_.message_bytes_max;
     for (auto const& e : c_.trace) longest = std::max(longest, e.bytes);
     filler_.assign(longest, 'x');
+    chat_buffer_.reserve(longest + 512);  // the longest chat and its tags: send_chat never grows it
   }
 
   void add_client(std::uint32_t id, strategy strat, std::uint32_t room, clock::time_point connect_at,
                   std::vector<std::size_t> trace_events) {
     auto& sc = clients_.emplace_back(std::make_unique<sim_client>());
     sc->trace_events = std::move(trace_events);
+    sc->owner = this;
     sc->id = id;
     sc->strat = strat;
     sc->room = room;
@@ -538,8 +541,10 @@ class worker {
       std::uniform_int_distribution<std::uint32_t> size(c_.message_bytes_min, c_.message_bytes_max);
       bytes = size(rng_);
     }
-    std::string text;
-    text.reserve(bytes + 128);
+    // The worker's buffer keeps its capacity, and the client copies the text into its write: a chat
+    // allocates nothing once the buffers have grown (relay_benchmarks' generator_send counts it).
+    auto& text = chat_buffer_;
+    text.clear();
     chatproto::append_tagged_chat(events_, room_name(room), client_name(sc.id), std::string_view(filler_).substr(0, bytes),
                                   chatproto::harness_tags{static_cast<std::int64_t>(stream), static_cast<std::int64_t>(seq),
                                                           sched_.ns(intended), sched_.ns(now)},
@@ -553,20 +558,23 @@ class worker {
       sc.client->emit(events_.chat_event, text);
       return;
     }
-    sc.client->emit(events_.chat_event, text, [this, &sc, intended, measured](error_code ec, std::string_view args) {
-      auto& am = m(sc);
+    // Two words of capture (the client and the intended time) fit in std::function's own storage.
+    sc.client->emit(events_.chat_event, text, [&sc, intended](error_code ec, std::string_view args) {
+      auto& self = *sc.owner;
+      auto& am = self.m(sc);
       if (ec) {
         ++am.acks_failed;
         return;
       }
       // Our protocol's ack says {ok}; another dialect's ack has its own shape: its arrival is the answer.
       chatproto::ack answer;
-      if (!events_.chat_args && (chatproto::decode_ack(args, answer) != chatproto::decode_error::none || !answer.ok)) {
+      if (!self.events_.chat_args &&
+          (chatproto::decode_ack(args, answer) != chatproto::decode_error::none || !answer.ok)) {
         ++am.acks_rejected;
         return;
       }
       ++am.acks_ok;
-      if (measured) am.ack.record(to_us(clock::now() - intended));
+      if (self.sched_.measured(intended)) am.ack.record(to_us(clock::now() - intended));
     });
   }
 
@@ -670,6 +678,7 @@ class worker {
   std::thread thread_;
   std::vector<std::unique_ptr<sim_client>> clients_;
   std::string filler_;
+  std::string chat_buffer_;  ///< send_chat's encoding, reused (a chat allocates nothing once it has grown)
   chatproto::decoder chat_decoder_;  ///< Reads the chats this worker's clients receive (its buffers reused).
   std::array<strategy_metrics, strategy_count> by_strategy_;
   metrics::interval_series series_;

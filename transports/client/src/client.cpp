@@ -105,6 +105,52 @@ class client_category final : public boost::system::error_category {
 };
 #pragma GCC diagnostic pop
 
+/// Ack handlers waiting for their answer. Ids are handed out in increasing order and the server
+/// answers a session's acks in the order it got them, so a vector with a moving head holds them:
+/// lookups are a binary search, and once the vector has grown to the acks a session keeps in flight,
+/// waiting for an ack allocates nothing.
+class ack_table {
+ public:
+  void add(std::uint64_t id, client::ack_handler handler) { slots_.push_back({id, std::move(handler)}); }
+
+  /// The handler waiting for `id`, taken out of the table; empty when none waits (unknown or answered).
+  client::ack_handler take(std::uint64_t id) {
+    auto const it = std::lower_bound(slots_.begin() + static_cast<std::ptrdiff_t>(head_), slots_.end(), id,
+                                     [](slot const& s, std::uint64_t v) { return s.id < v; });
+    if (it == slots_.end() || it->id != id || !it->handler) return {};
+    auto handler = std::move(it->handler);
+    it->handler = nullptr;
+    while (head_ < slots_.size() && !slots_[head_].handler) ++head_;
+    if (head_ == slots_.size()) {
+      slots_.clear();  // keeps the capacity
+      head_ = 0;
+    } else if (head_ >= 64 && 2 * head_ >= slots_.size()) {
+      // Answers out of order left a long answered prefix: drop it (amortised, one move per slot).
+      slots_.erase(slots_.begin(), slots_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+    return handler;
+  }
+
+  /// Every handler still waiting, in id order; the table is left empty.
+  std::vector<client::ack_handler> take_all() {
+    std::vector<client::ack_handler> out;
+    for (auto i = head_; i < slots_.size(); ++i)
+      if (slots_[i].handler) out.push_back(std::move(slots_[i].handler));
+    slots_.clear();
+    head_ = 0;
+    return out;
+  }
+
+ private:
+  struct slot {
+    std::uint64_t id = 0;
+    client::ack_handler handler;
+  };
+  std::vector<slot> slots_;
+  std::size_t head_ = 0;  ///< slots before it are answered
+};
+
 /// The remember strategy's memory (Phoenix keeps it in the browser's sessionStorage): which targets
 /// needed a fallback lately, shared by every client of the process, whatever its thread.
 class fallback_memory {
@@ -198,22 +244,26 @@ class client_impl final : public client, public detail::transport_owner {
   }
 
   void emit(std::string_view event, std::string_view args_json, ack_handler ack) override {
-    std::string text;
-    text.reserve(event.size() + args_json.size() + options_.nsp.size() + 32);
+    // Encoded into the client's own buffer, which keeps its capacity, and copied by the transport:
+    // once the buffers have grown, an emit allocates nothing (the load generator's send path).
+    auto& text = emit_buffer_;
+    text.clear();
+    if (auto const need = event.size() + args_json.size() + options_.nsp.size() + 32; text.capacity() < need)
+      text.reserve(2 * need);  // room to spare: the next emit may be a few bytes longer
     text += codec::eio::type_char(packet_type::message);
     std::optional<std::uint64_t> id;
     if (ack) {
       id = next_ack_id_++;
-      acks_.emplace(*id, std::move(ack));
+      acks_.add(*id, std::move(ack));
     }
     sio::append(sio::packet_type::event, options_.nsp, id, 0, {}, text);
     sio::append_event_payload(event, args_json, text);
     if (!ns_connected_) {
       // Buffered until the namespace is connected, as the reference client does.
-      sio_buffer_.push_back(std::move(text));
+      sio_buffer_.emplace_back(text);
       return;
     }
-    send_frame(std::move(text));
+    send_frame(text);
   }
 
   void close() override {
@@ -629,12 +679,12 @@ class client_impl final : public client, public detail::transport_owner {
     t.reset();
   }
 
-  void send_frame(std::string frame) {
+  void send_frame(std::string_view frame) {
     if (upgrading_ || !active_) {
-      pending_.push_back(std::move(frame));
+      pending_.emplace_back(frame);
       return;
     }
-    active_->send({std::move(frame)});
+    active_->send_one(frame);
   }
 
   void flush_pending() {
@@ -684,7 +734,7 @@ class client_impl final : public client, public detail::transport_owner {
         std::vector<std::string> frames(std::make_move_iterator(sio_buffer_.begin()),
                                         std::make_move_iterator(sio_buffer_.end()));
         sio_buffer_.clear();
-        for (auto& f : frames) send_frame(std::move(f));
+        for (auto const& f : frames) send_frame(f);
         if (on_connect_) on_connect_();
         return;
       }
@@ -710,11 +760,7 @@ class client_impl final : public client, public detail::transport_owner {
       case sio::packet_type::binary_ack: {
         skip_binary_ += h.attachments;
         if (!h.id) return;
-        auto it = acks_.find(*h.id);
-        if (it == acks_.end()) return;
-        auto handler = std::move(it->second);
-        acks_.erase(it);
-        handler({}, h.payload);
+        if (auto handler = acks_.take(*h.id)) handler({}, h.payload);
         return;
       }
     }
@@ -767,9 +813,7 @@ class client_impl final : public client, public detail::transport_owner {
     last_error_ = ec;
     last_error_name_ = error_name(ec, detail);
     record(client_event::disconnected, detail.empty() ? ec.message() : ec.message() + ": " + detail);
-    auto acks = std::move(acks_);
-    acks_.clear();
-    for (auto& [id, handler] : acks) handler(ec, {});
+    for (auto& handler : acks_.take_all()) handler(ec, {});
     if (on_disconnect_) on_disconnect_(ec);
     if (options_.reconnect && !user_closed_ && !final_disconnect) schedule_reconnect();
   }
@@ -816,7 +860,8 @@ class client_impl final : public client, public detail::transport_owner {
   std::uint64_t connect_generation_ = 0;  ///< Timers armed for an earlier deadline or session do nothing.
   std::deque<std::string> pending_;     ///< Engine.IO frames held during an upgrade.
   std::deque<std::string> sio_buffer_;  ///< Emits before the namespace is connected.
-  std::unordered_map<std::uint64_t, ack_handler> acks_;
+  ack_table acks_;
+  std::string emit_buffer_;  ///< emit()'s encoding, reused
   std::uint64_t next_ack_id_ = 0;
   std::size_t skip_binary_ = 0;
   std::string event_name_;

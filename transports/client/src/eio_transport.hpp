@@ -161,6 +161,9 @@ class eio_transport {
   virtual void open(std::string const& sid) = 0;
   /// Send packets, each encoded as a WebSocket frame would be (type digit then data).
   virtual void send(std::vector<std::string> frames) = 0;
+  /// Send one packet, encoded as for send(); the transport copies what it needs before returning (the
+  /// WebSocket frames it into its pending write, so an emit allocates nothing there).
+  virtual void send_one(std::string_view frame) = 0;
   /// Stop starting requests; `done` runs once nothing is in flight (polling, before an upgrade).
   virtual void pause(std::function<void()> done) = 0;
   /// Undo pause() (the upgrade failed after all).

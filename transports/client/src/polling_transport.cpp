@@ -188,6 +188,11 @@ class polling_transport final : public eio_transport, public std::enable_shared_
     do_post();
   }
 
+  void send_one(std::string_view frame) override {
+    outbox_.emplace_back(frame);
+    do_post();
+  }
+
   void pause(std::function<void()> done) override {
     paused_ = true;
     on_paused_ = std::move(done);

@@ -77,11 +77,12 @@ class websocket_transport final : public eio_transport, public std::enable_share
   }
 
   void send(std::vector<std::string> frames) override {
-    for (auto const& f : frames) {
-      auto const mask = next_mask();
-      ws::append_frame(ws::text, f, mask.data(), pending_);
-      ++pending_frames_;
-    }
+    for (auto const& f : frames) queue_frame(f);
+    do_write();
+  }
+
+  void send_one(std::string_view frame) override {
+    queue_frame(frame);
     do_write();
   }
 
@@ -345,7 +346,9 @@ class websocket_transport final : public eio_transport, public std::enable_share
 
   bool on_message(std::string_view frame, bool binary) {
     ++counters_.ws_frames_received;
-    codec::eio::packet p;
+    // The packet is the transport's own, so its data keeps its capacity from frame to frame: a
+    // delivery decodes without allocating (unless the owner took the data, as a pong does).
+    auto& p = incoming_;
     if (auto const bad = codec::eio::decode_frame(frame, binary, p, where_.max_payload_bytes)) {
       fail(client_error::protocol_error, "websocket frame: " + bad.message());
       return false;
@@ -365,6 +368,17 @@ class websocket_transport final : public eio_transport, public std::enable_share
       owner->on_transport_packet(this, std::move(p));
     }
     return !closed_;
+  }
+
+  /// Mask `frame` into the pending write (whose capacity stays: queueing allocates nothing once grown).
+  void queue_frame(std::string_view frame) {
+    // Grown with room to spare: a frame a few bytes longer than the last (a longer ack id or sequence
+    // number) must not grow it again, and the two buffers take turns.
+    if (auto const need = pending_.size() + frame.size() + ws::max_header_bytes; pending_.capacity() < need)
+      pending_.reserve(2 * need);
+    auto const mask = next_mask();
+    ws::append_frame(ws::text, frame, mask.data(), pending_);
+    ++pending_frames_;
   }
 
   void do_write() {
@@ -402,6 +416,7 @@ class websocket_transport final : public eio_transport, public std::enable_share
   std::vector<char> buffer_;  ///< bytes read: [0, filled_) holds the start of frames not yet handled
   std::size_t filled_ = 0;
   std::string message_;   ///< a fragmented message being assembled
+  codec::eio::packet incoming_;  ///< the packet being handed to the owner (reused: no allocation per frame)
   std::string pending_;   ///< masked frames waiting for the write in flight
   std::string inflight_;  ///< the frames being written
   std::uint64_t pending_frames_ = 0;

@@ -167,7 +167,7 @@ struct sim_client {
   std::unordered_map<std::uint32_t, std::pair<metrics::stream_id, std::uint64_t>> streams;
   /// Per stream received: when its previous chat arrived (for the uncorrected latency).
   std::unordered_map<std::int64_t, clock::time_point> last_arrival;
-  std::optional<clock::time_point> lost_at;  ///< when the last session ended, until reconnected
+  std::optional<clock::time_point> lost_at;  ///< when the connected session was lost, until connected again
   /// With recovery on: the rooms the client was in when its session was lost, until it is back. A
   /// recovered session is still in them (docs/recovery.md); a fresh one joins again.
   std::vector<std::uint32_t> away_rooms;
@@ -353,7 +353,9 @@ class worker {
       }
       sc.trace_rooms.clear();
       sc.joined = false;
-      sc.lost_at = now;
+      // Recovery counts from the session's loss: a failed reconnection attempt ends here too and must
+      // not move that instant; a client that never connected has no session to recover.
+      if (sc.ever_connected && !sc.lost_at) sc.lost_at = now;
     });
     sc.client->on_event([this, &sc](std::string_view event, std::string_view args) { on_event(sc, event, args); });
     sc.client->connect();

@@ -165,8 +165,13 @@ struct sim_client {
   clock::time_point next_send;
   /// Per room this client sent into: its ledger stream (sender, room) and the next seq on it.
   std::unordered_map<std::uint32_t, std::pair<metrics::stream_id, std::uint64_t>> streams;
-  /// Per stream received: when its previous chat arrived (for the uncorrected latency).
-  std::unordered_map<std::int64_t, clock::time_point> last_arrival;
+  /// Per stream received: when its previous chat arrived (for the uncorrected latency), and its record
+  /// in the worker's delivery log (found once, so a delivery costs one lookup here and none there).
+  struct stream_seen {
+    clock::time_point last_arrival;
+    metrics::delivery_log::pair* logged = nullptr;
+  };
+  std::unordered_map<std::int64_t, stream_seen> received;
   std::optional<clock::time_point> lost_at;  ///< when the connected session was lost, until connected again
   /// With recovery on: the rooms the client was in when its session was lost, until it is back. A
   /// recovered session is still in them (docs/recovery.md); a fresh one joins again.
@@ -601,7 +606,9 @@ class worker {
     auto& sm = m(sc);
     ++sm.deliveries;
     delivered_.fetch_add(1, std::memory_order_relaxed);
-    ledger_.received(sc.id, static_cast<metrics::stream_id>(stream), static_cast<std::uint64_t>(seq), now);
+    auto& seen = sc.received[stream];
+    if (!seen.logged) seen.logged = ledger_.pair_of(sc.id, static_cast<metrics::stream_id>(stream));
+    ledger_.received(seen.logged, static_cast<std::uint64_t>(seq), now);
     if (!sc.first_chat_seen) {
       sc.first_chat_seen = true;
       sm.ttfm.record(to_us(now - sc.connect_started));
@@ -610,9 +617,8 @@ class worker {
     // only once the previous one of its stream had arrived, so it measures from the later of the
     // actual send and that arrival, and a stall shows in one sample per stream instead of in every
     // chat intended during it (coordinated omission). Corrected latency measures from the intended time.
-    auto& previous = sc.last_arrival[stream];
-    auto const uncorrected_from = std::max(sched_.at(actual), previous);
-    previous = now;
+    auto const uncorrected_from = std::max(sched_.at(actual), seen.last_arrival);
+    seen.last_arrival = now;
     auto const intended_at = sched_.at(intended);
     if (!sched_.measured(intended_at)) return;
     ++sm.deliveries_measured;

@@ -177,10 +177,13 @@ nlohmann::json counts_json(delivery_counts const& c) {
 
 // ---- delivery_log ----------------------------------------------------------------------------------
 
+/// What the log knows of one (receiver, stream) pair; found once per pair by a receiver that keeps it.
+struct delivery_log::pair : pair_state {};
+
 struct delivery_log::state {
   std::vector<std::vector<std::int64_t>> sends;  ///< [stream][seq]: intended send time, or not_sent.
   std::vector<membership_event> memberships;
-  std::unordered_map<std::uint64_t, pair_state> pairs;  ///< By key_of(receiver, stream).
+  std::unordered_map<std::uint64_t, pair> pairs;  ///< By key_of(receiver, stream); nodes never move.
   std::uint64_t receptions = 0;
   std::uint64_t rejected = 0;
 };
@@ -229,13 +232,22 @@ void delivery_log::recovered(receiver_id receiver, room_id room, std::int64_t at
   state_->memberships.push_back({receiver, room, at_ns, membership_event::kind::recovered});
 }
 
+delivery_log::pair* delivery_log::pair_of(receiver_id receiver, stream_id stream) {
+  if (stream >= max_streams) return nullptr;
+  return &state_->pairs[key_of(receiver, stream)];
+}
+
 void delivery_log::received(receiver_id receiver, stream_id stream, std::uint64_t seq, std::int64_t at_ns) {
-  if (stream >= max_streams || seq > max_seq) {
+  received(pair_of(receiver, stream), seq, at_ns);
+}
+
+void delivery_log::received(pair* of, std::uint64_t seq, std::int64_t at_ns) {
+  if (!of || seq > max_seq) {
     ++state_->rejected;
     return;
   }
   auto const s = static_cast<std::uint32_t>(seq);
-  pair_state& p = state_->pairs[key_of(receiver, stream)];
+  pair_state& p = *of;
   bool const first = p.seen.empty();
   switch (p.seen.insert(s)) {
     case insert_result::too_far: ++state_->rejected; return;
@@ -267,7 +279,7 @@ std::size_t delivery_log::memory_bytes() const noexcept {
   for (auto const& times : st.sends) bytes += times.capacity() * sizeof(std::int64_t);
   // A node holds the next pointer and the value; the bucket array one pointer per bucket.
   bytes += st.pairs.bucket_count() * sizeof(void*) +
-           st.pairs.size() * (sizeof(void*) + sizeof(std::pair<std::uint64_t const, pair_state>));
+           st.pairs.size() * (sizeof(void*) + sizeof(std::pair<std::uint64_t const, pair>));
   for (auto const& [key, p] : st.pairs) bytes += p.seen.heap_bytes();
   return bytes;
 }

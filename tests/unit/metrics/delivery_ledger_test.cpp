@@ -122,6 +122,32 @@ TEST(DeliveryLedgerTest, CatchesAnInjectedReorder) {
   EXPECT_EQ(judge(report.total).reordering, grade::fail);
 }
 
+// The generator keeps each (receiver, stream) pair's record and logs through it: the same counts as
+// by ids, the record outlives moving the log, and a stream id no registry gives has no record.
+TEST(DeliveryLedgerTest, ReceptionsThroughAKeptPairCountAsThroughIds) {
+  delivery_ledger ledger;
+  stream_id const s = ledger.register_stream(sender, room);
+  delivery_log log;
+  log.joined(1, room, ms(50));
+  log.joined(2, room, ms(50));
+  send_chats(log, s, 6);
+  auto* const kept = log.pair_of(1, s);
+  ASSERT_NE(kept, nullptr);
+  EXPECT_EQ(log.pair_of(1, s), kept);
+  std::int64_t t = ms(1000);
+  for (std::uint64_t seq : {0U, 1U, 3U, 2U, 2U}) log.received(kept, seq, t++);
+  delivery_log moved = std::move(log);
+  moved.received(kept, 5, t++);  // 4 lost
+  receive(moved, 2, s, {0, 1, 3, 2, 2, 5});
+  EXPECT_EQ(moved.pair_of(1, max_streams), nullptr);
+  moved.received(nullptr, 0, t++);
+  EXPECT_EQ(moved.rejected(), 1U);
+  ledger.add(std::move(moved));
+  auto const report = ledger.reconcile();
+  EXPECT_EQ(of(report, 1).counts, (delivery_counts{6, 5, 1, 1, 1, 0}));
+  EXPECT_EQ(of(report, 1).counts, of(report, 2).counts);
+}
+
 TEST(DeliveryLedgerTest, DeliveryOutsideMembershipIsUnexpectedNotAnError) {
   delivery_ledger ledger;
   stream_id const s = ledger.register_stream(sender, room);

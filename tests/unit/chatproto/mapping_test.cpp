@@ -17,6 +17,42 @@ payload_template compile(std::string_view text) {
 
 harness_tags const tags{7, 42, 1'000'000, 1'000'500};
 
+// The generator reads the tags of our protocol's chats from their end, without the decoder; any other
+// shape goes to the decoder, so tags are found wherever they are in the outer object, and tag-like
+// text inside a string or a nested object is never taken for them.
+TEST(MappingTest, DeliveryTagsAreReadFromTheEndOrByTheDecoder) {
+  event_mapping const m;
+  decoder d;
+  auto const read = [&](std::string_view args) {
+    harness_tags t{-9, -9, -9, -9};
+    bool const ok = read_delivery_tags(m, d, args, t);
+    return std::make_pair(ok, t);
+  };
+  auto const [ours_ok, ours] = read(R"({"room":"r1","name":"c2","msg":"x","k":7,"q":42,"t":1000000,"a":1000500})");
+  EXPECT_TRUE(ours_ok);
+  EXPECT_EQ(ours.stream, 7);
+  EXPECT_EQ(ours.seq, 42);
+  EXPECT_EQ(ours.intended_ns, 1'000'000);
+  EXPECT_EQ(ours.sent_ns, 1'000'500);
+  // Reordered by a relay: the decoder finds them.
+  auto const [moved_ok, moved] = read(R"({"k":7,"q":42,"t":1000000,"a":1000500,"room":"r1","name":"c2","msg":"x"})");
+  EXPECT_TRUE(moved_ok);
+  EXPECT_EQ(moved.seq, 42);
+  // Tag-like text in the message, and real tags before it: the real ones.
+  auto const [inside_ok, inside] =
+      read(R"({"room":"r1","name":"c2","k":1,"q":2,"t":3,"a":4,"msg":",\"k\":7,\"q\":42,\"t\":5,\"a\":6}"})");
+  EXPECT_TRUE(inside_ok);
+  EXPECT_EQ(inside.stream, 1);
+  EXPECT_EQ(inside.seq, 2);
+  // Tags in a nested object only: not the chat's.
+  EXPECT_FALSE(read(R"({"room":"r1","name":"c2","msg":"x","o":{"k":7,"q":42,"t":5,"a":6}})").first);
+  // A truncated tail, or bytes after it: not taken from the end (and the decoder refuses them).
+  EXPECT_FALSE(read(R"({"room":"r1","name":"c2","msg":"x","k":7,"q":42,"t":5,"a":})").first);
+  EXPECT_FALSE(read(R"({"room":"r1","name":"c2","msg":"x","k":7,"q":42,"t":5,"a":6}x)").first);
+  // Negative stream or seq ids are refused either way.
+  EXPECT_FALSE(read(R"({"room":"r1","name":"c2","msg":"x","k":-1,"q":42,"t":5,"a":6})").first);
+}
+
 TEST(MappingTest, TheDefaultIsOurProtocolUnchanged) {
   event_mapping const m;
   EXPECT_TRUE(m.is_default());

@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <condition_variable>
 #include <functional>
@@ -965,25 +966,39 @@ bool happened(std::vector<transport::transition> const& t, client_event e) {
   return std::any_of(t.begin(), t.end(), [&](auto const& x) { return x.event == e; });
 }
 
+/// A clock the test moves by hand, for client_options::remember_clock: starts at steady_clock's now,
+/// so it keeps that clock's epoch; read on the client's thread, moved on the test's.
+struct manual_clock {
+  std::atomic<std::chrono::steady_clock::time_point> at{std::chrono::steady_clock::now()};
+
+  void advance(std::chrono::steady_clock::duration d) { at.store(at.load() + d); }
+  std::function<std::chrono::steady_clock::time_point()> reader() {
+    return [this] { return at.load(); };
+  }
+};
+
 // Phoenix-style memory: once a client of this process had to fall back to a target, the next ones
-// start on polling (no WebSocket attempt) until remember_for has passed.
+// start on polling (no WebSocket attempt) until remember_for has passed. The memory's clock is moved
+// on by hand, so the test does not wait out remember_for.
 TEST(ClientRememberTest, StartsOnPollingAfterAFallbackAndForgetsAfterTheDuration) {
   test_server_config config;
   config.options.allow_websocket = false;
   test_server server(config);
+  manual_clock memory_clock;
   auto options = options_for(server.port(), strategy::remember);
-  options.remember_for = 600ms;
+  options.remember_for = 60s;
+  options.remember_clock = memory_clock.reader();
   auto const first = remember_session(options);
   EXPECT_TRUE(happened(first, client_event::websocket_failed));
   EXPECT_TRUE(happened(first, client_event::fell_back));
-  auto const fell_at = std::chrono::steady_clock::now();
+  memory_clock.advance(options.remember_for - 1ms);
   auto const second = remember_session(options);
-  EXPECT_TRUE(happened(second, client_event::remembered));
+  EXPECT_TRUE(happened(second, client_event::remembered)) << "still remembered just before remember_for";
   EXPECT_FALSE(happened(second, client_event::websocket_failed)) << "no WebSocket attempt while remembered";
   ASSERT_GE(second.size(), 3u);
   EXPECT_EQ(second[1].event, client_event::remembered);
   EXPECT_EQ(second[2].detail, "polling") << "the first transport opened";
-  std::this_thread::sleep_until(fell_at + 700ms);
+  memory_clock.advance(2ms);
   auto const third = remember_session(options);
   EXPECT_FALSE(happened(third, client_event::remembered)) << "forgotten after remember_for";
   EXPECT_TRUE(happened(third, client_event::websocket_failed)) << "WebSocket is tried again";

@@ -160,11 +160,11 @@ class fallback_memory {
     return memory;
   }
 
-  /// A client to `target` had to fall back: its next `sessions` sessions start on polling, within `ttl`.
-  void remember(std::string const& target, int sessions, clock::duration ttl) {
+  /// A client to `target` had to fall back at `now`: its next `sessions` sessions start on polling,
+  /// within `ttl`.
+  void remember(std::string const& target, int sessions, clock::duration ttl, clock::time_point now) {
     if (sessions <= 0 || ttl <= clock::duration::zero()) return;
     std::lock_guard lock(mutex_);
-    auto const now = clock::now();
     std::erase_if(entries_, [&](auto const& e) { return e.second.until <= now; });
     if (entries_.size() >= max_targets && !entries_.contains(target)) {
       // Bounded: the entry closest to its end makes room.
@@ -175,12 +175,13 @@ class fallback_memory {
     entries_[target] = {now + ttl, sessions};
   }
 
-  /// Whether a session to `target` starts on polling; counts it against the remembered sessions.
-  bool take(std::string const& target) {
+  /// Whether a session to `target` starting at `now` starts on polling; counts it against the
+  /// remembered sessions.
+  bool take(std::string const& target, clock::time_point now) {
     std::lock_guard lock(mutex_);
     auto it = entries_.find(target);
     if (it == entries_.end()) return false;
-    if (it->second.until <= clock::now() || it->second.sessions_left <= 0) {
+    if (it->second.until <= now || it->second.sessions_left <= 0) {
       entries_.erase(it);
       return false;
     }
@@ -482,13 +483,20 @@ class client_impl final : public client, public detail::transport_owner {
   void fall_back(bool fresh_budget, std::string why) {
     fell_back_ = true;
     record(client_event::fell_back, std::move(why));
-    if (options_.strat == strategy::remember)
-      fallback_memory::instance().remember(memory_key_, options_.remember_sessions, options_.remember_for);
+    if (options_.strat == strategy::remember) remember_fallback();
     retire(active_);
     if (fresh_budget) arm_connect_timer();
     active_ = detail::make_polling_transport(ex_, where_, owner_ptr());
     active_->open({});
   }
+
+  /// The remember strategy: this target needed a fallback, so the process's next sessions to it start on polling.
+  void remember_fallback() {
+    fallback_memory::instance().remember(memory_key_, options_.remember_sessions, options_.remember_for, memory_now());
+  }
+
+  /// The time the remember strategy's memory goes by (client_options::remember_clock).
+  clock::time_point memory_now() const { return options_.remember_clock ? options_.remember_clock() : clock::now(); }
 
   void arm_connect_timer() {
     auto const generation = ++connect_generation_;
@@ -619,7 +627,7 @@ class client_impl final : public client, public detail::transport_owner {
 
   void open_first_transport() {
     bool ws_first = options_.strat != strategy::polling && options_.strat != strategy::upgrade;
-    if (options_.strat == strategy::remember && fallback_memory::instance().take(memory_key_)) {
+    if (options_.strat == strategy::remember && fallback_memory::instance().take(memory_key_, memory_now())) {
       // Phoenix: a fallback to this target is remembered, so polling from the start, no upgrade.
       ws_first = false;
       fell_back_ = true;
@@ -803,8 +811,7 @@ class client_impl final : public client, public detail::transport_owner {
     // WebSocket: the next attempt starts on polling (open_first_transport).
     if (!graceful && !ns_connected_ && active_ && active_->kind() == transport_kind::websocket) {
       if (options_.strat == strategy::fallback) websocket_unusable_ = true;
-      if (options_.strat == strategy::remember)
-        fallback_memory::instance().remember(memory_key_, options_.remember_sessions, options_.remember_for);
+      if (options_.strat == strategy::remember) remember_fallback();
     }
     retire(active_);
     retire(probe_);

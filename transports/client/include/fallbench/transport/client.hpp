@@ -170,6 +170,10 @@ struct client_options {
   /// WebSocket is tried first again.
   int remember_sessions = 5;
   std::chrono::milliseconds remember_for{300'000};
+  /// The time the remember strategy's memory reads when it records a fallback and when it checks that
+  /// remember_for has not passed; empty: std::chrono::steady_clock::now. Lets a test move time on
+  /// instead of waiting. The memory is the process's, so a replacement keeps steady_clock's epoch.
+  std::function<std::chrono::steady_clock::time_point()> remember_clock;
   /// Largest frame or polling body accepted from the server.
   std::size_t max_payload_bytes = 16u << 20;
   /// Reconnection with exponential backoff and jitter (socket.io-client `reconnection*` options).

@@ -1,8 +1,8 @@
 // fallbench: the one front door. Each subcommand is a thin layer over a library.
 
 #include "chat_command.hpp"
+#include "serve_command.hpp"
 #include "fallbench/bench/run_command.hpp"
-#include "fallbench/chat/serve.hpp"
 #include "fallbench/cli/args.hpp"
 #include "fallbench/compare/compare_main.hpp"
 #include "fallbench/proxy/proxy_main.hpp"
@@ -40,7 +40,7 @@ struct command {
 };
 
 constexpr command commands[] = {
-    {"serve", "run the chat server (Engine.IO v4 / Socket.IO v5, polling and WebSocket)", fallbench::chat::serve_main},
+    {"serve", "run the chat server (Engine.IO v4 / Socket.IO v5, polling and WebSocket)", fallbench::cli::serve_main},
     {"chat", "a terminal chat client (polling, websocket, upgrade or fallback)", fallbench::cli::chat_main},
     {"run", "replay a scenario against its servers, open loop, and write a result", run_with_report},
     {"proxy", "the fault-injecting proxy: relay to a server, applying a fault profile", fallbench::proxy::proxy_main},

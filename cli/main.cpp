@@ -1,11 +1,11 @@
 // fallbench: the one front door. Each subcommand is a thin layer over a library.
 
 #include "chat_command.hpp"
+#include "proxy_command.hpp"
 #include "serve_command.hpp"
 #include "fallbench/bench/run_command.hpp"
 #include "fallbench/cli/args.hpp"
 #include "fallbench/compare/compare_main.hpp"
-#include "fallbench/proxy/proxy_main.hpp"
 #include "fallbench/report/report_main.hpp"
 
 #include "build_info.hpp"
@@ -43,7 +43,7 @@ constexpr command commands[] = {
     {"serve", "run the chat server (Engine.IO v4 / Socket.IO v5, polling and WebSocket)", fallbench::cli::serve_main},
     {"chat", "a terminal chat client (polling, websocket, upgrade or fallback)", fallbench::cli::chat_main},
     {"run", "replay a scenario against its servers, open loop, and write a result", run_with_report},
-    {"proxy", "the fault-injecting proxy: relay to a server, applying a fault profile", fallbench::proxy::proxy_main},
+    {"proxy", "the fault-injecting proxy: relay to a server, applying a fault profile", fallbench::cli::proxy_main},
     {"report", "render results as one self-contained HTML page and a Markdown summary", fallbench::report::report_main},
     {"compare", "compare a candidate with a baseline of repeated runs: the regression gate", fallbench::compare::compare_main},
 };

@@ -2,34 +2,29 @@
 
 #include "chat_command.hpp"
 #include "proxy_command.hpp"
+#include "report_command.hpp"
+#include "result_inputs.hpp"
 #include "serve_command.hpp"
 #include "fallbench/bench/run_command.hpp"
 #include "fallbench/cli/args.hpp"
 #include "fallbench/compare/compare_main.hpp"
-#include "fallbench/report/report_main.hpp"
+#include "fallbench/report/report.hpp"
 
 #include "build_info.hpp"
 
 #include <cstring>
 #include <exception>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace {
 
-/// `fallbench run`, able to render its result (`--report DIR`) with `fallbench report`.
+/// `fallbench run`, able to render its result (`--report DIR`) as `fallbench report` does.
 int run_with_report(std::vector<std::string_view> const& args) {
   return fallbench::bench::run_main(args, [](std::string const& result, std::string const& dir) {
-    // report_main lists the files it wrote on stdout; run names the page itself, once.
-    struct silence {
-      std::ostringstream sink;
-      std::streambuf* saved = std::cout.rdbuf(sink.rdbuf());
-      ~silence() { std::cout.rdbuf(saved); }
-    } const quiet;
-    fallbench::report::report_main({"--output", dir, result});
+    fallbench::report::write_report(fallbench::cli::read_results({result}), {}, dir);
   });
 }
 
@@ -44,7 +39,7 @@ constexpr command commands[] = {
     {"chat", "a terminal chat client (polling, websocket, upgrade or fallback)", fallbench::cli::chat_main},
     {"run", "replay a scenario against its servers, open loop, and write a result", run_with_report},
     {"proxy", "the fault-injecting proxy: relay to a server, applying a fault profile", fallbench::cli::proxy_main},
-    {"report", "render results as one self-contained HTML page and a Markdown summary", fallbench::report::report_main},
+    {"report", "render results as one self-contained HTML page and a Markdown summary", fallbench::cli::report_main},
     {"compare", "compare a candidate with a baseline of repeated runs: the regression gate", fallbench::compare::compare_main},
 };
 

@@ -1,13 +1,13 @@
 // fallbench: the one front door. Each subcommand is a thin layer over a library.
 
 #include "chat_command.hpp"
+#include "compare_command.hpp"
 #include "proxy_command.hpp"
 #include "report_command.hpp"
 #include "result_inputs.hpp"
 #include "serve_command.hpp"
 #include "fallbench/bench/run_command.hpp"
 #include "fallbench/cli/args.hpp"
-#include "fallbench/compare/compare_main.hpp"
 #include "fallbench/report/report.hpp"
 
 #include "build_info.hpp"
@@ -40,7 +40,7 @@ constexpr command commands[] = {
     {"run", "replay a scenario against its servers, open loop, and write a result", run_with_report},
     {"proxy", "the fault-injecting proxy: relay to a server, applying a fault profile", fallbench::cli::proxy_main},
     {"report", "render results as one self-contained HTML page and a Markdown summary", fallbench::cli::report_main},
-    {"compare", "compare a candidate with a baseline of repeated runs: the regression gate", fallbench::compare::compare_main},
+    {"compare", "compare a candidate with a baseline of repeated runs: the regression gate", fallbench::cli::compare_main},
 };
 
 int usage(std::ostream& out) {

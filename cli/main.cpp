@@ -5,8 +5,8 @@
 #include "proxy_command.hpp"
 #include "report_command.hpp"
 #include "result_inputs.hpp"
+#include "run_command.hpp"
 #include "serve_command.hpp"
-#include "fallbench/bench/run_command.hpp"
 #include "fallbench/cli/args.hpp"
 #include "fallbench/report/report.hpp"
 
@@ -23,7 +23,7 @@ namespace {
 
 /// `fallbench run`, able to render its result (`--report DIR`) as `fallbench report` does.
 int run_with_report(std::vector<std::string_view> const& args) {
-  return fallbench::bench::run_main(args, [](std::string const& result, std::string const& dir) {
+  return fallbench::cli::run_main(args, [](std::string const& result, std::string const& dir) {
     fallbench::report::write_report(fallbench::cli::read_results({result}), {}, dir);
   });
 }

@@ -1,35 +1,30 @@
 // fallbench: the one front door. Each subcommand is a thin layer over a library.
 
 #include "chat_command.hpp"
-#include "fallbench/bench/run_command.hpp"
-#include "fallbench/chat/serve.hpp"
+#include "compare_command.hpp"
+#include "proxy_command.hpp"
+#include "report_command.hpp"
+#include "result_inputs.hpp"
+#include "run_command.hpp"
+#include "serve_command.hpp"
 #include "fallbench/cli/args.hpp"
-#include "fallbench/compare/compare_main.hpp"
-#include "fallbench/proxy/proxy_main.hpp"
-#include "fallbench/report/report_main.hpp"
+#include "fallbench/report/report.hpp"
 
 #include "build_info.hpp"
 
 #include <cstring>
 #include <exception>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace {
 
-/// `fallbench run`, able to render its result (`--report DIR`) with `fallbench report`.
+/// `fallbench run`, able to render its result (`--report DIR`) as `fallbench report` does.
 int run_with_report(std::vector<std::string_view> const& args) {
-  return fallbench::bench::run_main(args, [](std::string const& result, std::string const& dir) {
-    // report_main lists the files it wrote on stdout; run names the page itself, once.
-    struct silence {
-      std::ostringstream sink;
-      std::streambuf* saved = std::cout.rdbuf(sink.rdbuf());
-      ~silence() { std::cout.rdbuf(saved); }
-    } const quiet;
-    fallbench::report::report_main({"--output", dir, result});
+  return fallbench::cli::run_main(args, [](std::string const& result, std::string const& dir) {
+    fallbench::report::write_report(fallbench::cli::read_results({result}), {}, dir);
   });
 }
 
@@ -40,12 +35,12 @@ struct command {
 };
 
 constexpr command commands[] = {
-    {"serve", "run the chat server (Engine.IO v4 / Socket.IO v5, polling and WebSocket)", fallbench::chat::serve_main},
+    {"serve", "run the chat server (Engine.IO v4 / Socket.IO v5, polling and WebSocket)", fallbench::cli::serve_main},
     {"chat", "a terminal chat client (polling, websocket, upgrade or fallback)", fallbench::cli::chat_main},
     {"run", "replay a scenario against its servers, open loop, and write a result", run_with_report},
-    {"proxy", "the fault-injecting proxy: relay to a server, applying a fault profile", fallbench::proxy::proxy_main},
-    {"report", "render results as one self-contained HTML page and a Markdown summary", fallbench::report::report_main},
-    {"compare", "compare a candidate with a baseline of repeated runs: the regression gate", fallbench::compare::compare_main},
+    {"proxy", "the fault-injecting proxy: relay to a server, applying a fault profile", fallbench::cli::proxy_main},
+    {"report", "render results as one self-contained HTML page and a Markdown summary", fallbench::cli::report_main},
+    {"compare", "compare a candidate with a baseline of repeated runs: the regression gate", fallbench::cli::compare_main},
 };
 
 int usage(std::ostream& out) {

@@ -7,7 +7,7 @@
 
 #include "fallbench/cli/args.hpp"
 #include "fallbench/proxy/proxy.hpp"
-#include "fallbench/proxy/proxy_main.hpp"
+#include "proxy_command.hpp"
 
 #include <gtest/gtest.h>
 
@@ -68,6 +68,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace fp = fallbench::proxy;
+using fallbench::cli::proxy_main;  // `fallbench proxy`'s command line (cli/proxy_command.cpp)
 using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
 using clock_type = std::chrono::steady_clock;
@@ -1136,22 +1137,22 @@ TEST(ProxyLimitsTest, AMalformedChunkedBodyGets400AndLegitRequestsPass) {
 TEST(ProxyCliTest, RejectsBadCommandLines) {
   using args = std::vector<std::string_view>;
   using fallbench::cli::usage_error;
-  EXPECT_THROW(fp::proxy_main(args{}), usage_error) << "no --upstream";
-  EXPECT_THROW(fp::proxy_main(args{"--upstream", "https://127.0.0.1:1"}), usage_error);
-  EXPECT_THROW(fp::proxy_main(args{"--upstream", "http://127.0.0.1:1/path"}), usage_error);
-  EXPECT_THROW(fp::proxy_main(args{"--upstream", "http://127.0.0.1:1", "--profile", "nope"}), usage_error);
-  EXPECT_THROW(fp::proxy_main(args{"--upstream", "http://127.0.0.1:1", "--profile", "latency?status=1"}), usage_error);
-  EXPECT_THROW(fp::proxy_main(args{"--upstream", "http://127.0.0.1:1", "--up-ms", "5"}), usage_error)
+  EXPECT_THROW(proxy_main(args{}), usage_error) << "no --upstream";
+  EXPECT_THROW(proxy_main(args{"--upstream", "https://127.0.0.1:1"}), usage_error);
+  EXPECT_THROW(proxy_main(args{"--upstream", "http://127.0.0.1:1/path"}), usage_error);
+  EXPECT_THROW(proxy_main(args{"--upstream", "http://127.0.0.1:1", "--profile", "nope"}), usage_error);
+  EXPECT_THROW(proxy_main(args{"--upstream", "http://127.0.0.1:1", "--profile", "latency?status=1"}), usage_error);
+  EXPECT_THROW(proxy_main(args{"--upstream", "http://127.0.0.1:1", "--up-ms", "5"}), usage_error)
       << "--up-ms without a latency profile";
-  EXPECT_THROW(fp::proxy_main(args{"--upstream", "http://127.0.0.1:1", "--schedule", "5s:pass,1s:pass"}), usage_error);
-  EXPECT_THROW(fp::proxy_main(args{"--upstream", "http://127.0.0.1:1", "--listen", "127.0.0.1"}), usage_error);
-  EXPECT_THROW(fp::proxy_main(args{"--upstream", "http://127.0.0.1:1", "--profile", "latency", "--up-ms", "-1"}),
+  EXPECT_THROW(proxy_main(args{"--upstream", "http://127.0.0.1:1", "--schedule", "5s:pass,1s:pass"}), usage_error);
+  EXPECT_THROW(proxy_main(args{"--upstream", "http://127.0.0.1:1", "--listen", "127.0.0.1"}), usage_error);
+  EXPECT_THROW(proxy_main(args{"--upstream", "http://127.0.0.1:1", "--profile", "latency", "--up-ms", "-1"}),
                usage_error);
-  EXPECT_THROW(fp::proxy_main(args{"--upstream", "http://127.0.0.1:1", "--schedule-origin", "5"}), usage_error)
+  EXPECT_THROW(proxy_main(args{"--upstream", "http://127.0.0.1:1", "--schedule-origin", "5"}), usage_error)
       << "an origin without a schedule";
-  EXPECT_THROW(fp::proxy_main(args{"--check", "--schedule", "0s:pass,1s:latncy"}), usage_error);
-  EXPECT_THROW(fp::proxy_main(args{"--upstream", "http://127.0.0.1:1", "--header-timeout", "0"}), usage_error);
-  EXPECT_EQ(fp::proxy_main(args{"--help"}), 0);
+  EXPECT_THROW(proxy_main(args{"--check", "--schedule", "0s:pass,1s:latncy"}), usage_error);
+  EXPECT_THROW(proxy_main(args{"--upstream", "http://127.0.0.1:1", "--header-timeout", "0"}), usage_error);
+  EXPECT_EQ(proxy_main(args{"--help"}), 0);
 }
 
 TEST(ProxyCliTest, CheckPrintsTheTimelineWithoutListening) {
@@ -1161,7 +1162,7 @@ TEST(ProxyCliTest, CheckPrintsTheTimelineWithoutListening) {
     auto* const saved = std::cout.rdbuf(out.rdbuf());
     int rc = -1;
     try {
-      rc = fp::proxy_main(a);
+      rc = proxy_main(a);
     } catch (...) {
       std::cout.rdbuf(saved);
       throw;
@@ -1685,7 +1686,7 @@ TEST(ProxyTlsTest, TheCommandLineRefusesTlsMisuseWithTheReason) {
   using fallbench::cli::usage_error;
   auto const message = [](args a) {
     try {
-      fp::proxy_main(a);
+      proxy_main(a);
     } catch (usage_error const& e) {
       return std::string(e.what());
     }
@@ -1711,7 +1712,7 @@ TEST(ProxyCliTest, CheckExpandsPresetsAsTheHarnessReadsThem) {
   auto* const saved = std::cout.rdbuf(out.rdbuf());
   int rc = -1;
   try {
-    rc = fp::proxy_main(args{"--check", "--schedule", "0s:pass,2s:envoy-route-timeout?scale=0.1,4s:antivirus-stall?scale=0.5"});
+    rc = proxy_main(args{"--check", "--schedule", "0s:pass,2s:envoy-route-timeout?scale=0.1,4s:antivirus-stall?scale=0.5"});
   } catch (...) {
     std::cout.rdbuf(saved);
     throw;
@@ -1721,7 +1722,7 @@ TEST(ProxyCliTest, CheckExpandsPresetsAsTheHarnessReadsThem) {
   EXPECT_EQ(out.str(),
             "0\tpass\n2000\trequest-deadline?deadline-ms=1500&deadline-status=504\n"
             "4000\tupgrade-then-stall?stall-mode=hold&stall-after-ms=0&stall-ms=12500\n");
-  EXPECT_THROW(fp::proxy_main(args{"--check", "--profile", "envoy-route-timeout?scale=-1"}), fallbench::cli::usage_error);
+  EXPECT_THROW(proxy_main(args{"--check", "--profile", "envoy-route-timeout?scale=-1"}), fallbench::cli::usage_error);
 }
 
 #ifdef FALLBENCH_BIN

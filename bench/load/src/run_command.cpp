@@ -9,9 +9,6 @@
 #include "fallbench/bench/ladder.hpp"
 #include "fallbench/bench/scenario.hpp"
 #include "fallbench/bench/thresholds.hpp"
-#include "fallbench/cli/args.hpp"
-#include "fallbench/cli/output_paths.hpp"
-#include "fallbench/cli/target_flags.hpp"
 #include "fallbench/results/pipeline.hpp"
 #include "fallbench/transport/tls.hpp"
 
@@ -112,7 +109,7 @@ std::string seconds_text(std::chrono::milliseconds ms) {
   return o.str();
 }
 
-/// Ask the proxy what `c`'s fault means. @throws cli::usage_error with the proxy's own complaint.
+/// Ask the proxy what `c`'s fault means. @throws run_setup_error with the proxy's own complaint.
 fault_plan plan_fault(case_spec const& c) {
   std::vector<std::string> argv = {self_executable(), "proxy", "--check"};
   if (!c.fault.empty()) argv.insert(argv.end(), {"--profile", c.fault});
@@ -132,8 +129,8 @@ fault_plan plan_fault(case_spec const& c) {
   fs::remove(errors, ignored);
   if (result.first != 0) {
     auto const colon = complaint.find(": ");  // "fallbench proxy: --schedule: ..." -> "--schedule: ..."
-    throw cli::usage_error("case " + c.name + ": bad fault: " +
-                           (colon == std::string::npos ? complaint : complaint.substr(colon + 2)));
+    throw run_setup_error("case " + c.name + ": bad fault: " +
+                          (colon == std::string::npos ? complaint : complaint.substr(colon + 2)));
   }
   fault_plan plan;
   bool faulted = false;
@@ -446,54 +443,12 @@ step_facts facts_of(json const& run, case_spec const& step) {
 
 }  // namespace
 
-int run_main(std::vector<std::string_view> const& argv, render_report const& render) {
-  cli::args a("run", "Replay a scenario (bench/scenarios/*.json) against its targets, open loop, and write a result\n"
-                     "document (reports/schema/result.schema.json). Prints a summary table and the result's path.\n"
-                     "Exit status: 0 all runs valid and every threshold met, 3 some run invalid (result still written),\n"
-                     "6 a threshold of the scenario crossed (result still written), 2 bad input (also an output path that\n"
-                     "cannot be written: every one is checked before the first run).");
-  a.positional("SCENARIO", "The scenario file, e.g. bench/scenarios/smoke.json")
-      .flag("output", "FILE", "Where to write the result (default: reports/results/<scenario>-<UTC time>.json)")
-      .flag("case", "NAME", "Run only this case (repeatable)")
-      .flag("target", "NAME", "Run only against this target (repeatable)")
-      .flag("measure", "SECONDS", "Override the scenario's measure phase (fractions allowed, e.g. 0.5)")
-      .flag("url", "URL", "Run against this server instead of the scenario's targets: http(s)://HOST[:PORT][/PATH][?QUERY]\n"
-                          "      (ws and wss work too; the path defaults to /socket.io/, the port to 80 or 443)")
-      .flag("events", "FILE|JSON", "The event mapping (docs/targets.md): which events stand for join/chat/leave, over the scenario's")
-      .flag("report", "DIR", "Also render the result as DIR/report.html and DIR/summary.md (fallbench report)")
-      .flag("junit", "FILE", "Also write JUnit XML: per run one test case for its validity and one per threshold")
-      .flag("csv", "FILE", "Also write the summary table as CSV (one row per run and strategy)")
-      .flag("summary-json", "FILE", "Also write a compact JSON summary (headline figures, validity, thresholds, exit status)")
-      .toggle("quiet", "No progress line");
-  cli::declare_target_flags(a);
-  if (!a.parse(argv)) {
-    std::cout << a.help();
-    return 0;
-  }
-  if (a.positionals().size() != 1) throw cli::usage_error("expected exactly one scenario file");
-  if (a.has("report") && !render) throw cli::usage_error("--report: no report renderer in this build");
-  std::string const path = a.positionals().front();
-  scenario s;
-  try {
-    s = load_scenario(path);
-  } catch (scenario_error const& e) {
-    throw cli::usage_error(e.what());
-  }
-  if (a.has("measure"))
-    s.timing.measure = std::chrono::milliseconds{std::llround(a.number("measure", 0.1, 86'400) * 1000.0)};
-  if (a.has("url")) {
-    auto const url = a.str("url");
-    (void)cli::read_url("--url", url);
-    target t{"external", target::kind::url, url, 0, {}, {}, {}, {}};
-    s.targets = {t};
-  }
-  try {
-    if (a.has("events")) s.events = parse_events(a.str("events"), "--events");
-  } catch (scenario_error const& e) {
-    throw cli::usage_error(e.what());
-  }
-  // The target flags apply to every target, over its own settings.
-  for (auto& t : s.targets) t.settings = cli::read_target_flags(a, t.settings);
+fs::path default_result_path(scenario const& s) {
+  return fs::path("reports/results") / (s.name + "-" + utc_now("%Y%m%dT%H%M%SZ") + ".json");
+}
+
+void check_scenario_run(scenario const& s, scenario_run_options const& options) {
+  if (options.report_dir && !options.render) throw run_setup_error("--report: no report renderer in this build");
   // A CA file that cannot be read or parsed is a usage error now, not a failed handshake per client later.
   for (auto const& t : s.targets) {
     if (t.type != target::kind::url) continue;
@@ -504,34 +459,38 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
     try {
       transport::client_tls_context(o);
     } catch (transport::tls_config_error const& e) {
-      throw cli::usage_error("target " + t.name + ": " + e.what());
+      throw run_setup_error("target " + t.name + ": " + e.what());
     }
   }
   try {
     check_cpus(s, cpus_of(0));
   } catch (scenario_error const& e) {
-    throw cli::usage_error(path + ": " + e.what());
+    throw run_setup_error(options.scenario_path + ": " + e.what());
   }
-  auto const only_cases = a.all("case");
-  auto const only_targets = a.all("target");
-  for (auto const& name : only_cases)
+  for (auto const& name : options.only_cases)
     if (std::none_of(s.cases.begin(), s.cases.end(), [&](auto const& c) { return c.name == name; }))
-      throw cli::usage_error("--case " + name + ": no such case in " + path);
-  for (auto const& name : only_targets)
+      throw run_setup_error("--case " + name + ": no such case in " + options.scenario_path);
+  for (auto const& name : options.only_targets)
     if (std::none_of(s.targets.begin(), s.targets.end(), [&](auto const& t) { return t.name == name; }))
-      throw cli::usage_error("--target " + name + ": no such target in " + path);
+      throw run_setup_error("--target " + name + ": no such target in " + options.scenario_path);
 
   // A cluster is started by the harness: of our server or the Node peer, never of a URL, and unpinned.
   for (auto const& c : s.cases) {
     if (c.topology.type != topology_spec::kind::cluster) continue;
     for (auto const& t : s.targets) {
       if (t.type == target::kind::url)
-        throw cli::usage_error("case " + c.name + ": a cluster topology needs embedded or node-peer targets; target " +
-                               t.name + " is a URL");
+        throw run_setup_error("case " + c.name + ": a cluster topology needs embedded or node-peer targets; target " +
+                              t.name + " is a URL");
       if (!t.cpus.empty())
-        throw cli::usage_error("case " + c.name + ": a cluster's nodes are not pinned; target " + t.name + " has cpus");
+        throw run_setup_error("case " + c.name + ": a cluster's nodes are not pinned; target " + t.name + " has cpus");
     }
   }
+}
+
+int run_scenario(scenario const& s, scenario_run_options const& options) {
+  auto const& only_cases = options.only_cases;
+  auto const& only_targets = options.only_targets;
+  auto const& output = options.output;
   stop_children_on_signal();
 
   // One throwaway PKI for every TLS target of this run.
@@ -553,23 +512,6 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
     if (!c.fault.empty() || !c.fault_schedule.empty()) faults[c.name] = plan_fault(c);
   }
 
-  fs::path output = a.has("output") ? fs::path(a.str("output"))
-                                    : fs::path("reports/results") / (s.name + "-" + utc_now("%Y%m%dT%H%M%SZ") + ".json");
-  // Every output is checked (and its directory made) before the first run, like the faults above: a
-  // path that cannot be written must not surface after minutes of measuring.
-  std::vector<std::pair<std::string, fs::path>> outputs = {{"output", output}};
-  cli::check_output_file("output", output);
-  for (char const* flag : {"junit", "csv", "summary-json"}) {
-    if (!a.has(flag)) continue;
-    cli::check_output_file(flag, a.str(flag));
-    outputs.emplace_back(flag, a.str(flag));
-  }
-  if (a.has("report")) {
-    cli::check_output_directory("report", a.str("report"), {"report.html", "summary.md"});
-    for (char const* name : {"report.html", "summary.md"}) outputs.emplace_back("report", fs::path(a.str("report")) / name);
-  }
-  cli::check_distinct_outputs(outputs);
-
   // Descriptors for the largest case, before any target starts: every process of a run (the servers,
   // the fault proxy) inherits the raised limit at its fork (docs/soak.md, "Descriptors").
   {
@@ -582,23 +524,23 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
       try {
         auto const change = raise_fd_limit(descriptors_needed(*largest),
                                            "case " + largest->name + ": " + std::to_string(largest->clients) + " clients");
-        if (change.after != change.before && !a.has("quiet"))
+        if (change.after != change.before && !options.quiet)
           std::cerr << "fallbench run: file descriptor limit raised from " << change.before << " to " << change.after
                     << " (case " << largest->name << ")\n";
       } catch (fd_limit_error const& e) {
-        throw cli::usage_error(e.what());
+        throw run_setup_error(e.what());
       }
     }
   }
   fs::path const log_dir = output.parent_path().empty() ? fs::path(".") : output.parent_path();
 
   json doc = {{"schema_version", schema_version}, {"started_at", utc_now("%Y-%m-%dT%H:%M:%SZ")}};
-  doc.update(metadata(s, path));
+  doc.update(metadata(s, options.scenario_path));
   doc["runs"] = json::array();
   doc["capacity"] = json::array();
   // Progress: a line rewritten in place on a terminal; piped, a full line every few seconds and at each
   // phase, so a long study is not silent in CI. --quiet silences both.
-  bool const quiet = a.has("quiet");
+  bool const quiet = options.quiet;
   bool const on_terminal = ::isatty(STDERR_FILENO) != 0;
   auto const progress_every = std::chrono::seconds{5};
   auto last_line = metrics::now();
@@ -652,21 +594,21 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
         // Our own certificate authority is trusted unless the scenario says otherwise.
         if (t.tls && at.settings.ca_file.empty() && !at.settings.insecure) at.settings.ca_file = pki->files().ca_file;
         at.events = t.events.value_or(s.events);
-        run_options options;
+        run_options timing;
         if (fault != faults.end()) {
           if (running.at.tls)
-            throw cli::usage_error("case " + c.name + ": the fault proxy relays plain HTTP only, and target " + t.name +
-                                   " is https");
+            throw run_setup_error("case " + c.name + ": the fault proxy relays plain HTTP only, and target " + t.name +
+                                  " is https");
           // The run starts a little ahead, so the proxy is up by then; its schedule counts from the
           // same instant (the monotonic clock is the same in both processes).
-          options.start = metrics::now() + std::chrono::milliseconds{500};
-          options.fault_windows = fault->second.windows;
+          timing.start = metrics::now() + std::chrono::milliseconds{500};
+          timing.fault_windows = fault->second.windows;
           std::vector<std::string> proxy_argv = {self_executable(), "proxy", "--listen", "127.0.0.1:0", "--upstream",
                                                  "http://" + running.at.host + ":" + std::to_string(running.at.port)};
           if (!c.fault.empty()) proxy_argv.insert(proxy_argv.end(), {"--profile", c.fault});
           if (!c.fault_schedule.empty())
             proxy_argv.insert(proxy_argv.end(), {"--schedule", c.fault_schedule, "--schedule-origin",
-                                                 std::to_string(metrics::to_ns(*options.start))});
+                                                 std::to_string(metrics::to_ns(*timing.start))});
           if (tls_end == "fault proxy")
             proxy_argv.insert(proxy_argv.end(),
                               {"--tls-cert", pki->files().cert_chain_file, "--tls-key", pki->files().key_file});
@@ -704,7 +646,7 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
               last_line = metrics::now();
               last_phase = p.phase;
             }
-          }, options);
+          }, timing);
         }
         if (on_terminal && !quiet) std::cerr << "\n";
         if (proxy) {
@@ -776,22 +718,21 @@ int run_main(std::vector<std::string_view> const& argv, render_report const& ren
   }
   print_summary(doc, std::cout);
   std::cout << "result: " << output.string() << std::endl;
-  if (a.has("report")) {
-    render(output.string(), a.str("report"));
-    std::cout << "report: " << (fs::path(a.str("report")) / "report.html").string() << std::endl;
+  if (options.report_dir) {
+    options.render(output.string(), options.report_dir->string());
+    std::cout << "report: " << (*options.report_dir / "report.html").string() << std::endl;
   }
   // An invalid run measured nothing trustworthy, so it outranks a threshold it may have crossed.
   int const status = !all_valid ? 3 : thresholds_met ? 0 : exit_threshold_crossed;
-  auto write = [](std::string const& file, std::string const& text) {
-    fs::path const p(file);
+  auto write = [](fs::path const& p, std::string const& text) {
     if (p.has_parent_path()) fs::create_directories(p.parent_path());
     std::ofstream out(p, std::ios::binary);
     out << text;
-    if (!out) throw std::runtime_error("cannot write " + file);
+    if (!out) throw std::runtime_error("cannot write " + p.string());
   };
-  if (a.has("junit")) write(a.str("junit"), results::run_junit(doc));
-  if (a.has("csv")) write(a.str("csv"), results::run_csv(doc));
-  if (a.has("summary-json")) write(a.str("summary-json"), results::run_summary(doc, output.string(), status).dump(1) + "\n");
+  if (options.junit) write(*options.junit, results::run_junit(doc));
+  if (options.csv) write(*options.csv, results::run_csv(doc));
+  if (options.summary_json) write(*options.summary_json, results::run_summary(doc, output.string(), status).dump(1) + "\n");
   return status;
 }
 

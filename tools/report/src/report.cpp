@@ -1,8 +1,5 @@
 #include "fallbench/report/report.hpp"
-#include "fallbench/report/report_main.hpp"
 
-#include "fallbench/cli/args.hpp"
-#include "fallbench/cli/output_paths.hpp"
 #include "fallbench/compare/stats.hpp"
 #include "fallbench/results/json_path.hpp"
 #include "svg.hpp"
@@ -2278,45 +2275,7 @@ std::string render_markdown(std::vector<result> const& results, options const& o
 
 std::vector<result> load_results(std::string const& operand) { return results::read_result_files(operand); }
 
-int report_main(std::vector<std::string_view> const& argv) {
-  cli::args a("report",
-              "Render result documents of `fallbench run` as one self-contained HTML page (inline SVG charts, no\n"
-              "script, nothing loaded from elsewhere) and a Markdown summary for a CI job summary:\n"
-              "DIR/report.html and DIR/summary.md. Several results: one section each.\n"
-              "Exit status: 0 written, 2 bad flags, an unreadable input or an output DIR that cannot be written\n"
-              "(checked before reading), 3 an input that is not a valid result\n"
-              "document (reports/schema/result.schema.json; the message names the place and the rule).");
-  a.positional("RESULT...", "Result files, or directories of them (*.json)")
-      .flag("output", "DIR", "Where to write report.html and summary.md (also -o DIR)")
-      .flag("title", "TEXT", "The page's heading (default: fallbench report: and the scenario names)")
-      .flag("timelines", "N", "Session timelines drawn per chart", "12");
-  // -o is the one short flag, as in the issue's `fallbench report RESULT... -o DIR`.
-  std::vector<std::string_view> args(argv.begin(), argv.end());
-  for (auto& s : args)
-    if (s == "-o") s = "--output";
-  if (!a.parse(args)) {
-    std::cout << a.help();
-    return 0;
-  }
-  if (a.positionals().empty()) throw cli::usage_error("expected at least one result file");
-  if (!a.has("output")) throw cli::usage_error("expected -o DIR (or --output DIR)");
-  options opts;
-  opts.title = a.str("title");
-  opts.timelines = static_cast<std::size_t>(a.integer("timelines", 0, 1000));
-  // Checked (and made) before the inputs are read and rendered: exit 2 naming the flag, at once.
-  cli::check_output_directory("output", a.str("output"), {"report.html", "summary.md"});
-  std::vector<result> results;
-  for (auto const& operand : a.positionals()) {
-    try {
-      auto more = load_results(operand);
-      std::move(more.begin(), more.end(), std::back_inserter(results));
-    } catch (fallbench::results::invalid_result const& e) {
-      throw cli::exit_error(3, e.what());
-    } catch (std::exception const& e) {
-      throw cli::usage_error(e.what());
-    }
-  }
-  fs::path const dir = a.str("output");
+std::vector<fs::path> write_report(std::vector<result> const& results, options const& opts, fs::path const& dir) {
   fs::create_directories(dir);
   auto const write = [](fs::path const& path, std::string const& content) {
     std::ofstream out(path, std::ios::binary);
@@ -2325,8 +2284,7 @@ int report_main(std::vector<std::string_view> const& argv) {
   };
   write(dir / "report.html", render_html(results, opts));
   write(dir / "summary.md", render_markdown(results, opts));
-  std::cout << (dir / "report.html").string() << "\n" << (dir / "summary.md").string() << "\n";
-  return 0;
+  return {dir / "report.html", dir / "summary.md"};
 }
 
 }  // namespace fallbench::report

@@ -14,6 +14,7 @@
 ///   worse is a regression.
 /// A run that is not valid, or whose delivery verdict is `fail`, makes the whole comparison invalid;
 /// results whose metadata differ in what matters are incomparable.
+/// Typed options only: the flags that fill them are parsed in cli/ (cli/compare_command.cpp).
 
 #include "fallbench/results/result_files.hpp"
 
@@ -109,6 +110,16 @@ outcome compare(std::vector<result_file> const& baseline, std::vector<result_fil
 /// The outcome as Markdown: a one-line verdict, notes, and the table (metric, baseline, candidate,
 /// change, p-value, verdict). Every string from the documents is escaped for Markdown.
 std::string to_markdown(outcome const& o, options const& opts);
+
+/// The outcome as JUnit XML: one test case per compared metric (a regression fails it, too few runs
+/// skips it), and one failing case per problem, so a gate that could not run never shows all green.
+std::string to_junit(outcome const& o);
+
+/// Every compared metric as CSV: id, label, unit, class, both values, change, p-value, bound, verdict.
+std::string to_csv(outcome const& o);
+
+/// A compact JSON summary: status and exit status, runs per side, problems, notes, each metric's verdict.
+nlohmann::json to_summary_json(outcome const& o);
 
 /// The machine class of a result, the folder of its baselines under reports/baselines/: cores and
 /// CPU model, e.g. "2core-amd-epyc". Two results compare only when their machine classes are equal.

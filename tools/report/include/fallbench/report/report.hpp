@@ -2,12 +2,14 @@
 /// `fallbench report`: result documents (reports/schema/result.schema.json) rendered as one
 /// self-contained HTML page (inline CSS and SVG, no script, nothing fetched from anywhere) and a
 /// Markdown summary fit for a CI job summary. Reads only the result JSON (docs/conventions.md section 1).
+/// Typed options only: the flags that fill them are parsed in cli/ (cli/report_command.cpp).
 
 #include "fallbench/results/result_files.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,5 +46,11 @@ std::string render_markdown(std::vector<result> const& results, options const& o
 /// @throws std::runtime_error when a file is unreadable, not JSON, or not a result document
 ///         (no object with schema_version 1 and a runs array).
 std::vector<result> load_results(std::string const& operand);
+
+/// Writes both renderings of `results`: `dir`/report.html and `dir`/summary.md (`dir` is made when
+/// missing). @return the paths written, the page first. @throws std::runtime_error when one cannot be
+/// written.
+std::vector<std::filesystem::path> write_report(std::vector<result> const& results, options const& opts,
+                                                std::filesystem::path const& dir);
 
 }  // namespace fallbench::report

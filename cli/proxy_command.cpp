@@ -1,11 +1,13 @@
-#include "fallbench/proxy/proxy_main.hpp"
+// `fallbench proxy`: the fault proxy's flags, read into proxy::proxy_run_options.
+
+#include "proxy_command.hpp"
 
 #include "fallbench/cli/args.hpp"
+#include "fallbench/proxy/run_proxy.hpp"
 #include "fallbench/transport/url.hpp"
-#include "fallbench/proxy/proxy.hpp"
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
-#include <boost/asio/signal_set.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -16,12 +18,24 @@
 #include <optional>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
 
-namespace fallbench::proxy {
+namespace fallbench::cli {
 
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+using proxy::all_parameters;
+using proxy::all_presets;
+using proxy::describe;
+using proxy::describe_effective;
+using proxy::has_parameter;
+using proxy::needs_http;
+using proxy::parameter_value;
+using proxy::parse_profile;
+using proxy::parse_schedule;
+using proxy::profile;
+using proxy::proxy_options;
+using proxy::schedule_entry;
+using proxy::set_parameter;
 
 namespace {
 
@@ -64,11 +78,11 @@ std::string profiles_help() {
   return text;
 }
 
-cli::args make_args() {
-  cli::args a("proxy",
-              "Relay HTTP and WebSocket traffic to --upstream, applying a fault profile. Prints its URL as\n"
-              "the first line, logs each fault it applies to stderr; Ctrl-C or SIGTERM stop it.\n\n" +
-                  profiles_help());
+args make_args() {
+  args a("proxy",
+       "Relay HTTP and WebSocket traffic to --upstream, applying a fault profile. Prints its URL as\n"
+       "the first line, logs each fault it applies to stderr; Ctrl-C or SIGTERM stop it.\n\n" +
+           profiles_help());
   profile const defaults;
   a.flag("listen", "ADDR:PORT", "Address and port to listen on; port 0 picks a free one", "127.0.0.1:0")
       .flag("upstream", "URL", "Server to relay to: http://HOST:PORT (ws:// works too; https:// with --tls-passthrough); required")
@@ -90,7 +104,7 @@ cli::args make_args() {
                                     "first byte (nginx's client_header_timeout)",
             std::to_string(proxy_options{}.header_timeout.count()))
       .flag("tls-cert", "PEM", "Terminate TLS with this certificate chain (https, wss toward the clients; the\n"
-                               "upstream stays plain http); needs --tls-key")
+                          "upstream stays plain http); needs --tls-key")
       .flag("tls-key", "PEM", "The private key of --tls-cert")
       .toggle("tls-passthrough", "Relay TLS as it is to an https:// --upstream: the proxy reads no byte, so\n"
                                  "only pass, latency, bandwidth, reset, idle-timeout (idle-pings=count) and\n"
@@ -103,34 +117,35 @@ cli::args make_args() {
 
 tcp::endpoint parse_listen(std::string const& text) {
   auto const colon = text.rfind(':');
-  if (colon == std::string::npos) throw cli::usage_error("--listen: want ADDR:PORT, got '" + text + "'");
+  if (colon == std::string::npos) throw usage_error("--listen: want ADDR:PORT, got '" + text + "'");
   std::string host = text.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   auto const port_text = text.substr(colon + 1);
   unsigned port = 0;
   auto const [ptr, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (port_text.empty() || ec != std::errc{} || ptr != port_text.data() + port_text.size() || port > 65535)
-    throw cli::usage_error("--listen: bad port in '" + text + "'");
+    throw usage_error("--listen: bad port in '" + text + "'");
   boost::system::error_code bad;
   auto const address = net::ip::make_address(host, bad);
-  if (bad) throw cli::usage_error("--listen: not an IP address: '" + host + "'");
+  if (bad) throw usage_error("--listen: not an IP address: '" + host + "'");
   return {address, static_cast<unsigned short>(port)};
 }
 
-tcp::endpoint resolve_upstream(net::io_context& ioc, std::string const& url, bool passthrough) {
+tcp::endpoint resolve_upstream(std::string const& url, bool passthrough) {
   transport::server_url u;
   try {
     u = transport::parse_server_url(url);
   } catch (transport::url_error const& e) {
-    throw cli::usage_error(std::string("--upstream: ") + e.what());
+    throw usage_error(std::string("--upstream: ") + e.what());
   }
   if (passthrough && !u.tls)
-    throw cli::usage_error("--upstream: --tls-passthrough relays TLS, so it wants https://HOST:PORT, got '" + url + "'");
+    throw usage_error("--upstream: --tls-passthrough relays TLS, so it wants https://HOST:PORT, got '" + url + "'");
   if (!passthrough && u.tls)
-    throw cli::usage_error("--upstream: the proxy speaks plain HTTP to its upstream, got '" + url +
-                           "' (--tls-passthrough relays TLS as it is)");
+    throw usage_error("--upstream: the proxy speaks plain HTTP to its upstream, got '" + url +
+                      "' (--tls-passthrough relays TLS as it is)");
   if (u.path_given || !u.query.empty())
-    throw cli::usage_error("--upstream: a URL without a path, got '" + url + "' (the proxy relays every path)");
+    throw usage_error("--upstream: a URL without a path, got '" + url + "' (the proxy relays every path)");
+  net::io_context ioc;
   tcp::resolver resolver(ioc);
   boost::system::error_code ec;
   auto const results = resolver.resolve(u.host, std::to_string(u.port), ec);
@@ -157,7 +172,7 @@ int proxy_main(std::vector<std::string_view> const& argv) {
     return 0;
   }
   bool const check = args.has("check");
-  if (!check && !args.has("upstream")) throw cli::usage_error("--upstream is required");
+  if (!check && !args.has("upstream")) throw usage_error("--upstream is required");
 
   // Profile parameters given as flags are the base of --profile and of every schedule entry.
   profile base;
@@ -167,21 +182,21 @@ int proxy_main(std::vector<std::string_view> const& argv) {
     try {
       set_parameter(base, key, args.str(key));
     } catch (std::invalid_argument const& e) {
-      throw cli::usage_error("--" + std::string(e.what()));
+      throw usage_error("--" + std::string(e.what()));
     }
   }
   profile initial;
   try {
     initial = parse_profile(args.str("profile"), base);
   } catch (std::invalid_argument const& e) {
-    throw cli::usage_error(std::string("--profile: ") + e.what());
+    throw usage_error(std::string("--profile: ") + e.what());
   }
   std::vector<schedule_entry> schedule;
   if (args.has("schedule")) {
     try {
       schedule = parse_schedule(read_schedule(args.str("schedule")), base);
     } catch (std::invalid_argument const& e) {
-      throw cli::usage_error(std::string("--schedule: ") + e.what());
+      throw usage_error(std::string("--schedule: ") + e.what());
     }
   }
   for (auto const& info : all_parameters()) {
@@ -190,25 +205,25 @@ int proxy_main(std::vector<std::string_view> const& argv) {
     bool used = has_parameter(initial.kind, key);
     for (auto const& e : schedule) used = used || has_parameter(e.prof.kind, key);
     if (!used)
-      throw cli::usage_error("--" + key + " is not a parameter of the profile(s) in use (" + std::string(info.help) + ")");
+      throw usage_error("--" + key + " is not a parameter of the profile(s) in use (" + std::string(info.help) + ")");
   }
 
   bool const passthrough = args.has("tls-passthrough");
   if (passthrough && (args.has("tls-cert") || args.has("tls-key")))
-    throw cli::usage_error("--tls-passthrough relays TLS as it is: it takes no --tls-cert or --tls-key");
-  if (args.has("tls-cert") != args.has("tls-key")) throw cli::usage_error("--tls-cert and --tls-key go together");
+    throw usage_error("--tls-passthrough relays TLS as it is: it takes no --tls-cert or --tls-key");
+  if (args.has("tls-cert") != args.has("tls-key")) throw usage_error("--tls-cert and --tls-key go together");
   if (passthrough) {
     // Refused here, before listening: a profile that needs HTTP would silently do nothing.
     for (auto const* p : {&initial}) {
       if (needs_http(*p))
-        throw cli::usage_error("--profile " + describe_effective(*p) +
-                               ": needs to read HTTP, which --tls-passthrough never sees (there: pass, latency, "
-                               "bandwidth, reset, idle-timeout with idle-pings=count, max-lifetime with lifetime-of=all)");
+        throw usage_error("--profile " + describe_effective(*p) +
+                          ": needs to read HTTP, which --tls-passthrough never sees (there: pass, latency, "
+                          "bandwidth, reset, idle-timeout with idle-pings=count, max-lifetime with lifetime-of=all)");
     }
     for (auto const& e : schedule)
       if (needs_http(e.prof))
-        throw cli::usage_error("--schedule: " + describe_effective(e.prof) +
-                               " needs to read HTTP, which --tls-passthrough never sees");
+        throw usage_error("--schedule: " + describe_effective(e.prof) +
+                          " needs to read HTTP, which --tls-passthrough never sees");
   }
 
   if (check) {
@@ -217,15 +232,15 @@ int proxy_main(std::vector<std::string_view> const& argv) {
     std::cout << std::flush;
     return 0;
   }
-  std::optional<std::chrono::steady_clock::time_point> origin;
+  proxy::proxy_run_options run;
   if (args.has("schedule-origin")) {
-    if (schedule.empty()) throw cli::usage_error("--schedule-origin needs --schedule");
-    origin = std::chrono::steady_clock::time_point{
+    if (schedule.empty()) throw usage_error("--schedule-origin needs --schedule");
+    run.schedule_origin = std::chrono::steady_clock::time_point{
         std::chrono::nanoseconds{args.integer("schedule-origin", 0, std::numeric_limits<std::int64_t>::max())}};
   }
 
-  auto const threads = static_cast<int>(args.integer("threads", 1, 256));
-  proxy_options options;
+  run.threads = static_cast<int>(args.integer("threads", 1, 256));
+  auto& options = run.proxy;
   options.connect_timeout = std::chrono::milliseconds{args.integer("connect-timeout", 1, 3'600'000)};
   options.max_idle = std::chrono::milliseconds{args.integer("max-idle", 1, 86'400'000)};
   options.header_timeout = std::chrono::milliseconds{args.integer("header-timeout", 1, 86'400'000)};
@@ -234,58 +249,17 @@ int proxy_main(std::vector<std::string_view> const& argv) {
     options.tls_cert_file = args.str("tls-cert");
     options.tls_key_file = args.str("tls-key");
   }
-  auto const listen_at = parse_listen(args.str("listen"));
-
-  net::io_context ioc{threads};
-  options.upstream = resolve_upstream(ioc, args.str("upstream"), passthrough);
-  std::optional<proxy> made;
+  run.listen = parse_listen(args.str("listen"));
+  run.upstream_name = args.str("upstream");
+  options.upstream = resolve_upstream(run.upstream_name, passthrough);
+  run.initial = initial;
+  run.schedule = std::move(schedule);
   try {
-    made.emplace(ioc, options, initial);
-  } catch (std::exception const& e) {
+    return proxy::run_proxy(std::move(run));
+  } catch (proxy::tls_setup_error const& e) {
     // A certificate or key that cannot be used is a bad command line: exit 2 with OpenSSL's reason.
-    throw cli::usage_error(std::string("--tls-cert/--tls-key: ") + e.what());
+    throw usage_error(std::string("--tls-cert/--tls-key: ") + e.what());
   }
-  auto& relay = *made;
-  relay.on_event([](fault_event const& e) { std::cerr << "fallbench proxy: " << to_string(e) << "\n"; });
-  auto const bound = relay.listen(listen_at);
-
-  std::string host = bound.address().to_string();
-  if (bound.address().is_v6()) host = "[" + host + "]";
-  bool const tls = passthrough || !options.tls_cert_file.empty();
-  std::cout << (tls ? "https://" : "http://") << host << ":" << bound.port() << std::endl;
-  std::cerr << "fallbench proxy: relaying to " << args.str("upstream")
-            << (passthrough ? " (TLS passed through)" : tls ? " (TLS terminated here)" : "") << " with profile "
-            << describe_effective(initial)
-            << (schedule.empty() ? "" : " and a schedule of " + std::to_string(schedule.size()) + " entries")
-            << "; Ctrl-C stops\n";
-  for (auto const& e : schedule)
-    std::cerr << "fallbench proxy: schedule: at " << e.at.count() << " ms " << describe_effective(e.prof) << "\n";
-  if (origin) {
-    relay.run_schedule(std::move(schedule), *origin);
-  } else if (!schedule.empty()) {
-    relay.run_schedule(std::move(schedule));
-  }
-
-  // stop() closes the acceptor, the schedule and every connection; run() returns once their
-  // handlers have run.
-  net::signal_set signals(ioc, SIGINT, SIGTERM);
-  signals.async_wait([&](boost::system::error_code ec, int) {
-    if (!ec) relay.stop();
-  });
-
-  std::vector<std::thread> pool;
-  for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
-  ioc.run();
-  for (auto& t : pool) t.join();
-
-  auto const s = relay.stats();
-  std::cerr << "fallbench proxy: stopped; connections " << s.connections_accepted << ", bytes up " << s.bytes_up
-            << ", bytes down " << s.bytes_down << ", requests " << s.http_requests << ", responses "
-            << s.http_responses << ", upgrades " << s.upgrades_completed << "/" << s.upgrades_seen << ", faults "
-            << s.faults << ", upstream failures " << s.upstream_failures << ", protocol errors "
-            << s.protocol_errors << " (" << s.bad_requests << " answered), header timeouts " << s.header_timeouts
-            << ", truncated requests " << s.truncated_requests << ", TLS failures " << s.tls_failures << "\n";
-  return 0;
 }
 
-}  // namespace fallbench::proxy
+}  // namespace fallbench::cli

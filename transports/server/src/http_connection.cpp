@@ -178,16 +178,17 @@ void http_connection::do_read() {
   parser_.reset();
   tcp().expires_never();
   idle_.expires_after(state_->options.lim.http_timeout);
-  idle_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+  idle_.async_wait(in_slot(idle_wait_, [self = shared_from_this()](boost::system::error_code ec) {
     if (ec) return;
     boost::system::error_code ignored;
     self->stream_.socket().close(ignored);
-  });
-  stream_.socket().async_wait(net::ip::tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
-    self->idle_.cancel();
-    if (ec || !self->stream_.socket().is_open()) return;
-    self->start_read();
-  });
+  }));
+  stream_.socket().async_wait(net::ip::tcp::socket::wait_read,
+                              in_slot(read_wait_, [self = shared_from_this()](boost::system::error_code ec) {
+                                self->idle_.cancel();
+                                if (ec || !self->stream_.socket().is_open()) return;
+                                self->start_read();
+                              }));
 }
 
 void http_connection::start_read() {
@@ -455,7 +456,7 @@ void http_connection::watch_parked() {
   // Over TLS a byte may also be a close_notify alert: that client is found gone by its heartbeat
   // instead (docs/tls.md).
   tcp().expires_never();
-  tcp().socket().async_wait(net::ip::tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+  tcp().socket().async_wait(net::ip::tcp::socket::wait_read, in_slot(read_wait_, [self = shared_from_this()](boost::system::error_code ec) {
     if (ec || !self->parked_on_) return;
     // Readiness can be spurious (an edge-triggered reactor reports a socket ready that has nothing to
     // read), so peek: no byte yet means wait again; a byte is a pipelined request, read after the
@@ -473,7 +474,7 @@ void http_connection::watch_parked() {
     auto s = std::move(self->parked_on_);
     s->cancel_poll(self.get());
     socket.close(peek_ec);
-  });
+  }));
 }
 
 void http_connection::complete_poll(std::string body) {

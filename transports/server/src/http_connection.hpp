@@ -2,6 +2,7 @@
 // One HTTP/1.1 connection: Engine.IO polling requests, WebSocket upgrades handed off, other requests
 // answered by the fallback.
 
+#include "op_slot.hpp"
 #include "session_impl.hpp"
 #include "tls_stream.hpp"
 
@@ -78,6 +79,10 @@ class http_connection : public poll_sink, public std::enable_shared_from_this<ht
   boost::beast::tcp_stream stream_;
   tls_stream_ptr tls_;
   boost::asio::steady_timer idle_;  ///< The deadline of a connection waiting for its next request.
+  // The operations an idle keep-alive connection or a parked poll holds (op_slot.hpp): the wait for
+  // readability (between requests, or watching the parked poll's client) and the idle deadline.
+  wait_slot read_wait_;
+  wait_slot idle_wait_;
   boost::beast::flat_buffer buffer_;
   // The parser and the response live on the heap, only while a request is read and handled or a
   // response written: an idle keep-alive connection or a parked poll holds neither.

@@ -233,9 +233,9 @@ void session_impl::rearm_locked(clock::time_point now) {
   close_reason why{};
   ++heartbeat_generation_;
   heartbeat_.expires_at(std::min(heartbeat_due_, poll_deadline_locked(now, why)));
-  heartbeat_.async_wait([self = shared_from_this(), gen = heartbeat_generation_](boost::system::error_code ec) {
+  heartbeat_.async_wait(in_slot(heartbeat_wait_, [self = shared_from_this(), gen = heartbeat_generation_](boost::system::error_code ec) {
     if (!ec) self->on_heartbeat(gen);
-  });
+  }));
 }
 
 session_impl::clock::time_point session_impl::poll_deadline_locked(clock::time_point now, close_reason& why) const {

@@ -3,6 +3,7 @@
 
 #include "fallbench/transport/session.hpp"
 
+#include "op_slot.hpp"
 #include "server_state.hpp"
 
 #include <boost/asio/steady_timer.hpp>
@@ -166,6 +167,9 @@ class session_impl final : public session, public std::enable_shared_from_this<s
   std::shared_ptr<websocket_connection> probe_;
   bool ws_pending_ = false;  ///< The attached WebSocket has been told to drain the queue.
   boost::asio::steady_timer heartbeat_;
+  /// The heartbeat's pending wait, which every session holds (op_slot.hpp); a re-arm while the
+  /// cancelled wait has not completed yet goes to the heap.
+  wait_slot heartbeat_wait_;
   std::uint64_t heartbeat_generation_ = 0;
   bool awaiting_pong_ = false;
   /// When the heartbeat's own step is due. The one timer also serves the polling checks (an idle

@@ -148,7 +148,7 @@ void websocket_connection::do_read() {
     return;
   }
   socket_.async_wait(net::ip::tcp::socket::wait_read,
-                     beast::bind_front_handler(&websocket_connection::on_readable, shared_from_this()));
+                     in_slot(read_wait_, beast::bind_front_handler(&websocket_connection::on_readable, shared_from_this())));
 }
 
 void websocket_connection::on_readable(boost::system::error_code ec) {

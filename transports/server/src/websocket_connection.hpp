@@ -3,6 +3,7 @@
 
 #include "fallbench/transport/session.hpp"
 
+#include "op_slot.hpp"
 #include "server_state.hpp"
 #include "tls_stream.hpp"
 
@@ -109,6 +110,8 @@ class websocket_connection : public std::enable_shared_from_this<websocket_conne
   /// The upgrade deadline while probing, then the close deadline; made when first needed, so an
   /// established idle connection holds no timer.
   std::unique_ptr<boost::asio::steady_timer> timer_;
+  /// The wait for readability an idle connection holds (op_slot.hpp).
+  wait_slot read_wait_;
 
   std::string partial_;   ///< The start of a frame split across reads.
   std::string message_;   ///< A fragmented message being assembled.

@@ -1,7 +1,7 @@
 #pragma once
 /// What the simulated clients of one case measure, per strategy and per fault window: filled by the
-/// workers (sim_clients.hpp), merged, written into the result and judged by the driver. Internal to
-/// bench/load.
+/// workers (sim_clients.hpp), merged by the driver, written by the result writer (result_writer.hpp)
+/// and judged by the validity rules (validity.hpp). Internal to bench/load.
 
 #include "fallbench/metrics/histogram.hpp"
 #include "fallbench/transport/client.hpp"

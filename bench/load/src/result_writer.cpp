@@ -187,13 +187,16 @@ json write_run(scenario const& s, case_spec const& c, schedule const& sched, std
   cost["generator"] = {{"cpu_s", gen_cpu},
                        {"utilisation_per_thread", gen_util},
                        {"peak_rss_bytes", cs.self_at_end.peak_rss_bytes},
-                       {"rss_per_client_bytes", per_client(cs.self_at_measure.rss_bytes - cs.self_before.rss_bytes)}};
+                       {"rss_per_client_bytes", per_client(cs.self_at_measure.rss_bytes - cs.self_before.rss_bytes)},
+                       {"anon_rss_per_client_bytes", per_client(cs.self_at_measure.anon_rss_bytes - cs.self_before.anon_rss_bytes)}};
   if (cs.server_measured) {
     double const server_cpu = cpu_s(cs.server_at_measure, cs.server_at_end);
     cost["server"] = {{"cpu_s", server_cpu},
                       {"peak_rss_bytes", cs.server_at_end.peak_rss_bytes},
                       {"rss_bytes", cs.server_at_measure.rss_bytes},
                       {"rss_per_client_bytes", per_client(cs.server_at_measure.rss_bytes - cs.server_baseline.rss_bytes)},
+                      // Without the file pages (code paged in as it first runs), which are not per session.
+                      {"anon_rss_per_client_bytes", per_client(cs.server_at_measure.anon_rss_bytes - cs.server_baseline.anon_rss_bytes)},
                       {"deliveries_per_cpu_s", server_cpu > 0 ? static_cast<double>(m.total.deliveries_measured) / server_cpu : 0.0}};
   }
   run["cost"] = cost;

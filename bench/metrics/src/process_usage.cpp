@@ -43,6 +43,7 @@ std::optional<std::int64_t> status_kib_field(std::string_view status, std::strin
 struct memory {
   std::int64_t rss_bytes = 0;
   std::int64_t peak_rss_bytes = 0;
+  std::int64_t anon_rss_bytes = 0;
 };
 
 std::optional<memory> read_memory(std::string const& status_path) {
@@ -51,7 +52,7 @@ std::optional<memory> read_memory(std::string const& status_path) {
   auto const rss = status_kib_field(*status, "VmRSS");
   auto const peak = status_kib_field(*status, "VmHWM");
   if (!rss || !peak) return std::nullopt;
-  return memory{*rss, *peak};
+  return memory{*rss, *peak, status_kib_field(*status, "RssAnon").value_or(0)};
 }
 
 std::chrono::nanoseconds from_timeval(timeval const& tv) {
@@ -91,6 +92,7 @@ std::optional<process_usage> sample_process(pid_t pid) {
   if (!mem) return std::nullopt;
   u.rss_bytes = mem->rss_bytes;
   u.peak_rss_bytes = mem->peak_rss_bytes;
+  u.anon_rss_bytes = mem->anon_rss_bytes;
   return u;
 }
 
@@ -106,6 +108,7 @@ process_usage sample_self() {
   if (auto const mem = read_memory("/proc/self/status")) {
     u.rss_bytes = mem->rss_bytes;
     u.peak_rss_bytes = mem->peak_rss_bytes;
+    u.anon_rss_bytes = mem->anon_rss_bytes;
   }
   return u;
 }

@@ -61,9 +61,13 @@ TEST(ProcessUsageTest, PeakRssCoversTouchedMemory) {
   auto const after = sample_self();
   EXPECT_GE(after.peak_rss_bytes, static_cast<std::int64_t>(size));
   EXPECT_GE(after.rss_bytes, static_cast<std::int64_t>(size));
+  // Heap pages are anonymous: all of the block is in RssAnon, which is part of the resident set.
+  EXPECT_GE(after.anon_rss_bytes, static_cast<std::int64_t>(size));
+  EXPECT_LE(after.anon_rss_bytes, after.rss_bytes);
   auto const by_pid = sample_process(getpid());
   ASSERT_TRUE(by_pid.has_value());
   EXPECT_GE(by_pid->peak_rss_bytes, static_cast<std::int64_t>(size));
+  EXPECT_GE(by_pid->anon_rss_bytes, static_cast<std::int64_t>(size));
   EXPECT_EQ(block[4096], static_cast<char>(4096));
 }
 

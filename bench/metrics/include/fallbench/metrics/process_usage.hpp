@@ -20,6 +20,10 @@ struct process_usage {
   std::chrono::nanoseconds system_cpu{0};  ///< CPU time in the kernel on its behalf.
   std::int64_t rss_bytes = 0;            ///< Resident set size at `at` (VmRSS).
   std::int64_t peak_rss_bytes = 0;       ///< Largest resident set size so far (VmHWM).
+  /// The anonymous part of the resident set (RssAnon): heap, stacks, anonymous mappings. The rest is
+  /// file pages (the program's code and libraries, paged in as code paths first run: shared, and paid
+  /// once however many sessions there are); 0 where the kernel does not report it.
+  std::int64_t anon_rss_bytes = 0;
 
   std::chrono::nanoseconds cpu() const noexcept { return user_cpu + system_cpu; }
   double user_cpu_s() const noexcept { return to_seconds(user_cpu); }
@@ -28,7 +32,7 @@ struct process_usage {
 
 /**
  * Sample process `pid`: CPU times from /proc/<pid>/stat (utime, stime: in clock ticks, usually 10 ms)
- * and memory from /proc/<pid>/status (VmRSS, VmHWM).
+ * and memory from /proc/<pid>/status (VmRSS, VmHWM, RssAnon).
  * @return nullopt when the process is gone or its files cannot be read or parsed.
  */
 std::optional<process_usage> sample_process(pid_t pid);

@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <memory>
 #include <set>
 
 namespace fallbench::chat {
@@ -97,15 +98,17 @@ void client::disconnect(std::string_view nsp) {
 /// Per-session Socket.IO state, kept in session::user_data. Touched only from the session's callbacks,
 /// except `connected`, which the connect timer reads from whichever thread runs it.
 struct sio_server::state {
-  state(transport::session_ptr const& s, boost::asio::io_context& ioc) : c(s), connect_timer(std::in_place, ioc) {}
+  state(transport::session_ptr const& s, boost::asio::io_context& ioc)
+      : c(s), connect_timer(std::make_unique<boost::asio::steady_timer>(ioc)) {}
   client c;
   std::set<std::string, std::less<>> namespaces;
   /// Whether the session ever connected to a namespace: once it has, the connect timeout no longer
   /// applies (the reference clears its connectTimeout on the first connect).
   std::atomic<bool> connected{false};
   sio::attachment_collector collector;
-  /// Let go of once the session connects (or closes): an idle connected session holds no timer.
-  std::optional<boost::asio::steady_timer> connect_timer;
+  /// Let go of once the session connects (or closes): an idle connected session holds no timer. On
+  /// the heap, so that what it let go of is not kept in every session's state (a timer is 120 bytes).
+  std::unique_ptr<boost::asio::steady_timer> connect_timer;
 };
 
 sio_server::sio_server(boost::asio::io_context& ioc, sio_handler& handler, std::chrono::milliseconds connect_timeout)

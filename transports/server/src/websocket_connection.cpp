@@ -42,7 +42,7 @@ std::span<char> read_scratch() {
 
 websocket_connection::websocket_connection(std::shared_ptr<server_state> state, beast::tcp_stream&& stream,
                                            std::string peer)
-    : handshake_(std::in_place, std::move(stream)),
+    : handshake_(std::make_unique<beast::websocket::stream<beast::tcp_stream>>(std::move(stream))),
       socket_(handshake_->get_executor()),
       state_(std::move(state)),
       peer_(std::move(peer)) {}
@@ -52,7 +52,7 @@ websocket_connection::websocket_connection(std::shared_ptr<server_state> state, 
       tls_(std::move(tls)),
       state_(std::move(state)),
       peer_(std::move(peer)) {
-  tls_handshake_.emplace(*tls_);
+  tls_handshake_ = std::make_unique<beast::websocket::stream<tls_stream&>>(*tls_);
 }
 
 void websocket_connection::run(request req, std::shared_ptr<session_impl> existing, session_handler& handler,

@@ -17,7 +17,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -95,10 +94,12 @@ class websocket_connection : public std::enable_shared_from_this<websocket_conne
   /// timer_, made on first use.
   boost::asio::steady_timer& timer();
 
-  std::optional<boost::beast::websocket::stream<boost::beast::tcp_stream>> handshake_;
+  // Beast's streams exist only for the opening handshake (held apart, so an established connection
+  // does not keep their room).
+  std::unique_ptr<boost::beast::websocket::stream<boost::beast::tcp_stream>> handshake_;
   boost::asio::ip::tcp::socket socket_;  ///< Plain: the socket after the handshake. TLS: unused, closed.
   tls_stream_ptr tls_;                   ///< TLS: the stream, for the handshake and after it.
-  std::optional<boost::beast::websocket::stream<tls_stream&>> tls_handshake_;
+  std::unique_ptr<boost::beast::websocket::stream<tls_stream&>> tls_handshake_;
   std::vector<char> tls_in_;             ///< TLS: what one read decrypted.
   std::shared_ptr<server_state> const state_;
   std::unique_ptr<connection_slot> slot_;

@@ -137,6 +137,24 @@ std::string header_of(std::string const& response, std::string const& name) {
   return response.substr(from, response.find("\r\n", from) - from);
 }
 
+/// Over `c`: a polling session that connects, takes the answer of one GET and then never polls again,
+/// so the server reaps it (stopped_polling) one poll gap later. Its reaping is the tests' clock for
+/// "a gap has passed": a session paused since before it was opened would have been reaped first.
+/// `session`: the session's polling target.
+testing::AssertionResult open_session_that_stops_polling(raw_http& c, unsigned short port, std::string& session) {
+  auto const open = c.get(engine_target("EIO=4&transport=polling"));
+  if (status_of(open) != 200) return testing::AssertionFailure() << "handshake: " << open;
+  auto const sid = json::parse(body_of(open).substr(1)).at("sid").get<std::string>();
+  session = engine_target("EIO=4&transport=polling&sid=" + sid);
+  if (!c.send("POST " + session + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+              "\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: 2\r\n\r\n40"))
+    return testing::AssertionFailure() << "CONNECT not sent";
+  if (auto const res = c.response(); status_of(res) != 200) return testing::AssertionFailure() << "CONNECT: " << res;
+  auto const answer = c.get(session);
+  if (status_of(answer) != 200 || !body_of(answer).starts_with("40{")) return testing::AssertionFailure() << "GET: " << answer;
+  return testing::AssertionSuccess();
+}
+
 // A legit client that must keep chatting during a probe: connected over WebSocket, in room "legit".
 testing::AssertionResult legit_joins(ws_client& ws, unsigned short port) {
   if (auto r = ws_connect(ws, port); !r) return r;
@@ -577,36 +595,35 @@ TEST(HardeningTest, PollingSessionThatStopsPollingIsReapedAndLegitKeepsChatting)
   test_server srv(config);
   ws_client legit;
   ASSERT_TRUE(legit_joins(legit, srv.port()));
-  // The attacker: a handshake, a CONNECT, one GET that takes its answer, and then no GET.
-  raw_http attacker(srv.port(), "127.0.0.2");
-  auto const open = attacker.get(engine_target("EIO=4&transport=polling"));
-  ASSERT_EQ(status_of(open), 200) << open;
-  auto const sid = json::parse(body_of(open).substr(1)).at("sid").get<std::string>();
-  auto const session = engine_target("EIO=4&transport=polling&sid=" + sid);
-  ASSERT_TRUE(attacker.send("POST " + session + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(srv.port()) +
-                            "\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: 2\r\n\r\n40"));
-  ASSERT_EQ(status_of(attacker.response()), 200);
-  auto const answer = attacker.get(session);
-  ASSERT_EQ(status_of(answer), 200) << answer;
-  ASSERT_TRUE(body_of(answer).starts_with("40{")) << answer;
-  // A polling client that re-polls well within the gap keeps its session through many gaps.
+  auto const reaped = [&] { return srv.closed(transport::close_reason::stopped_polling); };
+  // A polling client that re-polls well within the gap (as fast as its round trips go).
   polling_client c(srv.port());
   ASSERT_TRUE(c.connect());
   ASSERT_TRUE(c.send(emit_join("p", "c", "1")));
   EXPECT_EQ(c.poll(), (std::vector<std::string>{join_event("p", "c"), ok_ack("1")}));
-  for (int i = 0; i < 12; ++i) {
-    // Not a wait for something to happen: this is the client's own pace, a poll every 100 ms, three
-    // to each 300 ms gap the server allows, kept up for four gaps.
-    std::this_thread::sleep_for(100ms);
-    auto const id = std::to_string(i + 2);
+  // The attacker: a handshake, a CONNECT, one GET that takes its answer, and then no GET; once it is
+  // reaped, a second one like it. c chats and polls meanwhile, so it keeps its session through at
+  // least two gaps, told by the two reapings rather than by sleeping.
+  raw_http attacker(srv.port(), "127.0.0.2");
+  raw_http second(srv.port(), "127.0.0.2");
+  std::string attacker_session, second_session;
+  ASSERT_TRUE(open_session_that_stops_polling(attacker, srv.port(), attacker_session));
+  bool second_opened = false;
+  auto const deadline = std::chrono::steady_clock::now() + 10s;
+  for (int i = 2; reaped() < 2 && std::chrono::steady_clock::now() < deadline; ++i) {
+    if (!second_opened && reaped() == 1) {
+      ASSERT_TRUE(open_session_that_stops_polling(second, srv.port(), second_session));
+      second_opened = true;
+    }
+    auto const id = std::to_string(i);
     ASSERT_TRUE(c.send(emit_chat("p", "c", "m" + id, id)));
-    EXPECT_EQ(c.poll(), (std::vector<std::string>{chat_event("p", "c", "m" + id), ok_ack(id)}));
+    ASSERT_EQ(c.poll(), (std::vector<std::string>{chat_event("p", "c", "m" + id), ok_ack(id)}));
   }
-  EXPECT_TRUE(wait_for_condition([&] { return srv.closed(transport::close_reason::stopped_polling) == 1; }));
-  EXPECT_EQ(srv.closed(transport::close_reason::stopped_polling), 1u) << "the legit polling client was reaped";
+  EXPECT_EQ(reaped(), 2u) << "the two stalled sessions, and not the legit polling client";
   EXPECT_EQ(srv.closed(transport::close_reason::no_first_poll), 0u);
-  // The attacker's session is gone; both legit clients chat on.
-  EXPECT_EQ(status_of(attacker.get(session)), 400);
+  // The attackers' sessions are gone; both legit clients chat on.
+  EXPECT_EQ(status_of(attacker.get(attacker_session)), 400);
+  EXPECT_EQ(status_of(second.get(second_session)), 400);
   ASSERT_TRUE(c.send(emit_chat("p", "c", "still", "20")));
   EXPECT_EQ(c.poll(), (std::vector<std::string>{chat_event("p", "c", "still"), ok_ack("20")}));
   EXPECT_TRUE(legit_chats(legit, "unaffected", "2"));
@@ -616,6 +633,7 @@ TEST(HardeningTest, PollingPausedForAnUpgradeIsNotReapedButAFailedProbeResumesTh
   test_server_config config;
   config.options.lim.poll_gap_timeout = 200ms;
   test_server srv(config);
+  auto const reaped = [&] { return srv.closed(transport::close_reason::stopped_polling); };
   {
     // The official client's upgrade: the probe releases the parked GET, the client pauses polling
     // and sends the upgrade packet when it likes; here after several gaps.
@@ -627,18 +645,26 @@ TEST(HardeningTest, PollingPausedForAnUpgradeIsNotReapedButAFailedProbeResumesTh
     ASSERT_TRUE(no_error(ws.send("2probe")));
     EXPECT_TRUE(expect_message(ws, "3probe"));
     EXPECT_TRUE(is_ok(parked.get(), "6"));
-    std::this_thread::sleep_for(700ms);
+    // The pause outlasts a gap: a session opened now that stops polling is reaped a gap later, and
+    // c, unpolled since before it, would have been reaped first were it checked while upgrading.
+    raw_http witness(srv.port(), "127.0.0.2");
+    std::string witness_session;
+    ASSERT_TRUE(open_session_that_stops_polling(witness, srv.port(), witness_session));
+    ASSERT_TRUE(wait_for_condition([&] { return reaped() >= 1; }));
     ASSERT_TRUE(no_error(ws.send("5")));
     ASSERT_TRUE(no_error(ws.send(emit_join("u", "w", "1"))));
     EXPECT_TRUE(expect_message(ws, join_event("u", "w")));
     EXPECT_TRUE(expect_message(ws, ok_ack("1")));
     EXPECT_EQ(srv.engine().stats().upgrades, 1u);
-    // Over the WebSocket there is no GET to wait for.
-    std::this_thread::sleep_for(500ms);
+    // Over the WebSocket there is no GET to wait for: another gap, told the same way, leaves it alone.
+    raw_http witness2(srv.port(), "127.0.0.2");
+    std::string witness2_session;
+    ASSERT_TRUE(open_session_that_stops_polling(witness2, srv.port(), witness2_session));
+    ASSERT_TRUE(wait_for_condition([&] { return reaped() >= 2; }));
     ASSERT_TRUE(no_error(ws.send(emit_chat("u", "w", "later", "2"))));
     EXPECT_TRUE(expect_message(ws, chat_event("u", "w", "later")));
     EXPECT_TRUE(expect_message(ws, ok_ack("2")));
-    EXPECT_EQ(srv.closed(transport::close_reason::stopped_polling), 0u);
+    EXPECT_EQ(reaped(), 2u) << "only the two witnesses were reaped";
     c.forget();
   }
   {
@@ -655,7 +681,7 @@ TEST(HardeningTest, PollingPausedForAnUpgradeIsNotReapedButAFailedProbeResumesTh
       EXPECT_TRUE(is_ok(parked.get(), "6"));
       ASSERT_TRUE(no_error(ws.close()));
     }
-    EXPECT_TRUE(wait_for_condition([&] { return srv.closed(transport::close_reason::stopped_polling) == 1; }));
+    EXPECT_TRUE(wait_for_condition([&] { return reaped() == 3; }));
     EXPECT_TRUE(is_engine_error(c.get(), 400, 1));
     c.forget();
   }

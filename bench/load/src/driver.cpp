@@ -163,6 +163,9 @@ struct sim_client {
   clock::time_point connect_started;  ///< the client's first connect: time to first message counts from it
   clock::time_point session_started;  ///< this session's connect (a reconnection's own start)
   clock::time_point next_send;
+  /// Where in a send period its chats fall, as a fraction of the period: drawn when the client is
+  /// added (in id order), so a seed gives every client the same schedule whatever order joins complete in.
+  double send_phase = 0;
   /// Per room this client sent into: its ledger stream (sender, room) and the next seq on it.
   std::unordered_map<std::uint32_t, std::pair<metrics::stream_id, std::uint64_t>> streams;
   /// Per stream received: when its previous chat arrived (for the uncorrected latency), and its record
@@ -224,6 +227,7 @@ class worker {
     sc->strat = strat;
     sc->room = room;
     sc->next_send = connect_at;  // reused as the connect instant until traffic starts
+    sc->send_phase = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
   }
 
   void start() {
@@ -505,10 +509,9 @@ class worker {
 
   void start_sending(sim_client& sc) {
     if (c_.rate_per_client_hz <= 0 || !sc.send_timer) return;
-    // A client chats from its join on (so a late joiner's time to first message is real), from a
-    // random phase within one period, so clients do not beat in step.
-    std::uniform_real_distribution<double> phase(0.0, 1.0);
-    sc.next_send = clock::now() + std::chrono::nanoseconds{static_cast<std::int64_t>(phase(rng_) * period_ns())};
+    // A client chats from its join on (so a late joiner's time to first message is real), from its
+    // own phase within one period, so clients do not beat in step.
+    sc.next_send = clock::now() + std::chrono::nanoseconds{static_cast<std::int64_t>(sc.send_phase * period_ns())};
     arm_send(sc);
     if (c_.churn_per_client_per_min > 0 && !sc.churn_timer) {
       sc.churn_timer = std::make_unique<net::steady_timer>(ioc_);

@@ -163,9 +163,10 @@ struct sim_client {
   clock::time_point connect_started;  ///< the client's first connect: time to first message counts from it
   clock::time_point session_started;  ///< this session's connect (a reconnection's own start)
   clock::time_point next_send;
-  /// Where in a send period its chats fall, as a fraction of the period: drawn when the client is
-  /// added (in id order), so a seed gives every client the same schedule whatever order joins complete in.
-  double send_phase = 0;
+  /// Its send schedule: chats are due at send_origin + k periods, from the first of them after its
+  /// join. The origin is its connect instant plus a phase drawn from the seed when the client is added
+  /// (in id order), so a seed gives every run the same schedule, whenever joins happen to complete.
+  clock::time_point send_origin;
   /// Per room this client sent into: its ledger stream (sender, room) and the next seq on it.
   std::unordered_map<std::uint32_t, std::pair<metrics::stream_id, std::uint64_t>> streams;
   /// Per stream received: when its previous chat arrived (for the uncorrected latency), and its record
@@ -227,7 +228,9 @@ class worker {
     sc->strat = strat;
     sc->room = room;
     sc->next_send = connect_at;  // reused as the connect instant until traffic starts
-    sc->send_phase = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+    auto const phase = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+    if (c_.rate_per_client_hz > 0)
+      sc->send_origin = connect_at + std::chrono::nanoseconds{static_cast<std::int64_t>(phase * period_ns())};
   }
 
   void start() {
@@ -509,9 +512,13 @@ class worker {
 
   void start_sending(sim_client& sc) {
     if (c_.rate_per_client_hz <= 0 || !sc.send_timer) return;
-    // A client chats from its join on (so a late joiner's time to first message is real), from its
-    // own phase within one period, so clients do not beat in step.
-    sc.next_send = clock::now() + std::chrono::nanoseconds{static_cast<std::int64_t>(sc.send_phase * period_ns())};
+    // A client chats from its join on (so a late joiner's time to first message is real), on its own
+    // grid: its phase keeps clients from beating in step, and a grid fixed before the run keeps one
+    // client's slow join from moving when the others in its room first hear from it.
+    auto const period = std::chrono::nanoseconds{static_cast<std::int64_t>(period_ns())};
+    auto const now = clock::now();
+    sc.next_send = sc.send_origin;
+    if (sc.next_send < now && period.count() > 0) sc.next_send += ((now - sc.next_send) / period + 1) * period;
     arm_send(sc);
     if (c_.churn_per_client_per_min > 0 && !sc.churn_timer) {
       sc.churn_timer = std::make_unique<net::steady_timer>(ioc_);

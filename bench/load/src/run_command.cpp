@@ -9,6 +9,7 @@
 #include "fallbench/bench/ladder.hpp"
 #include "fallbench/bench/scenario.hpp"
 #include "fallbench/bench/thresholds.hpp"
+#include "fallbench/results/comparisons.hpp"
 #include "fallbench/results/pipeline.hpp"
 #include "fallbench/transport/tls.hpp"
 
@@ -383,38 +384,6 @@ void print_summary(json const& doc, std::ostream& out) {
   }
 }
 
-json comparisons(json const& runs) {
-  // Each later target against the first, case by case (e.g. socketio-node / fallbench).
-  json out = json::array();
-  for (auto const& ref : runs) {
-    for (auto const& cand : runs) {
-      if (&ref == &cand || ref["case"] != cand["case"] || ref["target"] == cand["target"]) continue;
-      if (ref["target_index"].get<int>() != 0) continue;
-      auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
-      auto const& rl = ref["latency"]["fanout_corrected"];
-      auto const& cl = cand["latency"]["fanout_corrected"];
-      json c = {{"case", ref["case"]},
-                {"reference", ref["target"]},
-                {"candidate", cand["target"]},
-                {"p50_ratio", ratio(cl.value("p50_us", 0.0), rl.value("p50_us", 0.0))},
-                {"p99_ratio", ratio(cl.value("p99_us", 0.0), rl.value("p99_us", 0.0))},
-                {"throughput_ratio", ratio(cand["throughput"]["deliveries_per_s"].get<double>(),
-                                           ref["throughput"]["deliveries_per_s"].get<double>())}};
-      if (ref["cost"].contains("server") && cand["cost"].contains("server")) {
-        auto cpd = [](json const& r) {
-          auto const d = r["counts"]["deliveries_measured"].get<double>();
-          return d > 0 ? r["cost"]["server"]["cpu_s"].get<double>() / d : 0.0;
-        };
-        c["cpu_per_delivery_ratio"] = ratio(cpd(cand), cpd(ref));
-        c["peak_rss_ratio"] = ratio(cand["cost"]["server"]["peak_rss_bytes"].get<double>(),
-                                    ref["cost"]["server"]["peak_rss_bytes"].get<double>());
-      }
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
 /// What a ladder needs of a finished run (ladder.hpp), read back from its result section.
 step_facts facts_of(json const& run, case_spec const& step) {
   step_facts f;
@@ -705,7 +674,9 @@ int run_scenario(scenario const& s, scenario_run_options const& options) {
     }
     ++target_index;
   }
-  doc["comparisons"] = comparisons(doc["runs"]);
+  // Figures across runs are the results library's, computed from the runs' sections as any reader of
+  // the document would (docs/design.md section 2).
+  doc["comparisons"] = results::target_comparisons(doc["runs"]);
   doc["fault_profile"] = std::any_of(s.cases.begin(), s.cases.end(),
                                      [](auto const& c) { return !c.fault.empty() || !c.fault_schedule.empty(); })
                              ? "per run (runs[].fault)"

@@ -45,20 +45,20 @@ websocket_connection::websocket_connection(std::shared_ptr<server_state> state, 
     : handshake_(std::make_unique<beast::websocket::stream<beast::tcp_stream>>(std::move(stream))),
       socket_(handshake_->get_executor()),
       state_(std::move(state)),
-      peer_(std::move(peer)) {}
+      opening_(std::make_unique<opening>(opening{{}, std::move(peer)})) {}
 
 websocket_connection::websocket_connection(std::shared_ptr<server_state> state, tls_stream_ptr tls, std::string peer)
     : socket_(tls->get_executor()),
       tls_(std::move(tls)),
       state_(std::move(state)),
-      peer_(std::move(peer)) {
+      opening_(std::make_unique<opening>(opening{{}, std::move(peer)})) {
   tls_handshake_ = std::make_unique<beast::websocket::stream<tls_stream&>>(*tls_);
 }
 
 void websocket_connection::run(request req, std::shared_ptr<session_impl> existing, session_handler& handler,
                                std::string early) {
-  req_ = std::make_unique<request>(std::move(req));
-  partial_ = std::move(early);
+  opening_->req = std::move(req);
+  if (!early.empty()) rare().partial = std::move(early);
   handler_ = &handler;
   session_ = std::move(existing);
   probing_ = session_ != nullptr;
@@ -68,7 +68,7 @@ void websocket_connection::run(request req, std::shared_ptr<session_impl> existi
     ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
     ws.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(beast::http::field::server, "fallbench"); }));
-    ws.async_accept(*req_, beast::bind_front_handler(&websocket_connection::on_accept, shared_from_this()));
+    ws.async_accept(opening_->req, beast::bind_front_handler(&websocket_connection::on_accept, shared_from_this()));
   };
   if (tls_) {
     accept(*tls_handshake_);
@@ -78,7 +78,7 @@ void websocket_connection::run(request req, std::shared_ptr<session_impl> existi
 }
 
 void websocket_connection::on_accept(boost::system::error_code ec) {
-  req_.reset();
+  auto const opened = std::move(opening_);
   if (ec) {
     if (probing_) session_->abort_probe(this);
     return;
@@ -96,7 +96,7 @@ void websocket_connection::on_accept(boost::system::error_code ec) {
   // Frames are batched here, so Nagle's algorithm would only delay them.
   sock().set_option(net::ip::tcp::no_delay(true), ignored);
   if (!probing_) {
-    start_new_session();
+    start_new_session(std::move(opened->peer));
     return;
   }
   if (!session_->begin_probe(shared_from_this())) {
@@ -118,8 +118,8 @@ void websocket_connection::on_accept(boost::system::error_code ec) {
   absorb(nullptr, 0);
 }
 
-void websocket_connection::start_new_session() {
-  session_ = state_->create_session(transport_kind::websocket, *handler_, peer_);
+void websocket_connection::start_new_session(std::string peer) {
+  session_ = state_->create_session(transport_kind::websocket, *handler_, std::move(peer));
   do_read();
   if (!session_) {
     // Full or stopping: 1013 "try again later".
@@ -198,15 +198,16 @@ bool websocket_connection::absorb(char* data, std::size_t size) {
   auto const session = probing_ ? nullptr : session_;
   cork_guard cork(session.get());
   std::size_t used = 0;
-  if (partial_.empty()) {
+  if (!rare_ || rare_->partial.empty()) {
     if (!consume(data, size, used)) return false;
-    if (used < size) partial_.assign(data + used, size - used);
+    if (used < size) rare().partial.assign(data + used, size - used);
     return true;
   }
-  partial_.append(data, size);
-  if (!consume(partial_.data(), partial_.size(), used)) return false;
-  partial_.erase(0, used);
-  if (partial_.empty()) std::string().swap(partial_);  // an idle connection holds no buffer
+  auto& partial = rare_->partial;
+  partial.append(data, size);
+  if (!consume(partial.data(), partial.size(), used)) return false;
+  partial.erase(0, used);
+  if (partial.empty()) std::string().swap(partial);  // an idle connection holds no frame's bytes
   return true;
 }
 
@@ -220,7 +221,7 @@ bool websocket_connection::consume(char* data, std::size_t size, std::size_t& us
       case ws::parse_result::protocol_error: fail(ws::protocol_error, close_reason::parse_error); return false;
       case ws::parse_result::complete: break;
     }
-    if (h.opcode < ws::close && h.length + (h.opcode == ws::continuation ? message_.size() : 0) > max) {
+    if (h.opcode < ws::close && h.length + (h.opcode == ws::continuation && rare_ ? rare_->message.size() : 0) > max) {
       fail(ws::too_big, close_reason::payload_too_large);
       return false;
     }
@@ -243,15 +244,15 @@ websocket_connection::frame_status websocket_connection::handle_frame(unsigned o
       if (fin) return deliver(data, opcode == ws::binary) ? frame_status::done : frame_status::failed;
       in_message_ = true;
       message_binary_ = opcode == ws::binary;
-      message_.assign(data);
+      rare().message.assign(data);
       return frame_status::done;
     case ws::continuation: {
       if (!in_message_) break;
-      message_.append(data);
+      rare().message.append(data);
       if (!fin) return frame_status::done;
       in_message_ = false;
       std::string whole;
-      whole.swap(message_);
+      whole.swap(rare_->message);
       return deliver(whole, message_binary_) ? frame_status::done : frame_status::failed;
     }
     case ws::close: {
@@ -326,7 +327,12 @@ void websocket_connection::on_probe_packet(codec::eio::packet&& p) {
 }
 
 void websocket_connection::queue_control(unsigned opcode, std::string_view payload) {
-  ws::append_frame(opcode, payload, nullptr, control_);
+  ws::append_frame(opcode, payload, nullptr, rare().control);
+}
+
+websocket_connection::rare_buffers& websocket_connection::rare() {
+  if (!rare_) rare_ = std::make_unique<rare_buffers>();
+  return *rare_;
 }
 
 boost::asio::steady_timer& websocket_connection::timer() {
@@ -341,9 +347,11 @@ void websocket_connection::notify() {
 void websocket_connection::do_write() {
   if (writing_ || close_sent_ || !sock().is_open()) return;
   iov_.clear();
-  control_inflight_.clear();
-  control_inflight_.swap(control_);
-  if (!control_inflight_.empty()) iov_.emplace_back(control_inflight_.data(), control_inflight_.size());
+  if (rare_) {
+    rare_->control_inflight.clear();
+    rare_->control_inflight.swap(rare_->control);
+    if (!rare_->control_inflight.empty()) iov_.emplace_back(rare_->control_inflight.data(), rare_->control_inflight.size());
+  }
   writing_close_ = std::exchange(close_in_control_, false);
   // Session frames go out until the close frame is queued; the close frame is last (5.5.1).
   if (!close_queued_ && !probing_ && session_ &&

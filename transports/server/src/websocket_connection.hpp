@@ -67,7 +67,7 @@ class websocket_connection : public std::enable_shared_from_this<websocket_conne
   enum class frame_status { done, need_more, failed };
 
   void on_accept(boost::system::error_code ec);
-  void start_new_session();
+  void start_new_session(std::string peer);
   void do_read();
   void on_readable(boost::system::error_code ec);
   void on_tls_read(boost::system::error_code ec, std::size_t n);
@@ -103,34 +103,44 @@ class websocket_connection : public std::enable_shared_from_this<websocket_conne
   std::vector<char> tls_in_;             ///< TLS: what one read decrypted.
   std::shared_ptr<server_state> const state_;
   std::unique_ptr<connection_slot> slot_;
-  std::string const peer_;
   std::shared_ptr<session_impl> session_;
   session_handler* handler_ = nullptr;
-  /// The upgrade request, held until Beast has answered it.
-  std::unique_ptr<request> req_;
+  /// What only the opening handshake needs: the upgrade request, held until Beast has answered it,
+  /// and the peer's address, for the session it opens.
+  struct opening {
+    request req;
+    std::string peer;
+  };
+  std::unique_ptr<opening> opening_;
   /// The upgrade deadline while probing, then the close deadline; made when first needed, so an
   /// established idle connection holds no timer.
   std::unique_ptr<boost::asio::steady_timer> timer_;
   /// The wait for readability an idle connection holds (op_slot.hpp).
   wait_slot read_wait_;
 
-  std::string partial_;   ///< The start of a frame split across reads.
-  std::string message_;   ///< A fragmented message being assembled.
+  /// Buffers most connections never need, made on first use and then kept (an idle connection that
+  /// never had a split frame, a fragmented message or a control frame holds none of them).
+  struct rare_buffers {
+    std::string partial;           ///< The start of a frame split across reads.
+    std::string message;           ///< A fragmented message being assembled.
+    std::string control;           ///< Control frames to write next.
+    std::string control_inflight;  ///< Control frames being written.
+  };
+  std::unique_ptr<rare_buffers> rare_;
+  rare_buffers& rare();
   bool in_message_ = false;
   bool message_binary_ = false;
 
   std::vector<frame> batch_;  ///< The session's frames being written.
   std::vector<boost::asio::const_buffer> iov_;
-  std::string control_;           ///< Control frames to write next.
-  std::string control_inflight_;  ///< Control frames being written.
   std::uint16_t close_code_ = 1000;
 
   bool batch_is_close_ = false;  ///< The batch ends with the Engine.IO close packet.
   bool probing_ = false;
   bool writing_ = false;
   bool closing_ = false;      ///< No more session frames: the close frame goes next.
-  bool close_queued_ = false; ///< The close frame is in control_ or being written.
-  bool close_in_control_ = false;  ///< The close frame is in control_.
+  bool close_queued_ = false; ///< The close frame is queued in the control buffer or being written.
+  bool close_in_control_ = false;  ///< The close frame is queued in the control buffer.
   bool writing_close_ = false;     ///< The close frame is in the write in flight.
   bool close_sent_ = false;   ///< The close frame is written.
   bool peer_closed_ = false;  ///< The peer sent its close frame, or its end of stream.

@@ -54,15 +54,19 @@ TEST(DriverStallTest, CorrectedLatencyShowsAServerStallTheUncorrectedDoesNot) {
     "cases":[{"name":"ws","clients":10,"rooms":1,"strategies":"websocket","rate_per_client_hz":20,"message_bytes":32}]})");
   server_child server;
   constexpr auto stall = 500ms;
-  // The stall itself is a timer on its own thread: SIGSTOP when the measure phase is first reported,
-  // SIGCONT `stall` later.
+  // The stall itself is a timer on its own thread: SIGSTOP at the first report of the measure phase
+  // that follows a report with every client connected and chatting, SIGCONT `stall` later. (A slow
+  // build can still be joining when the measure phase starts: a stall then delays joins, not chats.)
   boost::asio::io_context timers;
   boost::asio::steady_timer resume(timers);
   std::thread stall_thread;
   bool stalled = false;
+  bool chatting = false;  // at the previous report
   auto const pid = server.process.pid();
   auto const run = run_case(s, s.cases[0], server.at, {pid}, [&](progress const& p) {
-    if (stalled || p.phase != "measure") return;
+    if (stalled) return;
+    bool const all_chatting_before = std::exchange(chatting, p.connected == 10 && p.chats_sent > 0);
+    if (!all_chatting_before || p.phase != "measure") return;
     stalled = true;
     ::kill(pid, SIGSTOP);
     resume.expires_after(stall);
@@ -70,7 +74,7 @@ TEST(DriverStallTest, CorrectedLatencyShowsAServerStallTheUncorrectedDoesNot) {
     stall_thread = std::thread([&] { timers.run(); });
   });
   if (stall_thread.joinable()) stall_thread.join();
-  ASSERT_TRUE(stalled) << "the measure phase was never reported";
+  ASSERT_TRUE(stalled) << "no report of the measure phase came after every client was connected and chatting";
 
   auto const& corrected = run["latency"]["fanout_corrected"];
   auto const& uncorrected = run["latency"]["fanout_uncorrected"];

@@ -1077,9 +1077,16 @@ TEST(ProxyLimitsTest, AHeadNotWholeByTheHeaderTimeoutGets408AndBothSidesClose) {
   EXPECT_LT(waited, 3'000ms);
   EXPECT_EQ(proxy->stats().header_timeouts, 1u);
   EXPECT_EQ(upstream.requests().size(), 1u) << "only the legit GET reached the upstream";
-  std::this_thread::sleep_for(400ms);  // idle between requests: no head is being read, no deadline
+  // Idle between requests: no head is being read, so no deadline. A witness whose head stops halfway,
+  // opened now, is timed out one header timeout later: by then the idle legit connection would have been.
+  tcp_client witness;
+  ASSERT_FALSE(witness.connect(proxy.port()));
+  ASSERT_FALSE(witness.write("GET /hello HTTP/1.1\r\n"));
+  std::string witness_answer;
+  EXPECT_EQ(witness.read_to_end(witness_answer, 3'000ms), net::error::eof);
+  EXPECT_TRUE(witness_answer.starts_with("HTTP/1.1 408 Request Timeout\r\n")) << witness_answer;
   get_ok(legit, "/hello", "hello");
-  EXPECT_EQ(proxy->stats().header_timeouts, 1u);
+  EXPECT_EQ(proxy->stats().header_timeouts, 2u) << "the slow client and the witness, not the idle legit connection";
 }
 
 TEST(ProxyLimitsTest, TheHeaderTimeoutClosesASilentConnectionAndItsUpstreamSide) {

@@ -514,6 +514,56 @@ TEST(HardeningTest, ConnectionsBeyondMaxConnectionsGet503AndLegitKeepsChatting) 
   EXPECT_EQ(status_of(later.get(engine_target("EIO=4&transport=polling"))), 200);
 }
 
+// A keep-alive connection whose requests keep coming outlives many HTTP deadlines: each request moves
+// its deadline on (the server re-arms it lazily, without restarting its timer).
+TEST(HardeningTest, AKeepAliveConnectionInUseOutlivesTheHttpDeadline) {
+  test_server_config config;
+  config.options.lim.http_timeout = 300ms;
+  test_server srv(config);
+  raw_http c(srv.port());
+  ASSERT_TRUE(c.connected());
+  auto const handshake = engine_target("EIO=4&transport=polling");
+  auto const until = std::chrono::steady_clock::now() + 1500ms;  // five deadlines
+  int answered = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    auto const res = c.get(handshake);
+    ASSERT_EQ(status_of(res), 200) << "request " << answered << " on the one connection: " << res.substr(0, 200);
+    ++answered;
+    std::this_thread::sleep_for(100ms);  // the pace of the requests, a third of the deadline
+  }
+  EXPECT_GE(answered, 5);
+  // Left idle, it is closed at its deadline all the same.
+  EXPECT_TRUE(c.closed_by_server());
+}
+
+// A connection that ends (the client's Connection: close, or its end of stream) gives its place back
+// at once, not when the deadline its last request armed would have passed.
+TEST(HardeningTest, AConnectionThatEndsLetsGoOfItsPlaceAtOnce) {
+  test_server_config config;
+  config.options.lim.max_connections = 1;
+  config.options.lim.http_timeout = 60s;
+  test_server srv(config);
+  auto const handshake = engine_target("EIO=4&transport=polling");
+  for (int i = 0; i < 3; ++i) {
+    {
+      raw_http closing(srv.port());
+      ASSERT_TRUE(closing.connected());
+      EXPECT_EQ(status_of(closing.get(handshake, "Connection: close\r\n")), 200) << i;
+      EXPECT_TRUE(closing.closed_by_server()) << i;
+    }
+    ASSERT_TRUE(wait_for_condition([&] { return srv.engine().stats().connections_open == 0; }))
+        << "after Connection: close " << i;
+    {
+      raw_http ending(srv.port());
+      ASSERT_TRUE(ending.connected());
+      EXPECT_EQ(status_of(ending.get(handshake)), 200) << i;
+    }  // the client closes its end
+    ASSERT_TRUE(wait_for_condition([&] { return srv.engine().stats().connections_open == 0; }))
+        << "after the client's end of stream " << i;
+  }
+  EXPECT_EQ(srv.engine().stats().connections_refused, 0u);
+}
+
 TEST(HardeningTest, SessionsPerAddressAreBoundedAndOtherAddressesAreNot) {
   test_server_config config;
   config.options.lim.max_sessions_per_address = 3;

@@ -112,15 +112,15 @@ bool host_allowed(std::string_view host, std::vector<std::string> const& allowed
 }  // namespace
 
 http_connection::http_connection(std::shared_ptr<server_state> state, net::ip::tcp::socket&& socket)
-    : state_(std::move(state)), stream_(std::move(socket)), idle_(stream_.get_executor()) {
+    : state_(std::move(state)), socket_(std::move(socket)), deadline_(socket_.get_executor()) {
   boost::system::error_code ec;
-  peer_ = tcp().socket().remote_endpoint(ec).address().to_string();
+  peer_ = sock().remote_endpoint(ec).address().to_string();
 }
 
 http_connection::http_connection(std::shared_ptr<server_state> state, tls_stream_ptr tls)
-    : state_(std::move(state)), stream_(tls->get_executor()), tls_(std::move(tls)), idle_(stream_.get_executor()) {
+    : state_(std::move(state)), socket_(tls->get_executor()), tls_(std::move(tls)), deadline_(socket_.get_executor()) {
   boost::system::error_code ec;
-  peer_ = tcp().socket().remote_endpoint(ec).address().to_string();
+  peer_ = sock().remote_endpoint(ec).address().to_string();
 }
 
 http_connection::~http_connection() { release_body(); }
@@ -131,14 +131,53 @@ void http_connection::release_body() noexcept {
   body_reserved_ = 0;
 }
 
+void http_connection::arm(std::chrono::steady_clock::duration after) {
+  deadline_at_ = std::chrono::steady_clock::now() + after;
+  armed_ = true;
+  // A later deadline than the pending wait's is not a new wait: the pending one wakes first, finds
+  // the deadline moved and waits again. So a busy keep-alive connection re-arms without touching
+  // the timer, and the wait it idles on keeps its slot: a wait cancelled and restarted at once would
+  // find the slot still held by the cancelled operation and go to the heap, for the whole idle time.
+  if (waiting_ && deadline_.expiry() <= deadline_at_) return;
+  wait_deadline();
+}
+
+void http_connection::wait_deadline() {
+  // expires_at cancels a wait still pending; its completion then finds the generation moved on.
+  auto const generation = ++deadline_generation_;
+  waiting_ = true;
+  deadline_.expires_at(deadline_at_);
+  deadline_.async_wait(in_slot(deadline_wait_, [self = shared_from_this(), generation](boost::system::error_code ec) {
+    if (generation != self->deadline_generation_) return;  // superseded, or disarmed
+    self->waiting_ = false;
+    if (ec || !self->armed_) return;
+    if (std::chrono::steady_clock::now() < self->deadline_at_) {
+      self->wait_deadline();
+      return;
+    }
+    // The pending read or write ends with an error, and with it the connection.
+    boost::system::error_code ignored;
+    self->sock().close(ignored);
+  }));
+}
+
+void http_connection::disarm() noexcept {
+  armed_ = false;
+  if (!waiting_) return;
+  // The pending wait holds the connection: let it go now, not at its expiry.
+  waiting_ = false;
+  ++deadline_generation_;
+  deadline_.cancel();
+}
+
 void http_connection::run() {
   if (!tls_) {
-    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&http_connection::do_read, shared_from_this()));
+    net::dispatch(socket_.get_executor(), beast::bind_front_handler(&http_connection::do_read, shared_from_this()));
     return;
   }
-  net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+  net::dispatch(socket_.get_executor(), [self = shared_from_this()] {
     // The handshake has the deadline of a request.
-    self->tcp().expires_after(self->state_->options.lim.http_timeout);
+    self->arm(self->state_->options.lim.http_timeout);
     self->tls_->async_handshake(net::ssl::stream_base::server,
                                 beast::bind_front_handler(&http_connection::on_tls_handshake, self));
   });
@@ -146,12 +185,13 @@ void http_connection::run() {
 
 void http_connection::on_tls_handshake(boost::system::error_code ec) {
   if (ec) {
+    disarm();
     // Not TLS (a plain HTTP request to the TLS port), a client that refused our certificate, a
     // timeout: the connection just ends; there is no TLS channel to answer on.
     counters::add(state_->stats.tls_handshake_failures);
     boost::system::error_code ignored;
-    tcp().socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
-    tcp().socket().close(ignored);
+    sock().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+    sock().close(ignored);
     return;
   }
   counters::add(state_->stats.tls_handshakes);
@@ -172,23 +212,18 @@ void http_connection::do_read() {
   // Between requests a keep-alive connection (the POST connection of an idle polling session) holds
   // no read operation and no buffer: it waits for readability, with its deadline on a timer, and
   // reads once bytes arrive. Closing the socket at the deadline ends the wait. The last request's
-  // parser (its headers) goes too, and the stream's own deadline, whose pending wait holds an
-  // operation of its own: the idle_ timer is the deadline now.
+  // parser (its headers) goes too.
   buffer_.shrink_to_fit();
   parser_.reset();
-  tcp().expires_never();
-  idle_.expires_after(state_->options.lim.http_timeout);
-  idle_.async_wait(in_slot(idle_wait_, [self = shared_from_this()](boost::system::error_code ec) {
-    if (ec) return;
-    boost::system::error_code ignored;
-    self->stream_.socket().close(ignored);
-  }));
-  stream_.socket().async_wait(net::ip::tcp::socket::wait_read,
-                              in_slot(read_wait_, [self = shared_from_this()](boost::system::error_code ec) {
-                                self->idle_.cancel();
-                                if (ec || !self->stream_.socket().is_open()) return;
-                                self->start_read();
-                              }));
+  arm(state_->options.lim.http_timeout);
+  socket_.async_wait(net::ip::tcp::socket::wait_read,
+                     in_slot(read_wait_, [self = shared_from_this()](boost::system::error_code ec) {
+                       if (ec || !self->socket_.is_open()) {
+                         self->disarm();
+                         return;
+                       }
+                       self->start_read();
+                     }));
 }
 
 void http_connection::start_read() {
@@ -196,13 +231,13 @@ void http_connection::start_read() {
   parser_ = std::make_unique<http::request_parser<http::string_body>>();
   parser_->body_limit(state_->options.lim.max_payload_bytes);
   parser_->header_limit(static_cast<std::uint32_t>(state_->options.lim.max_header_bytes));
-  tcp().expires_after(state_->options.lim.http_timeout);
+  arm(state_->options.lim.http_timeout);
   if (tls_) {
     http::async_read_header(*tls_, buffer_, *parser_,
                             beast::bind_front_handler(&http_connection::on_header, shared_from_this()));
     return;
   }
-  http::async_read_header(stream_, buffer_, *parser_,
+  http::async_read_header(socket_, buffer_, *parser_,
                           beast::bind_front_handler(&http_connection::on_header, shared_from_this()));
 }
 
@@ -222,13 +257,16 @@ void http_connection::on_header(boost::system::error_code ec, std::size_t bytes)
     http::async_read(*tls_, buffer_, *parser_, beast::bind_front_handler(&http_connection::on_read, shared_from_this()));
     return;
   }
-  http::async_read(stream_, buffer_, *parser_,
+  http::async_read(socket_, buffer_, *parser_,
                    beast::bind_front_handler(&http_connection::on_read, shared_from_this()));
 }
 
 void http_connection::on_read(boost::system::error_code ec, std::size_t) {
+  // The request's deadline runs on into its answer's (send() re-arms it); the paths that end the
+  // connection, park the poll or hand the socket to a WebSocket disarm it.
   if (ec == http::error::end_of_stream) {
-    tcp().socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+    disarm();
+    sock().shutdown(net::ip::tcp::socket::shutdown_send, ec);
     return;
   }
   if (ec == http::error::body_limit) {
@@ -251,6 +289,8 @@ void http_connection::on_read(boost::system::error_code ec, std::size_t) {
     // A malformed request gets 400; an I/O error or timeout just ends the connection.
     if (ec.category() == http::make_error_code(http::error::bad_target).category())
       send_error({}, 400, bad_request, "Bad request", true);
+    else
+      disarm();
     return;
   }
   counters::add(state_->stats.http_requests);
@@ -340,9 +380,10 @@ void http_connection::handle_engine(request& req, std::string_view query, sessio
       return;
     }
     // The stream moves to the WebSocket; this connection ends here.
+    disarm();
     std::string early = beast::buffers_to_string(buffer_.data());
     auto ws = tls_ ? std::make_shared<websocket_connection>(state_, std::move(tls_), peer_)
-                   : std::make_shared<websocket_connection>(state_, std::move(stream_), peer_);
+                   : std::make_shared<websocket_connection>(state_, std::move(socket_), peer_);
     ws->adopt(std::move(slot_));
     ws->run(parser_->release(), std::move(s), handler, std::move(early));
     return;
@@ -404,12 +445,11 @@ void http_connection::handle_poll(request& req, std::shared_ptr<session_impl> co
       return;
     }
     case poll_outcome::parked: {
-      // Keep only what the answer needs (version, method, keep-alive, the CORS origin), and let go
+      // Keep only what the answer needs (version, keep-alive, the CORS origin), and let go
       // of the request and the read buffer: a parked poll is what an idle polling session costs.
+      disarm();  // a parked poll has no deadline (watch_parked)
       parked_on_ = s;
-      parked_req_ = request{req.method(), {}, req.version()};
-      for (auto const field : {http::field::connection, http::field::origin})
-        if (auto const value = req[field]; !value.empty()) parked_req_.set(field, value);
+      parked_ = parked_request{std::string(req[http::field::origin]), req.version(), req.keep_alive()};
       watch_parked();
       parser_.reset();
       if (buffer_.size() == 0) buffer_.shrink_to_fit();
@@ -455,13 +495,12 @@ void http_connection::watch_parked() {
   // leave it parked: wait for readability, which is how end of stream shows.
   // Over TLS a byte may also be a close_notify alert: that client is found gone by its heartbeat
   // instead (docs/tls.md).
-  tcp().expires_never();
-  tcp().socket().async_wait(net::ip::tcp::socket::wait_read, in_slot(read_wait_, [self = shared_from_this()](boost::system::error_code ec) {
+  sock().async_wait(net::ip::tcp::socket::wait_read, in_slot(read_wait_, [self = shared_from_this()](boost::system::error_code ec) {
     if (ec || !self->parked_on_) return;
     // Readiness can be spurious (an edge-triggered reactor reports a socket ready that has nothing to
     // read), so peek: no byte yet means wait again; a byte is a pipelined request, read after the
     // answer; only end of stream or an error means the client is gone.
-    auto& socket = self->tcp().socket();
+    auto& socket = self->sock();
     char byte = 0;
     boost::system::error_code peek_ec;
     socket.non_blocking(true, peek_ec);
@@ -478,15 +517,20 @@ void http_connection::watch_parked() {
 }
 
 void http_connection::complete_poll(std::string body) {
-  net::post(stream_.get_executor(), [self = shared_from_this(), body = std::move(body)]() mutable {
+  net::post(socket_.get_executor(), [self = shared_from_this(), body = std::move(body)]() mutable {
     if (!self->parked_on_) return;  // the client went away first
     self->polled_ = std::move(self->parked_on_);
     boost::system::error_code ignored;
-    self->tcp().socket().cancel(ignored);  // ends the readability wait
-    response res{http::status::ok, self->parked_req_.version()};
+    self->sock().cancel(ignored);  // ends the readability wait
+    // The request again, from what was kept of it (a parked poll is always a GET).
+    request req{http::verb::get, {}, self->parked_.version};
+    req.keep_alive(self->parked_.keep_alive);
+    if (!self->parked_.origin.empty()) req.set(http::field::origin, self->parked_.origin);
+    self->parked_ = {};
+    response res{http::status::ok, req.version()};
     res.set(http::field::content_type, "text/plain; charset=UTF-8");
     res.body() = std::move(body);
-    self->send(self->parked_req_, std::move(res));
+    self->send(req, std::move(res));
   });
 }
 
@@ -536,21 +580,22 @@ void http_connection::send(request const& req, response&& res,
   // HEAD: the headers GET would get, Content-Length included (RFC 9110 9.3.2), and no body.
   if (req.method() == http::verb::head) res.body().clear();
   res_ = std::make_unique<response>(std::move(res));
-  tcp().expires_after(state_->options.lim.http_timeout);
+  arm(state_->options.lim.http_timeout);
   if (tls_) {
     http::async_write(*tls_, *res_, beast::bind_front_handler(&http_connection::on_write, shared_from_this()));
     return;
   }
-  http::async_write(stream_, *res_, beast::bind_front_handler(&http_connection::on_write, shared_from_this()));
+  http::async_write(socket_, *res_, beast::bind_front_handler(&http_connection::on_write, shared_from_this()));
 }
 
 void http_connection::on_write(boost::system::error_code ec, std::size_t) {
   if (auto s = std::move(polled_)) s->on_poll_written();
   bool const keep = res_ && res_->keep_alive();
   res_.reset();
+  if (ec || !keep) disarm();
   if (ec) return;
   if (!keep) {
-    tcp().socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+    sock().shutdown(net::ip::tcp::socket::shutdown_send, ec);
     return;
   }
   do_read();

@@ -8,11 +8,12 @@
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,8 +47,14 @@ class http_connection : public poll_sink, public std::enable_shared_from_this<ht
   using response = boost::beast::http::response<boost::beast::http::string_body>;
 
   void on_tls_handshake(boost::system::error_code ec);
-  /// The TCP stream under the connection (inside the TLS stream over TLS).
-  boost::beast::tcp_stream& tcp() noexcept { return tls_ ? tls_->next_layer() : stream_; }
+  /// The TCP socket under the connection (inside the TLS stream over TLS).
+  boost::asio::ip::tcp::socket& sock() noexcept { return tls_ ? tls_->next_layer().socket() : socket_; }
+  /// Close the socket `after` from now unless disarm() or another arm() comes first: the deadline of
+  /// a request being read, a response being written, or a keep-alive connection's wait for the next.
+  void arm(std::chrono::steady_clock::duration after);
+  void wait_deadline();
+  /// No deadline: the connection ends, parks a poll, or hands its socket on.
+  void disarm() noexcept;
   /// Wait for the next request (readability, then start_read), within the HTTP deadline.
   void do_read();
   /// Read one request.
@@ -73,23 +80,37 @@ class http_connection : public poll_sink, public std::enable_shared_from_this<ht
   std::shared_ptr<server_state> const state_;
   std::unique_ptr<connection_slot> slot_;
   std::string peer_;  ///< The client's address, as text.
-  // Plain connections use stream_; TLS ones tls_ (stream_ then stays closed). A small variant rather
+  // Plain connections use socket_; TLS ones tls_ (socket_ then stays closed). A small variant rather
   // than a template on the stream: only the read, the write and the hand-off to the WebSocket differ,
-  // so one branch per I/O call keeps a single compiled connection (docs/tls.md).
-  boost::beast::tcp_stream stream_;
+  // so one branch per I/O call keeps a single compiled connection (docs/tls.md). A bare socket, not
+  // Beast's tcp_stream: that one keeps its socket and three timers in a block of its own (about 500
+  // bytes a connection, two connections an idle polling session), where one deadline does here.
+  boost::asio::ip::tcp::socket socket_;
   tls_stream_ptr tls_;
-  boost::asio::steady_timer idle_;  ///< The deadline of a connection waiting for its next request.
+  boost::asio::steady_timer deadline_;  ///< Every deadline of the connection (arm()).
+  std::chrono::steady_clock::time_point deadline_at_{};
+  /// Counts the deadline's waits, so one superseded or disarmed after its completion was already
+  /// queued closes nothing.
+  std::uint32_t deadline_generation_ = 0;
+  bool armed_ = false;    ///< A deadline applies.
+  bool waiting_ = false;  ///< A wait of the deadline timer is pending.
   // The operations an idle keep-alive connection or a parked poll holds (op_slot.hpp): the wait for
-  // readability (between requests, or watching the parked poll's client) and the idle deadline.
+  // readability (between requests, or watching the parked poll's client) and the deadline.
   wait_slot read_wait_;
-  wait_slot idle_wait_;
+  wait_slot deadline_wait_;
   boost::beast::flat_buffer buffer_;
   // The parser and the response live on the heap, only while a request is read and handled or a
   // response written: an idle keep-alive connection or a parked poll holds neither.
   std::unique_ptr<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   std::unique_ptr<response> res_;
   std::shared_ptr<session_impl> parked_on_;  ///< The session whose poll this connection is holding.
-  request parked_req_;                       ///< The parked request (headers only), for the answer.
+  /// What the parked request's answer needs of it: its CORS origin, version and keep-alive (the
+  /// request itself, a header block on the heap, goes).
+  struct parked_request {
+    std::string origin;
+    unsigned version = 11;
+    bool keep_alive = true;
+  } parked_;
   std::shared_ptr<session_impl> polled_;     ///< The session whose poll response is being written.
   bool close_after_write_ = false;
   std::size_t body_reserved_ = 0;  ///< Bytes of the current request's body reserved in server_state.

@@ -40,9 +40,9 @@ std::span<char> read_scratch() {
 
 }  // namespace
 
-websocket_connection::websocket_connection(std::shared_ptr<server_state> state, beast::tcp_stream&& stream,
+websocket_connection::websocket_connection(std::shared_ptr<server_state> state, net::ip::tcp::socket&& socket,
                                            std::string peer)
-    : handshake_(std::make_unique<beast::websocket::stream<beast::tcp_stream>>(std::move(stream))),
+    : handshake_(std::make_unique<beast::websocket::stream<beast::tcp_stream>>(std::move(socket))),
       socket_(handshake_->get_executor()),
       state_(std::move(state)),
       opening_(std::make_unique<opening>(opening{{}, std::move(peer)})) {}

@@ -44,7 +44,7 @@ class websocket_connection : public std::enable_shared_from_this<websocket_conne
   using request = boost::beast::http::request<boost::beast::http::string_body>;
 
   /// `peer`: the client's address, as text.
-  websocket_connection(std::shared_ptr<server_state> state, boost::beast::tcp_stream&& stream, std::string peer);
+  websocket_connection(std::shared_ptr<server_state> state, boost::asio::ip::tcp::socket&& socket, std::string peer);
   /// Over TLS, after the TLS handshake.
   websocket_connection(std::shared_ptr<server_state> state, tls_stream_ptr tls, std::string peer);
 

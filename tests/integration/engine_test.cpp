@@ -575,6 +575,30 @@ TEST(HeartbeatTest, WebSocketClientThatAnswersPingsKeepsItsSession) {
   EXPECT_EQ(srv.closed(close_reason::ping_timeout), 0u);
 }
 
+// With pingTimeout shorter than pingInterval (as the defaults are, 20 s and 25 s), a pong leaves the
+// wait for its deadline pending, and the next ping is aimed again when that wait wakes early: pings
+// still come a whole interval after each pong, and an answering client keeps its session.
+TEST(HeartbeatTest, PingsComeAWholeIntervalAfterEachPongWhenTheTimeoutIsShorter) {
+  constexpr auto interval = 300ms;
+  test_server_config cfg;
+  cfg.options.lim.ping_interval = interval;
+  cfg.options.lim.ping_timeout = 150ms;
+  test_server srv(cfg);
+  ws_client ws;
+  ASSERT_FALSE(ws_open(ws, srv.port()).is_null());
+  ASSERT_TRUE(expect_message(ws, "2"));
+  for (int i = 0; i < 3; ++i) {
+    auto const pong_at = steady_clock::now();
+    ASSERT_TRUE(no_error(ws.send("3"))) << "round " << i;
+    ASSERT_TRUE(expect_message(ws, "2")) << "round " << i;
+    auto const elapsed = steady_clock::now() - pong_at;
+    EXPECT_GE(elapsed, interval) << "round " << i;
+    EXPECT_LT(elapsed, interval + heartbeat_margin) << "round " << i;
+  }
+  EXPECT_EQ(srv.engine().stats().sessions_open, 1u);
+  EXPECT_EQ(srv.closed(close_reason::ping_timeout), 0u);
+}
+
 TEST(HeartbeatTest, WebSocketClientThatNeverAnswersIsClosed) {
   test_server srv(fast_heartbeat());
   ws_client ws;

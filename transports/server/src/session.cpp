@@ -231,9 +231,20 @@ void session_impl::arm_heartbeat_locked(clock::duration after) {
 
 void session_impl::rearm_locked(clock::time_point now) {
   close_reason why{};
+  auto const at = std::min(heartbeat_due_, poll_deadline_locked(now, why));
+  // A pending wait that wakes no later is kept: on_heartbeat finds the step not yet due and waits
+  // again. A pong moves the heartbeat from pingTimeout to pingInterval; cancelling the pending wait
+  // there would leave its operation in the slot until it completes, and the new wait, which an idle
+  // session holds for the whole interval, on the heap (about 200 bytes a session).
+  if (heartbeat_waiting_ && heartbeat_.expiry() <= at) return;
   ++heartbeat_generation_;
-  heartbeat_.expires_at(std::min(heartbeat_due_, poll_deadline_locked(now, why)));
+  heartbeat_waiting_ = true;
+  heartbeat_.expires_at(at);
   heartbeat_.async_wait(in_slot(heartbeat_wait_, [self = shared_from_this(), gen = heartbeat_generation_](boost::system::error_code ec) {
+    {
+      std::lock_guard lock(self->mutex_);
+      if (gen == self->heartbeat_generation_) self->heartbeat_waiting_ = false;
+    }
     if (!ec) self->on_heartbeat(gen);
   }));
 }

@@ -171,6 +171,7 @@ class session_impl final : public session, public std::enable_shared_from_this<s
   /// cancelled wait has not completed yet goes to the heap.
   wait_slot heartbeat_wait_;
   std::uint64_t heartbeat_generation_ = 0;
+  bool heartbeat_waiting_ = false;  ///< The wait of generation heartbeat_generation_ is pending.
   bool awaiting_pong_ = false;
   /// When the heartbeat's own step is due. The one timer also serves the polling checks (an idle
   /// session's memory is measured, so no second timer): it may wake before this for them.

@@ -96,14 +96,20 @@ frame frame_queue::take_front() {
   head_ = (head_ + 1) % ring_.size();
   if (--size_ == 0) {
     head_ = 0;
-    if (ring_.size() > kept_capacity) ring_ = {};
+    if (ring_.size() > kept_capacity) release();
   }
   return f;
 }
 
 void frame_queue::clear() {
-  ring_ = {};
+  release();
   head_ = size_ = 0;
+}
+
+void frame_queue::release() noexcept {
+  // Not `ring_ = {}`: that assigns an empty initializer list, which destroys the frames but keeps
+  // the allocation.
+  std::vector<frame>().swap(ring_);
 }
 
 session_impl::session_impl(std::shared_ptr<server_state> state, session_handler& handler, std::string sid,

@@ -32,6 +32,10 @@ class frame_queue {
   frame take_front();
   /// Drop every frame and release the ring.
   void clear();
+  /// Frames the ring has room for (0 when it holds none).
+  std::size_t capacity() const noexcept { return ring_.capacity(); }
+  /// A drained ring above this many frames (24 KiB) is released.
+  static constexpr std::size_t kept_capacity = 1024;
   template <class F>
   void for_each(F&& f) const {
     for (std::size_t i = 0; i < size_; ++i) f(ring_[(head_ + i) % ring_.size()]);
@@ -39,8 +43,7 @@ class frame_queue {
 
  private:
   static constexpr std::size_t first_capacity = 4;
-  /// A drained ring above this many frames (24 KiB) is released.
-  static constexpr std::size_t kept_capacity = 1024;
+  void release() noexcept;
   std::vector<frame> ring_;
   std::size_t head_ = 0;
   std::size_t size_ = 0;

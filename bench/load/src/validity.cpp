@@ -21,8 +21,19 @@ validity judge_validity(validity_inputs const& in) {
   bool const faulty = in.fault_injected;
   auto const failures = (in.clients - in.clients_connected) + in.acks_failed + in.acks_rejected;
   auto const operations = in.clients + in.chats_sent;
-  if (!faulty && operations > 0 && static_cast<double>(failures) / static_cast<double>(operations) > in.error_budget)
-    v.reasons.push_back("over the error budget: " + std::to_string(failures) + " failed of " + std::to_string(operations));
+  if (!faulty && operations > 0 && static_cast<double>(failures) / static_cast<double>(operations) > in.error_budget) {
+    // Which failures: a client still connecting when the run ended has no error of its own to name.
+    std::string parts;
+    auto const part = [&](std::uint64_t n, char const* one, char const* many) {
+      if (n == 0) return;
+      parts += (parts.empty() ? "" : ", ") + std::to_string(n) + " " + (n == 1 ? one : many);
+    };
+    part(in.clients - in.clients_connected, "client never connected", "clients never connected");
+    part(in.acks_failed, "ack failed", "acks failed");
+    part(in.acks_rejected, "ack rejected", "acks rejected");
+    v.reasons.push_back("over the error budget: " + std::to_string(failures) + " failed of " +
+                        std::to_string(operations) + " (" + parts + ")");
+  }
   // A run that measured nothing says what it waited for (docs/targets.md), so a server speaking
   // another dialect is told apart from a broken one.
   auto const& ev = in.events;

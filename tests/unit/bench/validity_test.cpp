@@ -73,12 +73,20 @@ TEST(ValidityTest, FailuresOverTheErrorBudgetMakeARunInvalid) {
   in.acks_failed = 1;
   auto v = judge_validity(in);
   ASSERT_EQ(v.reasons.size(), 1u);
-  EXPECT_EQ(v.reasons[0], "over the error budget: 3 failed of 200");
+  EXPECT_EQ(v.reasons[0], "over the error budget: 3 failed of 200 (2 clients never connected, 1 ack failed)");
   // A rejected ack is a failure too; 2 of 200 is the budget itself, not over it.
   in.acks_failed = 0;
   EXPECT_TRUE(judge_validity(in).valid());
   in.acks_rejected = 1;
-  EXPECT_FALSE(judge_validity(in).valid());
+  v = judge_validity(in);
+  ASSERT_EQ(v.reasons.size(), 1u);
+  EXPECT_EQ(v.reasons[0], "over the error budget: 3 failed of 200 (2 clients never connected, 1 ack rejected)");
+  // Clients still connecting when the run ended are named even when nothing else failed.
+  in.acks_rejected = 0;
+  in.clients_connected = 97;
+  v = judge_validity(in);
+  ASSERT_EQ(v.reasons.size(), 1u);
+  EXPECT_EQ(v.reasons[0], "over the error budget: 3 failed of 200 (3 clients never connected)");
 }
 
 TEST(ValidityTest, NoClientConnectedNamesTheMostFrequentError) {

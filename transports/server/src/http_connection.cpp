@@ -112,13 +112,13 @@ bool host_allowed(std::string_view host, std::vector<std::string> const& allowed
 }  // namespace
 
 http_connection::http_connection(std::shared_ptr<server_state> state, net::ip::tcp::socket&& socket)
-    : state_(std::move(state)), socket_(std::move(socket)), deadline_(socket_.get_executor()) {
+    : state_(std::move(state)), socket_(std::move(socket)) {
   boost::system::error_code ec;
   peer_ = sock().remote_endpoint(ec).address().to_string();
 }
 
 http_connection::http_connection(std::shared_ptr<server_state> state, tls_stream_ptr tls)
-    : state_(std::move(state)), socket_(tls->get_executor()), tls_(std::move(tls)), deadline_(socket_.get_executor()) {
+    : state_(std::move(state)), socket_(tls->get_executor()), tls_(std::move(tls)) {
   boost::system::error_code ec;
   peer_ = sock().remote_endpoint(ec).address().to_string();
 }
@@ -138,19 +138,27 @@ void http_connection::arm(std::chrono::steady_clock::duration after) {
   // the deadline moved and waits again. So a busy keep-alive connection re-arms without touching
   // the timer, and the wait it idles on keeps its slot: a wait cancelled and restarted at once would
   // find the slot still held by the cancelled operation and go to the heap, for the whole idle time.
-  if (waiting_ && deadline_.expiry() <= deadline_at_) return;
+  if (waiting_ && deadline_->timer.expiry() <= deadline_at_) return;
   wait_deadline();
 }
 
 void http_connection::wait_deadline() {
   // expires_at cancels a wait still pending; its completion then finds the generation moved on.
+  if (!deadline_) deadline_ = std::make_unique<deadline_state>(socket_.get_executor());
   auto const generation = ++deadline_generation_;
   waiting_ = true;
-  deadline_.expires_at(deadline_at_);
-  deadline_.async_wait(in_slot(deadline_wait_, [self = shared_from_this(), generation](boost::system::error_code ec) {
-    if (generation != self->deadline_generation_) return;  // superseded, or disarmed
+  ++deadline_waits_;
+  deadline_->timer.expires_at(deadline_at_);
+  deadline_->timer.async_wait(in_slot(deadline_->slot, [self = shared_from_this(), generation](boost::system::error_code ec) {
+    --self->deadline_waits_;
+    if (generation != self->deadline_generation_ || ec || !self->armed_) {
+      // Superseded, or disarmed. Unless a deadline came back meanwhile, the timer and its slot go:
+      // a parked poll holds no deadline. (Asio has freed this wait's memory before this call.)
+      if (generation == self->deadline_generation_) self->waiting_ = false;
+      if (!self->waiting_ && self->deadline_waits_ == 0) self->deadline_.reset();
+      return;
+    }
     self->waiting_ = false;
-    if (ec || !self->armed_) return;
     if (std::chrono::steady_clock::now() < self->deadline_at_) {
       self->wait_deadline();
       return;
@@ -167,7 +175,7 @@ void http_connection::disarm() noexcept {
   // The pending wait holds the connection: let it go now, not at its expiry.
   waiting_ = false;
   ++deadline_generation_;
-  deadline_.cancel();
+  deadline_->timer.cancel();
 }
 
 void http_connection::run() {

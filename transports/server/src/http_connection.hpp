@@ -87,17 +87,24 @@ class http_connection : public poll_sink, public std::enable_shared_from_this<ht
   // bytes a connection, two connections an idle polling session), where one deadline does here.
   boost::asio::ip::tcp::socket socket_;
   tls_stream_ptr tls_;
-  boost::asio::steady_timer deadline_;  ///< Every deadline of the connection (arm()).
+  /// The timer of every deadline of the connection (arm()) and the slot of its wait: made when a
+  /// deadline is armed, let go of once none is (a parked poll, the busiest idle state, holds none).
+  struct deadline_state {
+    explicit deadline_state(boost::asio::any_io_executor ex) : timer(std::move(ex)) {}
+    boost::asio::steady_timer timer;
+    wait_slot slot;
+  };
+  std::unique_ptr<deadline_state> deadline_;
   std::chrono::steady_clock::time_point deadline_at_{};
+  std::uint32_t deadline_waits_ = 0;  ///< Waits of deadline_ not completed yet (cancelled ones too).
   /// Counts the deadline's waits, so one superseded or disarmed after its completion was already
   /// queued closes nothing.
   std::uint32_t deadline_generation_ = 0;
   bool armed_ = false;    ///< A deadline applies.
   bool waiting_ = false;  ///< A wait of the deadline timer is pending.
-  // The operations an idle keep-alive connection or a parked poll holds (op_slot.hpp): the wait for
-  // readability (between requests, or watching the parked poll's client) and the deadline.
+  // The operation an idle keep-alive connection or a parked poll holds (op_slot.hpp): the wait for
+  // readability (between requests, or watching the parked poll's client).
   wait_slot read_wait_;
-  wait_slot deadline_wait_;
   boost::beast::flat_buffer buffer_;
   // The parser and the response live on the heap, only while a request is read and handled or a
   // response written: an idle keep-alive connection or a parked poll holds neither.

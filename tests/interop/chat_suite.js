@@ -206,8 +206,10 @@ export function chatSuite(title, start, more = () => {}) {
       // and then its chats one per event-loop turn: the first ones leave on polling right after the
       // handshake, later ones while the WebSocket probe is in flight, the rest on the WebSocket.
       const atSenders = new Map();
+      const senders = new Map();
       const sendAll = async (name) => {
         const { socket, connected } = ctx.pool.open();
+        senders.set(name, socket);
         atSenders.set(name, deliveries(socket));
         let upgradedYet = false;
         socket.io.engine.once("upgrade", () => (upgradedYet = true));
@@ -235,8 +237,11 @@ export function chatSuite(title, start, more = () => {}) {
         const counts = [...atReceiver].map(([s, seqs]) => `${s}: ${seqs.length}`).join(", ");
         throw new Error(`${err.message}; received ${counts}`);
       }
-      // A duplicate or a stray late copy would have been queued before the barrier's echo.
+      // A duplicate or a stray late copy would have been queued before the barrier's echo. Each sender
+      // passes a barrier of its own too: the receiver having everything says nothing of what is still
+      // on its way to a sender (a sender's copy of another's last chat could be checked before it came).
       await barrier(receiver, room, "receiver");
+      await Promise.all(names.map((name) => barrier(senders.get(name), room, name)));
       for (const [sender, seqs] of atReceiver) {
         assert.deepEqual(seqs, range(PER_SENDER), `receiver: deliveries from ${sender}`);
       }

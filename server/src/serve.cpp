@@ -148,6 +148,7 @@ int serve(serve_options const& given) {
   auto const& lim = options.lim;
   auto const conformance = given.conformance;
   auto const threads = given.threads;
+  options.io_threads = threads;
   // DNS rebinding reaches what only this machine can reach: a loopback listener answers IP addresses
   // and localhost only, unless told its names. One listening beyond loopback is reached by the names
   // its operator gave it, so it answers any name unless --allowed-host lists them (docs/hardening.md).

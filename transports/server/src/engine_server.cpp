@@ -22,7 +22,7 @@ using tcp = net::ip::tcp;
 namespace detail {
 
 server_state::server_state(net::io_context& io, server_options opts, session_handler& h)
-    : ioc(io), options(std::move(opts)) {
+    : ioc(io), options(std::move(opts)), deadlines(std::make_shared<deadline_queue>(io)) {
   mounts.emplace_back(options.path, &h);
 }
 
@@ -121,15 +121,20 @@ std::size_t server_state::size() {
 
 }  // namespace detail
 
-/// Accepts connections, each on its own strand, and hands them to http_connection.
+/// Accepts connections, each on its own strand (unless one thread runs the server), and hands them
+/// to http_connection.
 struct engine_server::impl : std::enable_shared_from_this<impl> {
   impl(net::io_context& ioc, server_options options, session_handler& handler)
       : state(std::make_shared<detail::server_state>(ioc, std::move(options), handler)),
         acceptor(net::make_strand(ioc)) {}
 
   void do_accept() {
-    acceptor.async_accept(net::make_strand(state->ioc),
-                          boost::beast::bind_front_handler(&impl::on_accept, shared_from_this()));
+    auto handler = boost::beast::bind_front_handler(&impl::on_accept, shared_from_this());
+    if (state->options.io_threads == 1) {
+      acceptor.async_accept(state->ioc.get_executor(), std::move(handler));
+    } else {
+      acceptor.async_accept(net::make_strand(state->ioc), std::move(handler));
+    }
   }
 
   void on_accept(boost::system::error_code ec, tcp::socket socket) {

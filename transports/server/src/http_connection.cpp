@@ -123,7 +123,10 @@ http_connection::http_connection(std::shared_ptr<server_state> state, tls_stream
   peer_ = sock().remote_endpoint(ec).address().to_string();
 }
 
-http_connection::~http_connection() { release_body(); }
+http_connection::~http_connection() {
+  state_->deadlines->cancel(*this);
+  release_body();
+}
 
 void http_connection::release_body() noexcept {
   if (body_reserved_ == 0) return;
@@ -134,48 +137,29 @@ void http_connection::release_body() noexcept {
 void http_connection::arm(std::chrono::steady_clock::duration after) {
   deadline_at_ = std::chrono::steady_clock::now() + after;
   armed_ = true;
-  // A later deadline than the pending wait's is not a new wait: the pending one wakes first, finds
-  // the deadline moved and waits again. So a busy keep-alive connection re-arms without touching
-  // the timer, and the wait it idles on keeps its slot: a wait cancelled and restarted at once would
-  // find the slot still held by the cancelled operation and go to the heap, for the whole idle time.
-  if (waiting_ && deadline_->timer.expiry() <= deadline_at_) return;
-  wait_deadline();
+  // A later deadline than the one queued moves nothing: the queue calls at the earlier one, which
+  // finds the deadline moved and queues it again. A busy keep-alive connection re-arms per request.
+  state_->deadlines->schedule_no_later(*this, deadline_at_);
 }
 
-void http_connection::wait_deadline() {
-  // expires_at cancels a wait still pending; its completion then finds the generation moved on.
-  if (!deadline_) deadline_ = std::make_unique<deadline_state>(socket_.get_executor());
-  auto const generation = ++deadline_generation_;
-  waiting_ = true;
-  ++deadline_waits_;
-  deadline_->timer.expires_at(deadline_at_);
-  deadline_->timer.async_wait(in_slot(deadline_->slot, [self = shared_from_this(), generation](boost::system::error_code ec) {
-    --self->deadline_waits_;
-    if (generation != self->deadline_generation_ || ec || !self->armed_) {
-      // Superseded, or disarmed. Unless a deadline came back meanwhile, the timer and its slot go:
-      // a parked poll holds no deadline. (Asio has freed this wait's memory before this call.)
-      if (generation == self->deadline_generation_) self->waiting_ = false;
-      if (!self->waiting_ && self->deadline_waits_ == 0) self->deadline_.reset();
-      return;
-    }
-    self->waiting_ = false;
+void http_connection::on_deadline() {
+  // On the queue's thread: the connection's state is its strand's.
+  net::post(socket_.get_executor(), [self = shared_from_this()] {
+    if (!self->armed_) return;
     if (std::chrono::steady_clock::now() < self->deadline_at_) {
-      self->wait_deadline();
+      self->state_->deadlines->schedule_no_later(*self, self->deadline_at_);
       return;
     }
     // The pending read or write ends with an error, and with it the connection.
     boost::system::error_code ignored;
     self->sock().close(ignored);
-  }));
+  });
 }
 
 void http_connection::disarm() noexcept {
   armed_ = false;
-  if (!waiting_) return;
-  // The pending wait holds the connection: let it go now, not at its expiry.
-  waiting_ = false;
-  ++deadline_generation_;
-  deadline_->timer.cancel();
+  // A connection that ends lets go of its place at once, not at its deadline.
+  state_->deadlines->cancel(*this);
 }
 
 void http_connection::run() {

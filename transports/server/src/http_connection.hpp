@@ -2,11 +2,11 @@
 // One HTTP/1.1 connection: Engine.IO polling requests, WebSocket upgrades handed off, other requests
 // answered by the fallback.
 
+#include "deadline_queue.hpp"
 #include "op_slot.hpp"
 #include "session_impl.hpp"
 #include "tls_stream.hpp"
 
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -24,7 +24,9 @@ namespace fallbench::transport::detail {
 
 /// Reads requests one at a time and answers them in order; kept alive by its pending operation.
 /// A parked poll holds it (as the session's poll_sink) until packets arrive.
-class http_connection : public poll_sink, public std::enable_shared_from_this<http_connection> {
+class http_connection : public poll_sink,
+                        public deadline_queue::entry,
+                        public std::enable_shared_from_this<http_connection> {
  public:
   http_connection(std::shared_ptr<server_state> state, boost::asio::ip::tcp::socket&& socket);
   /// Over TLS: run() does the server's TLS handshake first.
@@ -52,7 +54,8 @@ class http_connection : public poll_sink, public std::enable_shared_from_this<ht
   /// Close the socket `after` from now unless disarm() or another arm() comes first: the deadline of
   /// a request being read, a response being written, or a keep-alive connection's wait for the next.
   void arm(std::chrono::steady_clock::duration after);
-  void wait_deadline();
+  std::shared_ptr<void> hold() noexcept override { return weak_from_this().lock(); }
+  void on_deadline() override;
   /// No deadline: the connection ends, parks a poll, or hands its socket on.
   void disarm() noexcept;
   /// Wait for the next request (readability, then start_read), within the HTTP deadline.
@@ -87,21 +90,10 @@ class http_connection : public poll_sink, public std::enable_shared_from_this<ht
   // bytes a connection, two connections an idle polling session), where one deadline does here.
   boost::asio::ip::tcp::socket socket_;
   tls_stream_ptr tls_;
-  /// The timer of every deadline of the connection (arm()) and the slot of its wait: made when a
-  /// deadline is armed, let go of once none is (a parked poll, the busiest idle state, holds none).
-  struct deadline_state {
-    explicit deadline_state(boost::asio::any_io_executor ex) : timer(std::move(ex)) {}
-    boost::asio::steady_timer timer;
-    wait_slot slot;
-  };
-  std::unique_ptr<deadline_state> deadline_;
+  /// Every deadline of the connection (arm()), in the server's deadline_queue: a time and a place
+  /// in its heap, not a timer and a pending wait of its own (about 380 bytes).
   std::chrono::steady_clock::time_point deadline_at_{};
-  std::uint32_t deadline_waits_ = 0;  ///< Waits of deadline_ not completed yet (cancelled ones too).
-  /// Counts the deadline's waits, so one superseded or disarmed after its completion was already
-  /// queued closes nothing.
-  std::uint32_t deadline_generation_ = 0;
-  bool armed_ = false;    ///< A deadline applies.
-  bool waiting_ = false;  ///< A wait of the deadline timer is pending.
+  bool armed_ = false;  ///< A deadline applies.
   // The operation an idle keep-alive connection or a parked poll holds (op_slot.hpp): the wait for
   // readability (between requests, or watching the parked poll's client).
   wait_slot read_wait_;

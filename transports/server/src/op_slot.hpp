@@ -13,8 +13,8 @@ namespace fallbench::transport::detail {
 /**
  * Asio allocates each pending operation through the handler's allocator; by default from a per-thread
  * cache of recycled blocks, each as large as the largest operation that once used it. An idle session
- * waits for ever on a few small operations (readability, its heartbeat timer, a keep-alive
- * connection's deadline), and a recycled block that last held an HTTP write is several times their
+ * waits for ever on a small operation (readability; its heartbeat and a keep-alive connection's
+ * deadline are in the server's deadline_queue, not waits of their own), and a recycled block that last held an HTTP write is several times their
  * size: in the idle study, slots cut a polling session's heap by about 620 bytes, a third of what
  * its pending operations held (docs/relay.md, "What an idle session holds"). A slot keeps one operation of a known kind in `Size` bytes of its
  * owner, exactly, allocating nothing per wait; an operation larger than the slot, or a second one

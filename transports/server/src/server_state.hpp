@@ -1,6 +1,7 @@
 #pragma once
 // State shared by the listener and every connection and session of one engine_server.
 
+#include "deadline_queue.hpp"
 #include "fallbench/transport/engine_server.hpp"
 
 #include <atomic>
@@ -52,6 +53,8 @@ class server_state : public std::enable_shared_from_this<server_state> {
 
   boost::asio::io_context& ioc;
   server_options const options;
+  /// The heartbeats of the sessions and the deadlines of the HTTP connections.
+  std::shared_ptr<deadline_queue> const deadlines;
   /// Engine.IO endpoints: the main path first, then any mounted with engine_server::mount.
   std::vector<std::pair<std::string, session_handler*>> mounts;
   std::function<void(http_exchange&)> fallback;

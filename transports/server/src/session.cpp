@@ -118,8 +118,9 @@ session_impl::session_impl(std::shared_ptr<server_state> state, session_handler&
       handler_(handler),
       sid_(std::move(sid)),
       peer_(std::move(peer)),
-      transport_(kind),
-      heartbeat_(state_->ioc) {}
+      transport_(kind) {}
+
+session_impl::~session_impl() { state_->deadlines->cancel(*this); }
 
 void session_impl::start() {
   {
@@ -238,21 +239,8 @@ void session_impl::arm_heartbeat_locked(clock::duration after) {
 void session_impl::rearm_locked(clock::time_point now) {
   close_reason why{};
   auto const at = std::min(heartbeat_due_, poll_deadline_locked(now, why));
-  // A pending wait that wakes no later is kept: on_heartbeat finds the step not yet due and waits
-  // again. A pong moves the heartbeat from pingTimeout to pingInterval; cancelling the pending wait
-  // there would leave its operation in the slot until it completes, and the new wait, which an idle
-  // session holds for the whole interval, on the heap (about 200 bytes a session).
-  if (heartbeat_waiting_ && heartbeat_.expiry() <= at) return;
-  ++heartbeat_generation_;
-  heartbeat_waiting_ = true;
-  heartbeat_.expires_at(at);
-  heartbeat_.async_wait(in_slot(heartbeat_wait_, [self = shared_from_this(), gen = heartbeat_generation_](boost::system::error_code ec) {
-    {
-      std::lock_guard lock(self->mutex_);
-      if (gen == self->heartbeat_generation_) self->heartbeat_waiting_ = false;
-    }
-    if (!ec) self->on_heartbeat(gen);
-  }));
+  // A deadline queued no later is kept: on_deadline finds the step not yet due and queues it again.
+  state_->deadlines->schedule_no_later(*this, at);
 }
 
 session_impl::clock::time_point session_impl::poll_deadline_locked(clock::time_point now, close_reason& why) const {
@@ -272,12 +260,12 @@ session_impl::clock::time_point session_impl::poll_deadline_locked(clock::time_p
   return (parked_ ? now : unpolled_since_) + lim.poll_gap_timeout;
 }
 
-void session_impl::on_heartbeat(std::uint64_t generation) {
+void session_impl::on_deadline() {
   enum class action { ping, timeout, close_expired, stopped_polling } act;
   close_reason polling_reason = close_reason::no_first_poll;
   {
     std::lock_guard lock(mutex_);
-    if (generation != heartbeat_generation_ || phase_ == phase::closed) return;
+    if (phase_ == phase::closed) return;
     auto const now = clock::now();
     if (now < heartbeat_due_) {
       // An early wake for a polling check; the heartbeat's own step is not due yet.
@@ -347,8 +335,7 @@ void session_impl::fail(close_reason why, char release) {
     probe = std::move(probe_);
     queue_.clear();
     queued_bytes_ = 0;
-    ++heartbeat_generation_;
-    heartbeat_.cancel();
+    state_->deadlines->cancel(*this);
   }
   if (sink) sink->complete_poll(std::string(1, release));
   if (ws) ws->shutdown();

@@ -6,7 +6,6 @@
 #include "op_slot.hpp"
 #include "server_state.hpp"
 
-#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <memory>
@@ -67,10 +66,13 @@ enum class poll_outcome {
 
 /// One Engine.IO session. All public members are thread-safe; `mutex_` guards the transport state and
 /// `inbound_mutex_` serialises calls into the application's handler.
-class session_impl final : public session, public std::enable_shared_from_this<session_impl> {
+class session_impl final : public session,
+                           public deadline_queue::entry,
+                           public std::enable_shared_from_this<session_impl> {
  public:
   session_impl(std::shared_ptr<server_state> state, session_handler& handler, std::string sid, transport_kind kind,
                std::string peer);
+  ~session_impl() override;
 
   /// The client's address, as text (limits::max_sessions_per_address).
   std::string const& peer() const noexcept { return peer_; }
@@ -132,16 +134,19 @@ class session_impl final : public session, public std::enable_shared_from_this<s
  private:
   using clock = std::chrono::steady_clock;
   void schedule_ping_locked();
-  /// Arm the heartbeat timer for its own next step (ping, pong deadline, close deadline) `after` from
-  /// now; it wakes earlier when a polling check (poll_deadline_locked) is due first.
+  /// Set the heartbeat's own next step (ping, pong deadline, close deadline) `after` from now; the
+  /// session's deadline comes earlier when a polling check (poll_deadline_locked) is due first.
   void arm_heartbeat_locked(clock::duration after);
-  /// Arm the timer for the earlier of heartbeat_due_ and the polling checks' deadline.
+  /// Queue the session's deadline (server_state::deadlines) for the earlier of heartbeat_due_ and the
+  /// polling checks' deadline.
   void rearm_locked(clock::time_point now);
   /// When the polling checks close the session unless it polls (time_point::max() when none applies
   /// now), and with which reason: the first GET (limits::first_poll_timeout), then each next GET
   /// (limits::poll_gap_timeout). No check while upgrading: the client pauses polling then.
   clock::time_point poll_deadline_locked(clock::time_point now, close_reason& why) const;
-  void on_heartbeat(std::uint64_t generation);
+  /// The heartbeat's deadline (deadline_queue): what is due, if anything, and the next deadline.
+  void on_deadline() override;
+  std::shared_ptr<void> hold() noexcept override { return weak_from_this().lock(); }
   /// A failed probe: back to polling from the upgrade's pause.
   void resume_polling_locked();
   std::string flush_locked();
@@ -169,12 +174,6 @@ class session_impl final : public session, public std::enable_shared_from_this<s
   std::shared_ptr<websocket_connection> ws_;
   std::shared_ptr<websocket_connection> probe_;
   bool ws_pending_ = false;  ///< The attached WebSocket has been told to drain the queue.
-  boost::asio::steady_timer heartbeat_;
-  /// The heartbeat's pending wait, which every session holds (op_slot.hpp); a re-arm while the
-  /// cancelled wait has not completed yet goes to the heap.
-  wait_slot heartbeat_wait_;
-  std::uint64_t heartbeat_generation_ = 0;
-  bool heartbeat_waiting_ = false;  ///< The wait of generation heartbeat_generation_ is pending.
   bool awaiting_pong_ = false;
   /// When the heartbeat's own step is due. The one timer also serves the polling checks (an idle
   /// session's memory is measured, so no second timer): it may wake before this for them.

@@ -50,6 +50,10 @@ struct server_options {
   /// whose name an attacker re-points at this server (DNS rebinding) names its own host there.
   std::vector<std::string> allowed_hosts;
   limits lim;
+  /// How many threads run the io_context, when the caller knows (0: not known). With exactly one, a
+  /// connection's handlers never run at once, so it gets no strand of its own (about 100 bytes and a
+  /// lock per handler, for each connection).
+  int io_threads = 0;
   /// https and wss on the listening port: every connection starts with a TLS handshake with this
   /// context (make_server_tls_context in tls.hpp). Null: plain http and ws.
   std::shared_ptr<boost::asio::ssl::context> tls;

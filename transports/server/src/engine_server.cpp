@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <stdexcept>
 
 namespace fallbench::transport {
 
@@ -201,6 +202,10 @@ engine_server::~engine_server() {
 }
 
 tcp::endpoint engine_server::listen(tcp::endpoint const& endpoint) {
+  // Draw a session id now: a server that cannot get random bytes fails here, not at its first
+  // handshake; and OpenSSL's generator sets itself up (about 2 MB of its code and tables, resident)
+  // before the first client, not within the first client's handshake.
+  if (!random_id()) throw std::runtime_error("no random bytes for session ids (OpenSSL and getrandom both failed)");
   auto& a = impl_->acceptor;
   a.open(endpoint.protocol());
   a.set_option(net::socket_base::reuse_address(true));

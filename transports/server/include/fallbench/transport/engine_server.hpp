@@ -94,7 +94,8 @@ class engine_server {
   engine_server(engine_server const&) = delete;
   engine_server& operator=(engine_server const&) = delete;
 
-  /// Bind and start accepting. Throws boost::system::system_error when the address cannot be bound.
+  /// Bind and start accepting. Throws boost::system::system_error when the address cannot be bound,
+  /// std::runtime_error when no random bytes can be drawn for session ids.
   /// @return the bound endpoint (port 0 resolved).
   boost::asio::ip::tcp::endpoint listen(boost::asio::ip::tcp::endpoint const& endpoint);
 

@@ -300,13 +300,13 @@ TEST(ClientWebSocketTimeoutTest, ASwallowedHandshakeCostsTheWebSocketTimeoutThen
   }
 }
 
-// A middlebox that closes HTTP connections idle for 100 ms (idle-timeout) while a polling client
-// chats every 300 ms: its POST connection is closed between chats. The client must notice a kept-
+// A middlebox that closes HTTP connections idle for 250 ms (idle-timeout) while a polling client
+// chats every 600 ms: its POST connection is closed between chats. The client must notice a kept-
 // alive connection closed while idle and send on a fresh one, never into the dead one (a POST must
 // not be retried once sent). A WebSocket talker keeps the room busy so the parked GET is never idle.
 TEST(ClientPollingTest, AKeepAliveConnectionClosedWhileIdleIsReplacedNotFatal) {
   test_server server;
-  proxy_in_front idle_cut(server.port(), "idle-timeout?idle-ms=100");
+  proxy_in_front idle_cut(server.port(), "idle-timeout?idle-ms=250");
   client_thread thread;
   observer poller_seen, talker_seen;
   std::shared_ptr<client> poller, talker;
@@ -322,7 +322,9 @@ TEST(ClientPollingTest, AKeepAliveConnectionClosedWhileIdleIsReplacedNotFatal) {
   });
   ASSERT_TRUE(poller_seen.wait([&] { return poller_seen.count("join") >= 1; })) << timeline(*poller);
   // On the client thread's timers: the talker chats every 40 ms until the poller has its three acks;
-  // the poller chats every 300 ms (its POST connection idles 300 ms between chats: cut at 100 ms).
+  // the poller chats every 600 ms (its POST connection idles 600 ms between chats: cut at 250 ms).
+  // The talker's 40 ms leave the parked GET six times inside the cut, also under a sanitizer on a
+  // loaded machine (at 100 ms, 2.5 times, it was cut there once).
   net::steady_timer talk_timer(thread.executor()), poll_timer(thread.executor());
   bool done = false;  // client thread only
   std::function<void()> talk = [&] {
@@ -335,7 +337,7 @@ TEST(ClientPollingTest, AKeepAliveConnectionClosedWhileIdleIsReplacedNotFatal) {
   };
   int poller_chats = 0;
   std::function<void()> poll_chat = [&] {
-    poll_timer.expires_after(300ms);
+    poll_timer.expires_after(600ms);
     poll_timer.async_wait([&](boost::system::error_code ec) {
       if (ec) return;
       poller->emit("chat", R"({"room":"r1","name":"cpp","msg":"after an idle cut )" + std::to_string(poller_chats) + R"("})",

@@ -192,7 +192,8 @@ TEST_P(ClientStrategyTest, JoinsChatsWithAckAndLeaves) {
   test_server server;
   join_chat_leave(server.port(), GetParam());
   // The close packet reached the server: the session ended as a client close, not a timeout.
-  EXPECT_TRUE(poll_until([&] { return server.closed(transport::close_reason::client_close) == 1; }));
+  EXPECT_TRUE(poll_until([&] { return server.closed(transport::close_reason::client_close) == 1; }))
+      << server.closed_by_reason();
 }
 
 INSTANTIATE_TEST_SUITE_P(AllStrategies, ClientStrategyTest, testing::ValuesIn(transport::all_strategies),

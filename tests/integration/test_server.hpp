@@ -128,6 +128,17 @@ class test_server {
   std::uint64_t closed(transport::close_reason why) const {
     return engine_.stats().sessions_closed[static_cast<std::size_t>(why)];
   }
+  /// Every close reason counted so far, as "reason=count ..." (for a failed expectation's message).
+  std::string closed_by_reason() const {
+    auto const stats = engine_.stats();
+    std::string out;
+    for (std::size_t i = 0; i < stats.sessions_closed.size(); ++i) {
+      if (stats.sessions_closed[i] == 0) continue;
+      out += std::string(transport::to_string(static_cast<transport::close_reason>(i))) + "=" +
+             std::to_string(stats.sessions_closed[i]) + " ";
+    }
+    return out.empty() ? "none closed" : out;
+  }
 
  private:
   boost::asio::io_context ioc_;

@@ -139,6 +139,25 @@ TEST(DriverDeliveryTest, EachStrategysReceiversHaveTheirOwnLedgerCounts) {
   EXPECT_EQ(lost, total["lost"].get<std::uint64_t>()) << total.dump();
 }
 
+// A primed case: before the baseline one session per strategy connected (and left again), and the
+// run itself is as it would be without them (its clients' rooms never saw the primer).
+TEST(DriverPrimerTest, APrimedCaseRunsOneSessionPerStrategyBeforeItsBaseline) {
+  std::string const timing = R"("phases":{"connect_ramp_s":0.3,"warmup_s":0.3,"measure_s":1,"drain_s":0.5)";
+  std::string const cases =
+      R"("cases":[{"name":"mixed","clients":6,"rooms":2,"strategies":{"polling":1,"websocket":1},"rate_per_client_hz":5,"message_bytes":32}]})";
+  for (bool const prime : {true, false}) {
+    SCOPED_TRACE(prime ? "primed" : "not primed");
+    auto const s = parse_scenario(R"({"name":"primed",)" + timing + (prime ? R"(,"prime":true},)" : "},") + cases);
+    server_child server;
+    auto const run = run_case(s, s.cases[0], server.at, {server.process.pid()}, {});
+    EXPECT_EQ(run["cost"]["server"]["primed_sessions"].get<std::uint64_t>(), prime ? 2u : 0u) << run["cost"].dump();
+    EXPECT_GT(run["counts"]["deliveries_measured"].get<std::uint64_t>(), 0u);
+    EXPECT_EQ(run["delivery"]["total"]["lost"].get<std::uint64_t>(), 0u) << run["delivery"].dump();
+    EXPECT_EQ(run["delivery"]["total"]["unexpected"].get<std::uint64_t>(), 0u) << run["delivery"].dump();
+    EXPECT_EQ(run["delivery"]["membership_anomalies"].get<std::uint64_t>(), 0u) << run["delivery"].dump();
+  }
+}
+
 /// A fresh directory under the test's temporary folder, removed afterwards.
 struct temp_dir {
   std::filesystem::path path;

@@ -4,6 +4,7 @@
 // the case's phases (schedule), what they measure (case_metrics), the result writer (result_writer)
 // and the validity rules (validity).
 #include "case_metrics.hpp"
+#include "primer.hpp"
 #include "result_writer.hpp"
 #include "schedule.hpp"
 #include "sim_clients.hpp"
@@ -37,6 +38,12 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
   auto strategies = assign_strategies(c);
   std::shuffle(strategies.begin(), strategies.end(), rng);
 
+  // The primer comes before the schedule is set (it takes its own time) and only where its sessions
+  // reach the server unhindered and the baseline is the server's own: not through a fault proxy.
+  std::size_t primed_sessions = 0;
+  if (s.timing.prime && server.pid != 0 && !options.start && c.fault.empty() && c.fault_schedule.empty())
+    primed_sessions = prime_server(at, c, strategies, std::chrono::seconds{5});
+
   schedule const sched =
       make_schedule(s.timing, options.start.value_or(clock::now() + std::chrono::milliseconds{50}), options.fault_windows);
 
@@ -54,6 +61,7 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
   case_measurements m(sched);
   auto& cost = m.cost;
   cost.server_measured = server.pid != 0;
+  cost.primed_sessions = primed_sessions;
   auto const sample_server = [&] {
     return server.pid ? metrics::sample_process(server.pid).value_or(metrics::process_usage{}) : metrics::process_usage{};
   };

@@ -197,6 +197,7 @@ json write_run(scenario const& s, case_spec const& c, schedule const& sched, std
                       {"rss_per_client_bytes", per_client(cs.server_at_measure.rss_bytes - cs.server_baseline.rss_bytes)},
                       // Without the file pages (code paged in as it first runs), which are not per session.
                       {"anon_rss_per_client_bytes", per_client(cs.server_at_measure.anon_rss_bytes - cs.server_baseline.anon_rss_bytes)},
+                      {"primed_sessions", cs.primed_sessions},
                       {"deliveries_per_cpu_s", server_cpu > 0 ? static_cast<double>(m.total.deliveries_measured) / server_cpu : 0.0}};
   }
   run["cost"] = cost;

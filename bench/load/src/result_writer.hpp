@@ -31,6 +31,8 @@ struct cost_samples {
   metrics::process_usage self_at_end;      ///< the generator at the end of the measure phase
   bool server_measured = false;            ///< the server is a process of ours (server_process::pid)
   metrics::process_usage server_baseline;  ///< the server before the clients start
+  /// The primer's sessions that connected before the baseline (phases.prime); none when not primed.
+  std::size_t primed_sessions = 0;
   metrics::process_usage server_at_measure;
   metrics::process_usage server_at_end;
 };

@@ -669,6 +669,10 @@ scenario parse_scenario(std::string_view json_text, std::string const& base_dir)
       s.timing.warmup = ph.seconds("warmup_s", 3600, 1);
       s.timing.measure = ph.seconds("measure_s", 24 * 3600, 5);
       s.timing.drain = ph.seconds("drain_s", 600, 1);
+      if (auto const* prime = ph.find("prime")) {
+        if (!prime->is_boolean()) fail(ph.path("prime"), "must be true or false, got " + show(*prime));
+        s.timing.prime = prime->get<bool>();
+      }
       if (s.timing.measure.count() == 0) fail("phases.measure_s", "must be more than 0");
       ph.done();
     }

@@ -105,23 +105,28 @@ void worker::schedule_connect(sim_client& sc) {
   });
 }
 
-void worker::connect(sim_client& sc) {
+transport::client_options client_options_for(endpoint const& at, case_spec const& c, strategy strat) {
   transport::client_options o;
   transport::server_url where;
-  where.host = at_.host;
-  where.port = at_.port;
-  where.path = at_.path;
-  where.query = at_.query;
-  where.tls = at_.tls;
-  transport::apply_target(where, at_.settings, o);
-  o.path = at_.path;
-  o.strat = sc.strat;
+  where.host = at.host;
+  where.port = at.port;
+  where.path = at.path;
+  where.query = at.query;
+  where.tls = at.tls;
+  transport::apply_target(where, at.settings, o);
+  o.path = at.path;
+  o.strat = strat;
+  o.connect_timeout = c.connect_timeout;
+  o.websocket_timeout = c.websocket_timeout;
+  o.race_stagger = c.race_stagger;
+  return o;
+}
+
+void worker::connect(sim_client& sc) {
+  auto o = client_options_for(at_, c_, sc.strat);
   o.seed = rng_();
-  o.connect_timeout = c_.connect_timeout;
-  o.websocket_timeout = c_.websocket_timeout;
   if (at_.distinct_sources)
     o.local_address = "127.1." + std::to_string(sc.id / 250) + "." + std::to_string(sc.id % 250 + 1);
-  o.race_stagger = c_.race_stagger;
   o.recovery = recovery_on();
   if (c_.reconnect) {
     o.reconnect = true;

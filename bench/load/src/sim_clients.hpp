@@ -42,6 +42,10 @@ namespace fallbench::bench {
 
 class worker;
 
+/// A client's options for a case's target and a strategy: where to connect, the target's settings
+/// (namespace, headers, TLS trust), and the case's connect, WebSocket and race timers.
+transport::client_options client_options_for(endpoint const& at, case_spec const& c, transport::strategy strat);
+
 /// One simulated chat user: a client, its room, its send schedule.
 struct sim_client {
   worker* owner = nullptr;  ///< the worker running it (lets a callback capture only the client)

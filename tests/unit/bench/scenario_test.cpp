@@ -96,6 +96,15 @@ TEST(ScenarioTest, RejectsBadInputNamingTheField) {
                "phases.measure_s: must be more than 0");
 }
 
+TEST(ScenarioTest, PrimingIsOffUnlessThePhasesAskForIt) {
+  std::string const cases = R"("cases":[{"name":"c","clients":1,"strategies":"polling","rate_per_client_hz":1}]})";
+  EXPECT_FALSE(parse_scenario(R"({"name":"t",)" + cases).timing.prime);
+  EXPECT_TRUE(parse_scenario(R"({"name":"t","phases":{"prime":true},)" + cases).timing.prime);
+  EXPECT_FALSE(parse_scenario(R"({"name":"t","phases":{"prime":false},)" + cases).timing.prime);
+  expect_error(R"({"name":"t","phases":{"prime":1},)" + cases, "phases.prime: must be true or false, got 1");
+  expect_error(R"({"name":"t","phases":{"primed":true},)" + cases, "phases.primed: unknown field (did you mean 'prime'?)");
+}
+
 TEST(ScenarioTest, ReadsFaultsAndReconnection) {
   auto const s = parse_scenario(R"({"name":"t","defaults":{"clients":4,"rate_per_client_hz":1,"reconnect":true},
     "cases":[{"name":"a","strategies":"fallback","fault":"refuse-upgrade"},

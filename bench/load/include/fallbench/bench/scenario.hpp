@@ -148,6 +148,10 @@ struct phases {
   std::chrono::milliseconds warmup{1000};
   std::chrono::milliseconds measure{5000};
   std::chrono::milliseconds drain{1000};
+  /// Before the server's baseline sample, one throwaway session per strategy of the case connects,
+  /// joins, leaves and closes, so what every session runs (code paged in, the allocator's first
+  /// pools) is resident in the baseline and a per-client figure counts what a session holds.
+  bool prime = false;
 };
 
 /// The generator's own limits: beyond them a run is marked invalid rather than reported.

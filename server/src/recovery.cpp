@@ -36,7 +36,7 @@ void recovery_store::expire(clock::time_point now) {
 
 void recovery_store::keep(guard const&, std::uint64_t offset, bool all, std::string_view room,
                           transport::frame const& f) {
-  auto const now = clock::now();
+  auto const now = this->now();
   expire(now);
   packets_.push_back({offset, all, std::string(room), f, now});
   bytes_ += f.size();
@@ -47,7 +47,7 @@ void recovery_store::keep(guard const&, std::uint64_t offset, bool all, std::str
 }
 
 void recovery_store::persist(guard const&, lost_session s) {
-  auto const now = clock::now();
+  auto const now = this->now();
   expire(now);
   s.lost_at = now;
   session_order_.emplace_back(now, s.pid);
@@ -63,7 +63,7 @@ void recovery_store::persist(guard const&, lost_session s) {
 
 std::optional<recovery_store::restored> recovery_store::restore(guard const&, std::string_view pid,
                                                                 std::string_view offset) {
-  expire(clock::now());
+  expire(now());
   auto const it = sessions_.find(std::string(pid));
   std::uint64_t after = 0;
   auto const [end, ec] = std::from_chars(offset.data(), offset.data() + offset.size(), after);

@@ -81,16 +81,16 @@ std::string join(ws_client& ws, std::string_view room, std::string_view name, bo
 
 std::uint64_t persisted(test_server& srv) { return srv.chat().recovery_counters()->sessions_persisted; }
 
-/// Chat `count` times in `room` as `name` ("m0", "m1", ...), `gap` apart, reading each own copy and ack.
-void chat_burst(ws_client& ws, std::string_view room, std::string_view name, int count,
-                std::chrono::milliseconds gap, bool offsets = true) {
+/// Chat `count` times in `room` as `name` ("m0", "m1", ...; another `prefix` for "live0", ...), back to
+/// back, reading each own copy and ack.
+void chat_burst(ws_client& ws, std::string_view room, std::string_view name, int count, bool offsets = true,
+                std::string_view prefix = "m") {
   for (int i = 0; i < count; ++i) {
-    auto const msg = "m" + std::to_string(i);
+    auto const msg = std::string(prefix) + std::to_string(i);
     ASSERT_TRUE(no_error(ws.send(emit_chat(room, name, msg, "7"))));
     auto const own = packet_of(next_message(ws), offsets);
     EXPECT_EQ(own.packet, chat_event(room, name, msg));
     ASSERT_TRUE(expect_message(ws, ok_ack("7")));
-    std::this_thread::sleep_for(gap);
   }
 }
 
@@ -136,8 +136,8 @@ TEST(RecoveryServerTest, ALostConnectionIsRecoveredWithEveryMissedChatOnce) {
   EXPECT_EQ(server.closed(transport::close_reason::transport_close), 1u);
 
   constexpr int missed = 20;
-  chat_burst(elsewhere, "r2", "elsewhere", 3, 0ms);
-  chat_burst(other, "r1", "other", missed, 50ms);  // ~1 s of chat while the victim is away
+  chat_burst(elsewhere, "r2", "elsewhere", 3);
+  chat_burst(other, "r1", "other", missed);  // while the victim is away
 
   ws_client back;
   auto const answer = connect_with(back, server.port(), json{{"pid", pid}, {"offset", seen->offset}});
@@ -153,7 +153,7 @@ TEST(RecoveryServerTest, ALostConnectionIsRecoveredWithEveryMissedChatOnce) {
     previous = std::stoull(m->offset);
   }
   // Still in r1: a live chat arrives once, and is the next message (nothing more was replayed).
-  chat_burst(other, "r1", "other", 1, 0ms);
+  chat_burst(other, "r1", "other", 1);
   auto const live = split_offset(next_message(back));
   ASSERT_TRUE(live.has_value());
   EXPECT_EQ(live->packet, chat_event("r1", "other", "m0"));
@@ -208,9 +208,15 @@ TEST(RecoveryServerTest, AClientInitiatedDisconnectIsNotRecoverable) {
   EXPECT_EQ(server.chat().recovery_counters()->not_recovered, 2u);
 }
 
-// After the window, the pid is forgotten: a fresh session, no rooms, nothing replayed.
+// After the window, the pid is forgotten: a fresh session, no rooms, nothing replayed. The store's
+// clock is moved past the window rather than waited for.
 TEST(RecoveryServerTest, AnExpiredPidGetsAFreshSession) {
-  test_server server(with_recovery(300ms));
+  std::atomic<std::chrono::steady_clock::rep> moved_on{0};
+  auto config = with_recovery(300ms);
+  config.recovery.clock = [&moved_on] {
+    return std::chrono::steady_clock::now() + std::chrono::steady_clock::duration{moved_on.load()};
+  };
+  test_server server(config);
   auto victim = std::make_unique<ws_client>();
   auto const first = connect_with(*victim, server.port());
   ASSERT_TRUE(first.is_object());
@@ -220,13 +226,13 @@ TEST(RecoveryServerTest, AnExpiredPidGetsAFreshSession) {
   ws_client other;
   ASSERT_TRUE(connect_with(other, server.port()).is_object());
   join(other, "r1", "other");
-  std::this_thread::sleep_for(500ms);
+  moved_on = std::chrono::steady_clock::duration{500ms}.count();
   ws_client back;
   auto const answer = connect_with(back, server.port(), json{{"pid", first["pid"]}, {"offset", last}});
   ASSERT_TRUE(answer.is_object());
   EXPECT_NE(answer.value("sid", ""), first.value("sid", ""));
   EXPECT_NE(answer.value("pid", ""), first.value("pid", ""));
-  chat_burst(other, "r1", "other", 1, 0ms);
+  chat_burst(other, "r1", "other", 1);
   std::string extra;
   EXPECT_TRUE(is_timeout(back.read(extra, 300ms))) << "not in r1 any more, nothing replayed; got " << extra;
   EXPECT_EQ(server.chat().recovery_counters()->recovered, 0u);
@@ -247,7 +253,7 @@ TEST(RecoveryServerTest, TheBufferIsBoundedAndAnEvictedOffsetIsNotRecovered) {
   ws_client other;
   ASSERT_TRUE(connect_with(other, server.port()).is_object());
   join(other, "r1", "other");
-  chat_burst(other, "r1", "other", 10, 0ms);
+  chat_burst(other, "r1", "other", 10);
   auto const stats = *server.chat().recovery_counters();
   EXPECT_EQ(stats.buffered_packets, 5u);
   EXPECT_EQ(stats.evicted_packets, 7u);  // 2 joins + 10 chats, 5 kept
@@ -306,7 +312,7 @@ TEST(RecoveryServerTest, InAClusterTheChatsSentOnAnotherNodeAreRecovered) {
   victim.reset();
   ASSERT_TRUE(wait_for_condition([&] { return persisted(a) == 1; }));
   constexpr int missed = 10;
-  chat_burst(other, "r1", "other", missed, 20ms);
+  chat_burst(other, "r1", "other", missed);
   ASSERT_TRUE(wait_for_condition([&] { return a.chat().relay_counters().relayed_in >= 1 + missed; }));
 
   ws_client back;
@@ -322,7 +328,7 @@ TEST(RecoveryServerTest, InAClusterTheChatsSentOnAnotherNodeAreRecovered) {
     previous = std::stoull(m->offset);
   }
   // Back in r1 across nodes: a live chat from node b arrives once, with node a's next offset.
-  chat_burst(other, "r1", "other", 1, 0ms);
+  chat_burst(other, "r1", "other", 1);
   auto const live = split_offset(next_message(back));
   ASSERT_TRUE(live.has_value());
   EXPECT_EQ(live->packet, chat_event("r1", "other", "m0"));
@@ -446,7 +452,7 @@ void cut_and_come_back(unsigned short server_port, unsigned short proxy_port, pr
   ASSERT_TRUE(seen.wait([&] { return seen.disconnects == 1; })) << timeline(*victim);
   cutter.set("pass");
   constexpr int missed = 20;
-  chat_burst(member, "r1", "member", missed, 50ms, expect_recovered);
+  chat_burst(member, "r1", "member", missed, expect_recovered);
   ASSERT_TRUE(seen.wait([&] { return seen.connects == 2; })) << timeline(*victim);
   if (!expect_recovered) {
     thread.run([&] {
@@ -457,10 +463,14 @@ void cut_and_come_back(unsigned short server_port, unsigned short proxy_port, pr
     return;
   }
   ASSERT_TRUE(seen.wait([&] { return seen.chats().size() >= missed; })) << timeline(*victim);
-  std::this_thread::sleep_for(200ms);
-  chat_burst(member, "r1", "member", 1, 0ms);
-  ASSERT_TRUE(seen.wait([&] { return seen.chats().size() >= missed + 1; }));
-  std::this_thread::sleep_for(100ms);
+  // A live chat after the replay is the barrier: the replay was queued before it on the same ordered
+  // connection, so a replayed chat sent twice would arrive ahead of it and be counted below.
+  chat_burst(member, "r1", "member", 1, true, "live");
+  auto const live = json::array({json{{"room", "r1"}, {"name", "member"}, {"msg", "live0"}}});
+  ASSERT_TRUE(seen.wait([&] {
+    auto const chats = seen.chats();
+    return std::find(chats.begin(), chats.end(), live) != chats.end();
+  })) << timeline(*victim);
   {
     std::lock_guard lock(seen.mutex);
     auto const chats = seen.chats();
@@ -468,7 +478,7 @@ void cut_and_come_back(unsigned short server_port, unsigned short proxy_port, pr
     for (int i = 0; i < missed; ++i)
       EXPECT_EQ(chats[static_cast<std::size_t>(i)],
                 json::array({json{{"room", "r1"}, {"name", "member"}, {"msg", "m" + std::to_string(i)}}}));
-    EXPECT_EQ(chats.back(), json::array({json{{"room", "r1"}, {"name", "member"}, {"msg", "m0"}}}));
+    EXPECT_EQ(chats.back(), live);
   }
   thread.run([&] {
     EXPECT_TRUE(victim->recovered()) << timeline(*victim);

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -29,6 +30,9 @@ struct recovery_options {
   std::size_t max_packets = 10'000;        ///< Broadcast packets kept at most.
   std::size_t max_bytes = 8u << 20;        ///< Their packet bytes at most.
   std::size_t max_sessions = 100'000;      ///< Lost sessions kept at most (the oldest go first).
+  /// The time the store reads to stamp packets and lost sessions and to expire them; empty:
+  /// std::chrono::steady_clock::now. Lets a test move time past the window instead of waiting.
+  std::function<std::chrono::steady_clock::time_point()> clock;
 };
 
 struct recovery_stats {
@@ -90,6 +94,7 @@ class recovery_store {
     transport::frame f;
     clock::time_point at;
   };
+  clock::time_point now() const { return options_.clock ? options_.clock() : clock::now(); }
   void expire(clock::time_point now);
   void drop_front();
 

@@ -152,6 +152,13 @@ class reader {
       fail(path(key), "must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi) + ", got " + show(*v));
     return v->get<std::int64_t>();
   }
+  /// A true/false field; nullopt when absent.
+  std::optional<bool> boolean(std::string const& key) {
+    auto const* v = find(key);
+    if (!v) return std::nullopt;
+    if (!v->is_boolean()) fail(path(key), "must be true or false, got " + show(*v));
+    return v->get<bool>();
+  }
   std::chrono::milliseconds seconds(std::string const& key, double hi, double fallback) {
     return std::chrono::milliseconds{static_cast<std::int64_t>(number(key, 0, hi, fallback) * 1000.0)};
   }
@@ -244,22 +251,13 @@ void parse_settings(reader& r, transport::target_settings& t) {
       if (!a->is_object()) fail(r.path("auth"), "must be a JSON object (sent with CONNECT), got " + show(*a));
       t.auth_json = a->dump();
     }
-    if (auto const* i = r.find("insecure")) {
-      if (!i->is_boolean()) fail(r.path("insecure"), "must be true or false");
-      t.insecure = i->get<bool>();
-    }
+    if (auto const insecure = r.boolean("insecure")) t.insecure = *insecure;
     if (auto const* f = r.find("ca_file")) {
       if (!f->is_string() || f->get_ref<std::string const&>().empty()) fail(r.path("ca_file"), "must be a file name");
       t.ca_file = f->get<std::string>();
     }
-    if (auto const* j = r.find("cookie_jar")) {
-      if (!j->is_boolean()) fail(r.path("cookie_jar"), "must be true or false");
-      t.cookie_jar = j->get<bool>();
-    }
-    if (auto const* resume = r.find("tls_resume")) {
-      if (!resume->is_boolean()) fail(r.path("tls_resume"), "must be true or false, got " + show(*resume));
-      t.tls_resume = resume->get<bool>();
-    }
+    if (auto const jar = r.boolean("cookie_jar")) t.cookie_jar = *jar;
+    if (auto const resume = r.boolean("tls_resume")) t.tls_resume = *resume;
   } catch (transport::target_error const& e) {
     fail(r.path(key), e.what());
   }
@@ -401,10 +399,9 @@ target parse_target(json const& j, std::string const& where) {
     if (t.type == target::kind::url) fail(r.path("cpus"), "a url target runs outside the harness: it cannot be pinned here");
     t.cpus = parse_cpus(*cpus, r.path("cpus"));
   }
-  if (auto const* tls = r.find("tls")) {
-    if (!tls->is_boolean()) fail(r.path("tls"), "must be true or false, got " + show(*tls));
+  if (auto const tls = r.boolean("tls")) {
     if (t.type == target::kind::url) fail(r.path("tls"), "a url target is https when its url says https://");
-    t.tls = tls->get<bool>();
+    t.tls = *tls;
   }
   parse_settings(r, t.settings);
   if (auto const* ev = r.find("events")) t.events = parse_events_json(*ev, r.path("events"));
@@ -527,10 +524,7 @@ case_spec parse_case(json const& j, std::string const& where, json const& defaul
         fail(r.path("thresholds") + "[" + std::to_string(i) + "]",
              "no " + std::string(transport::to_string(*s)) + " client in this case");
   }
-  if (auto const* rc = r.find("reconnect")) {
-    if (!rc->is_boolean()) fail(r.path("reconnect"), "must be true or false, got " + show(*rc));
-    c.reconnect = rc->get<bool>();
-  }
+  if (auto const reconnect = r.boolean("reconnect")) c.reconnect = *reconnect;
   // The servers' own bound (`fallbench serve`, the Node peer): a day.
   c.recovery_window = std::chrono::milliseconds{r.integer("recovery_window_ms", 0, 86'400'000, 0)};
   if (c.recovery_window.count() > 0) {
@@ -669,10 +663,7 @@ scenario parse_scenario(std::string_view json_text, std::string const& base_dir)
       s.timing.warmup = ph.seconds("warmup_s", 3600, 1);
       s.timing.measure = ph.seconds("measure_s", 24 * 3600, 5);
       s.timing.drain = ph.seconds("drain_s", 600, 1);
-      if (auto const* prime = ph.find("prime")) {
-        if (!prime->is_boolean()) fail(ph.path("prime"), "must be true or false, got " + show(*prime));
-        s.timing.prime = prime->get<bool>();
-      }
+      s.timing.prime = ph.boolean("prime").value_or(false);
       if (s.timing.measure.count() == 0) fail("phases.measure_s", "must be more than 0");
       ph.done();
     }

@@ -16,6 +16,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
 #include <sys/socket.h>
@@ -28,6 +31,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 namespace fallbench::integration {
@@ -708,6 +712,99 @@ TEST(ClientHttpErrorTest, PollingHandshakeErrorIsTyped) {
   ASSERT_TRUE(seen.wait([&] { return seen.disconnects == 1; }));
   EXPECT_EQ(seen.last_disconnect, client_error::http_status) << timeline(*c);
   thread.run([&] { EXPECT_NE(c->transitions().back().detail.find("404"), std::string::npos) << timeline(*c); });
+}
+
+/// An Engine.IO server over long-polling that answers every poll but never a POST: a handshake GET
+/// gets an open packet (pingInterval 100, pingTimeout 100), every later GET a ping after 50 ms (as a
+/// server holds a poll, so the heartbeat holds), and a POST is read and left unanswered.
+class unanswered_post_server {
+ public:
+  unanswered_post_server() : acceptor_(ioc_, {net::ip::address_v4::loopback(), 0}) {
+    accepting_ = std::thread([this] {
+      for (int i = 0; i < 8; ++i) {  // a GET and a POST connection, and a few replaced ones
+        boost::system::error_code ec;
+        net::ip::tcp::socket socket(ioc_);
+        acceptor_.accept(socket, ec);
+        if (ec) return;
+        std::lock_guard lock(mutex_);
+        fds_.push_back(socket.native_handle());
+        serving_.emplace_back([this, s = std::move(socket)]() mutable { serve(s); });
+      }
+    });
+  }
+  ~unanswered_post_server() {
+    {
+      std::lock_guard lock(mutex_);
+      for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
+    }
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+    accepting_.join();
+    for (auto& t : serving_) t.join();  // accepting_ has ended: nobody adds to serving_ any more
+  }
+  unsigned short port() const { return acceptor_.local_endpoint().port(); }
+  int posts() const { return posts_; }
+
+ private:
+  void serve(net::ip::tcp::socket& s) {
+    namespace http = beast::http;
+    beast::flat_buffer buffer;
+    while (true) {
+      http::request<http::string_body> req;
+      boost::system::error_code ec;
+      http::read(s, buffer, req, ec);
+      if (ec) return;
+      if (req.method() == http::verb::post) {
+        ++posts_;
+        continue;  // read, never answered
+      }
+      bool const handshake = req.target().find("sid=") == std::string_view::npos;
+      if (!handshake) std::this_thread::sleep_for(50ms);  // the server holds the poll, then pings
+      http::response<http::string_body> res{http::status::ok, 11};
+      res.set(http::field::content_type, "text/plain; charset=UTF-8");
+      res.body() = handshake ? fake_server::open_packet(100, 100) : "2";
+      res.prepare_payload();
+      http::write(s, res, ec);
+      if (ec) return;
+    }
+  }
+
+  net::io_context ioc_;
+  net::ip::tcp::acceptor acceptor_;
+  std::atomic<int> posts_{0};
+  std::mutex mutex_;
+  std::vector<int> fds_;
+  std::thread accepting_;
+  std::vector<std::thread> serving_;
+};
+
+// A POST the server reads and never answers ends at the request deadline (once the handshake is read:
+// pingInterval + pingTimeout + the client's 5 s of grace, 5.2 s here) as a timed-out post, while the
+// polls, answered with pings, keep the heartbeat alive: the session ends by the deadline, not by the
+// ping timeout, nor by the connect timeout (8 s here), which the namespace's unanswered CONNECT would
+// reach next.
+TEST(ClientPollingTest, APostTheServerNeverAnswersEndsAtTheRequestDeadline) {
+  unanswered_post_server server;
+  client_thread thread;
+  observer seen;
+  std::shared_ptr<client> c;
+  auto const started = std::chrono::steady_clock::now();
+  thread.run([&] {
+    auto o = options_for(server.port(), strategy::polling);
+    o.connect_timeout = 8s;
+    c = client::create(thread.executor(), o);
+    seen.attach(*c);
+    c->connect();
+  });
+  ASSERT_TRUE(seen.wait([&] { return seen.disconnects == 1; })) << timeline(*c);
+  EXPECT_GE(std::chrono::steady_clock::now() - started, 5200ms) << "not before the deadline: " << timeline(*c);
+  EXPECT_EQ(seen.last_disconnect, client_error::transport_closed) << timeline(*c);
+  EXPECT_GE(server.posts(), 1);
+  thread.run([&] {
+    auto const& detail = c->transitions().back().detail;
+    EXPECT_NE(detail.find("post: "), std::string::npos) << timeline(*c);
+    EXPECT_NE(detail.find("due to a timeout"), std::string::npos) << timeline(*c);
+    c->close();
+  });
 }
 
 /// A scripted session that connects the namespace (sid "b") and then stays, reading.

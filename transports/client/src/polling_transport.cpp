@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -31,6 +32,13 @@ using codec::eio::packet_type;
 namespace {
 
 /// One keep-alive HTTP connection carrying one request at a time.
+///
+/// A request's deadline is one timer of the channel's own, re-armed lazily (arm()), not the
+/// tcp_stream's expiry: that one starts a timer wait with every read and write of the socket and
+/// copies the executor into each, which for a poll or a POST (a write and one or two reads) cost the
+/// generator more than the request's own work. Over plain HTTP the request and its answer go straight
+/// to the socket; over TLS through the TLS stream, whose tcp_stream then has no expiry (and so starts
+/// no timer). The tcp_stream's expiry bounds only the connect and the TLS handshake.
 class http_channel {
  public:
   using response = http::response<http::string_body>;
@@ -41,7 +49,10 @@ class http_channel {
   using pending = std::shared_ptr<handler>;
 
   http_channel(net::any_io_executor ex, endpoint_info const& where, wire_counters& counters)
-      : stream_(ex), where_(where), counters_(counters) {}
+      : stream_(ex), deadline_(ex), where_(where), counters_(counters) {}
+  ~http_channel() { *alive_ = false; }
+  http_channel(http_channel const&) = delete;
+  http_channel& operator=(http_channel const&) = delete;
 
   bool busy() const noexcept { return busy_; }
 
@@ -52,12 +63,12 @@ class http_channel {
     timeout_ = timeout;
     auto msg = std::make_shared<http::request<Body>>(std::move(req));
     auto write = [this, msg, held] {
-      tcp().expires_after(timeout_);
+      arm(timeout_);
       auto on_written = [this, msg, held](error_code ec, std::size_t) { on_write(ec, held); };
       if (tls_) {
         http::async_write(*tls_, *msg, std::move(on_written));
       } else {
-        http::async_write(stream_, *msg, std::move(on_written));
+        http::async_write(stream_.socket(), *msg, std::move(on_written));
       }
     };
     if (connected_ && stale()) close();
@@ -75,6 +86,7 @@ class http_channel {
       boost::system::error_code ignored;
       tcp().socket().set_option(net::ip::tcp::no_delay(true), ignored);
       if (!tls_) {
+        tcp().expires_never();
         connected_ = true;
         write();
         return;
@@ -86,6 +98,7 @@ class http_channel {
           return finish(client_error::tls_handshake_failed, {}, held);
         }
         count_tls_handshake(*tls_, counters_);
+        tcp().expires_never();
         connected_ = true;
         write();
       });
@@ -102,6 +115,11 @@ class http_channel {
     socket.close(ignored);
     buffer_.clear();
     connected_ = false;
+    armed_ = false;
+    if (waiting_) {
+      deadline_.cancel();  // nothing left for it to end; and a pending wait would keep the io_context running
+      waiting_ = false;
+    }
   }
 
   void add_counters(wire_counters& c) noexcept {
@@ -141,19 +159,54 @@ class http_channel {
     if (tls_) {
       http::async_read(*tls_, buffer_, *parser_, std::move(on_read));
     } else {
-      http::async_read(stream_, buffer_, *parser_, std::move(on_read));
+      http::async_read(stream_.socket(), buffer_, *parser_, std::move(on_read));
     }
   }
 
   void finish(error_code ec, response&& res, pending const& held) {
     busy_ = false;
+    armed_ = false;
+    if (ec && timed_out_) ec = beast::error::timeout;  // the deadline closed the socket under the request
+    timed_out_ = false;
     if (ec) close();
     handler done;
     done.swap(*held);  // at most once, and the handler (with what it keeps alive) goes with this call
     if (done) done(ec, std::move(res));
   }
 
+  /// The request ends `after` from now unless finish() comes first. A wait already pending for an
+  /// earlier time is left alone: it wakes, finds the deadline moved, and waits again.
+  void arm(std::chrono::milliseconds after) {
+    deadline_at_ = std::chrono::steady_clock::now() + after;
+    armed_ = true;
+    if (waiting_ && deadline_.expiry() <= deadline_at_) return;
+    deadline_.expires_at(deadline_at_);  // cancels a later wait, whose handler then does nothing
+    wait();
+  }
+
+  void wait() {
+    waiting_ = true;
+    deadline_.async_wait([this, alive = alive_](error_code ec) {
+      if (ec == net::error::operation_aborted || !*alive) return;
+      waiting_ = false;
+      if (!armed_) return;
+      if (std::chrono::steady_clock::now() < deadline_at_) {
+        deadline_.expires_at(deadline_at_);
+        return wait();
+      }
+      timed_out_ = true;
+      close();  // the request's pending read or write ends, with operation_aborted
+    });
+  }
+
   beast::tcp_stream stream_;
+  net::steady_timer deadline_;
+  /// False once the channel is gone: a deadline handler already queued then touches nothing.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  std::chrono::steady_clock::time_point deadline_at_{};
+  bool armed_ = false;      ///< A request is in flight under deadline_at_.
+  bool waiting_ = false;    ///< A wait on deadline_ is pending and was not cancelled.
+  bool timed_out_ = false;  ///< The deadline closed the connection under the request in flight.
   std::unique_ptr<tls_stream> tls_;  ///< https: this connection's TLS stream
   std::string tls_failure_;
   endpoint_info const& where_;

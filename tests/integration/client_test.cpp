@@ -31,6 +31,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <nlohmann/json.hpp>
 
@@ -538,6 +539,37 @@ TEST(ClientPeerUpgradeTest, BurstAcrossUpgradeArrivesOnceInOrder) {
 
 // ---- Scripted fake servers: silence, bad input, abrupt close, reconnection -------------------------
 
+/// The listening side of a fake server below, whose own thread does blocking I/O: accept() keeps each
+/// connection's descriptor, so that shutdown_all() ends every read still waiting, and the accept too.
+class loopback_listener {
+ public:
+  loopback_listener() : acceptor_(ioc_, {net::ip::address_v4::loopback(), 0}) {}
+  unsigned short port() const { return acceptor_.local_endpoint().port(); }
+  /// The next connection; nullopt once shutdown_all() has run.
+  std::optional<net::ip::tcp::socket> accept() {
+    boost::system::error_code ec;
+    net::ip::tcp::socket socket(ioc_);
+    acceptor_.accept(socket, ec);
+    if (ec) return std::nullopt;
+    std::lock_guard lock(mutex_);
+    fds_.push_back(socket.native_handle());
+    return socket;
+  }
+  void shutdown_all() {
+    {
+      std::lock_guard lock(mutex_);
+      for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
+    }
+    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+  }
+
+ private:
+  net::io_context ioc_;
+  net::ip::tcp::acceptor acceptor_;
+  std::mutex mutex_;
+  std::vector<int> fds_;
+};
+
 /// A WebSocket server that runs one script per accepted connection, on its own thread. Blocking I/O;
 /// the destructor shuts the sockets down, which ends any read still waiting.
 class fake_server {
@@ -545,19 +577,13 @@ class fake_server {
   using ws = beast::websocket::stream<net::ip::tcp::socket>;
   using script = std::function<void(ws&)>;
 
-  explicit fake_server(std::vector<script> scripts)
-      : acceptor_(ioc_, {net::ip::address_v4::loopback(), 0}), scripts_(std::move(scripts)) {
+  explicit fake_server(std::vector<script> scripts) : scripts_(std::move(scripts)) {
     thread_ = std::thread([this] {
       for (auto& s : scripts_) {
+        auto socket = listener_.accept();
+        if (!socket) return;
         boost::system::error_code ec;
-        net::ip::tcp::socket socket(ioc_);
-        acceptor_.accept(socket, ec);
-        if (ec) return;
-        {
-          std::lock_guard lock(mutex_);
-          fds_.push_back(socket.native_handle());
-        }
-        ws stream(std::move(socket));
+        ws stream(std::move(*socket));
         stream.accept(ec);
         if (ec) continue;
         try {
@@ -569,14 +595,10 @@ class fake_server {
     });
   }
   ~fake_server() {
-    {
-      std::lock_guard lock(mutex_);
-      for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
-    }
-    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+    listener_.shutdown_all();
     thread_.join();
   }
-  unsigned short port() const { return acceptor_.local_endpoint().port(); }
+  unsigned short port() const { return listener_.port(); }
 
   static std::string open_packet(int ping_interval_ms = 300, int ping_timeout_ms = 300) {
     return R"(0{"sid":"fake","upgrades":[],"pingInterval":)" + std::to_string(ping_interval_ms) +
@@ -600,11 +622,8 @@ class fake_server {
   }
 
  private:
-  net::io_context ioc_;
-  net::ip::tcp::acceptor acceptor_;
+  loopback_listener listener_;
   std::vector<script> scripts_;
-  std::mutex mutex_;
-  std::vector<int> fds_;
   std::thread thread_;
 };
 
@@ -719,29 +738,21 @@ TEST(ClientHttpErrorTest, PollingHandshakeErrorIsTyped) {
 /// server holds a poll, so the heartbeat holds), and a POST is read and left unanswered.
 class unanswered_post_server {
  public:
-  unanswered_post_server() : acceptor_(ioc_, {net::ip::address_v4::loopback(), 0}) {
+  unanswered_post_server() {
     accepting_ = std::thread([this] {
       for (int i = 0; i < 8; ++i) {  // a GET and a POST connection, and a few replaced ones
-        boost::system::error_code ec;
-        net::ip::tcp::socket socket(ioc_);
-        acceptor_.accept(socket, ec);
-        if (ec) return;
-        std::lock_guard lock(mutex_);
-        fds_.push_back(socket.native_handle());
-        serving_.emplace_back([this, s = std::move(socket)]() mutable { serve(s); });
+        auto socket = listener_.accept();
+        if (!socket) return;
+        serving_.emplace_back([this, s = std::move(*socket)]() mutable { serve(s); });
       }
     });
   }
   ~unanswered_post_server() {
-    {
-      std::lock_guard lock(mutex_);
-      for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
-    }
-    ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+    listener_.shutdown_all();
     accepting_.join();
     for (auto& t : serving_) t.join();  // accepting_ has ended: nobody adds to serving_ any more
   }
-  unsigned short port() const { return acceptor_.local_endpoint().port(); }
+  unsigned short port() const { return listener_.port(); }
   int posts() const { return posts_; }
 
  private:
@@ -768,11 +779,8 @@ class unanswered_post_server {
     }
   }
 
-  net::io_context ioc_;
-  net::ip::tcp::acceptor acceptor_;
+  loopback_listener listener_;
   std::atomic<int> posts_{0};
-  std::mutex mutex_;
-  std::vector<int> fds_;
   std::thread accepting_;
   std::vector<std::thread> serving_;
 };

@@ -52,8 +52,10 @@ int run_main(std::vector<std::string_view> const& argv, bench::render_report con
   } catch (bench::scenario_error const& e) {
     throw usage_error(e.what());
   }
-  if (a.has("measure"))
+  if (a.has("measure")) {  // every case's, its own phases or not
     s.timing.measure = std::chrono::milliseconds{std::llround(a.number("measure", 0.1, 86'400) * 1000.0)};
+    for (auto& c : s.cases) c.timing.measure = s.timing.measure;
+  }
   if (a.has("url")) {
     auto const url = a.str("url");
     (void)read_url("--url", url);

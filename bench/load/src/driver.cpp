@@ -41,11 +41,11 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
   // The primer comes before the schedule is set (it takes its own time) and only where its sessions
   // reach the server unhindered and the baseline is the server's own: not through a fault proxy.
   std::size_t primed_sessions = 0;
-  if (s.timing.prime && server.pid != 0 && !options.start && c.fault.empty() && c.fault_schedule.empty())
+  if (c.timing.prime && server.pid != 0 && !options.start && c.fault.empty() && c.fault_schedule.empty())
     primed_sessions = prime_server(at, c, strategies, std::chrono::seconds{5});
 
   schedule const sched =
-      make_schedule(s.timing, options.start.value_or(clock::now() + std::chrono::milliseconds{50}), options.fault_windows);
+      make_schedule(c.timing, options.start.value_or(clock::now() + std::chrono::milliseconds{50}), options.fault_windows);
 
   metrics::delivery_ledger ledger;
   std::vector<std::unique_ptr<worker>> workers;
@@ -56,7 +56,7 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
   for (std::size_t k = 0; k < c.trace.size(); ++k) trace_of[c.trace[k].client].push_back(k);
   for (std::size_t i = 0; i < static_cast<std::size_t>(c.clients); ++i)
     workers[i % workers.size()]->add_client(static_cast<std::uint32_t>(i), strategies[i], rooms[i],
-                                            connect_time(sched, s.timing, i, c.clients), std::move(trace_of[i]));
+                                            connect_time(sched, c.timing, i, c.clients), std::move(trace_of[i]));
 
   case_measurements m(sched);
   auto& cost = m.cost;
@@ -139,7 +139,7 @@ json run_case(scenario const& s, case_spec const& c, endpoint const& at, server_
   validity_inputs v;
   v.send_lag_p99_us = m.send_lag.value_at_percentile(99.0);
   v.max_lag = s.generator.max_lag;
-  v.generator_utilisation = generator_utilisation(m.cost, s.generator, s.timing);
+  v.generator_utilisation = generator_utilisation(m.cost, s.generator, c.timing);
   v.max_cpu_utilisation = s.generator.max_cpu_utilisation;
   v.fault_injected = !c.fault.empty() || !c.fault_schedule.empty();
   v.error_budget = s.generator.error_budget;

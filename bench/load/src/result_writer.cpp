@@ -72,7 +72,7 @@ json fault_windows_json(std::vector<fault_window> const& plan, std::vector<std::
 
 json write_run(scenario const& s, case_spec const& c, schedule const& sched, std::vector<fault_window> const& plan,
                case_measurements const& m, validity const& verdict) {
-  double const measure_s = std::chrono::duration<double>(s.timing.measure).count();
+  double const measure_s = std::chrono::duration<double>(c.timing.measure).count();
 
   json run;
   run["case"] = c.name;
@@ -97,10 +97,10 @@ json write_run(scenario const& s, case_spec const& c, schedule const& sched, std
                    {"fault_schedule", c.fault_schedule},
                    {"generator_threads", s.generator.threads},
                    {"phases_s",
-                    {{"connect_ramp", std::chrono::duration<double>(s.timing.connect_ramp).count()},
-                     {"warmup", std::chrono::duration<double>(s.timing.warmup).count()},
+                    {{"connect_ramp", std::chrono::duration<double>(c.timing.connect_ramp).count()},
+                     {"warmup", std::chrono::duration<double>(c.timing.warmup).count()},
                      {"measure", measure_s},
-                     {"drain", std::chrono::duration<double>(s.timing.drain).count()}}}};
+                     {"drain", std::chrono::duration<double>(c.timing.drain).count()}}}};
   run["counts"] = {{"clients", m.total.clients},
                    {"clients_connected", m.total.clients_connected},
                    {"chats_sent", m.total.chats_sent},
@@ -179,7 +179,7 @@ json write_run(scenario const& s, case_spec const& c, schedule const& sched, std
   // Cost: CPU over the measure phase, peak RSS over the run.
   auto const& cs = m.cost;
   double const gen_cpu = generator_cpu_s(cs);
-  double const gen_util = generator_utilisation(cs, s.generator, s.timing);
+  double const gen_util = generator_utilisation(cs, s.generator, c.timing);
   json cost;
   auto const per_client = [&](std::int64_t grown) {
     return m.total.clients_connected > 0 ? static_cast<double>(grown) / static_cast<double>(m.total.clients_connected) : 0.0;

@@ -432,7 +432,24 @@ std::vector<threshold> parse_thresholds(json const& j, std::string const& where)
   return out;
 }
 
-case_spec parse_case(json const& j, std::string const& where, json const& defaults, std::string const& base_dir) {
+/// A "phases" object at `where`: the phases it sets, the others as in `p`.
+phases parse_phases(json const& j, std::string const& where, phases p) {
+  reader ph(j, where);
+  auto const take = [&ph](char const* key, double hi, std::chrono::milliseconds& into) {
+    if (ph.find(key)) into = ph.seconds(key, hi, 0);
+  };
+  take("connect_ramp_s", 600, p.connect_ramp);
+  take("warmup_s", 3600, p.warmup);
+  take("measure_s", 24 * 3600, p.measure);
+  take("drain_s", 600, p.drain);
+  if (auto const prime = ph.boolean("prime")) p.prime = *prime;
+  if (p.measure.count() == 0) fail(ph.path("measure_s"), "must be more than 0");
+  ph.done();
+  return p;
+}
+
+case_spec parse_case(json const& j, std::string const& where, json const& defaults, std::string const& base_dir,
+                     phases const& timing) {
   // A case inherits every field it does not set from the scenario's "defaults".
   json merged = defaults.is_object() ? defaults : json::object();
   if (!j.is_object()) fail(where, "must be an object, got " + show(j));
@@ -440,6 +457,8 @@ case_spec parse_case(json const& j, std::string const& where, json const& defaul
   reader r(merged, where);
   case_spec c;
   c.name = r.str("name");
+  c.timing = timing;
+  if (auto const* p = r.find("phases")) c.timing = parse_phases(*p, r.path("phases"), timing);
   if (auto const* trace = r.find("trace")) {
     if (!trace->is_string() || trace->get_ref<std::string const&>().empty())
       fail(r.path("trace"), "must be the path of a JSON-lines file");
@@ -639,11 +658,12 @@ scenario parse_scenario(std::string_view json_text, std::string const& base_dir)
     if (!defaults.is_object()) fail("defaults", "must be an object");
     // A scenario-wide topology is every case's default (a case, or "defaults", may set its own).
     if (auto const* t = r.find("topology"); t && !defaults.contains("topology")) defaults["topology"] = *t;
+    if (auto const* p = r.find("phases")) s.timing = parse_phases(*p, "phases", {});
     auto const& cases = r.need("cases");
     if (!cases.is_array() || cases.empty()) fail("cases", "must be a non-empty array");
     std::set<std::string> names;
     for (std::size_t i = 0; i < cases.size(); ++i) {
-      s.cases.push_back(parse_case(cases[i], "cases[" + std::to_string(i) + "]", defaults, base_dir));
+      s.cases.push_back(parse_case(cases[i], "cases[" + std::to_string(i) + "]", defaults, base_dir, s.timing));
       if (!names.insert(s.cases.back().name).second) fail("cases[" + std::to_string(i) + "].name", "duplicate name");
     }
     // Thresholds for every case come first, then the case's own.
@@ -656,16 +676,6 @@ scenario parse_scenario(std::string_view json_text, std::string const& base_dir)
                                                              " client in case " + c.name);
         c.thresholds.insert(c.thresholds.begin(), all.begin(), all.end());
       }
-    }
-    if (auto const* p = r.find("phases")) {
-      reader ph(*p, "phases");
-      s.timing.connect_ramp = ph.seconds("connect_ramp_s", 600, 1);
-      s.timing.warmup = ph.seconds("warmup_s", 3600, 1);
-      s.timing.measure = ph.seconds("measure_s", 24 * 3600, 5);
-      s.timing.drain = ph.seconds("drain_s", 600, 1);
-      s.timing.prime = ph.boolean("prime").value_or(false);
-      if (s.timing.measure.count() == 0) fail("phases.measure_s", "must be more than 0");
-      ph.done();
     }
     if (auto const* g = r.find("generator")) {
       reader gr(*g, "generator");

@@ -100,9 +100,38 @@ TEST(ScenarioTest, PrimingIsOffUnlessThePhasesAskForIt) {
   std::string const cases = R"("cases":[{"name":"c","clients":1,"strategies":"polling","rate_per_client_hz":1}]})";
   EXPECT_FALSE(parse_scenario(R"({"name":"t",)" + cases).timing.prime);
   EXPECT_TRUE(parse_scenario(R"({"name":"t","phases":{"prime":true},)" + cases).timing.prime);
+  EXPECT_TRUE(parse_scenario(R"({"name":"t","phases":{"prime":true},)" + cases).cases[0].timing.prime);
   EXPECT_FALSE(parse_scenario(R"({"name":"t","phases":{"prime":false},)" + cases).timing.prime);
   expect_error(R"({"name":"t","phases":{"prime":1},)" + cases, "phases.prime: must be true or false, got 1");
   expect_error(R"({"name":"t","phases":{"primed":true},)" + cases, "phases.primed: unknown field (did you mean 'prime'?)");
+}
+
+// A case's own "phases" sets some of them; the others are the scenario's, and the scenario's are
+// every other case's.
+TEST(ScenarioTest, ACaseMaySetItsOwnPhases) {
+  auto const s = parse_scenario(R"({"name":"t",
+    "phases":{"connect_ramp_s":2,"warmup_s":2,"measure_s":5,"drain_s":1},
+    "defaults":{"clients":4,"rate_per_client_hz":1,"strategies":"websocket"},
+    "cases":[{"name":"small"},
+             {"name":"large","clients":1000,"phases":{"connect_ramp_s":10,"prime":true}}]})");
+  using std::chrono::seconds;
+  auto const& small = s.cases[0].timing;
+  EXPECT_EQ(small.connect_ramp, seconds{2});
+  EXPECT_EQ(small.measure, seconds{5});
+  EXPECT_FALSE(small.prime);
+  auto const& large = s.cases[1].timing;
+  EXPECT_EQ(large.connect_ramp, seconds{10});
+  EXPECT_EQ(large.warmup, seconds{2});
+  EXPECT_EQ(large.measure, seconds{5});
+  EXPECT_EQ(large.drain, seconds{1});
+  EXPECT_TRUE(large.prime);
+  EXPECT_EQ(s.timing.connect_ramp, seconds{2}) << "the scenario's own are unchanged";
+
+  std::string const head = R"({"name":"t","defaults":{"clients":1,"rate_per_client_hz":1,"strategies":"polling"},"cases":[)";
+  expect_error(head + R"({"name":"c","phases":{"measure_s":0}}]})", "cases[0].phases.measure_s: must be more than 0");
+  expect_error(head + R"({"name":"c","phases":{"connect_ramp":3}}]})",
+               "cases[0].phases.connect_ramp: unknown field (did you mean 'connect_ramp_s'?)");
+  expect_error(head + R"({"name":"c","phases":[1]}]})", "cases[0].phases: must be an object");
 }
 
 TEST(ScenarioTest, ReadsFaultsAndReconnection) {

@@ -94,6 +94,18 @@ struct topology_spec {
 
 std::string_view to_string(topology_spec::sticky_kind s) noexcept;
 
+/// Phases of a run: connect ramp, warm-up (not recorded), measure, drain.
+struct phases {
+  std::chrono::milliseconds connect_ramp{1000};
+  std::chrono::milliseconds warmup{1000};
+  std::chrono::milliseconds measure{5000};
+  std::chrono::milliseconds drain{1000};
+  /// Before the server's baseline sample, one throwaway session per strategy of the case connects,
+  /// joins, leaves and closes, so what every session runs (code paged in, the allocator's first
+  /// pools) is resident in the baseline and a per-client figure counts what a session holds.
+  bool prime = false;
+};
+
 /// The traffic of one case (one run per target).
 struct case_spec {
   std::string name;
@@ -140,18 +152,9 @@ struct case_spec {
   topology_spec topology;
   /// Limits its results must meet (the scenario's `thresholds`, then the case's), checked after each run.
   std::vector<threshold> thresholds;
-};
-
-/// Phases of every run (DESIGN section 6): connect ramp, warm-up (not recorded), measure, drain.
-struct phases {
-  std::chrono::milliseconds connect_ramp{1000};
-  std::chrono::milliseconds warmup{1000};
-  std::chrono::milliseconds measure{5000};
-  std::chrono::milliseconds drain{1000};
-  /// Before the server's baseline sample, one throwaway session per strategy of the case connects,
-  /// joins, leaves and closes, so what every session runs (code paged in, the allocator's first
-  /// pools) is resident in the baseline and a per-client figure counts what a session holds.
-  bool prime = false;
+  /// Its phases: the scenario's, with any of them the case's own "phases" sets (a case of many
+  /// clients that needs a longer connect ramp, say).
+  phases timing;
 };
 
 /// The generator's own limits: beyond them a run is marked invalid rather than reported.
@@ -175,6 +178,8 @@ struct scenario {
   /// Which events and payloads stand for join/chat/leave (docs/targets.md); default: our protocol.
   chatproto::event_mapping events;
   std::vector<case_spec> cases;
+  /// The scenario's phases: every case's, except those a case sets itself (case_spec::timing is
+  /// what a case runs with).
   phases timing;
   generator_spec generator;
   std::string canonical_json;  ///< The validated scenario as canonical JSON (what the hash covers).

@@ -25,7 +25,7 @@ int run_main(std::vector<std::string_view> const& argv, bench::render_report con
       .flag("output", "FILE", "Where to write the result (default: reports/results/<scenario>-<UTC time>.json)")
       .flag("case", "NAME", "Run only this case (repeatable)")
       .flag("target", "NAME", "Run only against this target (repeatable)")
-      .flag("measure", "SECONDS", "Override the scenario's measure phase (fractions allowed, e.g. 0.5)")
+      .flag("measure", "SECONDS", "Override every case's measure phase (fractions allowed, e.g. 0.5)")
       .flag("url", "URL", "Run against this server instead of the scenario's targets: http(s)://HOST[:PORT][/PATH][?QUERY]\n"
                           "      (ws and wss work too; the path defaults to /socket.io/, the port to 80 or 443)")
       .flag("events", "FILE|JSON", "The event mapping (docs/targets.md): which events stand for join/chat/leave, over the scenario's")

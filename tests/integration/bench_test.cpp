@@ -140,7 +140,9 @@ TEST(DriverDeliveryTest, EachStrategysReceiversHaveTheirOwnLedgerCounts) {
 }
 
 // A primed case: before the baseline one session per strategy connected (and left again), and the
-// run itself is as it would be without them (its clients' rooms never saw the primer).
+// run itself is as it would be without them: nothing lost, no membership anomaly (its clients' rooms
+// never saw the primer). Not "no unexpected delivery": a chat sent just before a member's join was
+// acknowledged reaches it unexpected, with or without a primer (once under ASan, in both runs).
 TEST(DriverPrimerTest, APrimedCaseRunsOneSessionPerStrategyBeforeItsBaseline) {
   std::string const timing = R"("phases":{"connect_ramp_s":0.3,"warmup_s":0.3,"measure_s":1,"drain_s":0.5)";
   std::string const cases =
@@ -153,7 +155,6 @@ TEST(DriverPrimerTest, APrimedCaseRunsOneSessionPerStrategyBeforeItsBaseline) {
     EXPECT_EQ(run["cost"]["server"]["primed_sessions"].get<std::uint64_t>(), prime ? 2u : 0u) << run["cost"].dump();
     EXPECT_GT(run["counts"]["deliveries_measured"].get<std::uint64_t>(), 0u);
     EXPECT_EQ(run["delivery"]["total"]["lost"].get<std::uint64_t>(), 0u) << run["delivery"].dump();
-    EXPECT_EQ(run["delivery"]["total"]["unexpected"].get<std::uint64_t>(), 0u) << run["delivery"].dump();
     EXPECT_EQ(run["delivery"]["membership_anomalies"].get<std::uint64_t>(), 0u) << run["delivery"].dump();
   }
 }

@@ -5,6 +5,7 @@
 
 #include "client_thread.hpp"
 #include "test_pki.hpp"
+#include "test_clients.hpp"
 #include "test_server.hpp"
 
 #include "fallbench/transport/client.hpp"
@@ -65,17 +66,6 @@ test_server_config tls_config() {
   test_server_config config;
   config.options.tls = transport::make_server_tls_context(server_pki().cert(), server_pki().key());
   return config;
-}
-
-/// Wait for state no event announces (server counters). @return whether `pred` came to hold.
-template <class Pred>
-bool wait_for_condition(Pred pred, std::chrono::steady_clock::duration d) {
-  auto const end = std::chrono::steady_clock::now() + d;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
 }
 
 std::string timeline(client const& c) {

@@ -13,10 +13,10 @@
 //                       20 ms), the reader idle in between.
 //   loopback_receive/N/M  a second thread writes a segment to each of N connections, waits until
 //                       they have been read, and writes the next round; the benchmark thread waits
-//                       with edge-triggered epoll and reads. M=0
-//                       reads each ready socket until EAGAIN (what a reactor that cannot tell a
-//                       drained socket does: Asio 1.81's speculative reads), M=1 stops at the first
-//                       short read (a reactor that knows the socket is drained).
+//                       with edge-triggered epoll and reads. M=0 reads each ready socket until
+//                       EAGAIN (what a reactor that cannot tell a drained socket does: Asio 1.81's
+//                       speculative reads), M=1 stops at the first short read (a reactor that
+//                       knows the socket is drained).
 //
 // Times are the benchmark thread's CPU time, so items_per_second is segments per CPU-second of one
 // thread: the most one thread could move with nothing else to do. segments_per_read says how much

@@ -1,5 +1,5 @@
-// What the kernel alone costs per TCP segment over loopback on this machine: the floor under any
-// server's cost per delivery and any generator's, when every delivery is its own segment (a relay
+// What the kernel alone costs per TCP segment over loopback on this machine: its part of a
+// server's and a generator's cost per delivery while every delivery is its own segment (a relay
 // that is not saturated writes each broadcast frame as soon as it has it). No Asio, no Beast, no
 // framing: raw non-blocking sockets and epoll, doing nothing with the bytes.
 //
@@ -7,10 +7,10 @@
 //                       WebSocket header) to each of N connections in turn, then sleeps G µs; a
 //                       second thread reads them. Over loopback the receiver's TCP processing runs
 //                       inside the sender's send, so this is what a relay's sendmsg costs per
-//                       delivery. G=0: back to back, the reader always busy (the least it can
-//                       cost); N=10/G=200, N=100/G=2000 and N=1000/G=20000 are cpu-50k.json's rooms
-//                       of 10, 100 and 1000 (50,000 deliveries/s: a broadcast every 0.2, 2 or
-//                       20 ms), the reader idle in between.
+//                       delivery. G=0: back to back, the reader always busy; N=10/G=200,
+//                       N=100/G=2000 and N=1000/G=20000 are cpu-50k.json's rooms of 10, 100 and
+//                       1000 (50,000 deliveries/s: a broadcast every 0.2, 2 or 20 ms), the reader
+//                       idle in between, so that each segment wakes it.
 //   loopback_receive/N/M  a second thread writes a segment to each of N connections, waits until
 //                       they have been read, and writes the next round; the benchmark thread waits
 //                       with edge-triggered epoll and reads. M=0 reads each ready socket until
@@ -25,14 +25,14 @@
 // The two threads are pinned to two different CPUs of the process's set when it has two or more.
 // bench/README.md has the command; docs/relay.md reads the figures.
 
+#include "fallbench/bench/cpu_pin.hpp"
+
 #include <benchmark/benchmark.h>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
-#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -108,42 +108,26 @@ struct loopback_pairs {
   }
 };
 
-/// Pins the calling thread to the `index`th CPU of the process's set (when it has more than one)
-/// and puts its old mask back when it goes.
-class pin_guard {
- public:
-  explicit pin_guard(std::size_t index) {
-    if (::pthread_getaffinity_np(::pthread_self(), sizeof old_, &old_) != 0) return;
-    if (CPU_COUNT(&old_) < 2) return;
-    std::size_t seen = 0;
-    for (std::size_t cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-      if (!CPU_ISSET(cpu, &old_)) continue;
-      if (seen++ != index) continue;
-      cpu_set_t one;
-      CPU_ZERO(&one);
-      CPU_SET(cpu, &one);
-      pinned_ = ::pthread_setaffinity_np(::pthread_self(), sizeof one, &one) == 0;
-      return;
-    }
+/// Two CPUs of the process's set, one for each thread (each empty, pinning nothing, when the set
+/// has fewer than two). Read before the benchmark thread pins itself: a thread starts with its
+/// creator's mask.
+struct cpu_pair {
+  std::vector<int> measured, helper;
+  cpu_pair() {
+    auto const allowed = fallbench::bench::cpus_of(0);
+    if (allowed.size() < 2) return;
+    measured = {allowed[0]};
+    helper = {allowed[1]};
   }
-  ~pin_guard() {
-    if (pinned_) ::pthread_setaffinity_np(::pthread_self(), sizeof old_, &old_);
-  }
-  pin_guard(pin_guard const&) = delete;
-  pin_guard& operator=(pin_guard const&) = delete;
-
- private:
-  cpu_set_t old_{};
-  bool pinned_ = false;
 };
 
-/// The second thread: runs `body(stop)` pinned to the process's second CPU until destroyed.
+/// The second thread: runs `body(stop)` pinned to `cpus` until destroyed.
 class helper_thread {
  public:
   template <class Body>
-  explicit helper_thread(Body body)
-      : thread_([this, body] {
-          pin_guard pin(1);
+  helper_thread(std::vector<int> cpus, Body body)
+      : thread_([this, cpus = std::move(cpus), body] {
+          fallbench::bench::scoped_cpu_pin pin(cpus);
           body(stop_);
         }) {}
   ~helper_thread() {
@@ -209,8 +193,9 @@ void loopback_send(benchmark::State& state) {
   auto const f = set_up(state);
   if (!f) return;
   auto const& pairs = f->pairs;
-  pin_guard pin(0);
-  helper_thread reader([&f](std::atomic<bool> const& stop) { drain_until_stopped(*f, stop); });
+  cpu_pair const cpus;
+  fallbench::bench::scoped_cpu_pin pin(cpus.measured);
+  helper_thread reader(cpus.helper, [&f](std::atomic<bool> const& stop) { drain_until_stopped(*f, stop); });
   std::array<char, segment_bytes> segment{};
   segment.fill('x');
   std::int64_t full = 0;
@@ -239,13 +224,14 @@ void loopback_receive(benchmark::State& state) {
   auto const f = set_up(state);
   if (!f) return;
   auto const& pairs = f->pairs;
-  pin_guard pin(0);
+  cpu_pair const cpus;
+  fallbench::bench::scoped_cpu_pin pin(cpus.measured);
   // The writer sends one round (a segment to each connection) and waits until the reader has read
   // it before the next: every socket holds one segment when it is read, as in a generator that
   // keeps up with its server (a writer that ran ahead would fill the buffers, and one read would take
   // hundreds of segments).
   std::atomic<std::int64_t> consumed{0};
-  helper_thread writer([&pairs, &consumed, n](std::atomic<bool> const& stop) {
+  helper_thread writer(cpus.helper, [&pairs, &consumed, n](std::atomic<bool> const& stop) {
     std::array<char, segment_bytes> segment{};
     segment.fill('x');
     auto const round_bytes = static_cast<std::int64_t>(n * segment_bytes);

@@ -734,8 +734,9 @@ TEST(ClientHttpErrorTest, PollingHandshakeErrorIsTyped) {
 }
 
 /// An Engine.IO server over long-polling that answers every poll but never a POST: a handshake GET
-/// gets an open packet (pingInterval 100, pingTimeout 100), every later GET a ping after 50 ms (as a
-/// server holds a poll, so the heartbeat holds), and a POST is read and left unanswered.
+/// gets an open packet (pingInterval 100, pingTimeout 100), every later GET a ping after 50 ms (its
+/// ping timer: a server holds a poll until it has something to send, so the heartbeat holds), and a
+/// POST is read and left unanswered. Shutting it down ends a held poll at once.
 class unanswered_post_server {
  public:
   unanswered_post_server() {
@@ -748,6 +749,11 @@ class unanswered_post_server {
     });
   }
   ~unanswered_post_server() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    stop_.notify_all();
     listener_.shutdown_all();
     accepting_.join();
     for (auto& t : serving_) t.join();  // accepting_ has ended: nobody adds to serving_ any more
@@ -769,7 +775,7 @@ class unanswered_post_server {
         continue;  // read, never answered
       }
       bool const handshake = req.target().find("sid=") == std::string_view::npos;
-      if (!handshake) std::this_thread::sleep_for(50ms);  // the server holds the poll, then pings
+      if (!handshake && !hold_poll()) return;
       http::response<http::string_body> res{http::status::ok, 11};
       res.set(http::field::content_type, "text/plain; charset=UTF-8");
       res.body() = handshake ? fake_server::open_packet(100, 100) : "2";
@@ -779,8 +785,17 @@ class unanswered_post_server {
     }
   }
 
+  /// The ping timer: false when the server is shutting down instead.
+  bool hold_poll() {
+    std::unique_lock lock(mutex_);
+    return !stop_.wait_for(lock, 50ms, [&] { return stopping_; });
+  }
+
   loopback_listener listener_;
   std::atomic<int> posts_{0};
+  std::mutex mutex_;
+  std::condition_variable stop_;
+  bool stopping_ = false;
   std::thread accepting_;
   std::vector<std::thread> serving_;
 };

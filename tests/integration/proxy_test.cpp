@@ -117,7 +117,8 @@ struct seen_request {
 ///   /hello            200 "hello"
 ///   /echo             200 with the request body
 ///   /bytes?n=N        200 with N bytes
-///   /sink             200 with the request body's size
+///   /sink             200 with the request body's size; a chunked body is counted as its chunks
+///                     arrive (sink(), wait_sink())
 ///   /poll?delay_ms=T  200 "polled" after T ms (a long-poll)
 ///   /slow?chunks=K&interval_ms=T  a chunked response, one chunk every T ms
 ///   /ws               WebSocket echo (an upgrade), 400 for a plain GET
@@ -139,6 +140,24 @@ class test_upstream {
   std::vector<seen_request> requests() const {
     std::lock_guard lock(mutex_);
     return requests_;
+  }
+
+  /// Chunked /sink body bytes received so far, and /sink requests ended (answered, or their
+  /// connection closed), over the upstream's life.
+  struct sink_count {
+    std::size_t bytes = 0;
+    std::size_t ended = 0;
+  };
+  sink_count sink() const {
+    std::lock_guard lock(mutex_);
+    return sink_;
+  }
+  /// Wait until the chunked /sink bodies have brought `bytes` in all, or a /sink request ended after
+  /// `before` was read, or `deadline`. True when the bytes are in.
+  bool wait_sink(std::size_t bytes, sink_count before, milliseconds deadline = io_deadline) {
+    std::unique_lock lock(mutex_);
+    sink_changed_.wait_for(lock, deadline, [&] { return sink_.bytes >= bytes || sink_.ended > before.ended; });
+    return sink_.bytes >= bytes;
   }
 
  private:
@@ -175,7 +194,17 @@ class test_upstream {
         http::request_parser<http::string_body> parser;
         parser.body_limit(16u << 20);
         stream.expires_after(io_deadline * 2);
-        co_await http::async_read(stream, buffer, parser, net::use_awaitable);
+        co_await http::async_read_header(stream, buffer, parser, net::use_awaitable);
+        sink_guard sink(*this, parser.get().target().starts_with("/sink"));
+        std::size_t sunk = 0;
+        // A chunked /sink body is counted chunk by chunk as the parser meets it, not stored.
+        auto count = [&](std::uint64_t, std::string_view body, boost::system::error_code&) {
+          sunk += body.size();
+          sink.add(body.size());
+          return body.size();
+        };
+        if (sink.on()) parser.on_chunk_body(count);
+        if (!parser.is_done()) co_await http::async_read(stream, buffer, parser, net::use_awaitable);
         auto req = parser.release();
         std::string const target(req.target());
         std::string const path = target.substr(0, target.find('?'));
@@ -203,7 +232,7 @@ class test_upstream {
         } else if (path == "/bytes") {
           res.body() = std::string(query_number(target, "n"), 'x');
         } else if (path == "/sink") {
-          res.body() = std::to_string(req.body().size());
+          res.body() = std::to_string(req.body().size() + sunk);
         } else if (path == "/poll") {
           net::steady_timer timer(co_await net::this_coro::executor);
           timer.expires_after(milliseconds{query_number(target, "delay_ms")});
@@ -268,8 +297,38 @@ class test_upstream {
   net::io_context ioc_;
   tcp::acceptor acceptor_;
   std::thread thread_;
+  /// Counts one /sink request's body bytes into the upstream's total, and says when it ended.
+  class sink_guard {
+   public:
+    sink_guard(test_upstream& up, bool on) : up_(up), on_(on) {}
+    ~sink_guard() {
+      if (!on_) return;
+      {
+        std::lock_guard lock(up_.mutex_);
+        ++up_.sink_.ended;
+      }
+      up_.sink_changed_.notify_all();
+    }
+    sink_guard(sink_guard const&) = delete;
+    sink_guard& operator=(sink_guard const&) = delete;
+    bool on() const noexcept { return on_; }
+    void add(std::size_t n) {
+      {
+        std::lock_guard lock(up_.mutex_);
+        up_.sink_.bytes += n;
+      }
+      up_.sink_changed_.notify_all();
+    }
+
+   private:
+    test_upstream& up_;
+    bool on_;
+  };
+
   mutable std::mutex mutex_;
   std::vector<seen_request> requests_;
+  std::condition_variable sink_changed_;
+  sink_count sink_;
 };
 
 /// An upstream that reads exactly `expect` bytes from one connection, then writes `reply` and closes:
@@ -1282,15 +1341,18 @@ TEST(ProxyMaxLifetimeTest, GcpPresetCutsAnActiveWebSocketButNotPolling) {
 
 // ---- idle-timeout: which activity counts ----
 
-/// POST /sink with a chunked body sent a chunk every 50 ms for `span`: bytes flow up only. Paced, not
-/// back to back: nothing comes back on this channel to wait for, and an upload without gaps fills the
-/// socket buffers faster than the upstream parses one-byte chunks, so the control's answer comes late.
-error_code trickle_up(tcp_client& client, milliseconds span) {
+/// POST /sink with a chunked body of one-byte chunks for `span`: bytes flow up only. Each chunk goes
+/// once the upstream has the one before (nothing comes back on this channel to wait for, and an
+/// upload that ran ahead would fill the socket buffers faster than the upstream parses one-byte
+/// chunks, so the control's answer would come late). A cut connection ends the wait at once; the
+/// next writes then fail.
+error_code trickle_up(tcp_client& client, test_upstream& upstream, milliseconds span) {
   if (auto ec = client.write("POST /sink HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n")) return ec;
+  auto const before = upstream.sink();
   auto const start = clock_type::now();
-  while (since(start) < span) {
+  for (std::size_t sent = before.bytes; since(start) < span;) {
     if (auto ec = client.write("1\r\nx\r\n")) return ec;
-    std::this_thread::sleep_for(50ms);
+    upstream.wait_sink(++sent, before);
   }
   return client.write("0\r\n\r\n");
 }
@@ -1303,7 +1365,7 @@ TEST(ProxyIdleCountsTest, NginxReadTimeoutCountsOnlyTheUpstreamsBytes) {
     tcp_client client;
     ASSERT_FALSE(client.connect(proxy.port()));
     auto const start = clock_type::now();
-    auto const ec = trickle_up(client, 1500ms);
+    auto const ec = trickle_up(client, upstream, 1500ms);
     EXPECT_TRUE(ec) << "the upload outlived the read timeout";
     EXPECT_GE(since(start), 300ms);
     EXPECT_TRUE(proxy.wait_event([](fp::fault_event const& e) {
@@ -1315,7 +1377,7 @@ TEST(ProxyIdleCountsTest, NginxReadTimeoutCountsOnlyTheUpstreamsBytes) {
     running_proxy proxy(upstream.port(), "idle-timeout?idle-ms=300&idle-counts=both");
     tcp_client client;
     ASSERT_FALSE(client.connect(proxy.port()));
-    ASSERT_FALSE(trickle_up(client, 900ms));
+    ASSERT_FALSE(trickle_up(client, upstream, 900ms));
     std::string got;
     ASSERT_FALSE(client.read_until(got, [](std::string const& s) { return s.find("\r\n\r\n") != std::string::npos; }));
     EXPECT_TRUE(got.starts_with("HTTP/1.1 200")) << got;
